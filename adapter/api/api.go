@@ -1,0 +1,172 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/cti-adapter/cti-adapter/adapter/account"
+	"github.com/cti-adapter/cti-adapter/adapter/auth"
+	"github.com/cti-adapter/cti-adapter/adapter/event"
+	"github.com/cti-adapter/cti-adapter/adapter/hub"
+	"github.com/cti-adapter/cti-adapter/adapter/metrics"
+	"github.com/cti-adapter/cti-adapter/adapter/store"
+	"github.com/cti-adapter/cti-adapter/schemas"
+)
+
+// MaxBody is the largest request body accepted (PROTOCOLS.md section 3).
+const MaxBody = 64 << 10
+
+// Deps are the API's collaborators.
+type Deps struct {
+	Log      *slog.Logger
+	Store    *store.Store
+	Auth     *auth.Service
+	Accounts *account.Directory
+	Hub      *hub.Hub
+	Schemas  *schemas.Registry
+	Metrics  *metrics.Metrics
+	// PublicURL is the adapter's external base URL (for ws_url); empty derives it from the request.
+	PublicURL string
+}
+
+// API serves /api/v1.
+type API struct{ Deps }
+
+// New returns the REST API.
+func New(d Deps) *API { return &API{Deps: d} }
+
+// Routes returns the /api/v1 router (mount it at /api/v1).
+func (a *API) Routes() chi.Router {
+	r := chi.NewRouter()
+	r.Get("/openapi.json", a.openAPI)
+	r.Group(func(r chi.Router) {
+		r.Use(a.Auth.Middleware(func(w http.ResponseWriter, r *http.Request, err error) { fail(a.Log, w, r, err) }))
+		r.Use(a.count)
+		staff := roles(auth.RoleAdmin, auth.RoleIntegrator)
+		admin := roles(auth.RoleAdmin)
+		desk := roles(auth.RoleAdmin, auth.RoleIntegrator, auth.RoleAgent)
+
+		r.With(staff).Get("/users", a.listUsers)
+		r.With(staff).Get("/users/{user_id}", a.getUser)
+		r.With(admin).Put("/users/{user_id}", a.putUser)
+		r.With(admin).Delete("/users/{user_id}", a.deleteUser)
+
+		r.With(desk).Get("/settings", a.getSettings)
+		r.With(admin).Put("/settings", a.putSettings)
+
+		r.With(admin).Post("/tokens", a.postToken)
+		r.With(admin).Delete("/tokens/{token_id}", a.deleteToken)
+
+		r.With(staff).Get("/calls", a.listCalls)
+		r.With(staff).Get("/calls/{call_id}", a.getCall)
+
+		r.With(staff).Get("/events", a.listEvents)
+	})
+	return r
+}
+
+// roles lets only the given roles through.
+func roles(allowed ...auth.Role) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c := auth.ClaimsFrom(r.Context())
+			for _, role := range allowed {
+				if c != nil && c.Role == role {
+					next.ServeHTTP(w, r)
+					return
+				}
+			}
+			writeProblem(w, r, problem(http.StatusForbidden, "forbidden", "a "+roleName(c)+" token may not "+r.Method+" "+r.URL.Path))
+		})
+	}
+}
+
+func roleName(c *auth.Claims) string {
+	if c == nil {
+		return "missing"
+	}
+	return string(c.Role)
+}
+
+// count records each request by route pattern and status class.
+func (a *API) count(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		if a.Metrics != nil {
+			route := chi.RouteContext(r.Context()).RoutePattern()
+			a.Metrics.HTTPRequests.WithLabelValues(route, strconv.Itoa(sw.status/100)+"xx").Inc()
+		}
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// readBody reads a JSON body of at most MaxBody bytes.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && mt != "application/merge-patch+json") {
+			return nil, errUnsupportedMedia
+		}
+	}
+	if r.ContentLength > MaxBody {
+		return nil, errBodyTooLarge
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, errBodyTooLarge
+	}
+	return body, err
+}
+
+// decode reads, validates against schema and unmarshals the body into v.
+func (a *API) decode(w http.ResponseWriter, r *http.Request, schema string, v any) error {
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	return a.Schemas.Decode(schema, body, v)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func claims(r *http.Request) *auth.Claims { return auth.ClaimsFrom(r.Context()) }
+
+func ts(t time.Time) string { return t.UTC().Format(event.TimeFormat) }
+
+func tsPtr(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := ts(*t)
+	return &s
+}
+
+// settingsChanged tells every connected client of the account about new settings.
+func (a *API) settingsChanged(ctx context.Context, acct string, s account.Settings) error {
+	_, err := a.Hub.Publish(ctx, acct, event.SettingsChanged, map[string]any{"settings": s})
+	return err
+}

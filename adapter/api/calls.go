@@ -1,0 +1,123 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/cti-adapter/cti-adapter/adapter/store"
+)
+
+type legView struct {
+	LegID      string   `json:"leg_id"`
+	Kind       string   `json:"kind"`
+	UserID     string   `json:"user_id,omitempty"`
+	Peer       string   `json:"peer,omitempty"`
+	Media      []string `json:"media"`
+	State      string   `json:"state"`
+	StartedAt  string   `json:"started_at"`
+	AnsweredAt *string  `json:"answered_at"`
+	EndedAt    *string  `json:"ended_at"`
+}
+
+type partyView struct {
+	UserID   string  `json:"user_id,omitempty"`
+	Phone    string  `json:"phone,omitempty"`
+	Role     string  `json:"role"`
+	JoinedAt string  `json:"joined_at"`
+	LeftAt   *string `json:"left_at"`
+}
+
+// callView is a call record (CDR) as the API shows it.
+type callView struct {
+	CallID      string            `json:"call_id"`
+	Direction   string            `json:"direction"`
+	Source      string            `json:"source"`
+	Phone       string            `json:"phone"`
+	DisplayName string            `json:"display_name,omitempty"`
+	Queue       string            `json:"queue,omitempty"`
+	UserID      string            `json:"user_id,omitempty"`
+	State       string            `json:"state"`
+	Media       []string          `json:"media"`
+	Variables   map[string]string `json:"variables"`
+	Legs        []legView         `json:"legs"`
+	Parties     []partyView       `json:"parties"`
+	CreatedAt   string            `json:"created_at"`
+	AnsweredAt  *string           `json:"answered_at"`
+	EndedAt     *string           `json:"ended_at"`
+	DurationMS  *int64            `json:"duration_ms"`
+	EndReason   string            `json:"end_reason,omitempty"`
+	EndedBy     string            `json:"ended_by,omitempty"`
+	FailCode    int               `json:"fail_code,omitempty"`
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func viewCall(c store.Call) callView {
+	v := callView{
+		CallID: c.ID, Direction: c.Direction, Source: c.Source, Phone: c.Phone, DisplayName: c.DisplayName,
+		Queue: c.Queue, UserID: c.UserID, State: c.State, Media: nonNil(c.Media), Variables: c.Variables,
+		CreatedAt: ts(c.CreatedAt), AnsweredAt: tsPtr(c.AnsweredAt), EndedAt: tsPtr(c.EndedAt),
+		EndReason: c.EndReason, EndedBy: c.EndedBy, FailCode: c.FailCode,
+		Legs: make([]legView, len(c.Legs)), Parties: make([]partyView, len(c.Parties)),
+	}
+	if v.Variables == nil {
+		v.Variables = map[string]string{}
+	}
+	if c.EndedAt != nil && c.AnsweredAt != nil {
+		d := c.EndedAt.Sub(*c.AnsweredAt).Milliseconds()
+		v.DurationMS = &d
+	}
+	for i, l := range c.Legs {
+		v.Legs[i] = legView{LegID: l.ID, Kind: l.Kind, UserID: l.UserID, Peer: l.Peer, Media: nonNil(l.Media), State: l.State,
+			StartedAt: ts(l.StartedAt), AnsweredAt: tsPtr(l.AnsweredAt), EndedAt: tsPtr(l.EndedAt)}
+	}
+	for i, p := range c.Parties {
+		v.Parties[i] = partyView{UserID: p.UserID, Phone: p.Phone, Role: p.Role, JoinedAt: ts(p.JoinedAt), LeftAt: tsPtr(p.LeftAt)}
+	}
+	return v
+}
+
+func (a *API) listCalls(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := store.CallFilter{UserID: q.Get("user_id"), After: q.Get("cursor")}
+	var err error
+	if f.From, err = queryTime(r, "from"); err != nil {
+		fail(a.Log, w, r, err)
+		return
+	}
+	if f.To, err = queryTime(r, "to"); err != nil {
+		fail(a.Log, w, r, err)
+		return
+	}
+	limit, err := queryInt(r, "limit", 50, 1, 500)
+	if err != nil {
+		fail(a.Log, w, r, err)
+		return
+	}
+	f.Limit = int(limit)
+	calls, next, err := a.Store.Calls(r.Context(), claims(r).Account, f)
+	if err != nil {
+		fail(a.Log, w, r, err)
+		return
+	}
+	out := make([]callView, len(calls))
+	for i, c := range calls {
+		out[i] = viewCall(c)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"calls": out, "next_cursor": next})
+}
+
+func (a *API) getCall(w http.ResponseWriter, r *http.Request) {
+	c, err := a.Store.Call(r.Context(), claims(r).Account, chi.URLParam(r, "call_id"))
+	if err != nil {
+		fail(a.Log, w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewCall(c))
+}

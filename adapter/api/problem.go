@@ -1,0 +1,113 @@
+// Package api is the REST edge (PROTOCOLS.md section 3): chi routes under /api/v1, bodies limited
+// and schema-validated, errors written as RFC 9457 problem+json. It maps the errors of the layers
+// below to HTTP statuses here and nowhere else.
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/cti-adapter/cti-adapter/adapter/auth"
+	"github.com/cti-adapter/cti-adapter/adapter/store"
+	"github.com/cti-adapter/cti-adapter/schemas"
+)
+
+// ProblemBase prefixes the type URI of every problem.
+const ProblemBase = "https://cti-adapter.dev/problems/"
+
+// Problem is an RFC 9457 problem detail. Code is the same machine-readable code the WebSocket
+// protocols use.
+type Problem struct {
+	Type      string               `json:"type"`
+	Title     string               `json:"title"`
+	Status    int                  `json:"status"`
+	Detail    string               `json:"detail,omitempty"`
+	Instance  string               `json:"instance,omitempty"`
+	Code      string               `json:"code"`
+	Errors    []schemas.FieldError `json:"errors,omitempty"`
+	OldestSeq *int64               `json:"oldest_seq,omitempty"`
+}
+
+var titles = map[string]string{
+	"invalid_json":      "Malformed JSON",
+	"invalid_message":   "Invalid message",
+	"unauthorized":      "Unauthorized",
+	"forbidden":         "Forbidden",
+	"not_found":         "Not found",
+	"conflict":          "Conflict",
+	"payload_too_large": "Payload too large",
+	"unsupported_media": "Unsupported media type",
+	"rate_limited":      "Too many requests",
+	"resync_required":   "Events no longer retained",
+	"internal":          "Internal error",
+}
+
+// writeProblem writes p as application/problem+json.
+func writeProblem(w http.ResponseWriter, r *http.Request, p Problem) {
+	p.Type = ProblemBase + p.Code
+	if p.Title == "" {
+		p.Title = titles[p.Code]
+	}
+	p.Instance = r.URL.Path
+	w.Header().Set("Content-Type", "application/problem+json")
+	if p.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="cti-adapter"`)
+	}
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+func problem(status int, code, detail string) Problem {
+	return Problem{Status: status, Code: code, Detail: detail}
+}
+
+// errBodyTooLarge is returned by readBody for bodies over MaxBody.
+var errBodyTooLarge = errors.New("request body is over 64 KiB")
+
+// errUnsupportedMedia is returned for a body that is not JSON.
+var errUnsupportedMedia = errors.New("Content-Type must be application/json")
+
+// fail maps err to its problem. Anything unknown is logged and becomes a 500 that says nothing
+// about internals.
+func fail(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
+	var se *schemas.Error
+	switch {
+	case errors.As(err, &se):
+		writeProblem(w, r, Problem{Status: http.StatusUnprocessableEntity, Code: "invalid_message",
+			Detail: "the body does not match " + se.Schema, Errors: se.Fields})
+	case errors.Is(err, schemas.ErrInvalidJSON):
+		writeProblem(w, r, problem(http.StatusBadRequest, "invalid_json", err.Error()))
+	case errors.Is(err, errBodyTooLarge):
+		writeProblem(w, r, problem(http.StatusRequestEntityTooLarge, "payload_too_large", err.Error()))
+	case errors.Is(err, errUnsupportedMedia):
+		writeProblem(w, r, problem(http.StatusUnsupportedMediaType, "unsupported_media", err.Error()))
+	case errors.Is(err, auth.ErrNoToken), errors.Is(err, auth.ErrInvalidToken), errors.Is(err, auth.ErrExpiredToken),
+		errors.Is(err, auth.ErrRevokedToken), errors.Is(err, auth.ErrUnknownAccount):
+		writeProblem(w, r, problem(http.StatusUnauthorized, "unauthorized", err.Error()))
+	case errors.Is(err, errForbidden):
+		writeProblem(w, r, problem(http.StatusForbidden, "forbidden", err.Error()))
+	case errors.Is(err, store.ErrNotFound):
+		writeProblem(w, r, problem(http.StatusNotFound, "not_found", err.Error()))
+	case errors.Is(err, store.ErrConflict):
+		writeProblem(w, r, problem(http.StatusConflict, "conflict", err.Error()))
+	default:
+		var fe *fieldError
+		if errors.As(err, &fe) {
+			writeProblem(w, r, Problem{Status: http.StatusUnprocessableEntity, Code: "invalid_message",
+				Detail: fe.Error(), Errors: []schemas.FieldError{{Field: fe.field, Message: fe.msg}}})
+			return
+		}
+		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeProblem(w, r, problem(http.StatusInternalServerError, "internal", "the request could not be completed"))
+	}
+}
+
+// fieldError is a validation failure found in code rather than by a schema (a query parameter,
+// a reference to a user that does not exist).
+type fieldError struct{ field, msg string }
+
+func (e *fieldError) Error() string { return e.field + ": " + e.msg }
+
+var errForbidden = errors.New("forbidden")

@@ -1,0 +1,90 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/cti-adapter/cti-adapter/adapter/account"
+)
+
+// Issuer and Audience are the fixed iss and aud of every token.
+const (
+	Issuer   = "cti-adapter"
+	Audience = "cti-adapter"
+)
+
+// Role is what a token may do.
+type Role string
+
+const (
+	RoleAdmin      Role = "admin"
+	RoleIntegrator Role = "integrator"
+	RoleAgent      Role = "agent"
+	RoleCustomer   Role = "customer"
+)
+
+// Valid reports whether r is one of the four roles.
+func (r Role) Valid() bool {
+	return r == RoleAdmin || r == RoleIntegrator || r == RoleAgent || r == RoleCustomer
+}
+
+var userIDPattern = regexp.MustCompile(`^[A-Za-z0-9._@-]{1,128}$`)
+
+// ValidUserID reports whether id is a valid user id (PROTOCOLS.md section 1).
+func ValidUserID(id string) bool { return userIDPattern.MatchString(id) }
+
+// Claims are the adapter's JWT claims.
+type Claims struct {
+	jwt.RegisteredClaims
+	Account string `json:"acct"`
+	Role    Role   `json:"role"`
+}
+
+// Validate checks the claims jwt's own validation does not (called by the parser).
+func (c *Claims) Validate() error {
+	switch {
+	case c.ID == "" || len(c.ID) > 128:
+		return fmt.Errorf("%w: jti must be 1-128 characters", jwt.ErrTokenInvalidClaims)
+	case c.IssuedAt == nil:
+		return fmt.Errorf("%w: iat", jwt.ErrTokenRequiredClaimMissing)
+	case !account.ValidName(c.Account):
+		return fmt.Errorf("%w: acct is not a valid account name", jwt.ErrTokenInvalidClaims)
+	case !c.Role.Valid():
+		return fmt.Errorf("%w: role %q is not admin, integrator, agent or customer", jwt.ErrTokenInvalidClaims, c.Role)
+	case c.Subject == "" || len(c.Subject) > 128:
+		return fmt.Errorf("%w: sub must be 1-128 characters", jwt.ErrTokenInvalidClaims)
+	case c.Role == RoleAgent && !ValidUserID(c.Subject):
+		return fmt.Errorf("%w: sub of an agent token must be a user id", jwt.ErrTokenInvalidClaims)
+	}
+	return nil
+}
+
+// UserID is the agent's user id (the subject of an agent token).
+func (c *Claims) UserID() string { return c.Subject }
+
+type claimsKey struct{}
+
+// WithClaims returns ctx carrying verified claims.
+func WithClaims(ctx context.Context, c *Claims) context.Context {
+	return context.WithValue(ctx, claimsKey{}, c)
+}
+
+// ClaimsFrom returns the verified claims the middleware stored, or nil.
+func ClaimsFrom(ctx context.Context) *Claims {
+	c, _ := ctx.Value(claimsKey{}).(*Claims)
+	return c
+}
+
+// Errors of token verification. Each is wrapped with a specific human reason; the edge maps all
+// of them to 401 (or the protocol's equivalent).
+var (
+	ErrNoToken        = errors.New("no access token")
+	ErrInvalidToken   = errors.New("invalid token")
+	ErrExpiredToken   = errors.New("token expired")
+	ErrRevokedToken   = errors.New("token revoked")
+	ErrUnknownAccount = errors.New("account does not exist")
+)

@@ -1,0 +1,131 @@
+// Package config is the adapter's one documented configuration: every setting with its default,
+// its command-line flag and its environment twin (CTI_*). A flag given on the command line wins
+// over its environment variable, which wins over the default.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Config is everything the server reads at start.
+type Config struct {
+	Addr            string        // HTTP listen address
+	DataDir         string        // SQLite store, JWT secret
+	PublicURL       string        // external base URL, e.g. https://cti.example.com (default http://localhost<addr>)
+	NoDemo          bool          // do not create the demo account on a new data dir
+	LogLevel        string        // debug, info, warn, error
+	JWTAlg          string        // HS256 (default), RS256 or EdDSA
+	JWTKeyFile      string        // PEM private key for RS256/EdDSA
+	JWTSecret       string        // HS256 secret; env CTI_JWT_SECRET only, never a flag
+	EventRetention  time.Duration // how long the event log keeps events
+	SubscriberQueue int           // events buffered per subscriber before it is dropped
+	ShutdownTimeout time.Duration // grace for in-flight requests on SIGINT/SIGTERM
+	BridgeAddr      string        // optional TCP listener of the processor-bridge protocol
+	Processor       string        // processor name of the bridge's control destination
+}
+
+// Default returns the embedded defaults.
+func Default() Config {
+	return Config{
+		Addr:            ":8080",
+		DataDir:         "./data",
+		LogLevel:        "info",
+		JWTAlg:          "HS256",
+		EventRetention:  7 * 24 * time.Hour,
+		SubscriberQueue: 1024,
+		ShutdownTimeout: 10 * time.Second,
+		Processor:       "CTI",
+	}
+}
+
+// Scope says which settings a subcommand takes.
+type Scope int
+
+const (
+	// Keys: what any command that signs tokens needs (data dir, JWT algorithm and key).
+	Keys Scope = iota
+	// Serve: everything.
+	Serve
+)
+
+// Bind registers c's settings as flags on fs, taking defaults from the environment. It returns
+// an error naming every malformed environment variable.
+func (c *Config) Bind(fs *flag.FlagSet, scope Scope) error {
+	b := binder{fs: fs}
+	b.str(&c.DataDir, "data-dir", "CTI_DATA_DIR", "directory of the SQLite store and the generated JWT secret")
+	b.str(&c.JWTAlg, "jwt-alg", "CTI_JWT_ALG", "token signing algorithm: HS256, RS256 or EdDSA")
+	b.str(&c.JWTKeyFile, "jwt-key-file", "CTI_JWT_KEY_FILE", "PEM private key for RS256 or EdDSA")
+	if v, ok := os.LookupEnv("CTI_JWT_SECRET"); ok {
+		c.JWTSecret = v
+	}
+	if scope == Serve {
+		b.str(&c.Addr, "addr", "CTI_ADDR", "HTTP listen address")
+		b.str(&c.PublicURL, "public-url", "CTI_PUBLIC_URL", "external base URL used in links and ws_url (default http://localhost<addr>)")
+		b.boolean(&c.NoDemo, "no-demo", "CTI_NO_DEMO", "do not create the demo account on a new data dir")
+		b.str(&c.LogLevel, "log-level", "CTI_LOG_LEVEL", "log level: debug, info, warn or error")
+		b.dur(&c.EventRetention, "event-retention", "CTI_EVENT_RETENTION", "how long events stay replayable")
+		b.integer(&c.SubscriberQueue, "subscriber-queue", "CTI_SUBSCRIBER_QUEUE", "events buffered per subscriber before a slow one is disconnected")
+		b.dur(&c.ShutdownTimeout, "shutdown-timeout", "CTI_SHUTDOWN_TIMEOUT", "grace for in-flight requests at shutdown")
+		b.str(&c.BridgeAddr, "bridge-addr", "CTI_BRIDGE_ADDR", "TCP address of the processor-bridge listener (empty: off)")
+		b.str(&c.Processor, "processor", "CTI_PROCESSOR", "processor name of the bridge control destination")
+	}
+	return errors.Join(b.errs...)
+}
+
+// Validate checks values that flags alone cannot.
+func (c *Config) Validate() error {
+	var errs []error
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log level %q is not debug, info, warn or error", c.LogLevel))
+	}
+	if c.EventRetention < time.Minute {
+		errs = append(errs, errors.New("event retention must be at least 1m"))
+	}
+	if c.SubscriberQueue < 16 {
+		errs = append(errs, errors.New("subscriber queue must be at least 16"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data dir must not be empty"))
+	}
+	return errors.Join(errs...)
+}
+
+type binder struct {
+	fs   *flag.FlagSet
+	errs []error
+}
+
+func (b *binder) env(name, env string, parse func(string) error) {
+	if v, ok := os.LookupEnv(env); ok {
+		if err := parse(v); err != nil {
+			b.errs = append(b.errs, fmt.Errorf("%s=%q: %v", env, v, err))
+		}
+	}
+}
+
+func (b *binder) str(p *string, name, env, usage string) {
+	b.env(name, env, func(v string) error { *p = v; return nil })
+	b.fs.StringVar(p, name, *p, usage+" (env "+env+")")
+}
+
+func (b *binder) boolean(p *bool, name, env, usage string) {
+	b.env(name, env, func(v string) (err error) { *p, err = strconv.ParseBool(v); return })
+	b.fs.BoolVar(p, name, *p, usage+" (env "+env+")")
+}
+
+func (b *binder) integer(p *int, name, env, usage string) {
+	b.env(name, env, func(v string) (err error) { *p, err = strconv.Atoi(v); return })
+	b.fs.IntVar(p, name, *p, usage+" (env "+env+")")
+}
+
+func (b *binder) dur(p *time.Duration, name, env, usage string) {
+	b.env(name, env, func(v string) (err error) { *p, err = time.ParseDuration(v); return })
+	b.fs.DurationVar(p, name, *p, usage+" (env "+env+")")
+}

@@ -1,0 +1,64 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/cti-adapter/cti-adapter/adapter/account"
+	"github.com/cti-adapter/cti-adapter/adapter/auth"
+	"github.com/cti-adapter/cti-adapter/adapter/store"
+)
+
+// DemoAccount is the account created on a new data dir.
+const DemoAccount = "demo"
+
+// Demo is what EnsureDemo made.
+type Demo struct {
+	AdminToken string
+}
+
+// EnsureDemo creates the demo account (mode full, agents agent1 and agent2, the public URL as an
+// allowed origin) if it does not exist. It returns nil when the account already existed, so the
+// admin token is printed only once, on the first start.
+func (s *Server) EnsureDemo(ctx context.Context) (*Demo, error) {
+	created, err := s.Accounts.Create(ctx, DemoAccount, account.ModeFull)
+	if err != nil || !created {
+		return nil, err
+	}
+	origin := s.BaseURL()
+	if u, err := url.Parse(origin); err == nil {
+		origin = u.Scheme + "://" + u.Host
+	}
+	patch := fmt.Sprintf(`{"allowed_origins":[%q]}`, origin)
+	if _, err := s.Accounts.Update(ctx, DemoAccount, []byte(patch)); err != nil {
+		return nil, err
+	}
+	for i, name := range []string{"Agent One", "Agent Two"} {
+		u := store.User{Account: DemoAccount, ID: fmt.Sprintf("agent%d", i+1), Name: name,
+			Extension: fmt.Sprintf("100%d", i+1), Queues: []string{"sales", "support"}}
+		if _, err := s.Store.PutUser(ctx, u); err != nil {
+			return nil, err
+		}
+	}
+	m, err := s.Auth.Mint(ctx, auth.MintRequest{Account: DemoAccount, Role: auth.RoleAdmin, Subject: "demo-admin", TTL: 30 * 24 * time.Hour})
+	if err != nil {
+		return nil, err
+	}
+	return &Demo{AdminToken: m.Token}, nil
+}
+
+// Banner is the text printed once after the demo account was created.
+func (s *Server) Banner(d *Demo) string {
+	base := s.BaseURL()
+	var b strings.Builder
+	fmt.Fprintf(&b, "\ncti-adapter created the demo account %q (mode full, agents agent1 and agent2).\n", DemoAccount)
+	fmt.Fprintf(&b, "Admin token (shown once; mint more with `cti-adapter token --account demo --role admin`):\n\n  %s\n\n", d.AdminToken)
+	fmt.Fprintf(&b, "Open:\n")
+	fmt.Fprintf(&b, "  API description  %s/api/v1/openapi.json\n", base)
+	fmt.Fprintf(&b, "  Users            curl -H 'Authorization: Bearer <token>' %s/api/v1/users\n", base)
+	fmt.Fprintf(&b, "  Health, metrics  %s/healthz  %s/metrics\n\n", base, base)
+	return b.String()
+}

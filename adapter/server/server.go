@@ -1,0 +1,243 @@
+// Package server wires the adapter together: it opens the store, builds the core services and
+// every edge, serves HTTP, runs the background loops, and shuts all of it down in order.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/cti-adapter/cti-adapter/adapter/account"
+	"github.com/cti-adapter/cti-adapter/adapter/api"
+	"github.com/cti-adapter/cti-adapter/adapter/auth"
+	"github.com/cti-adapter/cti-adapter/adapter/config"
+	"github.com/cti-adapter/cti-adapter/adapter/conns"
+	"github.com/cti-adapter/cti-adapter/adapter/hub"
+	"github.com/cti-adapter/cti-adapter/adapter/metrics"
+	"github.com/cti-adapter/cti-adapter/adapter/store"
+	"github.com/cti-adapter/cti-adapter/schemas"
+)
+
+// StoreFile is the SQLite file inside the data dir.
+const StoreFile = "cti.db"
+
+// Server is one running adapter.
+type Server struct {
+	Config   config.Config
+	Log      *slog.Logger
+	Store    *store.Store
+	Auth     *auth.Service
+	Accounts *account.Directory
+	Hub      *hub.Hub
+	Schemas  *schemas.Registry
+	Metrics  *metrics.Metrics
+	Conns    *conns.Tracker
+
+	handler http.Handler
+}
+
+// Base is what every subcommand needs: the data dir, the store and the signing keys.
+type Base struct {
+	Store *store.Store
+	Keys  auth.Keys
+}
+
+// OpenBase creates the data dir if needed, opens the store and loads the signing keys.
+func OpenBase(ctx context.Context, cfg config.Config, log *slog.Logger) (*Base, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	keys, err := loadKeys(cfg)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, cfg.DataDir+string(os.PathSeparator)+StoreFile, log)
+	if err != nil {
+		return nil, err
+	}
+	return &Base{Store: st, Keys: keys}, nil
+}
+
+func loadKeys(cfg config.Config) (auth.Keys, error) {
+	switch cfg.JWTAlg {
+	case "HS256":
+		if cfg.JWTSecret != "" {
+			return auth.HS256([]byte(cfg.JWTSecret))
+		}
+		secret, err := auth.LoadOrCreateSecret(cfg.DataDir)
+		if err != nil {
+			return auth.Keys{}, fmt.Errorf("jwt secret: %w", err)
+		}
+		return auth.HS256(secret)
+	case "RS256", "EdDSA":
+		if cfg.JWTKeyFile == "" {
+			return auth.Keys{}, fmt.Errorf("--jwt-alg %s needs --jwt-key-file", cfg.JWTAlg)
+		}
+		pem, err := os.ReadFile(cfg.JWTKeyFile)
+		if err != nil {
+			return auth.Keys{}, err
+		}
+		return auth.FromPEM(cfg.JWTAlg, pem)
+	}
+	return auth.Keys{}, fmt.Errorf("jwt algorithm %q is not HS256, RS256 or EdDSA", cfg.JWTAlg)
+}
+
+// New builds a server on an open base. The server owns the base from then on.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, base *Base) (*Server, error) {
+	reg, err := schemas.Load()
+	if err != nil {
+		return nil, err
+	}
+	m := metrics.New()
+	authSvc, err := auth.New(ctx, base.Keys, base.Store, log)
+	if err != nil {
+		return nil, err
+	}
+	h, err := hub.New(ctx, base.Store, hub.Options{
+		QueueSize: cfg.SubscriberQueue, Log: log,
+		Appended: m.EventsAppended, Delivered: m.EventsDelivered, Dropped: m.SubscribersDropped,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		Config: cfg, Log: log, Store: base.Store, Auth: authSvc,
+		Accounts: account.NewDirectory(base.Store), Hub: h, Schemas: reg, Metrics: m,
+		Conns: conns.New(m.Connections),
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler is the server's whole HTTP surface.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+func (s *Server) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(middleware.Recoverer)
+	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+	})
+	r.Get("/readyz", s.readyz)
+	r.Handle("/metrics", s.Metrics.Handler())
+	r.Mount("/api/v1", api.New(api.Deps{
+		Log: s.Log, Store: s.Store, Auth: s.Auth, Accounts: s.Accounts, Hub: s.Hub,
+		Schemas: s.Schemas, Metrics: s.Metrics, PublicURL: s.Config.PublicURL,
+	}).Routes())
+	return r
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "application/json")
+	if err := s.Store.Ping(ctx); err != nil {
+		s.Log.Warn("readiness check failed", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"status":"store unreachable"}` + "\n"))
+		return
+	}
+	_, _ = w.Write([]byte(`{"status":"ready"}` + "\n"))
+}
+
+// Background runs the loops every server needs (event commit, revocation refresh, retention)
+// until ctx ends; the returned channel closes when the hub has committed its last batch.
+func (s *Server) Background(ctx context.Context) <-chan struct{} {
+	go s.Hub.Run(ctx)
+	go s.Auth.Run(ctx)
+	go s.prune(ctx)
+	return s.Hub.Done()
+}
+
+// prune drops events past retention and expired token rows, hourly and once at start.
+func (s *Server) prune(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		now := time.Now()
+		if n, err := s.Store.PruneEvents(ctx, now.Add(-s.Config.EventRetention)); err != nil && ctx.Err() == nil {
+			s.Log.Warn("prune events", "err", err)
+		} else if n > 0 {
+			s.Log.Info("pruned events", "count", n)
+		}
+		if _, err := s.Store.PruneTokens(ctx, now); err != nil && ctx.Err() == nil {
+			s.Log.Warn("prune tokens", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Run serves on cfg.Addr until ctx ends, then shuts down gracefully: long-lived connections are
+// closed with 1001, in-flight requests finish, the hub commits what is pending, the store closes.
+// ready, if not nil, receives the bound address once the listener is up.
+func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
+	ln, err := net.Listen("tcp", s.Config.Addr)
+	if err != nil {
+		return err
+	}
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	hubDone := s.Background(bg)
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	s.Log.Info("listening", "addr", ln.Addr().String(), "data_dir", s.Config.DataDir)
+	if ready != nil {
+		ready(ln.Addr())
+	}
+
+	select {
+	case err = <-serveErr:
+	case <-ctx.Done():
+	}
+	s.Log.Info("shutting down")
+	grace, cancel := context.WithTimeout(context.Background(), s.Config.ShutdownTimeout)
+	defer cancel()
+	connsErr := make(chan error, 1)
+	go func() { connsErr <- s.Conns.Close(grace) }()
+	if e := srv.Shutdown(grace); e != nil {
+		s.Log.Warn("http shutdown", "err", e)
+	}
+	if e := <-connsErr; e != nil {
+		s.Log.Warn("connections still open at shutdown", "err", e)
+	}
+	stopBG()
+	<-hubDone
+	if e := s.Store.Close(); e != nil {
+		err = errors.Join(err, e)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	s.Log.Info("stopped")
+	return err
+}
+
+// BaseURL is the external URL of the server for links.
+func (s *Server) BaseURL() string {
+	if s.Config.PublicURL != "" {
+		return strings.TrimRight(s.Config.PublicURL, "/")
+	}
+	addr := s.Config.Addr
+	if strings.HasPrefix(addr, ":") {
+		addr = "localhost" + addr
+	}
+	return "http://" + addr
+}

@@ -1,0 +1,346 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Leg is one media leg of a call. Kind is "customer", "agent", "ivr", "queue" or "external".
+type Leg struct {
+	ID, Kind            string
+	UserID, Peer        string
+	Media               []string
+	State               string
+	StartedAt           time.Time
+	AnsweredAt, EndedAt *time.Time
+}
+
+// Party is one participant of a call. Role is "caller", "agent", "transfer" or "conference".
+type Party struct {
+	UserID, Phone, Role string
+	JoinedAt            time.Time
+	LeftAt              *time.Time
+}
+
+// Call is a call record (CDR). Direction is inbound, outbound or internal; UserID is the
+// current or last agent.
+type Call struct {
+	Account, ID, Direction, Source, Phone, DisplayName, Queue, UserID, State string
+	Media                                                                    []string
+	Variables                                                                map[string]string
+	Legs                                                                     []Leg
+	Parties                                                                  []Party
+	CreatedAt                                                                time.Time
+	AnsweredAt, EndedAt                                                      *time.Time
+	EndReason, EndedBy                                                       string
+	FailCode                                                                 int
+}
+
+// CallFilter selects call records. From is inclusive, To exclusive, both on CreatedAt; zero
+// means open. After is the cursor returned by the previous page. Limit defaults to 50 and is
+// capped at 500.
+type CallFilter struct {
+	UserID   string
+	From, To time.Time
+	After    string
+	Limit    int
+}
+
+// Default and maximum page size of Calls.
+const (
+	DefaultCallLimit = 50
+	MaxCallLimit     = 500
+)
+
+// Storage forms of legs and parties: the JSON layout in the database is owned here, not by
+// the exported types.
+type dbLeg struct {
+	ID         string   `json:"id"`
+	Kind       string   `json:"kind"`
+	UserID     string   `json:"user_id,omitempty"`
+	Peer       string   `json:"peer,omitempty"`
+	Media      []string `json:"media"`
+	State      string   `json:"state"`
+	StartedAt  int64    `json:"started_at"`
+	AnsweredAt *int64   `json:"answered_at,omitempty"`
+	EndedAt    *int64   `json:"ended_at,omitempty"`
+}
+
+type dbParty struct {
+	UserID   string `json:"user_id,omitempty"`
+	Phone    string `json:"phone,omitempty"`
+	Role     string `json:"role"`
+	JoinedAt int64  `json:"joined_at"`
+	LeftAt   *int64 `json:"left_at,omitempty"`
+}
+
+func msOpt(t *time.Time) *int64 {
+	if t == nil {
+		return nil
+	}
+	v := t.UnixMilli()
+	return &v
+}
+
+func timeOpt(v *int64) *time.Time {
+	if v == nil {
+		return nil
+	}
+	t := fromMS(*v)
+	return &t
+}
+
+func encodeCall(c Call) (media, vars, legs, parties string, err error) {
+	m := c.Media
+	if m == nil {
+		m = []string{}
+	}
+	v := c.Variables
+	if v == nil {
+		v = map[string]string{}
+	}
+	ls := make([]dbLeg, len(c.Legs))
+	for i, l := range c.Legs {
+		ls[i] = dbLeg{ID: l.ID, Kind: l.Kind, UserID: l.UserID, Peer: l.Peer, Media: l.Media, State: l.State,
+			StartedAt: ms(l.StartedAt), AnsweredAt: msOpt(l.AnsweredAt), EndedAt: msOpt(l.EndedAt)}
+	}
+	ps := make([]dbParty, len(c.Parties))
+	for i, p := range c.Parties {
+		ps[i] = dbParty{UserID: p.UserID, Phone: p.Phone, Role: p.Role, JoinedAt: ms(p.JoinedAt), LeftAt: msOpt(p.LeftAt)}
+	}
+	var out [4][]byte
+	for i, x := range []any{m, v, ls, ps} {
+		if out[i], err = json.Marshal(x); err != nil {
+			return "", "", "", "", err
+		}
+	}
+	return string(out[0]), string(out[1]), string(out[2]), string(out[3]), nil
+}
+
+// callUserIDs is every user id the call is filtered by: the current/last agent and every party.
+func callUserIDs(c Call) []string {
+	seen := map[string]bool{}
+	var ids []string
+	add := func(id string) {
+		if id != "" && !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	add(c.UserID)
+	for _, p := range c.Parties {
+		add(p.UserID)
+	}
+	return ids
+}
+
+// SaveCall inserts or replaces the call record (account, id). The account must exist
+// (ErrNotFound); CreatedAt must be set (ErrInvalid). The call is indexed under its UserID and
+// every party's user id for Calls filtering.
+func (s *Store) SaveCall(ctx context.Context, c Call) error {
+	if c.Account == "" || c.ID == "" {
+		return fmt.Errorf("%w: call needs an account and an id", ErrInvalid)
+	}
+	if c.CreatedAt.IsZero() {
+		return fmt.Errorf("%w: call %q has no creation time", ErrInvalid, c.ID)
+	}
+	media, vars, legs, parties, err := encodeCall(c)
+	if err != nil {
+		return fmt.Errorf("store: save call %q: %w", c.ID, err)
+	}
+	created := ms(c.CreatedAt)
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO calls (account, id, direction, source, phone, display_name,
+			queue, user_id, state, media, variables, legs, parties, created_at, answered_at, ended_at,
+			end_reason, ended_by, fail_code)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (account, id) DO UPDATE SET direction = excluded.direction, source = excluded.source,
+			phone = excluded.phone, display_name = excluded.display_name, queue = excluded.queue,
+			user_id = excluded.user_id, state = excluded.state, media = excluded.media,
+			variables = excluded.variables, legs = excluded.legs, parties = excluded.parties,
+			created_at = excluded.created_at, answered_at = excluded.answered_at, ended_at = excluded.ended_at,
+			end_reason = excluded.end_reason, ended_by = excluded.ended_by, fail_code = excluded.fail_code`,
+			c.Account, c.ID, c.Direction, c.Source, c.Phone, c.DisplayName, c.Queue, c.UserID, c.State,
+			media, vars, legs, parties, created, msPtr(c.AnsweredAt), msPtr(c.EndedAt),
+			c.EndReason, c.EndedBy, c.FailCode); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM call_users WHERE account = ? AND call_id = ?`,
+			c.Account, c.ID); err != nil {
+			return err
+		}
+		for _, uid := range callUserIDs(c) {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO call_users (account, user_id, created_at, call_id)
+				VALUES (?, ?, ?, ?)`, c.Account, uid, created, c.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if isForeignKey(err) {
+		return fmt.Errorf("account %q: %w", c.Account, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("store: save call %q/%q: %w", c.Account, c.ID, err)
+	}
+	return nil
+}
+
+const callCols = `c.account, c.id, c.direction, c.source, c.phone, c.display_name, c.queue, c.user_id, c.state,
+	c.media, c.variables, c.legs, c.parties, c.created_at, c.answered_at, c.ended_at, c.end_reason, c.ended_by,
+	c.fail_code`
+
+func scanCall(sc scanner) (Call, error) {
+	var (
+		c                          Call
+		media, vars, legs, parties string
+		created                    int64
+		answered, ended            sql.NullInt64
+	)
+	if err := sc.Scan(&c.Account, &c.ID, &c.Direction, &c.Source, &c.Phone, &c.DisplayName, &c.Queue, &c.UserID,
+		&c.State, &media, &vars, &legs, &parties, &created, &answered, &ended, &c.EndReason, &c.EndedBy,
+		&c.FailCode); err != nil {
+		return Call{}, err
+	}
+	var (
+		ls []dbLeg
+		ps []dbParty
+	)
+	for _, d := range []struct {
+		src string
+		dst any
+	}{{media, &c.Media}, {vars, &c.Variables}, {legs, &ls}, {parties, &ps}} {
+		if err := json.Unmarshal([]byte(d.src), d.dst); err != nil {
+			return Call{}, fmt.Errorf("decode call %q: %w", c.ID, err)
+		}
+	}
+	// Slices and maps come back non-nil (empty when none) so they encode as [] and {}.
+	c.Legs = make([]Leg, len(ls))
+	for i, l := range ls {
+		c.Legs[i] = Leg{ID: l.ID, Kind: l.Kind, UserID: l.UserID, Peer: l.Peer, Media: l.Media, State: l.State,
+			StartedAt: fromMS(l.StartedAt), AnsweredAt: timeOpt(l.AnsweredAt), EndedAt: timeOpt(l.EndedAt)}
+	}
+	c.Parties = make([]Party, len(ps))
+	for i, p := range ps {
+		c.Parties[i] = Party{UserID: p.UserID, Phone: p.Phone, Role: p.Role, JoinedAt: fromMS(p.JoinedAt),
+			LeftAt: timeOpt(p.LeftAt)}
+	}
+	c.CreatedAt, c.AnsweredAt, c.EndedAt = fromMS(created), timePtr(answered), timePtr(ended)
+	return c, nil
+}
+
+// Call returns one call record of the account, or ErrNotFound.
+func (s *Store) Call(ctx context.Context, account, id string) (Call, error) {
+	c, err := scanCall(s.r.QueryRowContext(ctx, `SELECT `+callCols+` FROM calls c WHERE c.account = ? AND c.id = ?`,
+		account, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Call{}, fmt.Errorf("call %q: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Call{}, fmt.Errorf("store: call %q/%q: %w", account, id, err)
+	}
+	return c, nil
+}
+
+// cursor is the position after the last call of a page: newest first, so the next page holds
+// calls strictly older in (created_at, id) order.
+type cursor struct {
+	created int64
+	id      string
+}
+
+func (c cursor) String() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.created, 10) + ":" + c.id))
+}
+
+func parseCursor(s string) (cursor, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return cursor{}, fmt.Errorf("%w: bad cursor", ErrInvalid)
+	}
+	ts, id, ok := strings.Cut(string(raw), ":")
+	if !ok || id == "" {
+		return cursor{}, fmt.Errorf("%w: bad cursor", ErrInvalid)
+	}
+	n, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return cursor{}, fmt.Errorf("%w: bad cursor", ErrInvalid)
+	}
+	return cursor{created: n, id: id}, nil
+}
+
+// Calls returns one page of the account's call records, newest first (by CreatedAt, then id
+// descending), and the cursor of the next page, "" after the last one. Pagination is keyset
+// based: records saved while paging never cause a duplicate or a skip of older records.
+func (s *Store) Calls(ctx context.Context, account string, f CallFilter) (calls []Call, next string, err error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultCallLimit
+	}
+	limit = min(limit, MaxCallLimit)
+
+	// t is the table whose (created_at, id) ordering is walked: call_users for a user filter
+	// (its primary key is the index), calls otherwise (index calls_newest).
+	var (
+		q     strings.Builder
+		args  []any
+		t, id string
+	)
+	if f.UserID != "" {
+		t, id = "u", "u.call_id"
+		q.WriteString(`SELECT ` + callCols + ` FROM call_users u JOIN calls c ON c.account = u.account AND c.id = u.call_id
+			WHERE u.account = ? AND u.user_id = ?`)
+		args = append(args, account, f.UserID)
+	} else {
+		t, id = "c", "c.id"
+		q.WriteString(`SELECT ` + callCols + ` FROM calls c WHERE c.account = ?`)
+		args = append(args, account)
+	}
+	if !f.From.IsZero() {
+		q.WriteString(` AND ` + t + `.created_at >= ?`)
+		args = append(args, ms(f.From))
+	}
+	if !f.To.IsZero() {
+		q.WriteString(` AND ` + t + `.created_at < ?`)
+		args = append(args, ms(f.To))
+	}
+	if f.After != "" {
+		cur, err := parseCursor(f.After)
+		if err != nil {
+			return nil, "", err
+		}
+		q.WriteString(` AND (` + t + `.created_at < ? OR (` + t + `.created_at = ? AND ` + id + ` < ?))`)
+		args = append(args, cur.created, cur.created, cur.id)
+	}
+	q.WriteString(` ORDER BY ` + t + `.created_at DESC, ` + id + ` DESC LIMIT ?`)
+	args = append(args, limit+1)
+
+	rows, err := s.r.QueryContext(ctx, q.String(), args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("store: calls %q: %w", account, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		c, err := scanCall(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("store: calls %q: %w", account, err)
+		}
+		calls = append(calls, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("store: calls %q: %w", account, err)
+	}
+	if len(calls) > limit {
+		calls = calls[:limit]
+		last := calls[limit-1]
+		next = cursor{created: ms(last.CreatedAt), id: last.ID}.String()
+	}
+	return calls, next, nil
+}

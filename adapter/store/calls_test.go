@@ -1,0 +1,285 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sort"
+	"testing"
+	"time"
+)
+
+func fullCall() Call {
+	return Call{
+		Account: "a", ID: "call-1", Direction: "inbound", Source: "webrtc", Phone: "+4930123456",
+		DisplayName: "Jane Caller", Queue: "sales", UserID: "agent-2", State: "ended",
+		Media:     []string{"audio", "video"},
+		Variables: map[string]string{"crm_id": "42", "lang": "de"},
+		Legs: []Leg{
+			{ID: "l1", Kind: "customer", Peer: "+4930123456", Media: []string{"audio", "video"}, State: "ended",
+				StartedAt: at(0), AnsweredAt: tp(at(time.Second)), EndedAt: tp(at(time.Minute))},
+			{ID: "l2", Kind: "agent", UserID: "agent-1", Media: []string{"audio"}, State: "ended",
+				StartedAt: at(2 * time.Second), EndedAt: tp(at(5 * time.Second))},
+			{ID: "l3", Kind: "queue", Media: []string{}, State: "ended", StartedAt: at(time.Second)},
+		},
+		Parties: []Party{
+			{Phone: "+4930123456", Role: "caller", JoinedAt: at(0), LeftAt: tp(at(time.Minute))},
+			{UserID: "agent-1", Role: "agent", JoinedAt: at(2 * time.Second), LeftAt: tp(at(5 * time.Second))},
+			{UserID: "agent-2", Role: "transfer", JoinedAt: at(5 * time.Second)},
+		},
+		CreatedAt: at(0), AnsweredAt: tp(at(time.Second)), EndedAt: tp(at(time.Minute)),
+		EndReason: "hangup", EndedBy: "remote", FailCode: 0,
+	}
+}
+
+func TestCallRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, "a", "b")
+
+	minimal := Call{Account: "a", ID: "call-2", Direction: "outbound", State: "failed", CreatedAt: at(time.Hour), FailCode: 486}
+	for _, c := range []Call{fullCall(), minimal} {
+		if err := s.SaveCall(ctx, c); err != nil {
+			t.Fatalf("SaveCall(%s): %v", c.ID, err)
+		}
+	}
+	got, err := s.Call(ctx, "a", "call-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fullCall(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Call round trip:\n got %+v\nwant %+v", got, want)
+	}
+	got, err = s.Call(ctx, "a", "call-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantMin := minimal
+	wantMin.Media, wantMin.Variables, wantMin.Legs, wantMin.Parties = []string{}, map[string]string{}, []Leg{}, []Party{}
+	if !reflect.DeepEqual(got, wantMin) {
+		t.Errorf("minimal call:\n got %+v\nwant %+v", got, wantMin)
+	}
+
+	// Upsert replaces the record and re-indexes its users.
+	upd := fullCall()
+	upd.State, upd.UserID = "talking", "agent-3"
+	upd.Parties = upd.Parties[:1]
+	upd.Variables["lang"] = "fr"
+	if err := s.SaveCall(ctx, upd); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Call(ctx, "a", "call-1"); !reflect.DeepEqual(got, upd) {
+		t.Errorf("after upsert:\n got %+v\nwant %+v", got, upd)
+	}
+	for _, c := range []struct {
+		user string
+		want int
+	}{{"agent-1", 0}, {"agent-2", 0}, {"agent-3", 1}} {
+		calls, _, err := s.Calls(ctx, "a", CallFilter{UserID: c.user})
+		if err != nil || len(calls) != c.want {
+			t.Errorf("Calls(user %s) = %d calls, %v; want %d", c.user, len(calls), err, c.want)
+		}
+	}
+}
+
+func TestCallErrors(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, "a", "b")
+	if err := s.SaveCall(ctx, fullCall()); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		run  func() error
+		want error
+	}{
+		{"missing", func() error { _, err := s.Call(ctx, "a", "nope"); return err }, ErrNotFound},
+		{"other account", func() error { _, err := s.Call(ctx, "b", "call-1"); return err }, ErrNotFound},
+		{"unknown account", func() error {
+			c := fullCall()
+			c.Account = "zz"
+			return s.SaveCall(ctx, c)
+		}, ErrNotFound},
+		{"no id", func() error { return s.SaveCall(ctx, Call{Account: "a", CreatedAt: base}) }, ErrInvalid},
+		{"no created time", func() error { return s.SaveCall(ctx, Call{Account: "a", ID: "x"}) }, ErrInvalid},
+		{"bad cursor", func() error { _, _, err := s.Calls(ctx, "a", CallFilter{After: "!!"}); return err }, ErrInvalid},
+		{"bad cursor content", func() error { _, _, err := s.Calls(ctx, "a", CallFilter{After: "eHl6"}); return err }, ErrInvalid},
+		{"other account list empty", func() error {
+			calls, next, err := s.Calls(ctx, "b", CallFilter{})
+			if len(calls) != 0 || next != "" {
+				return fmt.Errorf("account b sees %d calls of a", len(calls))
+			}
+			return err
+		}, nil},
+		{"other account by user empty", func() error {
+			calls, _, err := s.Calls(ctx, "b", CallFilter{UserID: "agent-1"})
+			if len(calls) != 0 {
+				return fmt.Errorf("account b sees %d calls of a", len(calls))
+			}
+			return err
+		}, nil},
+	} {
+		wantErr(t, c.name, c.run(), c.want)
+	}
+}
+
+// seedCalls saves n calls for account a, many sharing a creation time (ties are ordered by id),
+// each with agent agent-(i%3) and, for every 4th, a transfer party agent-x. It returns them
+// newest first.
+func seedCalls(t *testing.T, s *Store, n int) []Call {
+	t.Helper()
+	var all []Call
+	for i := 0; i < n; i++ {
+		c := Call{Account: "a", ID: fmt.Sprintf("c%03d", (i*37)%n), Direction: "inbound", State: "ended",
+			UserID: fmt.Sprintf("agent-%d", i%3), CreatedAt: at(time.Duration(i/4) * time.Second)}
+		if i%4 == 0 {
+			c.Parties = []Party{{UserID: "agent-x", Role: "transfer", JoinedAt: c.CreatedAt}}
+		}
+		if err := s.SaveCall(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, c)
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if !all[i].CreatedAt.Equal(all[j].CreatedAt) {
+			return all[i].CreatedAt.After(all[j].CreatedAt)
+		}
+		return all[i].ID > all[j].ID
+	})
+	return all
+}
+
+func TestCallsPagination(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, "a", "b")
+	all := seedCalls(t, s, 103)
+	// Account b has a call at the same instants to prove isolation.
+	if err := s.SaveCall(ctx, Call{Account: "b", ID: "c000", UserID: "agent-0", CreatedAt: at(0)}); err != nil {
+		t.Fatal(err)
+	}
+
+	filter := func(keep func(Call) bool) []string {
+		var ids []string
+		for _, c := range all {
+			if keep(c) {
+				ids = append(ids, c.ID)
+			}
+		}
+		return ids
+	}
+	hasUser := func(u string) func(Call) bool {
+		return func(c Call) bool {
+			if c.UserID == u {
+				return true
+			}
+			for _, p := range c.Parties {
+				if p.UserID == u {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	from, to := at(5*time.Second), at(20*time.Second)
+	inRange := func(c Call) bool { return !c.CreatedAt.Before(from) && c.CreatedAt.Before(to) }
+
+	cases := []struct {
+		name  string
+		f     CallFilter
+		want  []string
+		pages int // expected number of pages, 0 = do not check
+	}{
+		{"all limit 1", CallFilter{Limit: 1}, filter(func(Call) bool { return true }), 103},
+		{"all limit 7", CallFilter{Limit: 7}, filter(func(Call) bool { return true }), 15},
+		{"all default limit", CallFilter{}, filter(func(Call) bool { return true }), 3},
+		{"all limit 103", CallFilter{Limit: 103}, filter(func(Call) bool { return true }), 1},
+		{"all over max", CallFilter{Limit: 10_000}, filter(func(Call) bool { return true }), 1},
+		{"agent-1 limit 5", CallFilter{UserID: "agent-1", Limit: 5}, filter(hasUser("agent-1")), 7},
+		{"party agent-x limit 4", CallFilter{UserID: "agent-x", Limit: 4}, filter(hasUser("agent-x")), 7},
+		{"range limit 6", CallFilter{From: from, To: to, Limit: 6}, filter(inRange), 10},
+		{"range+user limit 3", CallFilter{UserID: "agent-2", From: from, To: to, Limit: 3},
+			filter(func(c Call) bool { return inRange(c) && hasUser("agent-2")(c) }), 0},
+		{"unknown user", CallFilter{UserID: "ghost"}, nil, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var got []string
+			seen := map[string]bool{}
+			f := c.f
+			pages := 0
+			for {
+				calls, next, err := s.Calls(ctx, "a", f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pages++
+				for _, cl := range calls {
+					if cl.Account != "a" {
+						t.Fatalf("call of account %q in a's list", cl.Account)
+					}
+					if seen[cl.ID] {
+						t.Fatalf("duplicate %s on page %d", cl.ID, pages)
+					}
+					seen[cl.ID] = true
+					got = append(got, cl.ID)
+				}
+				if next == "" {
+					break
+				}
+				if len(calls) == 0 {
+					t.Fatal("empty page with a next cursor")
+				}
+				if pages > 200 {
+					t.Fatal("pagination does not end")
+				}
+				f.After = next
+			}
+			if !reflect.DeepEqual(got, c.want) {
+				t.Errorf("walked %d ids %v\nwant %d ids %v", len(got), got, len(c.want), c.want)
+			}
+			if c.pages != 0 && pages != c.pages {
+				t.Errorf("%d pages, want %d", pages, c.pages)
+			}
+		})
+	}
+
+	// A call saved between pages (newer than the cursor) does not shift the walk.
+	page1, next, err := s.Calls(ctx, "a", CallFilter{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveCall(ctx, Call{Account: "a", ID: "zzz-new", CreatedAt: at(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	page2, _, err := s.Calls(ctx, "a", CallFilter{Limit: 10, After: next})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page1[9].ID != all[9].ID || page2[0].ID != all[10].ID {
+		t.Errorf("insert between pages shifted the walk: %s / %s, want %s / %s", page1[9].ID, page2[0].ID, all[9].ID, all[10].ID)
+	}
+}
+
+func TestCallsLimitCap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("saves 501 calls")
+	}
+	ctx := context.Background()
+	s := newStore(t, "a")
+	for i := 0; i <= MaxCallLimit; i++ {
+		if err := s.SaveCall(ctx, Call{Account: "a", ID: fmt.Sprintf("c%04d", i), CreatedAt: base}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	calls, next, err := s.Calls(ctx, "a", CallFilter{Limit: MaxCallLimit + 100})
+	if err != nil || len(calls) != MaxCallLimit || next == "" {
+		t.Fatalf("Calls(limit > max) = %d calls, next %q, %v; want %d and a cursor", len(calls), next, err, MaxCallLimit)
+	}
+	rest, next, err := s.Calls(ctx, "a", CallFilter{After: next})
+	if err != nil || len(rest) != 1 || rest[0].ID != "c0000" || next != "" {
+		t.Fatalf("last page = %+v, %q, %v", rest, next, err)
+	}
+	def, _, err := s.Calls(ctx, "a", CallFilter{Limit: -1})
+	if err != nil || len(def) != DefaultCallLimit {
+		t.Errorf("negative limit returned %d, %v; want default %d", len(def), err, DefaultCallLimit)
+	}
+}

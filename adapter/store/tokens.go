@@ -1,0 +1,121 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Token is the record of one minted token. ID is the JWT's jti and is unique across accounts.
+// The account need not exist (a token may outlive or precede its account; auth checks that).
+type Token struct {
+	ID, Account, Role, Subject string
+	IssuedAt, ExpiresAt        time.Time
+	RevokedAt                  *time.Time
+}
+
+// RecordToken records a minted token. A token id already recorded (in any account) is
+// ErrConflict.
+func (s *Store) RecordToken(ctx context.Context, t Token) error {
+	if t.ID == "" || t.Account == "" {
+		return fmt.Errorf("%w: token needs an id and an account", ErrInvalid)
+	}
+	_, err := s.w.ExecContext(ctx, `INSERT INTO tokens (id, account, role, subject, issued_at, expires_at, revoked_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.Account, t.Role, t.Subject, ms(t.IssuedAt), ms(t.ExpiresAt), msPtr(t.RevokedAt))
+	if isUnique(err) {
+		return fmt.Errorf("token %q: %w", t.ID, ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("store: record token %q: %w", t.ID, err)
+	}
+	return nil
+}
+
+// Token returns the token with that id if it belongs to account; ErrNotFound otherwise
+// (absent or of another account: the two are indistinguishable to the caller).
+func (s *Store) Token(ctx context.Context, account, id string) (Token, error) {
+	var (
+		t               Token
+		issued, expires int64
+		revoked         sql.NullInt64
+	)
+	err := s.r.QueryRowContext(ctx, `SELECT id, account, role, subject, issued_at, expires_at, revoked_at
+		FROM tokens WHERE id = ? AND account = ?`, id, account).
+		Scan(&t.ID, &t.Account, &t.Role, &t.Subject, &issued, &expires, &revoked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Token{}, fmt.Errorf("token %q: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Token{}, fmt.Errorf("store: token %q: %w", id, err)
+	}
+	t.IssuedAt, t.ExpiresAt, t.RevokedAt = fromMS(issued), fromMS(expires), timePtr(revoked)
+	return t, nil
+}
+
+// RevokeToken marks the account's token revoked at at. Revoking again succeeds and keeps the
+// first revocation time. ErrNotFound when the token is absent or of another account.
+func (s *Store) RevokeToken(ctx context.Context, account, id string, at time.Time) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?)
+		WHERE id = ? AND account = ?`, ms(at), id, account)
+	if err != nil {
+		return fmt.Errorf("store: revoke token %q: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("store: revoke token %q: %w", id, err)
+	} else if n == 0 {
+		return fmt.Errorf("token %q: %w", id, ErrNotFound)
+	}
+	s.log.Info("token revoked", "account", account, "token_id", id)
+	return nil
+}
+
+// RevokedTokenIDs returns the ids of every revoked token that has not expired yet.
+func (s *Store) RevokedTokenIDs(ctx context.Context) ([]string, error) {
+	return s.tokenIDs(ctx, `SELECT id FROM tokens WHERE revoked_at IS NOT NULL AND expires_at > ? ORDER BY id`,
+		ms(s.now()))
+}
+
+// RevokedSince returns the ids of tokens revoked at or after since (by their recorded
+// revocation time, millisecond precision), expired or not. Pollers should overlap their
+// windows a little: a revocation is visible only once its transaction commits.
+func (s *Store) RevokedSince(ctx context.Context, since time.Time) ([]string, error) {
+	return s.tokenIDs(ctx, `SELECT id FROM tokens WHERE revoked_at IS NOT NULL AND revoked_at >= ? ORDER BY id`,
+		ms(since))
+}
+
+func (s *Store) tokenIDs(ctx context.Context, query string, arg int64) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, query, arg)
+	if err != nil {
+		return nil, fmt.Errorf("store: revoked tokens: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("store: revoked tokens: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: revoked tokens: %w", err)
+	}
+	return ids, nil
+}
+
+// PruneTokens deletes the rows of tokens expired at now (expires_at <= now) and returns how
+// many were deleted.
+func (s *Store) PruneTokens(ctx context.Context, now time.Time) (int64, error) {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM tokens WHERE expires_at <= ?`, ms(now))
+	if err != nil {
+		return 0, fmt.Errorf("store: prune tokens: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("store: prune tokens: %w", err)
+	}
+	return n, nil
+}

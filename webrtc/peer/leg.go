@@ -1,0 +1,556 @@
+package peer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cti-adapter/cti-adapter/webrtc/dtmf"
+	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+// Candidate is a trickled ICE candidate, the JSON shape of the browser's RTCIceCandidateInit
+// ({"candidate", "sdpMid", "sdpMLineIndex", "usernameFragment"}).
+type Candidate = webrtc.ICECandidateInit
+
+// State is a leg's connection state (the W3C RTCPeerConnectionState).
+type State int
+
+// Connection states.
+const (
+	StateNew State = iota
+	StateConnecting
+	StateConnected
+	StateDisconnected // consent lost; may come back to Connected
+	StateFailed       // terminal: close the leg
+	StateClosed
+)
+
+func (s State) String() string {
+	return [...]string{"new", "connecting", "connected", "disconnected", "failed", "closed"}[s]
+}
+
+func stateOf(s webrtc.PeerConnectionState) State {
+	switch s {
+	case webrtc.PeerConnectionStateConnecting:
+		return StateConnecting
+	case webrtc.PeerConnectionStateConnected:
+		return StateConnected
+	case webrtc.PeerConnectionStateDisconnected:
+		return StateDisconnected
+	case webrtc.PeerConnectionStateFailed:
+		return StateFailed
+	case webrtc.PeerConnectionStateClosed:
+		return StateClosed
+	}
+	return StateNew
+}
+
+// LegOptions configure a new leg.
+type LegOptions struct {
+	// ID names the leg in logs and as its media stream id; empty: "leg-N".
+	ID string
+}
+
+// LegStats are a leg's packet counters.
+type LegStats struct {
+	PacketsIn  uint64 // RTP packets received (audio and telephone-event), muted or not
+	PacketsOut uint64 // RTP packets written on the leg's audio stream
+}
+
+// Leg is one server-side peer connection carrying one party's audio (see the package doc).
+// Its methods are safe for concurrent use. Callbacks (OnCandidate, OnState, OnDTMF) run one at a
+// time, in order, on the leg's own event goroutine; they may call any Leg method, including
+// Close, and a slow callback delays only this leg's later callbacks.
+type Leg struct {
+	eng   *Engine
+	id    string
+	pc    *webrtc.PeerConnection
+	track *audioTrack
+	in    input
+	out   output
+
+	mu        sync.Mutex // guards the fields below
+	pending   []Candidate
+	remoteSet bool
+	sender    *webrtc.RTPSender
+	closing   bool
+
+	onCand  atomic.Pointer[func(*Candidate)]
+	onState atomic.Pointer[func(State)]
+	onDTMF  atomic.Pointer[func(rune)]
+
+	evMu      sync.Mutex // guards evQ
+	evQ       []func()
+	evSignal  chan struct{} // 1-buffered
+	quit      chan struct{}
+	done      chan struct{} // closed when the event goroutine exited
+	inCB      atomic.Bool
+	lastState State // event goroutine only
+
+	workers   sync.WaitGroup // reader and RTCP drain goroutines
+	dtmfSem   chan struct{}  // one SendDTMF at a time
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// NewLeg creates a leg with a sendrecv audio track whose output is Silence. Negotiate it with
+// Answer (remote offer) or Offer/AcceptAnswer (server offer).
+func (e *Engine) NewLeg(opts LegOptions) (*Leg, error) {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil, ErrClosed
+	}
+	e.nextID++
+	n := e.nextID
+	e.mu.Unlock()
+	if opts.ID == "" {
+		opts.ID = "leg-" + strconv.FormatUint(n, 10)
+	}
+	pc, err := e.api.NewPeerConnection(webrtc.Configuration{
+		BundlePolicy: webrtc.BundlePolicyMaxBundle,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("peer: new peer connection: %w", err)
+	}
+	l := &Leg{eng: e, id: opts.ID, pc: pc, evSignal: make(chan struct{}, 1),
+		quit: make(chan struct{}), done: make(chan struct{}), dtmfSem: make(chan struct{}, 1)}
+	l.in.leg = l
+	l.out.leg = l
+	l.out.src = Silence
+	l.track = &audioTrack{streamID: opts.ID, out: &l.out}
+
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		var ci *Candidate
+		if c != nil {
+			j := c.ToJSON()
+			ci = &j
+		}
+		l.post(func() {
+			if f := l.onCand.Load(); f != nil {
+				(*f)(ci)
+			}
+		})
+	})
+	pc.OnConnectionStateChange(func(webrtc.PeerConnectionState) {
+		// pion calls this on a new goroutine per change, so calls may overtake each other:
+		// report the current state, in the event goroutine's order, and only when it changed.
+		l.post(func() {
+			s := stateOf(l.pc.ConnectionState())
+			if s == l.lastState {
+				return
+			}
+			l.lastState = s
+			if f := l.onState.Load(); f != nil {
+				(*f)(s)
+			}
+		})
+	})
+	pc.OnTrack(l.handleTrack)
+
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		_ = pc.Close()
+		return nil, ErrClosed
+	}
+	e.legs[l] = struct{}{}
+	e.mu.Unlock()
+	go l.eventLoop()
+	return l, nil
+}
+
+// ID returns the leg's id.
+func (l *Leg) ID() string { return l.id }
+
+// OnCandidate sets the handler of local ICE candidates to trickle to the remote; it is called
+// with nil when gathering is complete.
+func (l *Leg) OnCandidate(f func(c *Candidate)) { l.onCand.Store(&f) }
+
+// OnState sets the connection state handler.
+func (l *Leg) OnState(f func(State)) { l.onState.Store(&f) }
+
+// OnDTMF sets the handler of digits received as RFC 4733 telephone-events (each digit once,
+// also while the input is muted).
+func (l *Leg) OnDTMF(f func(digit rune)) { l.onDTMF.Store(&f) }
+
+// State returns the current connection state.
+func (l *Leg) State() State { return stateOf(l.pc.ConnectionState()) }
+
+// Done is closed once the leg is closed and its event goroutine has exited.
+func (l *Leg) Done() <-chan struct{} { return l.done }
+
+// Stats returns the leg's packet counters.
+func (l *Leg) Stats() LegStats {
+	return LegStats{PacketsIn: l.in.recv.Load(), PacketsOut: l.out.sent.Load()}
+}
+
+// Answer applies a remote offer (first or renegotiation) and returns the answer SDP. Candidates
+// are trickled through OnCandidate; use GatheredSDP for a non-trickle peer. An offer without a
+// PCMU audio m-line fails with ErrNoAudio and leaves the leg untouched.
+func (l *Leg) Answer(offer string) (string, error) {
+	if err := checkAudio(offer); err != nil {
+		return "", err
+	}
+	if err := l.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		return "", fmt.Errorf("peer: set remote offer: %w", err)
+	}
+	if err := l.ensureSender(); err != nil {
+		return "", err
+	}
+	if err := l.remoteApplied(); err != nil {
+		return "", err
+	}
+	ans, err := l.pc.CreateAnswer(nil)
+	if err != nil {
+		return "", fmt.Errorf("peer: create answer: %w", err)
+	}
+	if err := l.pc.SetLocalDescription(ans); err != nil {
+		return "", fmt.Errorf("peer: set local answer: %w", err)
+	}
+	return ans.SDP, nil
+}
+
+// Offer creates a server offer (the first one, or a renegotiation later, e.g. to add video),
+// applies it locally and returns its SDP. Complete it with AcceptAnswer.
+func (l *Leg) Offer() (string, error) {
+	if err := l.ensureSender(); err != nil {
+		return "", err
+	}
+	off, err := l.pc.CreateOffer(nil)
+	if err != nil {
+		return "", fmt.Errorf("peer: create offer: %w", err)
+	}
+	if err := l.pc.SetLocalDescription(off); err != nil {
+		return "", fmt.Errorf("peer: set local offer: %w", err)
+	}
+	return off.SDP, nil
+}
+
+// AcceptAnswer applies the remote answer to the last Offer. An answer that rejected audio
+// fails with ErrNoAudio.
+func (l *Leg) AcceptAnswer(answer string) error {
+	if err := checkAudio(answer); err != nil {
+		return err
+	}
+	if err := l.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		return fmt.Errorf("peer: set remote answer: %w", err)
+	}
+	return l.remoteApplied()
+}
+
+// GatheredSDP waits until ICE gathering finished and returns the local description with every
+// candidate in it (for peers that do not trickle).
+func (l *Leg) GatheredSDP(ctx context.Context) (string, error) {
+	select {
+	case <-webrtc.GatheringCompletePromise(l.pc):
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	d := l.pc.LocalDescription()
+	if d == nil {
+		return "", ErrNotConnected
+	}
+	return d.SDP, nil
+}
+
+// AddCandidate adds a remote trickled candidate; candidates arriving before the remote
+// description are kept and applied with it. An empty candidate string (end of candidates) is
+// ignored.
+func (l *Leg) AddCandidate(c Candidate) error {
+	if c.Candidate == "" {
+		return nil
+	}
+	l.mu.Lock()
+	if l.closing {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	if !l.remoteSet {
+		l.pending = append(l.pending, c)
+		l.mu.Unlock()
+		return nil
+	}
+	l.mu.Unlock()
+	if err := l.pc.AddICECandidate(c); err != nil {
+		return fmt.Errorf("peer: add candidate: %w", err)
+	}
+	return nil
+}
+
+func (l *Leg) remoteApplied() error {
+	l.mu.Lock()
+	l.remoteSet = true
+	pend := l.pending
+	l.pending = nil
+	l.mu.Unlock()
+	for _, c := range pend {
+		if err := l.pc.AddICECandidate(c); err != nil {
+			return fmt.Errorf("peer: add candidate: %w", err)
+		}
+	}
+	return nil
+}
+
+// ensureSender adds the outbound audio track once (reusing an offered audio transceiver).
+func (l *Leg) ensureSender() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closing {
+		return ErrClosed
+	}
+	if l.sender != nil {
+		return nil
+	}
+	s, err := l.pc.AddTrack(l.track)
+	if err != nil {
+		return fmt.Errorf("peer: add audio track: %w", err)
+	}
+	l.sender = s
+	l.workers.Add(1)
+	go l.drainRTCP(s.Read)
+	return nil
+}
+
+// drainRTCP reads and discards RTCP (pion buffers it otherwise); it exits when the peer
+// connection closes.
+func (l *Leg) drainRTCP(read func([]byte) (int, interceptorAttrs, error)) {
+	defer l.workers.Done()
+	buf := make([]byte, 1500)
+	for {
+		if _, _, err := read(buf); err != nil {
+			return
+		}
+	}
+}
+
+// SetAudioOutput switches what the remote party hears; the RTP stream stays continuous.
+func (l *Leg) SetAudioOutput(src AudioSource) error {
+	if src == nil {
+		src = Silence
+	}
+	o := &l.out
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return ErrClosed
+	}
+	if src == o.src {
+		return nil
+	}
+	if err := src.attach(o); err != nil {
+		return err
+	}
+	o.setSourceLocked(src)
+	return nil
+}
+
+// AudioOutput returns the current output source.
+func (l *Leg) AudioOutput() AudioSource {
+	l.out.mu.Lock()
+	defer l.out.mu.Unlock()
+	return l.out.src
+}
+
+// SetAudioMuted mutes or unmutes the leg's input: while muted nothing of it is forwarded or
+// mixed (received DTMF is still reported to OnDTMF, not relayed).
+func (l *Leg) SetAudioMuted(muted bool) { l.in.muted.Store(muted) }
+
+// AudioMuted reports whether the input is muted.
+func (l *Leg) AudioMuted() bool { return l.in.muted.Load() }
+
+// SendDTMF sends digits (0-9 * # A-D) as RFC 4733 telephone-events on the leg's audio stream,
+// 100 ms per tone and 100 ms apart, and returns after the last end packet was written. The
+// audio output is suppressed during each event. Concurrent calls queue. Invalid digits fail
+// with a *dtmf.InvalidDigitError before anything is sent; when ctx ends, the tone in progress is
+// ended properly and ctx's error returned.
+func (l *Leg) SendDTMF(ctx context.Context, digits string) error {
+	s, err := dtmf.NewSender(digits)
+	if err != nil {
+		return err
+	}
+	select {
+	case l.dtmfSem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-l.dtmfSem }()
+	l.out.mu.Lock()
+	j, err := l.out.startDTMFLocked(s)
+	l.out.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	select {
+	case err := <-j.done:
+		return err
+	case <-ctx.Done():
+		j.cancel.Store(true)
+		<-j.done // the end packets go out within 60 ms
+		return ctx.Err()
+	}
+}
+
+// Close closes the peer connection and stops the leg's goroutines. It returns once pion and
+// the leg's reader goroutines exited; the event goroutine exits right after (Done), at once
+// unless Close was called from one of the leg's callbacks. Close is idempotent.
+func (l *Leg) Close() error {
+	l.closeOnce.Do(func() {
+		l.mu.Lock()
+		l.closing = true
+		l.mu.Unlock()
+		l.out.close()
+		l.in.close()
+		l.closeErr = l.pc.Close()
+		l.workers.Wait()
+		close(l.quit)
+		if !l.inCB.Load() {
+			<-l.done
+		}
+		l.eng.forget(l)
+	})
+	return l.closeErr
+}
+
+// post queues a callback for the event goroutine; it never blocks.
+func (l *Leg) post(f func()) {
+	l.evMu.Lock()
+	l.evQ = append(l.evQ, f)
+	l.evMu.Unlock()
+	select {
+	case l.evSignal <- struct{}{}:
+	default:
+	}
+}
+
+func (l *Leg) eventLoop() {
+	defer close(l.done)
+	for {
+		select {
+		case <-l.quit:
+			return
+		case <-l.evSignal:
+		}
+		l.evMu.Lock()
+		q := l.evQ
+		l.evQ = nil
+		l.evMu.Unlock()
+		for _, f := range q {
+			select {
+			case <-l.quit:
+				return
+			default:
+			}
+			l.inCB.Store(true)
+			f()
+			l.inCB.Store(false)
+		}
+	}
+}
+
+// handleTrack runs on a pion goroutine per remote track and becomes its reader.
+func (l *Leg) handleTrack(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+	if track.Kind() != webrtc.RTPCodecTypeAudio {
+		return
+	}
+	l.mu.Lock()
+	if l.closing {
+		l.mu.Unlock()
+		return
+	}
+	l.workers.Add(2)
+	l.mu.Unlock()
+	go l.drainRTCP(recv.Read)
+	defer l.workers.Done()
+	l.readLoop(track, recv)
+}
+
+func (l *Leg) readLoop(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+	pcmuPT, tePT := -1, -1
+	for _, c := range recv.GetParameters().Codecs {
+		switch {
+		case strings.EqualFold(c.MimeType, webrtc.MimeTypePCMU):
+			pcmuPT = int(c.PayloadType)
+		case strings.EqualFold(c.MimeType, MimeTypeTelephoneEvent) && c.ClockRate == dtmf.ClockRate:
+			tePT = int(c.PayloadType)
+		}
+	}
+	if pcmuPT < 0 {
+		pcmuPT = 0
+	}
+	buf := make([]byte, 1500)
+	var pkt rtp.Packet
+	var rx dtmf.Receiver
+	var ssrc uint32
+	for {
+		n, _, err := track.Read(buf)
+		if err != nil {
+			if !errors.Is(err, errUnknownPT) {
+				return
+			}
+			continue
+		}
+		if err := pkt.Unmarshal(buf[:n]); err != nil {
+			continue
+		}
+		te := int(pkt.PayloadType) == tePT
+		if !te && int(pkt.PayloadType) != pcmuPT {
+			continue
+		}
+		l.in.recv.Add(1)
+		if pkt.SSRC != ssrc {
+			ssrc = pkt.SSRC
+			rx.Reset()
+		}
+		if te {
+			if d, ok := rx.Push(pkt.Timestamp, pkt.Payload); ok {
+				l.post(func() {
+					if f := l.onDTMF.Load(); f != nil {
+						(*f)(d)
+					}
+				})
+			}
+		}
+		if l.in.muted.Load() {
+			continue
+		}
+		if sinks := l.in.sinks.Load(); sinks != nil {
+			now := time.Now()
+			for _, s := range *sinks {
+				s.deliver(&pkt.Header, pkt.Payload, te, now)
+			}
+		}
+	}
+}
+
+// checkAudio accepts a session description with at least one active audio m-line offering PCMU.
+func checkAudio(s string) error {
+	var d sdp.SessionDescription
+	if err := d.UnmarshalString(s); err != nil {
+		return fmt.Errorf("%w: unparsable SDP: %v", ErrNoAudio, err)
+	}
+	for _, m := range d.MediaDescriptions {
+		if m.MediaName.Media != "audio" || m.MediaName.Port.Value == 0 {
+			continue
+		}
+		for _, f := range m.MediaName.Formats {
+			if f == "0" {
+				return nil
+			}
+		}
+		for _, a := range m.Attributes {
+			if a.Key == "rtpmap" && strings.Contains(strings.ToUpper(a.Value), " PCMU/8000") {
+				return nil
+			}
+		}
+	}
+	return ErrNoAudio
+}
