@@ -12,7 +12,7 @@ func TestCanTransitionTable(t *testing.T) {
 	all := []Status{Offline, Online, Ready, DND, InCall, AfterCallWork}
 	legal := map[[2]Status]bool{
 		{Offline, Online}: true,
-		{Online, Ready}: true, {Online, DND}: true, {Online, InCall}: true, {Online, Offline}: true,
+		{Online, Ready}:   true, {Online, DND}: true, {Online, InCall}: true, {Online, Offline}: true,
 		{Ready, Online}: true, {Ready, DND}: true, {Ready, InCall}: true, {Ready, Offline}: true,
 		{DND, Online}: true, {DND, Ready}: true, {DND, DND}: true, {DND, InCall}: true, {DND, Offline}: true,
 		{InCall, AfterCallWork}: true, {InCall, Online}: true, {InCall, Ready}: true, {InCall, DND}: true, {InCall, Offline}: true,

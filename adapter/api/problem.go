@@ -90,6 +90,8 @@ func fail(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
 		writeProblem(w, r, problem(http.StatusForbidden, "forbidden", err.Error()))
 	case errors.Is(err, store.ErrNotFound):
 		writeProblem(w, r, problem(http.StatusNotFound, "not_found", err.Error()))
+	case errors.Is(err, store.ErrInvalid):
+		writeProblem(w, r, problem(http.StatusBadRequest, "invalid_message", err.Error()))
 	case errors.Is(err, store.ErrConflict):
 		writeProblem(w, r, problem(http.StatusConflict, "conflict", err.Error()))
 	default:

@@ -203,7 +203,7 @@ func (s *Service) Verify(ctx context.Context, raw string) (*Claims, error) {
 	}
 	c := new(Claims)
 	if _, err := s.parser.ParseWithClaims(raw, c, s.keyFunc); err != nil {
-		return nil, classify(err)
+		return nil, classify(err, s.keys.Alg)
 	}
 	s.mu.RLock()
 	_, revoked := s.revoked[c.ID]
@@ -226,8 +226,10 @@ func (s *Service) Verify(ctx context.Context, raw string) (*Claims, error) {
 func (s *Service) keyFunc(*jwt.Token) (any, error) { return s.keys.verify, nil }
 
 // classify turns jwt's errors into ours, keeping a specific reason.
-func classify(err error) error {
+func classify(err error, alg string) error {
 	switch {
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid) && strings.Contains(err.Error(), "signing method"):
+		return fmt.Errorf("%w: signing algorithm not accepted (only %s)", ErrInvalidToken, alg)
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return ErrExpiredToken
 	case errors.Is(err, jwt.ErrTokenMalformed):

@@ -8,10 +8,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/cti-adapter/cti-adapter/adapter/account"
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
@@ -28,9 +31,10 @@ Usage:
                                                   print a signed token on stdout
   cti-adapter account add NAME [--mode full] [flags]
                                                   create an account (idempotent; works while the server runs)
+  cti-adapter healthcheck [--addr :8080]          exit 0 if the local server answers /healthz (for Docker)
   cti-adapter help                                this text
 
-Every flag has an environment twin, shown in brackets. The HS256 secret comes from CTI_JWT_SECRET
+Every flag has an environment twin, shown as (env CTI_...). The HS256 secret comes from CTI_JWT_SECRET
 (at least 32 bytes) when set, else from <data-dir>/jwt.secret, created on first start.
 `
 
@@ -52,6 +56,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			break
 		}
 		err = accountAdd(args[1:], stderr)
+	case "healthcheck":
+		err = healthcheck(args, stderr)
 	case "help":
 		printHelp(stdout)
 		return 0
@@ -59,6 +65,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = fmt.Errorf("unknown command %q (serve, token, account add, help)", cmd)
 	}
 	if errors.Is(err, flag.ErrHelp) {
+		printHelp(stdout)
 		return 0
 	}
 	if err != nil {
@@ -87,7 +94,7 @@ func printHelp(w io.Writer) {
 func flags(name string, scope config.Scope, args []string, stderr io.Writer, extra func(*flag.FlagSet)) (config.Config, *flag.FlagSet, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { printHelp(stderr) }
+	fs.Usage = func() {} // Main prints the help on stdout for -h; errors say what is wrong
 	cfg := config.Default()
 	if err := cfg.Bind(fs, scope); err != nil {
 		return cfg, fs, err
@@ -96,7 +103,10 @@ func flags(name string, scope config.Scope, args []string, stderr io.Writer, ext
 		extra(fs)
 	}
 	if err := fs.Parse(args); err != nil {
-		return cfg, fs, err
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, fs, err
+		}
+		return cfg, fs, fmt.Errorf("%w (see cti-adapter --help)", err)
 	}
 	return cfg, fs, cfg.Validate()
 }
@@ -234,6 +244,37 @@ func accountAdd(args []string, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "account %s created (mode %s)\n", name, mode)
 	} else {
 		fmt.Fprintf(stderr, "account %s exists; left unchanged\n", name)
+	}
+	return nil
+}
+
+// healthcheck asks the local server's /healthz; it exists so that a distroless image without
+// curl can declare a HEALTHCHECK.
+func healthcheck(args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := config.Default()
+	if err := cfg.Bind(fs, config.Serve); err != nil {
+		return err
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	host, port, err := net.SplitHostPort(cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("--addr %q: %w", cfg.Addr, err)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	client := &http.Client{Timeout: 3 * time.Second}
+	res, err := client.Get("http://" + net.JoinHostPort(host, port) + "/healthz")
+	if err != nil {
+		return err
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("/healthz answered %s", res.Status)
 	}
 	return nil
 }

@@ -25,8 +25,6 @@ type Config struct {
 	EventRetention  time.Duration // how long the event log keeps events
 	SubscriberQueue int           // events buffered per subscriber before it is dropped
 	ShutdownTimeout time.Duration // grace for in-flight requests on SIGINT/SIGTERM
-	BridgeAddr      string        // optional TCP listener of the processor-bridge protocol
-	Processor       string        // processor name of the bridge's control destination
 }
 
 // Default returns the embedded defaults.
@@ -39,7 +37,6 @@ func Default() Config {
 		EventRetention:  7 * 24 * time.Hour,
 		SubscriberQueue: 1024,
 		ShutdownTimeout: 10 * time.Second,
-		Processor:       "CTI",
 	}
 }
 
@@ -71,8 +68,6 @@ func (c *Config) Bind(fs *flag.FlagSet, scope Scope) error {
 		b.dur(&c.EventRetention, "event-retention", "CTI_EVENT_RETENTION", "how long events stay replayable")
 		b.integer(&c.SubscriberQueue, "subscriber-queue", "CTI_SUBSCRIBER_QUEUE", "events buffered per subscriber before a slow one is disconnected")
 		b.dur(&c.ShutdownTimeout, "shutdown-timeout", "CTI_SHUTDOWN_TIMEOUT", "grace for in-flight requests at shutdown")
-		b.str(&c.BridgeAddr, "bridge-addr", "CTI_BRIDGE_ADDR", "TCP address of the processor-bridge listener (empty: off)")
-		b.str(&c.Processor, "processor", "CTI_PROCESSOR", "processor name of the bridge control destination")
 	}
 	return errors.Join(b.errs...)
 }
