@@ -39,7 +39,7 @@ func newError(schema string, errs []gojsonschema.ResultError) *Error {
 		e := errs[i]
 		if msg, ok := wrappers[e.Type()]; ok {
 			if onlyWrappers {
-				fields = append(fields, FieldError{Field: e.Field(), Message: msg})
+				fields = append(fields, FieldError{Field: fieldPath(e.Context()), Message: msg})
 			}
 			continue
 		}
@@ -56,7 +56,7 @@ func newError(schema string, errs []gojsonschema.ResultError) *Error {
 			if len(subs) > 0 {
 				msg = strings.Join(subs, ", ")
 			}
-			fields = append(fields, FieldError{Field: join(e.Field(), name), Message: msg})
+			fields = append(fields, FieldError{Field: fieldPath(e.Context(), name), Message: msg})
 			continue
 		}
 		fields = append(fields, FieldError{Field: field(e), Message: message(e)})
@@ -73,18 +73,42 @@ func field(e gojsonschema.ResultError) string {
 	switch e.Type() {
 	case "required", "additional_property_not_allowed":
 		if p, ok := d["property"].(string); ok {
-			return join(e.Field(), p)
+			return fieldPath(e.Context(), p)
 		}
 	case "missing_dependency":
 		if p, ok := d["dependency"].(string); ok {
-			return join(e.Field(), p)
+			return fieldPath(e.Context(), p)
 		}
 	case "unique":
 		if j, ok := d["j"].(int); ok {
-			return join(e.Field(), strconv.Itoa(j))
+			return fieldPath(e.Context(), strconv.Itoa(j))
 		}
 	}
-	return e.Field()
+	return fieldPath(e.Context())
+}
+
+// segmentSep separates the segments of a gojsonschema context when rendered
+// with it; a property name containing it would only be displayed oddly.
+const segmentSep = "\x00"
+
+// fieldPath renders the context of an error, plus extra segments, as a dotted
+// path without the root; an empty property name shows as "". The root alone
+// is rootField.
+func fieldPath(ctx *gojsonschema.JsonContext, extra ...string) string {
+	var segs []string
+	if ctx != nil {
+		segs = strings.Split(ctx.String(segmentSep), segmentSep)[1:] // drop (root)
+	}
+	segs = append(segs, extra...)
+	if len(segs) == 0 {
+		return rootField
+	}
+	for i, s := range segs {
+		if s == "" {
+			segs[i] = `""`
+		}
+	}
+	return strings.Join(segs, ".")
 }
 
 func join(parent, prop string) string {

@@ -54,7 +54,7 @@ var (
 
 // JSONError describes malformed JSON. It wraps [ErrInvalidJSON].
 type JSONError struct {
-	Offset int64  // byte offset in the document where parsing failed
+	Offset int64  // bytes read when the error was detected, as in json.SyntaxError
 	Msg    string // the parser's message
 }
 
@@ -103,6 +103,26 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// Under returns a copy of e for a payload that was validated on its own but
+// sits at path prefix inside its envelope: under "data", field "phone" becomes
+// "data.phone" and "(root)" becomes "data". The CTI WebSocket codec uses it to
+// report command errors with paths into the whole frame.
+func (e *Error) Under(prefix string) *Error {
+	out := &Error{Schema: e.Schema, Fields: make([]FieldError, len(e.Fields))}
+	for i, f := range e.Fields {
+		switch {
+		case prefix == "":
+		case f.Field == rootField:
+			f.Field = prefix
+		default:
+			f.Field = join(prefix, f.Field)
+		}
+		out.Fields[i] = f
+	}
+	slices.SortStableFunc(out.Fields, compareFields)
+	return out
+}
+
 // Registry holds the compiled schemas. It is immutable after [Load] and safe
 // for concurrent use.
 type Registry struct {
@@ -148,7 +168,8 @@ func (r *Registry) Validate(name string, doc []byte) error {
 // Decode validates doc against the named schema (see [Registry.Validate]) and,
 // if it is valid, unmarshals it into v with encoding/json. A value the schema
 // accepts but v's Go type cannot hold (1.0 or 1e3 for an int field) is
-// reported as an [*Error] too. v is not touched when validation fails.
+// reported as an [*Error] too (v may then be partly filled). v is not touched
+// when validation fails.
 func (r *Registry) Decode(name string, doc []byte, v any) error {
 	if err := r.Validate(name, doc); err != nil {
 		return err
@@ -207,7 +228,7 @@ func parse(doc []byte) (any, error) {
 		switch c := doc[i]; c {
 		case ' ', '\t', '\r', '\n':
 		default:
-			return nil, &JSONError{Offset: i, Msg: fmt.Sprintf("invalid character %q after top-level value", c)}
+			return nil, &JSONError{Offset: i + 1, Msg: fmt.Sprintf("invalid character %q after top-level value", c)}
 		}
 	}
 	return v, nil

@@ -130,3 +130,21 @@ func (s Settings) OriginAllowed(origin string) bool {
 	}
 	return false
 }
+
+// HasQueue reports whether q names one of the account's queues (its queue list or an IVR choice).
+func (s Settings) HasQueue(q string) bool {
+	if q == "" {
+		return false
+	}
+	for _, x := range s.Queues {
+		if x == q {
+			return true
+		}
+	}
+	for _, x := range s.IVR.Menu {
+		if x == q {
+			return true
+		}
+	}
+	return s.IVR.DefaultQueue == q
+}

@@ -81,3 +81,16 @@ func appendString(dst []byte, s string) []byte {
 
 // MarshalJSON encodes the wire form.
 func (e Event) MarshalJSON() ([]byte, error) { return e.Wire(), nil }
+
+// Full-mode call control events and the media-owner change of the multi-session model.
+const (
+	CallHeld          = "call_held"
+	CallRetrieved     = "call_retrieved"
+	CallMuted         = "call_muted"
+	CallUnmuted       = "call_unmuted"
+	PartyAdded        = "party_added"
+	PartyRemoved      = "party_removed"
+	CallTransferred   = "call_transferred"
+	DTMFSent          = "dtmf_sent"
+	MediaOwnerChanged = "media_owner_changed"
+)

@@ -95,14 +95,44 @@ func New(ctx context.Context, log Log, opts Options) (*Hub, error) {
 // durable, with its seq. data is marshalled to JSON. If ctx ends first Publish returns ctx's
 // error, but the event may still be committed and delivered.
 func (h *Hub) Publish(ctx context.Context, account, name string, data any) (event.Event, error) {
+	p, err := h.Enqueue(account, name, data)
+	if err != nil {
+		return event.Event{}, err
+	}
+	return p.Wait(ctx)
+}
+
+// Pending is an event numbered and queued for the next commit.
+type Pending struct {
+	ev event.Event
+	b  *batch
+}
+
+// Event is the queued event (seq assigned; not yet durable).
+func (p *Pending) Event() event.Event { return p.ev }
+
+// Wait returns once the event is durable and fanned out, or failed.
+func (p *Pending) Wait(ctx context.Context) (event.Event, error) {
+	select {
+	case <-p.b.done:
+		return p.ev, p.b.err
+	case <-ctx.Done():
+		return p.ev, ctx.Err()
+	}
+}
+
+// Enqueue numbers an event and queues it for the next group commit without waiting. Callers that
+// hold a lock of their own while changing state enqueue under it, so that seq order is the order
+// of their changes, and Wait after releasing it.
+func (h *Hub) Enqueue(account, name string, data any) (*Pending, error) {
 	raw, err := json.Marshal(data)
 	if err != nil {
-		return event.Event{}, fmt.Errorf("hub: encode %s: %w", name, err)
+		return nil, fmt.Errorf("hub: encode %s: %w", name, err)
 	}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
-		return event.Event{}, ErrClosed
+		return nil, ErrClosed
 	}
 	h.seq[account]++
 	ev := event.Event{
@@ -124,12 +154,7 @@ func (h *Hub) Publish(ctx context.Context, account, name string, data any) (even
 	case h.wake <- struct{}{}:
 	default:
 	}
-	select {
-	case <-b.done:
-		return ev, b.err
-	case <-ctx.Done():
-		return ev, ctx.Err()
-	}
+	return &Pending{ev: ev, b: b}, nil
 }
 
 // Run commits and fans out batches until ctx ends, then commits what is pending and returns.

@@ -23,7 +23,7 @@ type input struct {
 	muted atomic.Bool
 	recv  atomic.Uint64
 
-	mu     sync.Mutex              // serialises changes of sinks
+	mu     sync.Mutex             // serialises changes of sinks
 	sinks  atomic.Pointer[[]sink] // copy-on-write; the reader loads it per packet
 	closed bool                   // guarded by mu
 }

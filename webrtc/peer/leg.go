@@ -474,59 +474,73 @@ func (l *Leg) handleTrack(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 }
 
 func (l *Leg) readLoop(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
-	pcmuPT, tePT := -1, -1
-	for _, c := range recv.GetParameters().Codecs {
-		switch {
-		case strings.EqualFold(c.MimeType, webrtc.MimeTypePCMU):
-			pcmuPT = int(c.PayloadType)
-		case strings.EqualFold(c.MimeType, MimeTypeTelephoneEvent) && c.ClockRate == dtmf.ClockRate:
-			tePT = int(c.PayloadType)
-		}
-	}
-	if pcmuPT < 0 {
-		pcmuPT = 0
-	}
+	r := newReader(l, recv.GetParameters().Codecs)
 	buf := make([]byte, 1500)
-	var pkt rtp.Packet
-	var rx dtmf.Receiver
-	var ssrc uint32
 	for {
 		n, _, err := track.Read(buf)
 		if err != nil {
-			if !errors.Is(err, errUnknownPT) {
+			if !errors.Is(err, webrtc.ErrCodecNotFound) { // else: a payload type never negotiated
 				return
 			}
 			continue
 		}
-		if err := pkt.Unmarshal(buf[:n]); err != nil {
-			continue
+		r.handle(buf[:n], time.Now())
+	}
+}
+
+// reader is the per-track inbound state, owned by the track's reader goroutine.
+type reader struct {
+	l            *Leg
+	pcmuPT, tePT int
+	rx           dtmf.Receiver
+	ssrc         uint32
+	pkt          rtp.Packet
+}
+
+func newReader(l *Leg, codecs []webrtc.RTPCodecParameters) *reader {
+	r := &reader{l: l, pcmuPT: 0, tePT: -1}
+	for _, c := range codecs {
+		switch {
+		case strings.EqualFold(c.MimeType, webrtc.MimeTypePCMU):
+			r.pcmuPT = int(c.PayloadType)
+		case strings.EqualFold(c.MimeType, MimeTypeTelephoneEvent) && c.ClockRate == dtmf.ClockRate:
+			r.tePT = int(c.PayloadType)
 		}
-		te := int(pkt.PayloadType) == tePT
-		if !te && int(pkt.PayloadType) != pcmuPT {
-			continue
+	}
+	return r
+}
+
+// handle processes one received RTP packet: DTMF detection, mute, then every sink.
+func (r *reader) handle(b []byte, now time.Time) {
+	pkt := &r.pkt
+	if err := pkt.Unmarshal(b); err != nil {
+		return
+	}
+	te := int(pkt.PayloadType) == r.tePT
+	if !te && int(pkt.PayloadType) != r.pcmuPT {
+		return
+	}
+	l := r.l
+	l.in.recv.Add(1)
+	if pkt.SSRC != r.ssrc {
+		r.ssrc = pkt.SSRC
+		r.rx.Reset()
+	}
+	if te {
+		if d, ok := r.rx.Push(pkt.Timestamp, pkt.Payload); ok {
+			l.post(func() {
+				if f := l.onDTMF.Load(); f != nil {
+					(*f)(d)
+				}
+			})
 		}
-		l.in.recv.Add(1)
-		if pkt.SSRC != ssrc {
-			ssrc = pkt.SSRC
-			rx.Reset()
-		}
-		if te {
-			if d, ok := rx.Push(pkt.Timestamp, pkt.Payload); ok {
-				l.post(func() {
-					if f := l.onDTMF.Load(); f != nil {
-						(*f)(d)
-					}
-				})
-			}
-		}
-		if l.in.muted.Load() {
-			continue
-		}
-		if sinks := l.in.sinks.Load(); sinks != nil {
-			now := time.Now()
-			for _, s := range *sinks {
-				s.deliver(&pkt.Header, pkt.Payload, te, now)
-			}
+	}
+	if l.in.muted.Load() {
+		return
+	}
+	if sinks := l.in.sinks.Load(); sinks != nil {
+		for _, s := range *sinks {
+			s.deliver(&pkt.Header, pkt.Payload, te, now)
 		}
 	}
 }

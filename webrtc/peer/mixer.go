@@ -31,7 +31,7 @@ type mixInput struct {
 	m       *Mixer
 	leg     *Leg
 	fifo    [mixDepth * audio.FrameSamples]int16
-	n       int  // samples queued
+	n       int // samples queued
 	cur     [audio.FrameSamples]int16
 	hasCur  bool // cur holds this tick's frame
 	removed bool

@@ -1,0 +1,405 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cti-adapter/cti-adapter/adapter/account"
+	"github.com/cti-adapter/cti-adapter/adapter/agent"
+	"github.com/cti-adapter/cti-adapter/adapter/auth"
+	"github.com/cti-adapter/cti-adapter/adapter/event"
+	"github.com/cti-adapter/cti-adapter/modes"
+	"github.com/cti-adapter/cti-adapter/webrtc/peer"
+)
+
+// SessionKind says what a session can do.
+type SessionKind string
+
+const (
+	KindDesktop SessionKind = "desktop" // mirrors state and sends commands; carries no media
+	KindPhone   SessionKind = "phone"   // can own the agent's media (one persistent peer connection)
+)
+
+// Session is one client of an agent: a desktop tab, a bridge connection, a phone. Several may be
+// open at once; they all mirror the agent's one state.
+type Session struct {
+	ID      string
+	Account string
+	UserID  string
+	Kind    SessionKind
+
+	done     chan struct{}
+	doneOnce sync.Once
+	why      string
+
+	// Phone sessions; guarded by the tenant's mutex.
+	leg       *peer.Leg
+	connected bool
+	mic       bool
+}
+
+// Done is closed when the core ends the session (logout, user deleted); the edge then closes
+// its connection. Why says why.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Why is the reason the session was ended by the core.
+func (s *Session) Why() string { return s.why }
+
+func (s *Session) end(why string) {
+	s.doneOnce.Do(func() { s.why = why; close(s.done) })
+}
+
+func (s *Session) healthy() bool { return s.Kind == KindPhone && s.leg != nil && s.connected && s.mic }
+
+// agentRT is an agent's run-time state.
+type agentRT struct {
+	id       string
+	name     string
+	queues   []string
+	state    agent.State
+	sessions map[string]*Session
+	owner    *Session    // the phone session that owns the media, nil if none
+	idleAt   time.Time   // when the agent last became free (longest-idle routing)
+	offTimer *time.Timer // logs the agent out when no session came back
+	calls    map[string]*callRT
+	ringing  *callRT
+	wrapUp   *time.Timer
+}
+
+func (t *tenant) agentLocked(id string) *agentRT {
+	a := t.agents[id]
+	if a == nil {
+		a = &agentRT{id: id, state: agent.New(id), sessions: make(map[string]*Session), calls: make(map[string]*callRT)}
+		t.agents[id] = a
+	}
+	return a
+}
+
+// AgentView is a snapshot of an agent for clients.
+type AgentView struct {
+	UserID      string   `json:"user_id"`
+	Name        string   `json:"name,omitempty"`
+	Status      string   `json:"status"`
+	Reason      string   `json:"reason"`
+	Since       string   `json:"since,omitempty"`
+	PhoneReady  bool     `json:"phone_ready"`
+	MediaOwner  string   `json:"media_owner,omitempty"`
+	Sessions    int      `json:"sessions"`
+	Calls       []string `json:"calls"`
+	RingingCall string   `json:"ringing_call,omitempty"`
+}
+
+func (a *agentRT) view() AgentView {
+	v := AgentView{UserID: a.id, Name: a.name, Status: string(a.state.Status), Reason: a.state.Reason,
+		Sessions: len(a.sessions), Calls: []string{}}
+	if !a.state.Since.IsZero() {
+		v.Since = a.state.Since.UTC().Format(event.TimeFormat)
+	}
+	if a.owner != nil {
+		v.MediaOwner = a.owner.ID
+		v.PhoneReady = a.owner.healthy()
+	}
+	for id := range a.calls {
+		v.Calls = append(v.Calls, id)
+	}
+	if a.ringing != nil {
+		v.RingingCall = a.ringing.id
+	}
+	return v
+}
+
+// statusChanged is the status_changed payload.
+func statusChanged(c agent.Change) map[string]any {
+	return map[string]any{"user_id": c.UserID, "status": string(c.To), "previous": string(c.From), "reason": c.Reason}
+}
+
+func (t *tenant) applyChange(f *fx, a *agentRT, c agent.Change, err error) error {
+	if errors.Is(err, agent.ErrUnchanged) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	t.emit(f, event.StatusChanged, statusChanged(c))
+	if c.To.Available() && c.From != c.To {
+		a.idleAt = c.At
+	}
+	return nil
+}
+
+// Login opens a session for the actor's agent; the agent goes online if it was offline.
+func (c *Core) Login(ctx context.Context, a Actor, kind SessionKind) (*Session, error) {
+	defer c.observe(a.Via, "login", time.Now())
+	if a.Role != auth.RoleAgent || a.UserID == "" {
+		return nil, fmt.Errorf("%w: only an agent token can log in", ErrForbidden)
+	}
+	if err := c.checkMode(ctx, a, modes.Login); err != nil {
+		return nil, err
+	}
+	u, err := c.store.User(ctx, a.Account, a.UserID)
+	if err != nil {
+		return nil, fmt.Errorf("%w: user %s", ErrNotFound, a.UserID)
+	}
+	s := &Session{ID: newID("s"), Account: a.Account, UserID: a.UserID, Kind: kind, done: make(chan struct{})}
+	t := c.tenant(a.Account)
+	var f fx
+	t.mu.Lock()
+	ag := t.agentLocked(a.UserID)
+	ag.name, ag.queues = u.Name, u.Queues
+	ag.sessions[s.ID] = s
+	if ag.offTimer != nil {
+		ag.offTimer.Stop()
+		ag.offTimer = nil
+	}
+	ch, cerr := ag.state.Login(c.opts.Now())
+	err = t.applyChange(&f, ag, ch, cerr)
+	t.mu.Unlock()
+	return s, errors.Join(err, c.finish(ctx, &f))
+}
+
+// EndSession is called by the edge when a session's client went away. The agent stays logged
+// in for the account's grace period so that a reloading tab or a reconnecting phone finds it as
+// it was; after that, with no session back, it is logged out.
+func (c *Core) EndSession(ctx context.Context, s *Session) {
+	t := c.tenant(s.Account)
+	var f fx
+	t.mu.Lock()
+	ag := t.agents[s.UserID]
+	if ag != nil && ag.sessions[s.ID] == s {
+		delete(ag.sessions, s.ID)
+		if ag.owner == s {
+			t.ownerLostLocked(&f, ag)
+		}
+		if len(ag.sessions) == 0 && ag.state.Status != agent.Offline {
+			grace := t.settingsLocked(ctx).HoldGraceSeconds
+			uid := ag.id
+			ag.offTimer = time.AfterFunc(time.Duration(grace)*time.Second, func() { c.graceLogout(s.Account, uid) })
+		}
+	}
+	t.mu.Unlock()
+	s.end("closed")
+	_ = c.finish(ctx, &f)
+}
+
+// graceLogout logs out an agent whose sessions did not come back.
+func (c *Core) graceLogout(acct, uid string) {
+	t := c.tenant(acct)
+	var f fx
+	t.mu.Lock()
+	if ag := t.agents[uid]; ag != nil && len(ag.sessions) == 0 && ag.offTimer != nil {
+		ag.offTimer = nil
+		t.logoutLocked(context.Background(), &f, ag, "no session")
+	}
+	t.mu.Unlock()
+	_ = c.finish(context.Background(), &f)
+}
+
+// Logout ends every session of the user and sets it offline, hanging up its calls. Integrators
+// and admins may log out any user of the account; an agent only itself.
+func (c *Core) Logout(ctx context.Context, a Actor, userID string) error {
+	defer c.observe(a.Via, "logout", time.Now())
+	if err := c.checkMode(ctx, a, modes.Logout); err != nil {
+		return err
+	}
+	if a.Role == auth.RoleAgent && a.UserID != userID {
+		return fmt.Errorf("%w: an agent can log out only itself", ErrForbidden)
+	}
+	if a.Role == auth.RoleCustomer {
+		return ErrForbidden
+	}
+	t := c.tenant(a.Account)
+	var f fx
+	t.mu.Lock()
+	ag := t.agents[userID]
+	if ag == nil || ag.state.Status == agent.Offline {
+		t.mu.Unlock()
+		if _, err := c.store.User(ctx, a.Account, userID); err != nil {
+			return fmt.Errorf("%w: user %s", ErrNotFound, userID)
+		}
+		return fmt.Errorf("%w: user %s is offline", ErrConflict, userID)
+	}
+	t.logoutLocked(ctx, &f, ag, "logout")
+	t.mu.Unlock()
+	return c.finish(ctx, &f)
+}
+
+func (t *tenant) logoutLocked(ctx context.Context, f *fx, ag *agentRT, why string) {
+	for _, cl := range ag.calls {
+		t.endCallLocked(f, cl, endAgentLogout, "agent logged out")
+	}
+	if ag.ringing != nil {
+		t.ringFailedLocked(ctx, f, ag.ringing, false)
+	}
+	if ag.wrapUp != nil {
+		ag.wrapUp.Stop()
+		ag.wrapUp = nil
+	}
+	ch, err := ag.state.Logout(t.core.opts.Now())
+	_ = t.applyChange(f, ag, ch, err)
+	sessions := make([]*Session, 0, len(ag.sessions))
+	for _, s := range ag.sessions {
+		sessions = append(sessions, s)
+	}
+	ag.sessions = make(map[string]*Session)
+	ag.owner = nil
+	f.after = append(f.after, func() {
+		for _, s := range sessions {
+			s.end(why)
+		}
+	})
+}
+
+// SetStatus sets an agent's status (online, ready or dnd with a reason). Desktops are limited
+// by the mode; ready needs a healthy phone.
+func (c *Core) SetStatus(ctx context.Context, a Actor, userID string, st agent.Status, reason string) (AgentView, error) {
+	defer c.observe(a.Via, "set_status", time.Now())
+	op := modes.NotReady
+	if st == agent.Ready {
+		op = modes.Ready
+	}
+	if err := c.checkMode(ctx, a, op); err != nil {
+		return AgentView{}, err
+	}
+	if !st.Available() {
+		return AgentView{}, fmt.Errorf("%w: status must be online, ready or dnd", ErrInvalid)
+	}
+	if a.Role == auth.RoleAgent && a.UserID != userID {
+		return AgentView{}, fmt.Errorf("%w: an agent can set only its own status", ErrForbidden)
+	}
+	t := c.tenant(a.Account)
+	var f fx
+	t.mu.Lock()
+	ag := t.agents[userID]
+	if ag == nil || ag.state.Status == agent.Offline {
+		t.mu.Unlock()
+		return AgentView{}, fmt.Errorf("%w: user %s is not logged in", ErrConflict, userID)
+	}
+	if st == agent.Ready && (ag.owner == nil || !ag.owner.healthy()) {
+		t.mu.Unlock()
+		return AgentView{}, fmt.Errorf("%w: %s cannot be ready: no phone with a connected peer connection and a granted microphone", ErrNoPhone, userID)
+	}
+	ch, cerr := ag.state.Set(st, reason, c.opts.Now())
+	err := t.applyChange(&f, ag, ch, cerr)
+	if err == nil && ag.state.Status == agent.Ready {
+		t.routeLocked(ctx, &f)
+	}
+	v := ag.view()
+	t.mu.Unlock()
+	return v, errors.Join(err, c.finish(ctx, &f))
+}
+
+// Agent returns a snapshot of one agent (offline if never seen).
+func (c *Core) Agent(acct, userID string) AgentView {
+	t := c.tenant(acct)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if ag := t.agents[userID]; ag != nil {
+		return ag.view()
+	}
+	return AgentView{UserID: userID, Status: string(agent.Offline), Calls: []string{}}
+}
+
+// Agents returns a snapshot of every agent seen since start.
+func (c *Core) Agents(acct string) []AgentView {
+	t := c.tenant(acct)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]AgentView, 0, len(t.agents))
+	for _, ag := range t.agents {
+		out = append(out, ag.view())
+	}
+	return out
+}
+
+// AttachPhone gives a phone session its persistent media leg (created and negotiated by the
+// signalling edge). The leg's health is reported with PhoneHealth.
+func (c *Core) AttachPhone(ctx context.Context, s *Session, leg *peer.Leg) error {
+	if s.Kind != KindPhone {
+		return fmt.Errorf("%w: session %s is not a phone", ErrInvalid, s.ID)
+	}
+	t := c.tenant(s.Account)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s.leg = leg
+	return nil
+}
+
+// PhoneHealth reports a phone's peer connection state and microphone permission. A healthy
+// phone takes the media if the agent has no healthy owner; an owner that becomes unhealthy
+// hands it to a healthy standby (or holds its call for the grace period).
+func (c *Core) PhoneHealth(ctx context.Context, s *Session, connected, mic bool) {
+	t := c.tenant(s.Account)
+	var f fx
+	t.mu.Lock()
+	if ag := t.agents[s.UserID]; ag != nil && ag.sessions[s.ID] == s {
+		s.connected, s.mic = connected, mic
+		switch {
+		case ag.owner == s && !s.healthy():
+			t.ownerLostLocked(&f, ag)
+		case s.healthy() && (ag.owner == nil || !ag.owner.healthy()):
+			t.setOwnerLocked(&f, ag, s)
+		}
+	}
+	t.mu.Unlock()
+	_ = c.finish(ctx, &f)
+}
+
+// TakeOwnership makes a healthy phone session the media owner (an agent moving to this tab).
+func (c *Core) TakeOwnership(ctx context.Context, s *Session) error {
+	t := c.tenant(s.Account)
+	var f fx
+	t.mu.Lock()
+	ag := t.agents[s.UserID]
+	switch {
+	case ag == nil || ag.sessions[s.ID] != s:
+		t.mu.Unlock()
+		return ErrSessionEnded
+	case !s.healthy():
+		t.mu.Unlock()
+		return fmt.Errorf("%w: this phone's peer connection is not connected or its microphone is not granted", ErrNoPhone)
+	}
+	if ag.owner != s {
+		t.setOwnerLocked(&f, ag, s)
+	}
+	t.mu.Unlock()
+	return c.finish(ctx, &f)
+}
+
+// setOwnerLocked moves the media to s and resumes any call held for a lost owner.
+func (t *tenant) setOwnerLocked(f *fx, ag *agentRT, s *Session) {
+	prev := ag.owner
+	ag.owner = s
+	t.emit(f, event.MediaOwnerChanged, map[string]any{"user_id": ag.id, "session_id": s.ID})
+	for _, cl := range ag.calls {
+		t.moveMediaLocked(f, cl, ag, prev, s)
+	}
+}
+
+// ownerLostLocked hands the media to a healthy standby, or leaves the agent without an owner:
+// its calls are held (the caller hears hold audio) until one comes back within the grace period.
+func (t *tenant) ownerLostLocked(f *fx, ag *agentRT) {
+	lost := ag.owner
+	for _, s := range ag.sessions {
+		if s != lost && s.healthy() {
+			t.setOwnerLocked(f, ag, s)
+			return
+		}
+	}
+	ag.owner = nil
+	t.emit(f, event.MediaOwnerChanged, map[string]any{"user_id": ag.id, "session_id": ""})
+	for _, cl := range ag.calls {
+		t.ownerGoneLocked(f, cl, ag, lost)
+	}
+}
+
+func (t *tenant) settingsLocked(ctx context.Context) accountSettings {
+	s, err := t.core.accounts.Settings(ctx, t.name)
+	if err != nil {
+		t.core.log.Warn("read settings", "account", t.name, "err", err)
+		return account.Defaults(account.ModeFull)
+	}
+	return s
+}

@@ -1,0 +1,574 @@
+package core
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/cti-adapter/cti-adapter/adapter/account"
+	"github.com/cti-adapter/cti-adapter/adapter/agent"
+	"github.com/cti-adapter/cti-adapter/adapter/call"
+	"github.com/cti-adapter/cti-adapter/adapter/event"
+	"github.com/cti-adapter/cti-adapter/adapter/store"
+	"github.com/cti-adapter/cti-adapter/webrtc/peer"
+	"github.com/cti-adapter/cti-adapter/webrtc/prompts"
+)
+
+type accountSettings = account.Settings
+
+// How a call ended (the record's end_reason) and who ended it (call_disconnected's ended_by).
+const (
+	endAgentHangUp   = "agent_hangup"
+	endRemoteHangUp  = "remote_hangup"
+	endAgentLogout   = "agent_logout"
+	endQueueTimeout  = "queue_timeout"
+	endNoRoute       = "no_route"
+	endOwnerLost     = "phone_lost"
+	endTransferFail  = "transfer_failed"
+	endSystem        = "system"
+	endedByAgent     = "agent"
+	endedByRemote    = "remote"
+	endedBySystem    = "system"
+	defaultDisplayID = "web caller"
+)
+
+// callRT is a call's run-time state. The remote party is the customer's leg (web calls) or the
+// calling agent (internal calls); agents are the connected agent parties.
+type callRT struct {
+	id          string
+	direction   string // inbound, outbound, internal
+	source      string // webrtc, internal
+	media       []string
+	phone       string // the remote party's number or id
+	displayName string
+	queue       string
+	vars        map[string]string
+	state       call.State
+	created     time.Time
+	answered    time.Time
+	queuedAt    time.Time
+
+	customer *peer.Leg // the customer's leg, nil for internal calls
+	caller   *agentRT  // the calling agent of an internal or agent-dialled call
+	agents   []*agentRT
+	ringing  *agentRT
+	confRing *agentRT // an agent invited to a blind conference, alerting
+	tried    map[string]bool
+	held     bool
+	muted    map[string]bool
+	mixer    *peer.Mixer
+	prompt   *peer.Player // what the customer hears in the IVR / queue
+	promptOf string
+
+	timer *time.Timer // the one pending timeout (IVR, ring, queue, grace)
+	gen   int         // bumped on every state change: a timer of an older gen does nothing
+
+	rec  store.Call
+	done chan struct{} // closed when the call ends
+}
+
+// CallView is a snapshot of a call for clients.
+type CallView struct {
+	CallID      string            `json:"call_id"`
+	State       string            `json:"state"`
+	Direction   string            `json:"direction"`
+	Source      string            `json:"source"`
+	Media       []string          `json:"media"`
+	Phone       string            `json:"phone"`
+	DisplayName string            `json:"display_name,omitempty"`
+	Queue       string            `json:"queue,omitempty"`
+	Agents      []string          `json:"agents"`
+	Caller      string            `json:"caller,omitempty"`
+	Ringing     string            `json:"ringing,omitempty"`
+	Held        bool              `json:"held"`
+	Muted       []string          `json:"muted"`
+	Variables   map[string]string `json:"variables"`
+	CreatedAt   string            `json:"created_at"`
+}
+
+func (cl *callRT) view() CallView {
+	v := CallView{CallID: cl.id, State: string(cl.state), Direction: cl.direction, Source: cl.source, Media: cl.media,
+		Phone: cl.phone, DisplayName: cl.displayName, Queue: cl.queue, Held: cl.held, Agents: []string{}, Muted: []string{},
+		Variables: maps.Clone(cl.vars), CreatedAt: cl.created.UTC().Format(event.TimeFormat)}
+	for _, a := range cl.agents {
+		v.Agents = append(v.Agents, a.id)
+	}
+	for u, m := range cl.muted {
+		if m {
+			v.Muted = append(v.Muted, u)
+		}
+	}
+	if cl.caller != nil {
+		v.Caller = cl.caller.id
+	}
+	if cl.ringing != nil {
+		v.Ringing = cl.ringing.id
+	}
+	return v
+}
+
+// Done is closed when the call has ended.
+func (cl *callRT) Done() <-chan struct{} { return cl.done }
+
+func (t *tenant) newCallLocked(direction, source, phone, display string, media []string, vars map[string]string) *callRT {
+	now := t.core.opts.Now()
+	if vars == nil {
+		vars = map[string]string{}
+	}
+	cl := &callRT{id: newID("c"), direction: direction, source: source, phone: phone, displayName: display, media: media,
+		vars: vars, state: call.New, created: now, tried: map[string]bool{}, muted: map[string]bool{}, done: make(chan struct{})}
+	cl.rec = store.Call{Account: t.name, ID: cl.id, Direction: direction, Source: source, Phone: phone, DisplayName: display,
+		Media: media, CreatedAt: now}
+	t.calls[cl.id] = cl
+	if m := t.core.opts.Metrics; m != nil {
+		m.ActiveCalls.Inc()
+	}
+	return cl
+}
+
+// moveLocked changes a call's state, refusing what the model forbids, and invalidates timers.
+func (cl *callRT) moveLocked(to call.State) error {
+	if !call.CanTransition(cl.state, to) {
+		return &call.StateError{CallID: cl.id, Op: call.Op("move to " + string(to)), State: cl.state}
+	}
+	cl.state = to
+	cl.stopTimer()
+	return nil
+}
+
+func (cl *callRT) stopTimer() {
+	cl.gen++
+	if cl.timer != nil {
+		cl.timer.Stop()
+		cl.timer = nil
+	}
+}
+
+// after runs f under the tenant lock after d, unless the call changed state meanwhile.
+func (t *tenant) afterLocked(cl *callRT, d time.Duration, f func(ctx context.Context, fx *fx)) {
+	cl.stopTimer()
+	gen := cl.gen
+	cl.timer = time.AfterFunc(d, func() {
+		ctx := context.Background()
+		var fx fx
+		t.mu.Lock()
+		if cl.gen == gen && !cl.state.Terminal() {
+			cl.timer = nil
+			f(ctx, &fx)
+		}
+		t.mu.Unlock()
+		_ = t.core.finish(ctx, &fx)
+	})
+}
+
+// leg returns an agent's current media leg (its owner phone's), nil when it has none.
+func (a *agentRT) leg() *peer.Leg {
+	if a == nil || a.owner == nil || !a.owner.healthy() {
+		return nil
+	}
+	return a.owner.leg
+}
+
+// remoteLeg is the leg of the party that is not an answering agent.
+func (cl *callRT) remoteLeg() *peer.Leg {
+	if cl.customer != nil {
+		return cl.customer
+	}
+	return cl.caller.leg()
+}
+
+// wireLocked derives every output of the call's legs from its state. It is idempotent and is
+// called after every change, so media never drifts from the model.
+func (t *tenant) wireLocked(cl *callRT) {
+	remote := cl.remoteLeg()
+	var agentLegs []*peer.Leg
+	away := false
+	for _, a := range cl.agents {
+		if l := a.leg(); l != nil {
+			agentLegs = append(agentLegs, l)
+			l.SetAudioMuted(cl.muted[a.id])
+		} else {
+			away = true
+		}
+	}
+	if cl.state != call.Connected && cl.state != call.Held || cl.held || away {
+		if cl.mixer != nil {
+			cl.mixer.Close()
+			cl.mixer = nil
+		}
+		if remote != nil && cl.customer == nil { // an internal caller hears silence while it rings
+			_ = remote.SetAudioOutput(peer.Silence)
+		}
+		if cl.customer != nil && (cl.state == call.Connected || cl.state == call.Held || cl.state == call.Ringing || cl.state == call.Queued) {
+			t.playLocked(cl, "hold")
+		}
+		for _, l := range agentLegs {
+			_ = l.SetAudioOutput(peer.Silence)
+		}
+		return
+	}
+	legs := agentLegs
+	if remote != nil {
+		legs = append([]*peer.Leg{remote}, agentLegs...)
+	}
+	cl.prompt, cl.promptOf = nil, ""
+	switch {
+	case len(legs) == 2 && cl.mixer == nil:
+		_ = legs[0].SetAudioOutput(peer.Forward(legs[1]))
+		_ = legs[1].SetAudioOutput(peer.Forward(legs[0]))
+	case len(legs) == 2:
+		cl.mixer.Close()
+		cl.mixer = nil
+		_ = legs[0].SetAudioOutput(peer.Forward(legs[1]))
+		_ = legs[1].SetAudioOutput(peer.Forward(legs[0]))
+	case len(legs) > 2:
+		if cl.mixer == nil && t.core.opts.Engine != nil {
+			cl.mixer = t.core.opts.Engine.NewMixer()
+		}
+		for _, l := range legs {
+			_ = cl.mixer.Add(l)
+		}
+	}
+}
+
+// playLocked plays a prompt (or loops hold audio) to the customer unless it already is.
+func (t *tenant) playLocked(cl *callRT, name string) *peer.Player {
+	if cl.customer == nil {
+		return nil
+	}
+	if cl.promptOf == name && cl.prompt != nil {
+		return cl.prompt
+	}
+	var clip []byte
+	loop := name == "hold"
+	if loop {
+		clip = prompts.Hold()
+	} else {
+		var err error
+		if clip, err = prompts.Get(name); err != nil {
+			t.core.log.Warn("prompt", "name", name, "err", err)
+			clip = prompts.Hold()
+		}
+	}
+	p := peer.NewPlayer(clip, loop)
+	if err := cl.customer.SetAudioOutput(p); err != nil {
+		return nil
+	}
+	cl.prompt, cl.promptOf = p, name
+	return p
+}
+
+// incoming emits incoming_call; to is the agent alerted ("" while the call is not at an agent).
+func (t *tenant) incomingLocked(f *fx, cl *callRT, to string) {
+	d := map[string]any{"call_id": cl.id, "phone": cl.phone, "display_name": cl.displayName, "source": cl.source,
+		"media": firstMedia(cl.media), "queue": cl.queue, "variables": maps.Clone(cl.vars)}
+	if to != "" {
+		d["user_id"] = to
+	}
+	t.emit(f, event.IncomingCall, d)
+}
+
+func firstMedia(m []string) string {
+	for _, k := range []string{"screen", "video"} {
+		if slices.Contains(m, k) {
+			return k
+		}
+	}
+	return "audio"
+}
+
+// --- queues and routing ---
+
+// enqueueLocked puts a call in a queue: it hears the queue prompt, then hold audio, until an
+// agent answers or the queue timeout ends it.
+func (t *tenant) enqueueLocked(ctx context.Context, f *fx, cl *callRT, queue string, front bool) {
+	if err := cl.moveLocked(call.Queued); err != nil {
+		t.core.log.Error("enqueue", "call_id", cl.id, "err", err)
+		return
+	}
+	if cl.queue != queue {
+		cl.queue = queue
+		cl.rec.Queue = queue
+	}
+	if cl.queuedAt.IsZero() {
+		cl.queuedAt = t.core.opts.Now()
+	}
+	if front {
+		t.queued = append([]*callRT{cl}, t.queued...)
+	} else {
+		t.queued = append(t.queued, cl)
+	}
+	if p := t.playLocked(cl, prompts.Queue); p != nil {
+		go func(p *peer.Player, gen int) { // after the announcement, hold audio
+			<-p.Done()
+			t.mu.Lock()
+			if cl.gen == gen && cl.state == call.Queued && cl.prompt == p && p.Completed() {
+				t.playLocked(cl, "hold")
+			}
+			t.mu.Unlock()
+		}(p, cl.gen)
+	}
+	s := t.settingsLocked(ctx)
+	wait := time.Duration(s.QueueTimeoutSeconds)*time.Second - t.core.opts.Now().Sub(cl.queuedAt)
+	t.afterLocked(cl, max(wait, 0), func(ctx context.Context, f *fx) { t.queueTimeoutLocked(ctx, f, cl) })
+	t.routeLocked(ctx, f)
+}
+
+func (t *tenant) dequeueLocked(cl *callRT) {
+	t.queued = slices.DeleteFunc(t.queued, func(x *callRT) bool { return x == cl })
+}
+
+func (t *tenant) queueTimeoutLocked(ctx context.Context, f *fx, cl *callRT) {
+	t.dequeueLocked(cl)
+	t.emit(f, event.CallFailed, map[string]any{"call_id": cl.id, "user_id": "", "phone": cl.phone, "code": 480, "reason": "queue timeout: no agent answered"})
+	p := t.playLocked(cl, prompts.Unavailable)
+	if p == nil {
+		t.endCallLocked(f, cl, endQueueTimeout, endedBySystem)
+		return
+	}
+	cl.stopTimer()
+	gen := cl.gen
+	go func() {
+		select {
+		case <-p.Done():
+		case <-time.After(10 * time.Second):
+		}
+		var fx fx
+		t.mu.Lock()
+		if cl.gen == gen && !cl.state.Terminal() {
+			t.endCallLocked(&fx, cl, endQueueTimeout, endedBySystem)
+		}
+		t.mu.Unlock()
+		_ = t.core.finish(context.Background(), &fx)
+	}()
+}
+
+// member reports whether agent a serves queue q (an agent with no queues serves all).
+func (a *agentRT) member(q string) bool { return len(a.queues) == 0 || slices.Contains(a.queues, q) }
+
+// free reports whether a can be alerted for a queue call.
+func (a *agentRT) free() bool {
+	return a.state.Status == agent.Ready && a.ringing == nil && len(a.calls) == 0 && a.leg() != nil
+}
+
+// routeLocked offers waiting calls, oldest first, to the longest-idle ready agent of their queue.
+func (t *tenant) routeLocked(ctx context.Context, f *fx) {
+	for _, cl := range slices.Clone(t.queued) {
+		var best *agentRT
+		for _, a := range t.agents {
+			if a.free() && a.member(cl.queue) && !cl.tried[a.id] && (best == nil || a.idleAt.Before(best.idleAt)) {
+				best = a
+			}
+		}
+		if best == nil {
+			continue
+		}
+		t.dequeueLocked(cl)
+		t.ringLocked(ctx, f, cl, best)
+	}
+}
+
+// ringLocked alerts agent a; without an answer within the ring timeout the call moves on.
+func (t *tenant) ringLocked(ctx context.Context, f *fx, cl *callRT, a *agentRT) {
+	if err := cl.moveLocked(call.Ringing); err != nil {
+		t.core.log.Error("ring", "call_id", cl.id, "err", err)
+		return
+	}
+	cl.ringing, a.ringing = a, cl
+	cl.tried[a.id] = true
+	t.wireLocked(cl)
+	t.incomingLocked(f, cl, a.id)
+	s := t.settingsLocked(ctx)
+	t.afterLocked(cl, time.Duration(s.RingTimeoutSeconds)*time.Second, func(ctx context.Context, f *fx) {
+		t.ringFailedLocked(ctx, f, cl, true)
+	})
+}
+
+// ringFailedLocked ends the alerting of cl at its ringing agent: missed (no answer; the agent
+// goes to dnd with the account's missed-call reason) or rejected. Queue calls go back to the
+// front of their queue; internal calls fail.
+func (t *tenant) ringFailedLocked(ctx context.Context, f *fx, cl *callRT, missed bool) {
+	a := cl.ringing
+	if a == nil {
+		return
+	}
+	cl.ringing, a.ringing = nil, nil
+	code, reason := 603, "declined"
+	if missed {
+		code, reason = 408, "no answer"
+	}
+	t.emit(f, event.CallFailed, map[string]any{"call_id": cl.id, "user_id": a.id, "phone": cl.phone, "code": code, "reason": reason})
+	if missed {
+		if r := t.settingsLocked(ctx).MissedCallReason; r != "" && a.state.Status.Available() {
+			ch, err := a.state.Set(agent.DND, r, t.core.opts.Now())
+			_ = t.applyChange(f, a, ch, err)
+		}
+	}
+	if cl.customer != nil || cl.queue != "" {
+		t.enqueueLocked(ctx, f, cl, t.queueOf(ctx, cl), true)
+		return
+	}
+	t.endCallLocked(f, cl, "not_answered", endedBySystem)
+}
+
+func (t *tenant) queueOf(ctx context.Context, cl *callRT) string {
+	if cl.queue != "" {
+		return cl.queue
+	}
+	return t.settingsLocked(ctx).IVR.DefaultQueue
+}
+
+// --- ending ---
+
+// endCallLocked ends a call: media released, agents freed (into wrap-up or back), the record
+// completed and call_disconnected emitted.
+func (t *tenant) endCallLocked(f *fx, cl *callRT, reason, endedBy string) {
+	if cl.state.Terminal() {
+		return
+	}
+	cl.stopTimer()
+	cl.state = call.Ended
+	t.dequeueLocked(cl)
+	now := t.core.opts.Now()
+	ctx := context.Background()
+	wrap := t.settingsLocked(ctx).WrapUpSeconds
+	if cl.mixer != nil {
+		cl.mixer.Close()
+		cl.mixer = nil
+	}
+	for _, a := range []*agentRT{cl.ringing, cl.confRing} {
+		if a != nil && a.ringing == cl {
+			a.ringing = nil
+		}
+	}
+	userID := ""
+	parties := slices.Clone(cl.agents)
+	if cl.caller != nil {
+		parties = append(parties, cl.caller)
+	}
+	for _, a := range parties {
+		userID = a.id
+		delete(a.calls, cl.id)
+		if l := a.leg(); l != nil {
+			_ = l.SetAudioOutput(peer.Silence)
+			l.SetAudioMuted(false)
+		}
+		if len(a.calls) == 0 && a.state.Status == agent.InCall {
+			t.agentFreeLocked(f, a, wrap)
+		}
+	}
+	if len(cl.agents) > 0 {
+		userID = cl.agents[len(cl.agents)-1].id
+	}
+	dur := int64(0)
+	if !cl.answered.IsZero() {
+		dur = now.Sub(cl.answered).Milliseconds()
+	}
+	t.emit(f, event.CallDisconnected, map[string]any{"call_id": cl.id, "user_id": userID, "phone": cl.phone,
+		"duration_ms": dur, "ended_by": endedBy})
+	cl.rec.State = string(call.Ended)
+	cl.rec.EndReason, cl.rec.EndedBy = reason, endedBy
+	cl.rec.EndedAt = &now
+	cl.rec.Variables = maps.Clone(cl.vars)
+	cl.rec.UserID = userID
+	for i := range cl.rec.Legs {
+		if cl.rec.Legs[i].EndedAt == nil {
+			cl.rec.Legs[i].EndedAt = &now
+			cl.rec.Legs[i].State = string(call.LegEnded)
+		}
+	}
+	for i := range cl.rec.Parties {
+		if cl.rec.Parties[i].LeftAt == nil {
+			cl.rec.Parties[i].LeftAt = &now
+		}
+	}
+	f.saves = append(f.saves, cloneRecord(cl.rec))
+	delete(t.calls, cl.id)
+	if m := t.core.opts.Metrics; m != nil {
+		m.ActiveCalls.Dec()
+	}
+	cust := cl.customer
+	done := cl.done
+	f.after = append(f.after, func() {
+		close(done)
+		if cust != nil {
+			_ = cust.Close()
+		}
+	})
+	t.routeLocked(ctx, f)
+}
+
+// agentFreeLocked moves an agent out of in_call: into wrap-up for wrap seconds, or straight back.
+func (t *tenant) agentFreeLocked(f *fx, a *agentRT, wrap int) {
+	ch, err := a.state.CallEnded(wrap > 0, t.core.opts.Now())
+	_ = t.applyChange(f, a, ch, err)
+	if wrap > 0 {
+		if a.wrapUp != nil {
+			a.wrapUp.Stop()
+		}
+		a.wrapUp = time.AfterFunc(time.Duration(wrap)*time.Second, func() {
+			var fx fx
+			t.mu.Lock()
+			a.wrapUp = nil
+			ch, err := a.state.WrapUpDone(t.core.opts.Now())
+			_ = t.applyChange(&fx, a, ch, err)
+			t.routeLocked(context.Background(), &fx)
+			t.mu.Unlock()
+			_ = t.core.finish(context.Background(), &fx)
+		})
+	}
+}
+
+func cloneRecord(r store.Call) store.Call {
+	r.Legs = slices.Clone(r.Legs)
+	r.Parties = slices.Clone(r.Parties)
+	r.Media = slices.Clone(r.Media)
+	r.Variables = maps.Clone(r.Variables)
+	return r
+}
+
+func (t *tenant) addPartyRec(cl *callRT, userID, phone, role string) {
+	cl.rec.Parties = append(cl.rec.Parties, store.Party{UserID: userID, Phone: phone, Role: role, JoinedAt: t.core.opts.Now()})
+}
+
+func (t *tenant) leavePartyRec(cl *callRT, userID string) {
+	now := t.core.opts.Now()
+	for i := range cl.rec.Parties {
+		if cl.rec.Parties[i].UserID == userID && cl.rec.Parties[i].LeftAt == nil {
+			cl.rec.Parties[i].LeftAt = &now
+		}
+	}
+}
+
+func (t *tenant) addLegRec(cl *callRT, kind, userID, peerID string, answered bool) {
+	now := t.core.opts.Now()
+	l := store.Leg{ID: newID("l"), Kind: kind, UserID: userID, Peer: peerID, Media: slices.Clone(cl.media), State: string(call.LegRinging), StartedAt: now}
+	if answered {
+		l.AnsweredAt, l.State = &now, string(call.LegConnected)
+	}
+	cl.rec.Legs = append(cl.rec.Legs, l)
+}
+
+// answerLegRec marks the newest ringing leg of userID connected.
+func (t *tenant) answerLegRec(cl *callRT, userID string) {
+	now := t.core.opts.Now()
+	for i := len(cl.rec.Legs) - 1; i >= 0; i-- {
+		if l := &cl.rec.Legs[i]; l.UserID == userID && l.AnsweredAt == nil && l.EndedAt == nil {
+			l.AnsweredAt, l.State = &now, string(call.LegConnected)
+			return
+		}
+	}
+}
+
+// endLegRec ends userID's open legs.
+func (t *tenant) endLegRec(cl *callRT, userID string) {
+	now := t.core.opts.Now()
+	for i := range cl.rec.Legs {
+		if l := &cl.rec.Legs[i]; l.UserID == userID && l.EndedAt == nil {
+			l.EndedAt, l.State = &now, string(call.LegEnded)
+		}
+	}
+}
+
+

@@ -1,0 +1,200 @@
+// Package core is the single truth of every account at run time: its agents (status, sessions,
+// the one phone that owns their media) and its calls (IVR, queues, routing, call controls). Every
+// protocol edge turns its messages into the commands here and renders the events the core
+// appends to the account's log; no edge keeps state of its own about agents or calls.
+//
+// Concurrency: each account is one tenant with one mutex. A command locks its tenant, checks and
+// changes state, numbers its events (hub.Enqueue) in the same critical section so that seq order
+// is the order of changes, then unlocks and waits for the events to be durable. Work that blocks
+// (sending DTMF, writing call records) happens after unlocking.
+package core
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/cti-adapter/cti-adapter/adapter/account"
+	"github.com/cti-adapter/cti-adapter/adapter/auth"
+	"github.com/cti-adapter/cti-adapter/adapter/hub"
+	"github.com/cti-adapter/cti-adapter/adapter/metrics"
+	"github.com/cti-adapter/cti-adapter/adapter/store"
+	"github.com/cti-adapter/cti-adapter/modes"
+	"github.com/cti-adapter/cti-adapter/webrtc/peer"
+)
+
+// Errors of the core. Edges map them to their protocol's codes (and *modes.ForbiddenError,
+// *call.StateError, *agent.TransitionError likewise).
+var (
+	ErrNotFound     = errors.New("not found")       // no such user or call in this account
+	ErrConflict     = errors.New("conflict")        // the user is offline or busy, the call is elsewhere
+	ErrInvalid      = errors.New("invalid request") // a malformed argument the schema could not catch
+	ErrForbidden    = errors.New("forbidden")       // the actor may not act on that user or call
+	ErrNoPhone      = errors.New("no healthy phone")
+	ErrNoRoute      = errors.New("no outbound route")
+	ErrSessionEnded = errors.New("session ended")
+)
+
+// Via is the kind of client a command comes from. Only desktops are limited by the mode.
+type Via string
+
+const (
+	ViaDesktop    Via = "desktop"    // a CRM desktop: bridge or cti.js
+	ViaPhone      Via = "phone"      // the agent's own phone (softphone page, WebRTC client)
+	ViaIntegrator Via = "integrator" // CTI WebSocket or REST
+)
+
+// Actor is who issues a command.
+type Actor struct {
+	Account string
+	Role    auth.Role
+	UserID  string // the agent, for agent tokens
+	Via     Via
+}
+
+// ActorFrom builds the actor of verified claims.
+func ActorFrom(c *auth.Claims, via Via) Actor {
+	a := Actor{Account: c.Account, Role: c.Role, Via: via}
+	if c.Role == auth.RoleAgent {
+		a.UserID = c.Subject
+	}
+	return a
+}
+
+// Store is what the core needs of the store.
+type Store interface {
+	User(ctx context.Context, account, id string) (store.User, error)
+	UserByExtension(ctx context.Context, account, ext string) (store.User, error)
+	SaveCall(ctx context.Context, c store.Call) error
+}
+
+// Options configure a core.
+type Options struct {
+	Log     *slog.Logger
+	Metrics *metrics.Metrics // may be nil
+	Now     func() time.Time
+	// Engine creates server-side media legs (nil: calls that need media fail with ErrNoPhone).
+	Engine *peer.Engine
+}
+
+// Core is the run-time state of every account.
+type Core struct {
+	hub      *hub.Hub
+	store    Store
+	accounts *account.Directory
+	opts     Options
+	log      *slog.Logger
+
+	mu      sync.Mutex // guards tenants
+	tenants map[string]*tenant
+}
+
+// New returns a core.
+func New(h *hub.Hub, st Store, accounts *account.Directory, opts Options) *Core {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Core{hub: h, store: st, accounts: accounts, opts: opts, log: opts.Log, tenants: make(map[string]*tenant)}
+}
+
+func (c *Core) tenant(acct string) *tenant {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := c.tenants[acct]
+	if t == nil {
+		t = &tenant{core: c, name: acct, agents: make(map[string]*agentRT), calls: make(map[string]*callRT)}
+		c.tenants[acct] = t
+	}
+	return t
+}
+
+// checkMode refuses a desktop operation the account's mode does not allow.
+func (c *Core) checkMode(ctx context.Context, a Actor, op modes.Op) error {
+	if a.Via != ViaDesktop {
+		return nil
+	}
+	m, err := c.Mode(ctx, a.Account)
+	if err != nil {
+		return err
+	}
+	return modes.Check(m, op)
+}
+
+// Mode returns the account's current mode.
+func (c *Core) Mode(ctx context.Context, acct string) (modes.Mode, error) {
+	s, err := c.accounts.Settings(ctx, acct)
+	if err != nil {
+		return nil, err
+	}
+	return modes.ByName(s.Mode)
+}
+
+// observe records a command's latency.
+func (c *Core) observe(via Via, cmd string, start time.Time) {
+	if c.opts.Metrics != nil {
+		c.opts.Metrics.CommandLatency.WithLabelValues(string(via), cmd).Observe(time.Since(start).Seconds())
+	}
+}
+
+func newID(prefix string) string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// tenant is one account's run-time state.
+type tenant struct {
+	core *Core
+	name string
+
+	mu     sync.Mutex // guards everything below and every agentRT / callRT of this tenant
+	agents map[string]*agentRT
+	calls  map[string]*callRT
+	queued []*callRT // calls waiting for an agent, oldest first
+}
+
+// fx collects what a locked section produced: events already numbered and records to save.
+type fx struct {
+	pending []*hub.Pending
+	saves   []store.Call
+	after   []func() // run after unlock (closing sessions, stopping media)
+	err     error
+}
+
+func (t *tenant) emit(f *fx, name string, data any) {
+	p, err := t.core.hub.Enqueue(t.name, name, data)
+	if err != nil {
+		f.err = errors.Join(f.err, err)
+		return
+	}
+	f.pending = append(f.pending, p)
+}
+
+// finish waits for f's events, saves its records and runs its deferred work. Call it after
+// unlocking the tenant.
+func (c *Core) finish(ctx context.Context, f *fx) error {
+	err := f.err
+	for _, p := range f.pending {
+		if _, e := p.Wait(ctx); e != nil {
+			err = errors.Join(err, e)
+		}
+	}
+	for _, rec := range f.saves {
+		if e := c.store.SaveCall(context.WithoutCancel(ctx), rec); e != nil {
+			c.log.Error("save call record", "call_id", rec.ID, "err", e)
+			err = errors.Join(err, fmt.Errorf("save call record: %w", e))
+		}
+	}
+	for _, g := range f.after {
+		g()
+	}
+	return err
+}
