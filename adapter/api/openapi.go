@@ -29,10 +29,12 @@ import (
 // operation of PROTOCOLS.md section 3 that is described but not served yet (remove the mark when
 // the route is registered: the test insists).
 
-// schemaSource gives the JSON text of an embedded schema by name ("rest/put_user"). The schema
-// registry provides it (Registry.Source); without one the document still describes every route,
-// with placeholder schemas where the embedded ones would go.
+// schemaSource lists the embedded schemas and gives the JSON text of one by name
+// ("rest/put_user"). The schema registry provides it (Registry.Names and Registry.Source);
+// without one the document still describes every route, with placeholder schemas where the
+// embedded ones would go.
 type schemaSource interface {
+	Names() []string
 	Source(name string) ([]byte, error)
 }
 
@@ -271,13 +273,14 @@ func buildOpenAPI(src schemaSource) ([]byte, error) {
 		item[strings.ToLower(op.method)] = b.operation(op)
 	}
 	b.responseSchemas()
-	// Shared definitions are useful to clients even where no operation names them.
+	// Shared definitions and event data are useful to clients even where no operation names them.
 	b.file("common")
-	for _, name := range []string{"incoming_call", "outgoing_call", "call_connected", "call_failed",
-		"call_disconnected", "data_updated", "status_changed", "settings_changed", "call_held",
-		"call_retrieved", "call_muted", "call_unmuted", "party_added", "party_removed",
-		"call_transferred", "dtmf_sent"} {
-		b.schemaRef("events/"+name, "")
+	if src != nil {
+		for _, name := range src.Names() {
+			if strings.HasPrefix(name, "events/") {
+				b.schemaRef(name, "")
+			}
+		}
 	}
 	if b.err != nil {
 		return nil, b.err

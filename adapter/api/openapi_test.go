@@ -28,6 +28,23 @@ type dirSource struct{ fsys fs.FS }
 
 func (d dirSource) Source(name string) ([]byte, error) { return fs.ReadFile(d.fsys, name+".json") }
 
+func (d dirSource) Names() []string {
+	var names []string
+	_ = fs.WalkDir(d.fsys, ".", func(p string, e fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case e.IsDir() && e.Name() == "testdata":
+			return fs.SkipDir
+		case !e.IsDir() && path.Ext(p) == ".json":
+			names = append(names, strings.TrimSuffix(p, ".json"))
+		}
+		return nil
+	})
+	sort.Strings(names)
+	return names
+}
+
 // buildDoc builds the document from the schema files and decodes it.
 func buildDoc(t *testing.T, src schemaSource) map[string]any {
 	t.Helper()
@@ -225,6 +242,11 @@ func TestOpenAPISchemasCompile(t *testing.T) {
 				}
 				bodies[comp] = true
 			}
+		}
+	}
+	for _, name := range (dirSource{os.DirFS(schemaDir)}).Names() {
+		if strings.HasPrefix(name, "events/") && components["schemas"].(map[string]any)[schemaComponent(name)] == nil {
+			t.Errorf("event data schema %s is not in components", name)
 		}
 	}
 	for _, want := range []string{"rest_put_user", "rest_put_settings", "rest_post_token", "commands_make_call", "rest_set_variables"} {

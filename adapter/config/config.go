@@ -25,6 +25,9 @@ type Config struct {
 	EventRetention  time.Duration // how long the event log keeps events
 	SubscriberQueue int           // events buffered per subscriber before it is dropped
 	ShutdownTimeout time.Duration // grace for in-flight requests on SIGINT/SIGTERM
+	RTCUDPPort      int           // one UDP port shared by every WebRTC leg (0: a port per leg)
+	RTCPublicIP     string        // address advertised in ICE host candidates (1:1 NAT)
+	RTCLoopback     bool          // offer only 127.0.0.1 candidates (tests, same-host use)
 }
 
 // Default returns the embedded defaults.
@@ -68,6 +71,9 @@ func (c *Config) Bind(fs *flag.FlagSet, scope Scope) error {
 		b.dur(&c.EventRetention, "event-retention", "CTI_EVENT_RETENTION", "how long events stay replayable")
 		b.integer(&c.SubscriberQueue, "subscriber-queue", "CTI_SUBSCRIBER_QUEUE", "events buffered per subscriber before a slow one is disconnected")
 		b.dur(&c.ShutdownTimeout, "shutdown-timeout", "CTI_SHUTDOWN_TIMEOUT", "grace for in-flight requests at shutdown")
+		b.integer(&c.RTCUDPPort, "rtc-udp-port", "CTI_RTC_UDP_PORT", "one UDP port shared by every WebRTC leg (0: an OS-chosen port per leg)")
+		b.str(&c.RTCPublicIP, "rtc-public-ip", "CTI_RTC_PUBLIC_IP", "IP advertised in ICE candidates when behind 1:1 NAT (empty: interface addresses)")
+		b.boolean(&c.RTCLoopback, "rtc-loopback", "CTI_RTC_LOOPBACK", "offer only 127.0.0.1 ICE candidates (browser and server on one host)")
 	}
 	return errors.Join(b.errs...)
 }

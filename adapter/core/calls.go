@@ -465,8 +465,6 @@ func (t *tenant) endCallLocked(f *fx, cl *callRT, reason, endedBy string) {
 	if !cl.answered.IsZero() {
 		dur = now.Sub(cl.answered).Milliseconds()
 	}
-	t.emit(f, event.CallDisconnected, map[string]any{"call_id": cl.id, "user_id": userID, "phone": cl.phone,
-		"duration_ms": dur, "ended_by": endedBy})
 	cl.rec.State = string(call.Ended)
 	cl.rec.EndReason, cl.rec.EndedBy = reason, endedBy
 	cl.rec.EndedAt = &now
@@ -483,7 +481,11 @@ func (t *tenant) endCallLocked(f *fx, cl *callRT, reason, endedBy string) {
 			cl.rec.Parties[i].LeftAt = &now
 		}
 	}
-	f.saves = append(f.saves, cloneRecord(cl.rec))
+	// The final record is written before call_disconnected is numbered, so that a client
+	// reacting to the event finds the complete record.
+	t.saveLocked(cl)
+	t.emit(f, event.CallDisconnected, map[string]any{"call_id": cl.id, "user_id": userID, "phone": cl.phone,
+		"duration_ms": dur, "ended_by": endedBy})
 	delete(t.calls, cl.id)
 	if m := t.core.opts.Metrics; m != nil {
 		m.ActiveCalls.Dec()
@@ -572,3 +574,12 @@ func (t *tenant) endLegRec(cl *callRT, userID string) {
 }
 
 
+
+// saveLocked writes the call's record as it is now. Records are written under the tenant lock,
+// in the order of the changes, so a slower earlier write can never overwrite a later one, and
+// the final record is in the store before call_disconnected is numbered.
+func (t *tenant) saveLocked(cl *callRT) {
+	if err := t.core.store.SaveCall(context.Background(), cloneRecord(cl.rec)); err != nil {
+		t.core.log.Error("save call record", "call_id", cl.id, "err", err)
+	}
+}

@@ -60,10 +60,9 @@ func (c *Core) StartWebCall(ctx context.Context, acct string, who WebCaller, leg
 	_ = cl.moveLocked(call.IVR)
 	t.incomingLocked(&f, cl, "")
 	t.greetLocked(ctx, cl)
+	t.saveLocked(cl)
 	id := cl.id
-	rec := cloneRecord(cl.rec)
 	t.mu.Unlock()
-	f.saves = append(f.saves, rec)
 	leg.OnDTMF(func(d rune) { c.customerDigit(acct, id, d) })
 	leg.OnState(func(s peer.State) {
 		if s == peer.StateFailed || s == peer.StateClosed {
@@ -207,7 +206,7 @@ func (c *Core) MakeCall(ctx context.Context, a Actor, userID, phone string, vars
 	}
 	v := cl.view()
 	if !cl.state.Terminal() {
-		f.saves = append(f.saves, cloneRecord(cl.rec))
+		t.saveLocked(cl)
 	}
 	t.mu.Unlock()
 	return v, c.finish(ctx, &f)
@@ -468,7 +467,7 @@ func (t *tenant) answerLocked(f *fx, cl *callRT, me *agentRT) {
 	} else {
 		t.emit(f, event.CallConnected, map[string]any{"call_id": cl.id, "user_id": me.id, "phone": cl.phone})
 	}
-	f.saves = append(f.saves, cloneRecord(cl.rec))
+	t.saveLocked(cl)
 }
 
 func (t *tenant) hasLegRec(cl *callRT, uid string) bool {

@@ -14,7 +14,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -161,10 +160,10 @@ type tenant struct {
 	queued []*callRT // calls waiting for an agent, oldest first
 }
 
-// fx collects what a locked section produced: events already numbered and records to save.
+// fx collects what a locked section produced: events already numbered and work to run after
+// unlocking.
 type fx struct {
 	pending []*hub.Pending
-	saves   []store.Call
 	after   []func() // run after unlock (closing sessions, stopping media)
 	err     error
 }
@@ -178,19 +177,12 @@ func (t *tenant) emit(f *fx, name string, data any) {
 	f.pending = append(f.pending, p)
 }
 
-// finish waits for f's events, saves its records and runs its deferred work. Call it after
-// unlocking the tenant.
+// finish waits for f's events and runs its deferred work. Call it after unlocking the tenant.
 func (c *Core) finish(ctx context.Context, f *fx) error {
 	err := f.err
 	for _, p := range f.pending {
 		if _, e := p.Wait(ctx); e != nil {
 			err = errors.Join(err, e)
-		}
-	}
-	for _, rec := range f.saves {
-		if e := c.store.SaveCall(context.WithoutCancel(ctx), rec); e != nil {
-			c.log.Error("save call record", "call_id", rec.ID, "err", e)
-			err = errors.Join(err, fmt.Errorf("save call record: %w", e))
 		}
 	}
 	for _, g := range f.after {

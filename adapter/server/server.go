@@ -21,10 +21,12 @@ import (
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
 	"github.com/cti-adapter/cti-adapter/adapter/config"
 	"github.com/cti-adapter/cti-adapter/adapter/conns"
+	"github.com/cti-adapter/cti-adapter/adapter/core"
 	"github.com/cti-adapter/cti-adapter/adapter/hub"
 	"github.com/cti-adapter/cti-adapter/adapter/metrics"
 	"github.com/cti-adapter/cti-adapter/adapter/store"
 	"github.com/cti-adapter/cti-adapter/schemas"
+	"github.com/cti-adapter/cti-adapter/webrtc/peer"
 )
 
 // StoreFile is the SQLite file inside the data dir.
@@ -41,6 +43,8 @@ type Server struct {
 	Schemas  *schemas.Registry
 	Metrics  *metrics.Metrics
 	Conns    *conns.Tracker
+	Core     *core.Core
+	Media    *peer.Engine
 
 	handler http.Handler
 }
@@ -109,10 +113,20 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, base *Base) (
 	if err != nil {
 		return nil, err
 	}
+	rtc := peer.Config{UDPMuxPort: cfg.RTCUDPPort, LoopbackOnly: cfg.RTCLoopback, Logger: log.With("component", "media")}
+	if cfg.RTCPublicIP != "" {
+		rtc.PublicIPs = []string{cfg.RTCPublicIP}
+	}
+	engine, err := peer.NewEngine(rtc)
+	if err != nil {
+		return nil, fmt.Errorf("media engine: %w", err)
+	}
+	accounts := account.NewDirectory(base.Store)
 	s := &Server{
 		Config: cfg, Log: log, Store: base.Store, Auth: authSvc,
-		Accounts: account.NewDirectory(base.Store), Hub: h, Schemas: reg, Metrics: m,
-		Conns: conns.New(m.Connections),
+		Accounts: accounts, Hub: h, Schemas: reg, Metrics: m,
+		Conns: conns.New(m.Connections), Media: engine,
+		Core: core.New(h, base.Store, accounts, core.Options{Log: log.With("component", "core"), Metrics: m, Engine: engine}),
 	}
 	s.handler = s.routes()
 	return s, nil
@@ -220,6 +234,9 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 	}
 	stopBG()
 	<-hubDone
+	if e := s.Media.Close(); e != nil {
+		s.Log.Warn("media engine close", "err", e)
+	}
 	if e := s.Store.Close(); e != nil {
 		err = errors.Join(err, e)
 	}

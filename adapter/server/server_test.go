@@ -56,6 +56,7 @@ func newTestServer(t *testing.T) *testServer {
 		hs.Close()
 		cancel()
 		<-hubDone
+		srv.Media.Close()
 		srv.Store.Close()
 	})
 	for _, a := range []string{"acme", "globex"} {
