@@ -40,7 +40,7 @@ const BaseURL = "https://cti-adapter.dev/schemas/"
 // draft07 is the only $schema accepted.
 const draft07 = "http://json-schema.org/draft-07/schema#"
 
-//go:embed *.json commands vox events rest bridge
+//go:embed *.json commands vox events rest bridge rtc
 var embedded embed.FS
 
 var (

@@ -60,6 +60,8 @@ type callRT struct {
 	mixer    *peer.Mixer
 	prompt   *peer.Player // what the customer hears in the IVR / queue
 	promptOf string
+	// greetPending: the IVR greeting waits for the customer's media to connect.
+	greetPending bool
 
 	timer *time.Timer // the one pending timeout (IVR, ring, queue, grace)
 	gen   int         // bumped on every state change: a timer of an older gen does nothing

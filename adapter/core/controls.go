@@ -59,17 +59,38 @@ func (c *Core) StartWebCall(ctx context.Context, acct string, who WebCaller, leg
 	t.addPartyRec(cl, "", phone, "caller")
 	_ = cl.moveLocked(call.IVR)
 	t.incomingLocked(&f, cl, "")
-	t.greetLocked(ctx, cl)
+	if leg.State() == peer.StateConnected {
+		t.greetLocked(ctx, cl)
+	} else {
+		cl.greetPending = true // the greeting starts when media flows (see OnState below)
+	}
 	t.saveLocked(cl)
 	id := cl.id
 	t.mu.Unlock()
 	leg.OnDTMF(func(d rune) { c.customerDigit(acct, id, d) })
 	leg.OnState(func(s peer.State) {
-		if s == peer.StateFailed || s == peer.StateClosed {
+		switch s {
+		case peer.StateConnected:
+			c.customerConnected(acct, id)
+		case peer.StateFailed, peer.StateClosed:
 			_ = c.CustomerHangUp(context.Background(), acct, id)
 		}
 	})
+	if leg.State() == peer.StateConnected { // connected between the check above and OnState
+		c.customerConnected(acct, id)
+	}
 	return &WebCall{ID: id, done: cl.done}, c.finish(ctx, &f)
+}
+
+// customerConnected starts the IVR greeting once the customer's media flows.
+func (c *Core) customerConnected(acct, callID string) {
+	t := c.tenant(acct)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if cl := t.calls[callID]; cl != nil && cl.greetPending && cl.state == call.IVR {
+		cl.greetPending = false
+		t.greetLocked(context.Background(), cl)
+	}
 }
 
 // greetLocked plays the IVR greeting and arms the menu timeout (then the default queue).

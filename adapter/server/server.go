@@ -24,6 +24,7 @@ import (
 	"github.com/cti-adapter/cti-adapter/adapter/core"
 	"github.com/cti-adapter/cti-adapter/adapter/hub"
 	"github.com/cti-adapter/cti-adapter/adapter/metrics"
+	"github.com/cti-adapter/cti-adapter/adapter/rtc"
 	"github.com/cti-adapter/cti-adapter/adapter/store"
 	"github.com/cti-adapter/cti-adapter/schemas"
 	"github.com/cti-adapter/cti-adapter/webrtc/peer"
@@ -144,6 +145,10 @@ func (s *Server) routes() http.Handler {
 	})
 	r.Get("/readyz", s.readyz)
 	r.Handle("/metrics", s.Metrics.Handler())
+	signalling := rtc.New(rtc.Deps{Log: s.Log.With("component", "rtc"), Auth: s.Auth, Core: s.Core, Hub: s.Hub,
+		Accounts: s.Accounts, Schemas: s.Schemas, Media: s.Media, Conns: s.Conns, Store: s.Store})
+	r.Get("/rtc", signalling.ServeHTTP)
+	r.Post("/webcall/{account}/token", signalling.CustomerToken)
 	r.Mount("/api/v1", api.New(api.Deps{
 		Log: s.Log, Store: s.Store, Auth: s.Auth, Accounts: s.Accounts, Hub: s.Hub,
 		Schemas: s.Schemas, Metrics: s.Metrics, PublicURL: s.Config.PublicURL,

@@ -12,6 +12,7 @@ import (
 	"github.com/cti-adapter/cti-adapter/webrtc/audio"
 	"github.com/cti-adapter/cti-adapter/webrtc/dtmf"
 	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
@@ -86,7 +87,8 @@ func clientAPI(t testing.TB, tePT uint8) *webrtc.API {
 	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	s.SetIncludeLoopbackCandidate(true)
 	s.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(s))
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(s),
+		webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
 }
 
 func must(t testing.TB, err error) {

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -37,7 +38,8 @@ func NewEngine(cfg Config) (*Engine, error) {
 	}
 	// No interceptors: audio-only PCMU needs no NACK, TWCC or RTCP-driven bitrate control, and
 	// skipping them saves a goroutine and a copy per stream. Video will register its own.
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se),
+		webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
 	return &Engine{cfg: cfg, log: cfg.Logger, api: api, mux: mux, clock: newClock(),
 		legs: map[*Leg]struct{}{}}, nil
 }

@@ -246,7 +246,7 @@ func TestSendDTMF(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	wait := a.c.toneSender(ctx, 1000)
-	defer wait()
+	defer func() { cancel(); wait() }()
 	time.Sleep(100 * time.Millisecond)
 
 	if err := b.leg.SendDTMF(context.Background(), "12x"); !errors.Is(err, dtmf.ErrInvalidDigit) {
@@ -313,8 +313,7 @@ func TestHoldAndRetrieve(t *testing.T) {
 	defer cancel()
 	waitA := a.c.toneSender(ctx, 1000)
 	waitB := b.c.toneSender(ctx, 1500)
-	defer waitB()
-	defer waitA()
+	defer func() { cancel(); waitA(); waitB() }()
 	time.Sleep(200 * time.Millisecond)
 
 	// A holds B: B hears hold music, A hears nothing, nothing crosses.
@@ -372,7 +371,7 @@ func TestMute(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	wait := a.c.toneSender(ctx, 1000)
-	defer wait()
+	defer func() { cancel(); wait() }()
 	time.Sleep(200 * time.Millisecond)
 	a.leg.SetAudioMuted(true)
 	if !a.leg.AudioMuted() {
@@ -479,7 +478,7 @@ func TestSourceSwitchContinuity(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	wait := a.c.toneSender(ctx, 1000)
-	defer wait()
+	defer func() { cancel(); wait() }()
 	m := e.NewMixer()
 	defer m.Close()
 	must(t, m.AddInput(a.leg))

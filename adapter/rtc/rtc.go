@@ -1,0 +1,694 @@
+// Package rtc is the WebRTC signalling edge (docs/rtc.md): one WebSocket, /rtc, over which an
+// agent's phone keeps its one persistent peer connection and sends call controls, and a customer
+// starts a web call. It negotiates legs on the media engine (webrtc/peer) and hands them to the
+// core; it keeps no call or agent state of its own. It also serves the public endpoint that
+// mints short-lived customer tokens.
+package rtc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/cti-adapter/cti-adapter/adapter/account"
+	"github.com/cti-adapter/cti-adapter/adapter/agent"
+	"github.com/cti-adapter/cti-adapter/adapter/auth"
+	"github.com/cti-adapter/cti-adapter/adapter/call"
+	"github.com/cti-adapter/cti-adapter/adapter/conns"
+	"github.com/cti-adapter/cti-adapter/adapter/core"
+	"github.com/cti-adapter/cti-adapter/adapter/hub"
+	"github.com/cti-adapter/cti-adapter/adapter/store"
+	"github.com/cti-adapter/cti-adapter/modes"
+	"github.com/cti-adapter/cti-adapter/schemas"
+	"github.com/cti-adapter/cti-adapter/webrtc/peer"
+)
+
+// Limits of the signalling socket.
+const (
+	MaxFrame     = 64 << 10         // bytes per frame; larger frames close the socket with 1009
+	CommandRate  = 20               // frames per second per connection, sustained
+	CommandBurst = 40               // frames per connection in a burst
+	writeTimeout = 5 * time.Second  // a client that does not read for this long is dropped
+	pingInterval = 20 * time.Second // keepalive; a peer missing a pong for one interval is reaped
+)
+
+// Close codes beyond the standard ones.
+const (
+	CloseLoggedOut  websocket.StatusCode = 4001 // the agent was logged out (every session ends)
+	CloseSlow       websocket.StatusCode = 4008 // the client fell behind the event stream: reconnect
+	CloseCallEnded  websocket.StatusCode = 4000 // the customer's call ended
+	CloseTokenSpent websocket.StatusCode = 4009 // not used on the wire: a reused customer token is refused with HTTP 409
+)
+
+// Deps are the edge's collaborators.
+type Deps struct {
+	Log      *slog.Logger
+	Auth     *auth.Service
+	Core     *core.Core
+	Hub      *hub.Hub
+	Accounts *account.Directory
+	Schemas  *schemas.Registry
+	Media    *peer.Engine
+	Conns    *conns.Tracker
+	Store    *store.Store
+}
+
+// Edge serves /rtc and the customer token endpoint.
+type Edge struct {
+	Deps
+
+	mu    sync.Mutex           // guards spent
+	spent map[string]time.Time // customer token ids already used -> expiry
+
+	tokenLimits *limiter
+}
+
+// New returns the signalling edge.
+func New(d Deps) *Edge {
+	return &Edge{Deps: d, spent: make(map[string]time.Time), tokenLimits: newLimiter(rate.Every(6*time.Second), 10)}
+}
+
+// spend marks a customer token used; false if it already was.
+func (e *Edge) spend(id string, exp time.Time) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := time.Now()
+	if len(e.spent) > 4096 {
+		for k, v := range e.spent {
+			if v.Before(now) {
+				delete(e.spent, k)
+			}
+		}
+	}
+	if _, ok := e.spent[id]; ok {
+		return false
+	}
+	e.spent[id] = exp
+	return true
+}
+
+// httpError writes a plain problem+json refusal before the upgrade.
+func httpError(w http.ResponseWriter, status int, code, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="cti-adapter"`)
+	}
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"type": "https://cti-adapter.dev/problems/" + code,
+		"title": http.StatusText(status), "status": status, "code": code, "detail": detail})
+}
+
+// originAllowed: requests without Origin (non-browser clients) pass; a browser's Origin must be
+// the adapter's own host or one of the account's allowed origins.
+func originAllowed(r *http.Request, s account.Settings) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true
+	}
+	if u, err := url.Parse(o); err == nil && u.Host == r.Host {
+		return true
+	}
+	return s.OriginAllowed(o)
+}
+
+// ServeHTTP upgrades /rtc after checking the token (401), role and origin (403).
+func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	claims, err := e.Auth.Verify(r.Context(), auth.TokenFrom(r))
+	if err != nil {
+		httpError(w, http.StatusUnauthorized, "unauthorized", err.Error())
+		return
+	}
+	if claims.Role != auth.RoleAgent && claims.Role != auth.RoleCustomer {
+		httpError(w, http.StatusForbidden, "forbidden", "only agent and customer tokens may use /rtc")
+		return
+	}
+	settings, err := e.Accounts.Settings(r.Context(), claims.Account)
+	if err != nil {
+		httpError(w, http.StatusInternalServerError, "internal", "account settings unavailable")
+		return
+	}
+	if !originAllowed(r, settings) {
+		httpError(w, http.StatusForbidden, "forbidden", "origin "+r.Header.Get("Origin")+" is not allowed for this account")
+		return
+	}
+	var sess *core.Session
+	if claims.Role == auth.RoleCustomer {
+		if !e.spend(claims.ID, claims.ExpiresAt.Time) {
+			httpError(w, http.StatusConflict, "conflict", "this customer token was already used for a call; ask for a new one")
+			return
+		}
+	} else {
+		sess, err = e.Core.Login(r.Context(), core.ActorFrom(claims, core.ViaPhone), core.KindPhone)
+		if err != nil {
+			status, code := http.StatusConflict, "conflict"
+			if errors.Is(err, core.ErrNotFound) {
+				status, code = http.StatusNotFound, "not_found"
+			}
+			httpError(w, status, code, err.Error())
+			return
+		}
+	}
+	release, ok := e.Conns.Add("rtc")
+	if !ok {
+		if sess != nil {
+			e.Core.EndSession(context.Background(), sess)
+		}
+		httpError(w, http.StatusServiceUnavailable, "internal", "shutting down")
+		return
+	}
+	defer release()
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true}) // origin checked above
+	if err != nil {
+		if sess != nil {
+			e.Core.EndSession(context.Background(), sess)
+		}
+		return
+	}
+	ws.SetReadLimit(MaxFrame)
+	c := &conn{edge: e, ws: ws, claims: claims, sess: sess, limiter: rate.NewLimiter(CommandRate, CommandBurst), started: make(chan *core.WebCall, 1),
+		log: e.Log.With("rtc", claims.Role, "account", claims.Account, "sub", claims.Subject)}
+	c.run()
+}
+
+// conn is one signalling connection.
+type conn struct {
+	edge    *Edge
+	ws      *websocket.Conn
+	claims  *auth.Claims
+	sess    *core.Session // agent phones
+	limiter *rate.Limiter
+	log     *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu      sync.Mutex // guards leg, mic, call, closed
+	leg     *peer.Leg
+	mic     bool
+	call    *core.WebCall
+	closed  bool
+	started chan *core.WebCall // receives the customer's call once it starts
+}
+
+// frame is any message with its type.
+type frame struct {
+	Type string `json:"type"`
+}
+
+func (c *conn) run() {
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	defer c.cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer c.teardown()
+	hello := map[string]any{"type": "welcome", "role": string(c.claims.Role)}
+	if c.sess != nil {
+		hello["session_id"], hello["user_id"] = c.sess.ID, c.sess.UserID
+	}
+	c.send(hello)
+	if c.sess != nil {
+		sub, err := c.edge.Hub.Subscribe(c.ctx, c.claims.Account, -1)
+		if err != nil {
+			c.close(websocket.StatusInternalError, "event stream unavailable")
+			return
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); c.agentEvents(sub) }()
+		c.snapshot()
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); c.watch() }()
+	for {
+		typ, data, err := c.ws.Read(c.ctx)
+		if err != nil {
+			return
+		}
+		if typ != websocket.MessageText {
+			c.fail("", "invalid_json", "frames must be JSON text", nil)
+			continue
+		}
+		if !c.limiter.Allow() {
+			c.fail(requestID(data), "rate_limited", fmt.Sprintf("more than %d frames per second; slow down", CommandRate), nil)
+			continue
+		}
+		c.handle(data)
+	}
+}
+
+// watch closes the socket when the server shuts down, the agent is logged out or the customer's
+// call ends, and pings to reap dead peers.
+func (c *conn) watch() {
+	var sessDone, callDone <-chan struct{}
+	if c.sess != nil {
+		sessDone = c.sess.Done()
+	}
+	t := time.NewTicker(pingInterval)
+	defer t.Stop()
+	var wc *core.WebCall
+	for {
+		select {
+		case wc = <-c.started:
+			callDone = wc.Done()
+		case <-c.ctx.Done():
+			return
+		case <-c.edge.Conns.Closing():
+			c.close(websocket.StatusGoingAway, "server shutting down")
+			return
+		case <-sessDone:
+			c.close(CloseLoggedOut, "logged out: "+c.sess.Why())
+			return
+		case <-callDone:
+			c.send(map[string]any{"type": "state", "call_id": wc.ID, "state": "ended"})
+			c.close(CloseCallEnded, "call ended")
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(c.ctx, pingInterval)
+			err := c.ws.Ping(ctx)
+			cancel()
+			if err != nil {
+				c.close(websocket.StatusPolicyViolation, "no pong")
+				return
+			}
+		}
+	}
+}
+
+func (c *conn) close(code websocket.StatusCode, reason string) {
+	c.mu.Lock()
+	already := c.closed
+	c.closed = true
+	c.mu.Unlock()
+	if !already {
+		_ = c.ws.Close(code, reason)
+	}
+	c.cancel()
+}
+
+// teardown releases the session and the media when the socket goes.
+func (c *conn) teardown() {
+	c.close(websocket.StatusNormalClosure, "")
+	c.mu.Lock()
+	leg, wc := c.leg, c.call
+	c.mu.Unlock()
+	ctx := context.Background()
+	if c.sess != nil {
+		c.edge.Core.EndSession(ctx, c.sess)
+		if leg != nil {
+			_ = leg.Close()
+		}
+	}
+	if wc != nil {
+		_ = c.edge.Core.CustomerHangUp(ctx, c.claims.Account, wc.ID) // ends the call; the core closes its leg
+	} else if leg != nil && c.sess == nil {
+		_ = leg.Close()
+	}
+}
+
+// send writes one JSON frame; a client that does not read is dropped.
+func (c *conn) send(v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		c.log.Error("encode frame", "err", err)
+		return
+	}
+	c.write(b)
+}
+
+func (c *conn) write(b []byte) {
+	ctx, cancel := context.WithTimeout(c.ctx, writeTimeout)
+	defer cancel()
+	if err := c.ws.Write(ctx, websocket.MessageText, b); err != nil && c.ctx.Err() == nil {
+		c.close(CloseSlow, "not reading: reconnect")
+	}
+}
+
+// fail sends an error frame. Codes: invalid_json, invalid_message, unknown_command,
+// out_of_order, forbidden, not_found, conflict, rate_limited, internal.
+func (c *conn) fail(requestID, code, message string, details []schemas.FieldError) {
+	f := map[string]any{"type": "error", "code": code, "message": message}
+	if requestID != "" {
+		f["request_id"] = requestID
+	}
+	if len(details) > 0 {
+		f["details"] = details
+	}
+	c.send(f)
+}
+
+func requestID(data []byte) string {
+	var f struct {
+		RequestID string `json:"request_id"`
+	}
+	_ = json.Unmarshal(data, &f)
+	if len(f.RequestID) > 64 {
+		return ""
+	}
+	return f.RequestID
+}
+
+// handle decodes, validates and dispatches one frame.
+func (c *conn) handle(data []byte) {
+	var f frame
+	if err := json.Unmarshal(data, &f); err != nil {
+		c.fail("", "invalid_json", "frame is not a JSON object: "+err.Error(), nil)
+		return
+	}
+	schema := map[string]string{"offer": "rtc/offer", "candidate": "rtc/candidate", "mic": "rtc/mic", "command": "rtc/command", "hangup": "rtc/hangup"}[f.Type]
+	if schema == "" {
+		c.fail(requestID(data), "unknown_command", fmt.Sprintf("unknown frame type %q (offer, candidate, mic, command, hangup)", f.Type), nil)
+		return
+	}
+	if err := c.edge.Schemas.Validate(schema, data); err != nil {
+		var se *schemas.Error
+		if errors.As(err, &se) {
+			c.fail(requestID(data), "invalid_message", se.Error(), se.Fields)
+		} else {
+			c.fail(requestID(data), "invalid_json", err.Error(), nil)
+		}
+		return
+	}
+	agentOnly := f.Type == "mic" || f.Type == "command"
+	if agentOnly && c.sess == nil || f.Type == "hangup" && c.sess != nil {
+		c.fail(requestID(data), "forbidden", f.Type+" is not for a "+string(c.claims.Role)+" connection", nil)
+		return
+	}
+	switch f.Type {
+	case "offer":
+		var m struct {
+			SDP         string   `json:"sdp"`
+			Mic         bool     `json:"mic"`
+			DisplayName string   `json:"display_name"`
+			Phone       string   `json:"phone"`
+			Media       []string `json:"media"`
+		}
+		_ = json.Unmarshal(data, &m)
+		if c.sess != nil {
+			c.phoneOffer(m.SDP, m.Mic)
+		} else {
+			c.customerOffer(m.SDP, core.WebCaller{DisplayName: m.DisplayName, Phone: m.Phone, Media: m.Media})
+		}
+	case "candidate":
+		var m struct {
+			Candidate peer.Candidate `json:"candidate"`
+		}
+		_ = json.Unmarshal(data, &m)
+		c.mu.Lock()
+		leg := c.leg
+		c.mu.Unlock()
+		if leg == nil {
+			c.fail("", "out_of_order", "candidate before offer", nil)
+			return
+		}
+		if err := leg.AddCandidate(m.Candidate); err != nil {
+			c.fail("", "invalid_message", "candidate refused: "+err.Error(), nil)
+		}
+	case "mic":
+		var m struct {
+			Granted bool `json:"granted"`
+		}
+		_ = json.Unmarshal(data, &m)
+		c.mu.Lock()
+		c.mic = m.Granted
+		leg := c.leg
+		c.mu.Unlock()
+		c.edge.Core.PhoneHealth(c.ctx, c.sess, leg != nil && leg.State() == peer.StateConnected, m.Granted)
+	case "hangup":
+		c.mu.Lock()
+		wc := c.call
+		c.mu.Unlock()
+		if wc == nil {
+			c.fail("", "out_of_order", "hangup before the call started", nil)
+			return
+		}
+		_ = c.edge.Core.CustomerHangUp(c.ctx, c.claims.Account, wc.ID)
+	case "command":
+		c.command(data)
+	}
+}
+
+// newLeg creates a leg that trickles its candidates to this client.
+func (c *conn) newLeg(id string) (*peer.Leg, error) {
+	leg, err := c.edge.Media.NewLeg(peer.LegOptions{ID: id})
+	if err != nil {
+		return nil, err
+	}
+	leg.OnCandidate(func(ci *peer.Candidate) {
+		if ci != nil {
+			c.send(map[string]any{"type": "candidate", "candidate": ci})
+		}
+	})
+	return leg, nil
+}
+
+func (c *conn) answerOffer(leg *peer.Leg, sdp string) (string, bool) {
+	ans, err := leg.Answer(sdp)
+	if err != nil {
+		code := "invalid_message"
+		if !errors.Is(err, peer.ErrNoAudio) {
+			code = "conflict"
+		}
+		c.fail("", code, "offer refused: "+err.Error(), nil)
+		return "", false
+	}
+	return ans, true
+}
+
+// phoneOffer negotiates (or renegotiates) the phone's one persistent peer connection.
+func (c *conn) phoneOffer(sdp string, mic bool) {
+	c.mu.Lock()
+	leg := c.leg
+	c.mic = mic
+	c.mu.Unlock()
+	if leg != nil { // renegotiation on the same peer connection
+		if ans, ok := c.answerOffer(leg, sdp); ok {
+			c.send(map[string]any{"type": "answer", "sdp": ans})
+		}
+		return
+	}
+	leg, err := c.newLeg("phone-" + c.sess.ID)
+	if err != nil {
+		c.fail("", "internal", "media unavailable", nil)
+		return
+	}
+	ans, ok := c.answerOffer(leg, sdp)
+	if !ok {
+		_ = leg.Close()
+		return
+	}
+	leg.OnState(func(st peer.State) {
+		c.mu.Lock()
+		mic := c.mic
+		c.mu.Unlock()
+		c.edge.Core.PhoneHealth(context.Background(), c.sess, st == peer.StateConnected, mic)
+	})
+	c.mu.Lock()
+	c.leg = leg
+	c.mu.Unlock()
+	if err := c.edge.Core.AttachPhone(c.ctx, c.sess, leg); err != nil {
+		c.fail("", "internal", err.Error(), nil)
+		return
+	}
+	c.send(map[string]any{"type": "answer", "sdp": ans})
+	if leg.State() == peer.StateConnected {
+		c.edge.Core.PhoneHealth(c.ctx, c.sess, true, mic)
+	}
+}
+
+// customerOffer starts the customer's web call; a second offer is refused.
+func (c *conn) customerOffer(sdp string, who core.WebCaller) {
+	c.mu.Lock()
+	started := c.leg != nil
+	c.mu.Unlock()
+	if started {
+		c.fail("", "out_of_order", "this connection already has a call; renegotiation is not supported for customers yet", nil)
+		return
+	}
+	leg, err := c.newLeg("customer-" + c.claims.ID[:8])
+	if err != nil {
+		c.fail("", "internal", "media unavailable", nil)
+		return
+	}
+	ans, ok := c.answerOffer(leg, sdp)
+	if !ok {
+		_ = leg.Close()
+		return
+	}
+	c.mu.Lock()
+	c.leg = leg
+	c.mu.Unlock()
+	c.send(map[string]any{"type": "answer", "sdp": ans})
+	sub, err := c.edge.Hub.Subscribe(c.ctx, c.claims.Account, -1)
+	if err != nil {
+		c.fail("", "internal", "event stream unavailable", nil)
+		return
+	}
+	wc, err := c.edge.Core.StartWebCall(c.ctx, c.claims.Account, who, leg)
+	if err != nil {
+		sub.Close()
+		c.fail("", "internal", "the call could not start", nil)
+		return
+	}
+	c.mu.Lock()
+	c.call = wc
+	c.mu.Unlock()
+	c.started <- wc
+	c.send(map[string]any{"type": "call", "call_id": wc.ID})
+	go c.customerEvents(sub, wc.ID)
+}
+
+// customerEvents tells the customer its call's state as it changes.
+func (c *conn) customerEvents(sub *hub.Subscription, callID string) {
+	defer sub.Close()
+	last := ""
+	for {
+		ev, err := sub.Next(c.ctx)
+		if err != nil {
+			return
+		}
+		var d struct {
+			CallID string `json:"call_id"`
+		}
+		if json.Unmarshal(ev.Data, &d) != nil || d.CallID != callID {
+			continue
+		}
+		v, err := c.edge.Core.Call(c.claims.Account, callID)
+		if err != nil {
+			return // ended: watch() reports it
+		}
+		if v.State != last {
+			last = v.State
+			c.send(map[string]any{"type": "state", "call_id": callID, "state": v.State, "queue": v.Queue})
+		}
+	}
+}
+
+// agentEvents forwards the events that concern this agent: its status, calls that alert it or
+// that it is on, its media owner, and the account's settings.
+func (c *conn) agentEvents(sub *hub.Subscription) {
+	defer sub.Close()
+	mine := map[string]bool{}
+	for {
+		ev, err := sub.Next(c.ctx)
+		if err != nil {
+			if errors.Is(err, hub.ErrSlowConsumer) {
+				c.close(CloseSlow, "fell behind the event stream: reconnect")
+			}
+			return
+		}
+		var d struct {
+			UserID string `json:"user_id"`
+			CallID string `json:"call_id"`
+		}
+		_ = json.Unmarshal(ev.Data, &d)
+		me := d.UserID == c.sess.UserID
+		if me && d.CallID != "" {
+			mine[d.CallID] = true
+		}
+		if !me && !mine[d.CallID] && ev.Name != "settings_changed" {
+			continue
+		}
+		if ev.Name == "call_disconnected" {
+			delete(mine, d.CallID)
+		}
+		frame := append([]byte(`{"type":"event","event":`), ev.Wire()...)
+		c.write(append(frame, '}'))
+		if ev.Name == "media_owner_changed" && me {
+			c.snapshot()
+		}
+	}
+}
+
+// snapshot sends the agent's whole state: status, calls, whether this session owns the media.
+func (c *conn) snapshot() {
+	a := c.edge.Core.Agent(c.claims.Account, c.sess.UserID)
+	m, _ := c.edge.Core.Mode(c.ctx, c.claims.Account)
+	var caps []string
+	if m != nil {
+		caps = modes.Capabilities(m)
+	}
+	c.send(map[string]any{"type": "snapshot", "agent": a, "calls": c.edge.Core.Calls(c.claims.Account, c.sess.UserID),
+		"owner": a.MediaOwner == c.sess.ID, "mode": modeName(m), "desktop_capabilities": caps})
+}
+
+func modeName(m modes.Mode) string {
+	if m == nil {
+		return ""
+	}
+	return m.Name()
+}
+
+// command runs an agent command and answers with a result or an error carrying request_id.
+func (c *conn) command(data []byte) {
+	var m struct {
+		RequestID string            `json:"request_id"`
+		Command   string            `json:"command"`
+		CallID    string            `json:"call_id"`
+		Arg       string            `json:"arg"`
+		Reason    string            `json:"reason"`
+		Variables map[string]string `json:"variables"`
+	}
+	_ = json.Unmarshal(data, &m)
+	a := core.ActorFrom(c.claims, core.ViaPhone)
+	uid := c.sess.UserID
+	var result any
+	var err error
+	switch m.Command {
+	case "ready":
+		result, err = c.edge.Core.SetStatus(c.ctx, a, uid, agent.Ready, "")
+	case "notready":
+		result, err = c.edge.Core.SetStatus(c.ctx, a, uid, agent.DND, m.Reason)
+	case "online":
+		result, err = c.edge.Core.SetStatus(c.ctx, a, uid, agent.Online, "")
+	case "dial":
+		result, err = c.edge.Core.MakeCall(c.ctx, a, uid, m.Arg, m.Variables)
+	case "logout":
+		err = c.edge.Core.Logout(c.ctx, a, uid)
+		result = map[string]any{"user_id": uid}
+	case "take_ownership":
+		err = c.edge.Core.TakeOwnership(c.ctx, c.sess)
+		result = map[string]any{"session_id": c.sess.ID}
+	case "snapshot":
+		c.snapshot()
+		result = map[string]any{}
+	default:
+		if m.CallID == "" {
+			c.fail(m.RequestID, "invalid_message", m.Command+" needs call_id", []schemas.FieldError{{Field: "call_id", Message: "is required"}})
+			return
+		}
+		result, err = c.edge.Core.Control(c.ctx, a, m.CallID, call.Op(m.Command), m.Arg)
+	}
+	if err != nil {
+		code, msg := Code(err)
+		c.fail(m.RequestID, code, msg, nil)
+		return
+	}
+	c.send(map[string]any{"type": "result", "request_id": m.RequestID, "data": result})
+}
+
+// Code maps a core error to a signalling error code and message.
+func Code(err error) (string, string) {
+	var fe *modes.ForbiddenError
+	var se *call.StateError
+	var te *agent.TransitionError
+	switch {
+	case errors.As(err, &fe), errors.Is(err, core.ErrForbidden):
+		return "forbidden", err.Error()
+	case errors.Is(err, core.ErrNotFound):
+		return "not_found", err.Error()
+	case errors.Is(err, core.ErrInvalid):
+		return "invalid_message", err.Error()
+	case errors.Is(err, core.ErrConflict), errors.Is(err, core.ErrNoPhone), errors.Is(err, core.ErrNoRoute),
+		errors.Is(err, core.ErrSessionEnded), errors.As(err, &se), errors.As(err, &te):
+		return "conflict", err.Error()
+	}
+	return "internal", "the command failed"
+}

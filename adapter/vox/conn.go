@@ -1,0 +1,377 @@
+package vox
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/cti-adapter/cti-adapter/adapter/auth"
+	"github.com/cti-adapter/cti-adapter/adapter/core"
+	"github.com/cti-adapter/cti-adapter/adapter/event"
+	"github.com/cti-adapter/cti-adapter/adapter/hub"
+)
+
+// conn is one CTI WebSocket connection. Two goroutines run it: the reader (the HTTP handler's
+// goroutine: reads frames, answers them, subscribes on connected) and the writer (owns every
+// write after connection_accepted: events, replies, keepalive, closing). They talk over out and
+// kick; the subscription belongs to the writer once handed over.
+type conn struct {
+	h        *Handler
+	acct     string
+	actor    core.Actor
+	token    string
+	senderID string
+	log      *slog.Logger
+
+	ws     *websocket.Conn
+	ctx    context.Context // ends when the reader has returned
+	cancel context.CancelFunc
+
+	lastHeard atomic.Int64 // unix nanos of the last frame or pong from the peer
+	pinging   atomic.Bool  // a ping is waiting for its pong
+	pings     sync.WaitGroup
+
+	out        chan outMsg   // reader -> writer: replies and the subscription
+	kicks      chan closeMsg // anyone -> writer: close with this code (buffer 1)
+	writerDone chan struct{}
+	stall      *time.Timer // fires when one write took longer than WriteTimeout
+	stalled    atomic.Bool
+
+	// Reader-owned.
+	connected bool
+	limiter   bucket
+}
+
+// outMsg is handed from the reader to the writer: a frame to send, or (once) the subscription
+// with the resync_required frame to send before its events, if any.
+type outMsg struct {
+	frame []byte
+	sub   *hub.Subscription
+}
+
+type closeMsg struct {
+	code   websocket.StatusCode
+	reason string
+}
+
+func newConn(h *Handler, claims *auth.Claims, token string) *conn {
+	c := &conn{
+		h: h, acct: claims.Account, token: token, senderID: newSenderID(),
+		actor:      core.ActorFrom(claims, core.ViaIntegrator),
+		out:        make(chan outMsg, 4),
+		kicks:      make(chan closeMsg, 1),
+		writerDone: make(chan struct{}),
+	}
+	c.log = h.Log.With("account", c.acct, "sender_id", c.senderID, "jti", claims.ID)
+	c.heard()
+	return c
+}
+
+func (c *conn) heard() { c.lastHeard.Store(time.Now().UnixNano()) }
+
+// kick asks the writer to close the connection with code; the first request wins.
+func (c *conn) kick(code websocket.StatusCode, reason string) {
+	select {
+	case c.kicks <- closeMsg{code, reason}:
+	default:
+	}
+}
+
+// serve runs an upgraded connection until it ends.
+func (c *conn) serve(ws *websocket.Conn) {
+	c.ws = ws
+	ws.SetReadLimit(c.h.opts.ReadLimit)
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.stall = time.AfterFunc(time.Hour, func() {
+		c.stalled.Store(true)
+		_ = c.ws.CloseNow()
+	})
+	c.stall.Stop()
+	c.limiter = newBucket(c.h.opts.CommandRate, c.h.opts.CommandBurst, time.Now())
+	c.log.Debug("vox: connection opened")
+
+	if c.write(encodeAccepted(c.senderID)) {
+		go c.writeLoop()
+		c.readLoop()
+		c.cancel()
+		<-c.writerDone
+	} else {
+		c.cancel()
+	}
+	// The reader has returned: nothing sends on out any more. Close a subscription the writer
+	// never took.
+	for {
+		select {
+		case m := <-c.out:
+			if m.sub != nil {
+				m.sub.Close()
+			}
+			continue
+		default:
+		}
+		break
+	}
+	_ = c.ws.CloseNow()
+	c.stall.Stop()
+	c.pings.Wait()
+	c.log.Debug("vox: connection closed", "stalled", c.stalled.Load())
+}
+
+// readLoop reads and answers client frames until the connection fails or closes.
+func (c *conn) readLoop() {
+	for {
+		typ, raw, err := c.ws.Read(c.ctx)
+		if err != nil {
+			return
+		}
+		c.heard()
+		if !c.handle(typ, raw) {
+			return
+		}
+	}
+}
+
+// handle answers one client frame. It returns false when the connection is over.
+func (c *conn) handle(typ websocket.MessageType, raw []byte) bool {
+	now := time.Now()
+	if !c.limiter.take(now) {
+		return c.reply(encodeError(&protoError{RequestID: peekRequestID(raw), Code: CodeRateLimited,
+			Message: "too many frames: at most " + rateText(c.h.opts) + "; this frame was not processed"}))
+	}
+	if typ != websocket.MessageText {
+		return c.reply(encodeError(&protoError{Code: CodeInvalidMessage,
+			Message: "binary frames are not accepted: send each JSON message as a text frame"}))
+	}
+	f, perr := decodeFrame(c.h.Schemas, raw, session{connected: c.connected, senderID: c.senderID})
+	if perr != nil {
+		return c.reply(encodeError(perr))
+	}
+	switch f.kind {
+	case kindConnected:
+		return c.connect(f.resumeFrom)
+	case kindCommand:
+		return c.command(f, now)
+	}
+	return true
+}
+
+// connect subscribes to the account's events. resume_from 0 replays everything retained; N > 0
+// replays seq > N, or answers resync_required when N is older than retention or ahead of the log.
+func (c *conn) connect(resumeFrom int64) bool {
+	from := resumeFrom
+	if resumeFrom == 0 {
+		oldest, err := c.h.Hub.OldestSeq(c.ctx, c.acct)
+		if err != nil {
+			return c.internal("", "read oldest seq", err)
+		}
+		from = max(oldest-1, 0)
+	}
+	sub, err := c.h.Hub.Subscribe(c.ctx, c.acct, from)
+	var resync []byte
+	if oldest, ok := hub.IsResync(err); ok {
+		resync = encodeResync(oldest)
+	} else if err != nil {
+		return c.internal("", "subscribe", err)
+	}
+	c.connected = true
+	m := outMsg{frame: resync, sub: sub}
+	select {
+	case c.out <- m:
+		return true
+	case <-c.writerDone:
+		sub.Close()
+		return false
+	}
+}
+
+// command runs a command through the core and answers command_result or error.
+func (c *conn) command(f frame, start time.Time) bool {
+	name := f.cmd.Name()
+	res, err := f.cmd.Run(c.ctx, c.h.Core, c.actor)
+	if o := c.h.latency[name]; o != nil {
+		defer func() { o.Observe(time.Since(start).Seconds()) }()
+	}
+	if err != nil {
+		code := Code(err)
+		if code == CodeInternal {
+			return c.internal(f.requestID, name, err)
+		}
+		return c.reply(encodeError(&protoError{RequestID: f.requestID, Code: code, Message: err.Error()}))
+	}
+	b, err := encodeResult(f.requestID, res)
+	if err != nil {
+		return c.internal(f.requestID, name, err)
+	}
+	return c.reply(b)
+}
+
+// internal logs err and answers internal without its details.
+func (c *conn) internal(requestID, what string, err error) bool {
+	if c.ctx.Err() != nil {
+		return false
+	}
+	c.log.Error("vox: "+what, "err", err)
+	return c.reply(encodeError(&protoError{RequestID: requestID, Code: CodeInternal,
+		Message: "the server could not complete this request; try again"}))
+}
+
+// reply hands a frame to the writer. It returns false once the writer has stopped.
+func (c *conn) reply(frame []byte) bool {
+	select {
+	case c.out <- outMsg{frame: frame}:
+		return true
+	case <-c.writerDone:
+		return false
+	}
+}
+
+// alwaysReady is a closed channel: a select case on it is always ready.
+var alwaysReady = func() chan struct{} { ch := make(chan struct{}); close(ch); return ch }()
+
+// writeLoop owns the connection's writes: replayed then live events, replies, pings, and the
+// close frame. It returns when the connection is closed or the reader has returned.
+func (c *conn) writeLoop() {
+	defer close(c.writerDone)
+	defer c.ws.CloseNow() //nolint:errcheck // unblocks the reader when the writer gives up
+	var sub *hub.Subscription
+	defer func() {
+		if sub != nil {
+			sub.Close()
+		}
+	}()
+	ping := time.NewTicker(c.h.opts.PingInterval)
+	defer ping.Stop()
+	closing := c.h.Conns.Closing()
+
+	for {
+		var replay <-chan struct{}
+		var live <-chan event.Event
+		if sub != nil {
+			if sub.CatchingUp() {
+				replay = alwaysReady
+			} else {
+				live = sub.C()
+			}
+		}
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-closing:
+			c.close(CloseGoingAway, "server shutting down: reconnect with resume_from")
+			return
+		case k := <-c.kicks:
+			c.close(k.code, k.reason)
+			return
+		case <-ping.C:
+			if !c.keepalive() {
+				return
+			}
+		case m := <-c.out:
+			if m.sub != nil {
+				sub = m.sub
+			}
+			if m.sub == nil && live != nil {
+				// Deliver the events already queued first: the command being answered waited
+				// for its own events to be fanned out, so they precede its command_result.
+				for n := len(live); n > 0; n-- {
+					ev, ok := <-live
+					if !c.deliver(sub, ev, ok) {
+						return
+					}
+				}
+			}
+			if m.frame != nil && !c.write(m.frame) {
+				return
+			}
+		case <-replay:
+			ev, err := sub.Next(c.ctx)
+			if err != nil {
+				if oldest, ok := hub.IsResync(err); ok { // pruned while catching up
+					if !c.write(encodeResync(oldest)) {
+						return
+					}
+					continue
+				}
+				if c.ctx.Err() == nil {
+					c.log.Error("vox: replay", "err", err)
+					c.close(CloseInternal, "the event log could not be read: reconnect with resume_from")
+				}
+				return
+			}
+			if !c.write(ev.Wire()) {
+				return
+			}
+		case ev, ok := <-live:
+			if !c.deliver(sub, ev, ok) {
+				return
+			}
+		}
+	}
+}
+
+// deliver writes one live event; ok false means the live channel closed. A subscriber the hub
+// dropped (its queue overflowed) is closed with 4008 at once, without writing what it still had
+// queued: the client resumes from the last seq it received.
+func (c *conn) deliver(sub *hub.Subscription, ev event.Event, ok bool) bool {
+	if !ok || len(sub.C()) >= cap(sub.C())-1 {
+		// Closed, or (nearly) full: the hub drops a full subscriber at its next event.
+		if err := sub.Err(); errors.Is(err, hub.ErrSlowConsumer) {
+			c.close(CloseResume, "too slow: events were dropped for this connection; reconnect with resume_from")
+			return false
+		} else if !ok {
+			c.close(CloseGoingAway, "event stream closed: reconnect with resume_from")
+			return false
+		}
+	}
+	return c.write(ev.Wire())
+}
+
+// write sends one text frame; a frame not taken within WriteTimeout ends the connection (the
+// stall timer closes the socket under the blocked write).
+func (c *conn) write(p []byte) bool {
+	c.stall.Reset(c.h.opts.WriteTimeout)
+	err := c.ws.Write(context.Background(), websocket.MessageText, p)
+	c.stall.Stop()
+	return err == nil
+}
+
+// keepalive reaps a peer silent for two ping intervals and otherwise sends a ping (its pong
+// is awaited on another goroutine so that events keep flowing).
+func (c *conn) keepalive() bool {
+	silent := time.Since(time.Unix(0, c.lastHeard.Load()))
+	if silent > 2*c.h.opts.PingInterval {
+		c.close(CloseResume, "no pong within two ping intervals: reconnect with resume_from")
+		return false
+	}
+	if c.pinging.CompareAndSwap(false, true) {
+		c.pings.Add(1)
+		go func() {
+			defer c.pings.Done()
+			defer c.pinging.Store(false)
+			ctx, cancel := context.WithTimeout(c.ctx, 2*c.h.opts.PingInterval)
+			defer cancel()
+			_ = c.ws.Ping(ctx) // the pong is recorded by OnPongReceived
+		}()
+	}
+	return true
+}
+
+// close sends a close frame with code and waits (bounded by the library: 5s to write it, 5s for
+// the peer's answer) for the close handshake.
+func (c *conn) close(code websocket.StatusCode, reason string) {
+	c.log.Debug("vox: closing", "code", int(code), "reason", reason)
+	if len(reason) > 123 {
+		reason = reason[:123]
+	}
+	_ = c.ws.Close(code, reason)
+}
+
+func rateText(o Options) string {
+	return strconv.FormatFloat(o.CommandRate, 'f', -1, 64) + " frames per second (burst " + strconv.Itoa(o.CommandBurst) + ")"
+}
