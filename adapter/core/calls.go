@@ -575,8 +575,6 @@ func (t *tenant) endLegRec(cl *callRT, userID string) {
 	}
 }
 
-
-
 // saveLocked writes the call's record as it is now. Records are written under the tenant lock,
 // in the order of the changes, so a slower earlier write can never overwrite a later one, and
 // the final record is in the store before call_disconnected is numbered.

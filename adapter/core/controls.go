@@ -669,5 +669,3 @@ func (c *Core) Call(acct, callID string) (CallView, error) {
 	}
 	return CallView{}, fmt.Errorf("%w: call %s", ErrNotFound, callID)
 }
-
-

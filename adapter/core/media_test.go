@@ -114,7 +114,9 @@ func hears(t *testing.T, c *rtctest.Client, who string, freq float64) {
 	rtctest.Eventually(t, wait, who+" hears "+ftoa(freq), func() bool { return c.Hears(freq) })
 }
 
-func ftoa(f float64) string { return time.Duration(f).String()[:len(time.Duration(f).String())-2] + " Hz" }
+func ftoa(f float64) string {
+	return time.Duration(f).String()[:len(time.Duration(f).String())-2] + " Hz"
+}
 
 // TestWebCallThroughIVRQueueToAgent is the whole inbound path with real media: IVR digit ->
 // queue -> ready agent -> answer -> two-way audio -> DTMF -> hold -> mute -> transfer ->

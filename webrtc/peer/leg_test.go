@@ -70,8 +70,12 @@ func TestOfferAnswerTrickle(t *testing.T) {
 	var cands, ends int
 	done := make(chan struct{})
 	c := newClient(t, api, 101, true)
-	connect(t, c, leg)
-	leg.OnCandidate(func(ci *Candidate) { // replaced after connect: count the rest
+	c.pc.OnICECandidate(func(ic *webrtc.ICECandidate) {
+		if ic != nil {
+			must(t, leg.AddCandidate(ic.ToJSON())) // may arrive before the offer: queued
+		}
+	})
+	leg.OnCandidate(func(ci *Candidate) {
 		if ci == nil {
 			ends++
 			close(done)
@@ -80,6 +84,14 @@ func TestOfferAnswerTrickle(t *testing.T) {
 		cands++
 		c.addCandidate(*ci)
 	})
+	offer, err := c.pc.CreateOffer(nil)
+	must(t, err)
+	must(t, c.pc.SetLocalDescription(offer))
+	time.Sleep(50 * time.Millisecond) // let the client's candidates reach the leg before the offer
+	answer, err := leg.Answer(offer.SDP)
+	must(t, err)
+	must(t, c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}))
+	c.remoteApplied()
 	waitFor(t, 5*time.Second, "connected", c.connected)
 	deadline := time.After(5 * time.Second)
 	for s := StateNew; s != StateConnected; {
@@ -94,8 +106,8 @@ func TestOfferAnswerTrickle(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no end-of-candidates")
 	}
-	if leg.ID() != "customer" || ends != 1 {
-		t.Fatalf("id %q ends %d", leg.ID(), ends)
+	if leg.ID() != "customer" || ends != 1 || cands == 0 {
+		t.Fatalf("id %q candidates %d ends %d", leg.ID(), cands, ends)
 	}
 	must(t, leg.Close())
 	select {
