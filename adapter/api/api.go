@@ -15,6 +15,7 @@ import (
 
 	"github.com/cti-adapter/cti-adapter/adapter/account"
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
+	"github.com/cti-adapter/cti-adapter/adapter/core"
 	"github.com/cti-adapter/cti-adapter/adapter/event"
 	"github.com/cti-adapter/cti-adapter/adapter/hub"
 	"github.com/cti-adapter/cti-adapter/adapter/metrics"
@@ -32,6 +33,7 @@ type Deps struct {
 	Auth     *auth.Service
 	Accounts *account.Directory
 	Hub      *hub.Hub
+	Core     *core.Core // the commands of the REST twins (commands.go)
 	Schemas  *schemas.Registry
 	Metrics  *metrics.Metrics
 	// PublicURL is the adapter's external base URL (for ws_url); empty derives it from the request.
@@ -70,6 +72,7 @@ func (a *API) Routes() chi.Router {
 		r.With(staff).Get("/calls/{call_id}", a.getCall)
 
 		r.With(staff).Get("/events", a.listEvents)
+		a.commandRoutes(r.With(staff))
 	})
 	return r
 }

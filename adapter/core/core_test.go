@@ -2,6 +2,8 @@ package core
 
 import (
 	"context"
+	"slices"
+	"time"
 	"errors"
 	"io"
 	"log/slog"
@@ -30,7 +32,9 @@ type world struct {
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-func newWorld(t *testing.T, opts Options) *world {
+func newWorld(t *testing.T, opts Options) *world { return newWorldB(t, opts) }
+
+func newWorldB(t testing.TB, opts Options) *world {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "cti.db"), quiet)
@@ -232,4 +236,14 @@ func TestMakeCallRefusals(t *testing.T) {
 	if _, err := w.core.SetVariables(ctx, integrator, "nope", map[string]string{"a": "b"}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("set_variables unknown call: %v", err)
 	}
+}
+
+// reportPercentiles reports p50 and p99 of ds as benchmark metrics.
+func reportPercentiles(b *testing.B, ds []time.Duration) {
+	if len(ds) == 0 {
+		return
+	}
+	slices.Sort(ds)
+	b.ReportMetric(float64(ds[len(ds)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(ds[len(ds)*99/100].Microseconds()), "p99-µs")
 }

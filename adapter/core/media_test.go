@@ -349,3 +349,108 @@ func TestOwnerHandoverMidCall(t *testing.T) {
 	w.core.EndSession(ctx, s3)
 	hears(t, cust, "customer back on the standby", 1500)
 }
+
+// TestAgentToAgentAndOutbound: make_call rings a user by id or extension, an unknown number
+// fails with call_failed 404, and wrap-up follows the account's setting.
+func TestAgentToAgentAndOutbound(t *testing.T) {
+	w, eng := mediaWorld(t, `{"wrap_up_seconds":1}`)
+	ctx := context.Background()
+	_, p1 := w.phone(t, eng, "a1", true)
+	_, p2 := w.phone(t, eng, "a2", true)
+
+	v, err := w.core.MakeCall(ctx, integrator, "a1", "555-0199", map[string]string{"crm_id": "7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := w.expectFor(t, event.OutgoingCall, "a1")
+	if out["call_id"] != v.CallID || out["variables"].(map[string]any)["crm_id"] != "7" {
+		t.Fatalf("outgoing_call %v", out)
+	}
+	if f := w.expectFor(t, event.CallFailed, "a1"); f["code"] != 404.0 || f["reason"] != "no outbound route" {
+		t.Fatalf("call_failed %v", f)
+	}
+	w.expect(t, event.CallDisconnected)
+
+	v, err = w.core.MakeCall(ctx, agentActor("a1", ViaPhone), "a1", "102", nil) // a2's extension
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := w.expectFor(t, event.IncomingCall, "a2")
+	if in["source"] != "internal" || in["call_id"] != v.CallID {
+		t.Fatalf("incoming_call at a2: %v", in)
+	}
+	if _, err := w.core.MakeCall(ctx, integrator, "a1", "103", nil); err == nil {
+		t.Fatal("a busy agent dialled a second call")
+	}
+	w.control(t, "a2", v.CallID, call.OpAnswer, "")
+	w.expectFor(t, event.CallConnected, "a2")
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	p1.Speak(cctx, 900)
+	p2.Speak(cctx, 1700)
+	hears(t, p2, "callee", 900)
+	hears(t, p1, "caller", 1700)
+	w.control(t, "a1", v.CallID, call.OpHangUp, "")
+	if d := data(t, w.expect(t, event.CallDisconnected)); d["ended_by"] != "agent" {
+		t.Fatalf("call_disconnected %v", d)
+	}
+	// both agents go through wrap-up and come back to online
+	for _, uid := range []string{"a1", "a2"} {
+		if v := w.core.Agent("acme", uid); v.Status != "after_call_work" {
+			t.Fatalf("%s after the call: %s", uid, v.Status)
+		}
+	}
+	for _, uid := range []string{"a1", "a2"} {
+		for {
+			d := w.expectFor(t, event.StatusChanged, uid)
+			if d["previous"] == "after_call_work" {
+				if d["status"] != "online" {
+					t.Fatalf("%s back to %v", uid, d["status"])
+				}
+				break
+			}
+		}
+	}
+}
+
+// BenchmarkCallSetup measures the server side of a web call's setup: from the customer's offer
+// (answer negotiated on a new leg) to incoming_call appended to the durable log.
+func BenchmarkCallSetup(b *testing.B) {
+	eng, err := peer.NewEngine(peer.Config{LoopbackOnly: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer eng.Close()
+	w := newWorldB(b, Options{Engine: eng})
+	ctx := context.Background()
+	var durations []time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		cl := rtctest.New(b)
+		offer, err := cl.Offer()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		start := time.Now()
+		leg, err := eng.NewLeg(peer.LegOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := leg.Answer(offer); err != nil {
+			b.Fatal(err)
+		}
+		wc, err := w.core.StartWebCall(ctx, "acme", WebCaller{DisplayName: "bench"}, leg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		durations = append(durations, time.Since(start))
+		b.StopTimer()
+		_ = w.core.CustomerHangUp(ctx, "acme", wc.ID)
+		<-wc.Done()
+		cl.Close()
+		b.StartTimer()
+	}
+	b.StopTimer()
+	reportPercentiles(b, durations)
+}

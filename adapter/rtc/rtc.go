@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"sync"
 	"time"
 
@@ -140,6 +141,21 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusForbidden, "forbidden", "origin "+r.Header.Get("Origin")+" is not allowed for this account")
 		return
 	}
+	// A CRM page (cti.js) says client=desktop: its commands are then limited by the account's
+	// mode, while the standalone softphone (the default, client=phone) is not.
+	via := core.ViaPhone
+	if r.URL.Query().Get("client") == "desktop" {
+		via = core.ViaDesktop
+	}
+	resume := int64(-1)
+	if v := r.URL.Query().Get("resume_from"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			httpError(w, http.StatusBadRequest, "invalid_message", "resume_from must be a non-negative integer")
+			return
+		}
+		resume = n
+	}
 	var sess *core.Session
 	if claims.Role == auth.RoleCustomer {
 		if !e.spend(claims.ID, claims.ExpiresAt.Time) {
@@ -147,7 +163,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	} else {
-		sess, err = e.Core.Login(r.Context(), core.ActorFrom(claims, core.ViaPhone), core.KindPhone)
+		sess, err = e.Core.Login(r.Context(), core.ActorFrom(claims, via), core.KindPhone)
 		if err != nil {
 			status, code := http.StatusConflict, "conflict"
 			if errors.Is(err, core.ErrNotFound) {
@@ -174,7 +190,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(MaxFrame)
-	c := &conn{edge: e, ws: ws, claims: claims, sess: sess, limiter: rate.NewLimiter(CommandRate, CommandBurst), started: make(chan *core.WebCall, 1),
+	c := &conn{edge: e, ws: ws, claims: claims, sess: sess, via: via, resume: resume, limiter: rate.NewLimiter(CommandRate, CommandBurst), started: make(chan *core.WebCall, 1),
 		log: e.Log.With("rtc", claims.Role, "account", claims.Account, "sub", claims.Subject)}
 	c.run()
 }
@@ -185,6 +201,8 @@ type conn struct {
 	ws      *websocket.Conn
 	claims  *auth.Claims
 	sess    *core.Session // agent phones
+	via     core.Via      // phone or desktop: whether the mode limits this connection's commands
+	resume  int64         // resume_from of the agent's event stream (-1: live only)
 	limiter *rate.Limiter
 	log     *slog.Logger
 
@@ -210,14 +228,16 @@ func (c *conn) run() {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer c.teardown()
-	hello := map[string]any{"type": "welcome", "role": string(c.claims.Role)}
+	hello := map[string]any{"type": "welcome", "role": string(c.claims.Role), "client": string(c.via)}
 	if c.sess != nil {
 		hello["session_id"], hello["user_id"] = c.sess.ID, c.sess.UserID
 	}
 	c.send(hello)
 	if c.sess != nil {
-		sub, err := c.edge.Hub.Subscribe(c.ctx, c.claims.Account, -1)
-		if err != nil {
+		sub, err := c.edge.Hub.Subscribe(c.ctx, c.claims.Account, c.resume)
+		if oldest, ok := hub.IsResync(err); ok {
+			c.send(map[string]any{"type": "resync_required", "oldest_seq": oldest})
+		} else if err != nil {
 			c.close(websocket.StatusInternalError, "event stream unavailable")
 			return
 		}
@@ -637,7 +657,7 @@ func (c *conn) command(data []byte) {
 		Variables map[string]string `json:"variables"`
 	}
 	_ = json.Unmarshal(data, &m)
-	a := core.ActorFrom(c.claims, core.ViaPhone)
+	a := core.ActorFrom(c.claims, c.via)
 	uid := c.sess.UserID
 	var result any
 	var err error

@@ -26,6 +26,7 @@ import (
 	"github.com/cti-adapter/cti-adapter/adapter/metrics"
 	"github.com/cti-adapter/cti-adapter/adapter/rtc"
 	"github.com/cti-adapter/cti-adapter/adapter/store"
+	"github.com/cti-adapter/cti-adapter/adapter/vox"
 	"github.com/cti-adapter/cti-adapter/schemas"
 	"github.com/cti-adapter/cti-adapter/webrtc/peer"
 )
@@ -149,8 +150,9 @@ func (s *Server) routes() http.Handler {
 		Accounts: s.Accounts, Schemas: s.Schemas, Media: s.Media, Conns: s.Conns, Store: s.Store})
 	r.Get("/rtc", signalling.ServeHTTP)
 	r.Post("/webcall/{account}/token", signalling.CustomerToken)
+	r.Get("/{room:[a-z0-9][a-z0-9_-]{0,62}-[0-9a-fA-F]{32}}", vox.New(vox.Deps{Log: s.Log.With("component", "vox"), Auth: s.Auth, Hub: s.Hub, Core: s.Core, Accounts: s.Accounts, Schemas: s.Schemas, Metrics: s.Metrics, Conns: s.Conns}, vox.Options{}).ServeHTTP)
 	r.Mount("/api/v1", api.New(api.Deps{
-		Log: s.Log, Store: s.Store, Auth: s.Auth, Accounts: s.Accounts, Hub: s.Hub,
+		Log: s.Log, Store: s.Store, Auth: s.Auth, Accounts: s.Accounts, Hub: s.Hub, Core: s.Core,
 		Schemas: s.Schemas, Metrics: s.Metrics, PublicURL: s.Config.PublicURL,
 	}).Routes())
 	return r

@@ -1,0 +1,102 @@
+package api
+
+import (
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/cti-adapter/cti-adapter/adapter/core"
+	"github.com/cti-adapter/cti-adapter/adapter/vox"
+)
+
+// The REST twins of the CTI WebSocket commands (PROTOCOLS.md section 3). They decode the request
+// into the same vox.Command the WebSocket decodes from a frame and run it the same way
+// (vox.Command.Run into the core), so that both edges share one code path and one mapping of
+// core errors to codes (vox.Code); only the HTTP status of each code is chosen here.
+
+// commandRoutes registers the three command routes on r (which carries the role check).
+func (a *API) commandRoutes(r chi.Router) {
+	r.Post("/calls", a.makeCall)
+	r.Post("/calls/{call_id}/variables", a.setVariables)
+	r.Post("/users/{user_id}/logout", a.logoutUser)
+}
+
+// POST /calls: body commands/make_call -> 201 {call_id}.
+func (a *API) makeCall(w http.ResponseWriter, r *http.Request) {
+	var cmd vox.MakeCall
+	if err := a.decode(w, r, "commands/make_call", &cmd); err != nil {
+		fail(a.Log, w, r, err)
+		return
+	}
+	res, ok := a.runCommand(w, r, cmd)
+	if !ok {
+		return
+	}
+	w.Header().Set("Location", "/api/v1/calls/"+res.(vox.CallCreated).CallID)
+	writeJSON(w, http.StatusCreated, res)
+}
+
+var callIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// POST /calls/{call_id}/variables: body rest/set_variables -> 200 {call_id, variables}.
+func (a *API) setVariables(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "call_id")
+	if !callIDPattern.MatchString(id) {
+		fail(a.Log, w, r, &fieldError{field: "call_id", msg: "must match " + callIDPattern.String()})
+		return
+	}
+	var body struct {
+		Variables map[string]string `json:"variables"`
+	}
+	if err := a.decode(w, r, "rest/set_variables", &body); err != nil {
+		fail(a.Log, w, r, err)
+		return
+	}
+	if res, ok := a.runCommand(w, r, vox.SetVariables{CallID: id, Variables: body.Variables}); ok {
+		writeJSON(w, http.StatusOK, res)
+	}
+}
+
+// POST /users/{user_id}/logout (no body) -> 200 {user_id}.
+func (a *API) logoutUser(w http.ResponseWriter, r *http.Request) {
+	id, err := userID(r)
+	if err != nil {
+		fail(a.Log, w, r, err)
+		return
+	}
+	if res, ok := a.runCommand(w, r, vox.Logout{UserID: id}); ok {
+		writeJSON(w, http.StatusOK, res)
+	}
+}
+
+// commandStatus is the HTTP status of each command error code.
+var commandStatus = map[string]int{
+	vox.CodeNotFound:       http.StatusNotFound,
+	vox.CodeConflict:       http.StatusConflict,
+	vox.CodeForbidden:      http.StatusForbidden,
+	vox.CodeInvalidMessage: http.StatusUnprocessableEntity,
+}
+
+// runCommand runs cmd as the request's integrator or admin and returns its result, or writes the
+// problem and returns false.
+func (a *API) runCommand(w http.ResponseWriter, r *http.Request, cmd vox.Command) (any, bool) {
+	start := time.Now()
+	if a.Metrics != nil {
+		defer func() {
+			a.Metrics.CommandLatency.WithLabelValues("rest", cmd.Name()).Observe(time.Since(start).Seconds())
+		}()
+	}
+	res, err := cmd.Run(r.Context(), a.Core, core.ActorFrom(claims(r), core.ViaIntegrator))
+	if err == nil {
+		return res, true
+	}
+	code := vox.Code(err)
+	if status, ok := commandStatus[code]; ok {
+		writeProblem(w, r, problem(status, code, err.Error()))
+	} else {
+		fail(a.Log, w, r, err) // logged; 500 without details
+	}
+	return nil, false
+}
