@@ -230,8 +230,13 @@ func (t *tenant) logoutLocked(ctx context.Context, f *fx, ag *agentRT, why strin
 	for _, cl := range ag.calls {
 		t.endCallLocked(f, cl, endAgentLogout, "agent logged out")
 	}
-	if ag.ringing != nil {
-		t.ringFailedLocked(ctx, f, ag.ringing, false)
+	if cl := ag.ringing; cl != nil {
+		if cl.confRing == ag {
+			t.confFailedLocked(f, cl, 480, "agent logged out")
+		} else {
+			cl.stopTimer()
+			t.ringFailedLocked(ctx, f, cl, false)
+		}
 	}
 	if ag.wrapUp != nil {
 		ag.wrapUp.Stop()

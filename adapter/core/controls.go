@@ -172,7 +172,6 @@ func (c *Core) MakeCall(ctx context.Context, a Actor, userID, phone string, vars
 	t := c.tenant(a.Account)
 	var f fx
 	t.mu.Lock()
-	defer func() {}()
 	caller := t.agents[userID]
 	switch {
 	case caller == nil || caller.state.Status == agent.Offline:
