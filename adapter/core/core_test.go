@@ -80,9 +80,11 @@ var integrator = Actor{Account: "acme", Role: auth.RoleIntegrator, Via: ViaInteg
 // next returns the next event, checking it against its schema.
 func (w *world) next(t *testing.T) event.Event {
 	t.Helper()
-	ev, err := w.sub.Next(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ev, err := w.sub.Next(ctx)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("waiting for the next event: %v", err)
 	}
 	if err := w.schemas.Validate("events/"+ev.Name, ev.Data); err != nil {
 		t.Fatalf("%s fails its schema: %v\n%s", ev.Name, err, ev.Data)

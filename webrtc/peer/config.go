@@ -111,6 +111,7 @@ func newSettingEngine(c Config) (webrtc.SettingEngine, ice.UDPMux, error) {
 		if err != nil {
 			return s, nil, fmt.Errorf("peer: UDP mux listen: %w", err)
 		}
+		_ = conn.SetReadBuffer(4 << 20) // one socket carries every leg: absorb bursts
 		mux = webrtc.NewICEUDPMux(nil, conn)
 		s.SetICEUDPMux(mux)
 	case c.PortMin != 0 || c.PortMax != 0:
