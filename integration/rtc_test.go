@@ -13,6 +13,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/pion/webrtc/v4"
+	"go.uber.org/goleak"
 
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
 	"github.com/cti-adapter/cti-adapter/adapter/config"
@@ -29,6 +30,7 @@ type rtcServer struct {
 
 func newRTCServer(t *testing.T) *rtcServer {
 	t.Helper()
+	before := goleak.IgnoreCurrent()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.RTCLoopback = true
@@ -62,6 +64,8 @@ func newRTCServer(t *testing.T) *rtcServer {
 		<-hubDone
 		srv.Media.Close()
 		srv.Store.Close()
+		http.DefaultClient.CloseIdleConnections()
+		goleak.VerifyNone(t, before)
 	})
 	return &rtcServer{Server: srv, URL: hs.URL}
 }
@@ -245,7 +249,12 @@ func TestRTCCustomerTokenEndpoint(t *testing.T) {
 	}
 	req, _ := http.NewRequest("POST", s.URL+"/webcall/nobody/token", nil)
 	req.Header.Set("Origin", "https://shop.example")
-	if res, _ := http.DefaultClient.Do(req); res.StatusCode != 404 {
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 404 {
 		t.Fatalf("unknown account: %d", res.StatusCode)
 	}
 	code, tok := s.customerToken(t, "https://shop.example")
@@ -373,6 +382,7 @@ func TestRTCBadSignalling(t *testing.T) {
 		{`{"type":"offer","sdp":"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"}`, "invalid_message"},
 		{`{"type":"command","request_id":"y","command":"ready"}`, "conflict"},
 		{`{"type":"command","request_id":"z","command":"senddtmf","call_id":"nope","arg":"1"}`, "not_found"},
+		{`{"type":"command","request_id":"d","command":"senddtmf","call_id":"nope","arg":"1X"}`, "invalid_message"},
 	}
 	for _, c := range cases {
 		phone.sendRaw(c.frame)
@@ -399,5 +409,33 @@ func TestRTCBadSignalling(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("connection unusable after a flood")
 		}
+	}
+}
+
+// TestRTCCustomerOfferFlood: a customer that floods offers gets one call and clear errors; no leg
+// leaks (the server's cleanup checks legs and goroutines).
+func TestRTCCustomerOfferFlood(t *testing.T) {
+	s := newRTCServer(t)
+	_, tok := s.customerToken(t, "https://shop.example")
+	cust, _, err := s.dial(t, tok, "https://shop.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cust.expect("welcome", nil)
+	cust.negotiate(nil)
+	cust.expect("call", nil)
+	offer, _ := cust.media.Offer()
+	for i := 0; i < 60; i++ {
+		cust.send(map[string]any{"type": "offer", "sdp": offer})
+	}
+	codes := map[any]int{}
+	for i := 0; i < 60; i++ {
+		codes[cust.errorFrame()["code"]]++
+	}
+	if codes["out_of_order"] == 0 || codes["rate_limited"] == 0 || codes["out_of_order"]+codes["rate_limited"] != 60 {
+		t.Fatalf("offer flood answered %v", codes)
+	}
+	if n := s.Media.Legs(); n != 1 {
+		t.Fatalf("%d legs after an offer flood, want 1", n)
 	}
 }
