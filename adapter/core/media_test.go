@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -452,4 +453,42 @@ func BenchmarkCallSetup(b *testing.B) {
 	}
 	b.StopTimer()
 	reportPercentiles(b, durations)
+}
+
+// TestTransferToQueueAndDialQueue: a blind transfer to a queue re-routes the call to a ready
+// agent of that queue; make_call to a queue name enqueues the agent's call.
+func TestTransferToQueueAndDialQueue(t *testing.T) {
+	w, eng := mediaWorld(t, "")
+	ctx := context.Background()
+	w.phone(t, eng, "a1", true)
+	w.phone(t, eng, "a2", true)
+	w.ready(t, "a1")
+	wc, cust := w.customer(t, eng)
+	if err := cust.SendDigits("1"); err != nil {
+		t.Fatal(err)
+	}
+	w.expectFor(t, event.IncomingCall, "a1")
+	w.control(t, "a1", wc.ID, call.OpAnswer, "")
+	w.ready(t, "a2")
+	if _, err := w.core.Control(ctx, agentActor("a1", ViaPhone), wc.ID, call.OpTransfer, "nowhere"); !errors.Is(err, ErrNoRoute) {
+		t.Fatalf("transfer to an unknown destination: %v", err)
+	}
+	w.control(t, "a1", wc.ID, call.OpTransfer, "support")
+	if in := w.expectFor(t, event.IncomingCall, "a2"); in["queue"] != "support" {
+		t.Fatalf("transferred call at a2: %v", in)
+	}
+	w.control(t, "a2", wc.ID, call.OpAnswer, "")
+	w.expectFor(t, event.CallConnected, "a2")
+
+	v, err := w.core.MakeCall(ctx, integrator, "a1", "sales", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := w.core.Call("acme", v.CallID); got.State != "queued" || got.Queue != "sales" || got.Caller != "a1" {
+		t.Fatalf("dialled queue call: %+v", got)
+	}
+	w.control(t, "a1", v.CallID, call.OpHangUp, "")
+	if _, err := w.core.Call("acme", v.CallID); !errors.Is(err, ErrNotFound) {
+		t.Fatal("queued call survived its caller's hang-up")
+	}
 }
