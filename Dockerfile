@@ -3,7 +3,8 @@
 # cti-adapter: one static binary on a distroless base.
 #
 #   docker build -t cti-adapter .
-#   docker run -p 8080:8080 -v cti-data:/data -e CTI_PUBLIC_URL=http://localhost:8080 cti-adapter
+#   docker run -p 8080:8080 -p 40000:40000/udp -v cti-data:/data \
+#     -e CTI_PUBLIC_URL=http://localhost:8080 -e CTI_RTC_PUBLIC_IP=<host IP browsers reach> cti-adapter
 #
 # On the first start with an empty /data the demo account is created and its admin token is
 # printed once (docker logs). Mint more tokens with:
@@ -25,11 +26,14 @@ COPY --from=build /out/cti-adapter /cti-adapter
 # An empty /data owned by the runtime user: a new named volume copies this ownership.
 # (A bind mount must be writable by uid 65532.)
 COPY --from=build --chown=65532:65532 /out/data /data
+# Media: every WebRTC leg shares one UDP port, so that one port mapping is enough; behind the
+# container's NAT, CTI_RTC_PUBLIC_IP must be set to the address browsers reach.
 ENV CTI_DATA_DIR=/data \
-    CTI_ADDR=:8080
+    CTI_ADDR=:8080 \
+    CTI_RTC_UDP_PORT=40000
 USER 65532:65532
 VOLUME ["/data"]
-EXPOSE 8080
+EXPOSE 8080 40000/udp
 # The image has no curl: the binary is its own probe (GET http://127.0.0.1:$CTI_ADDR/healthz,
 # exit 0 on 200, 1 otherwise).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \

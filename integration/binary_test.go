@@ -41,8 +41,26 @@ func TestMain(m *testing.M) {
 type proc struct {
 	cmd    *exec.Cmd
 	base   string
-	stdout *bytes.Buffer
+	stdout *syncBuffer
 	done   chan error
+}
+
+// syncBuffer is a bytes.Buffer safe to read while the child process writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // startServer runs the binary on a free loopback port and waits for its "listening" log line.
@@ -51,7 +69,7 @@ func startServer(t *testing.T, dataDir string, extra ...string) *proc {
 	args := append([]string{"--addr", "127.0.0.1:0", "--data-dir", dataDir}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = cleanEnv()
-	stdout := new(bytes.Buffer)
+	stdout := new(syncBuffer)
 	cmd.Stdout = stdout
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {

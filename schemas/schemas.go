@@ -361,3 +361,12 @@ func (l offlineLoader) JsonReference() (gojsonreference.JsonReference, error) {
 type offlineFactory struct{}
 
 func (offlineFactory) New(source string) gojsonschema.JSONLoader { return offlineLoader(source) }
+
+// Source returns the JSON text of the named schema as embedded (for documents such as the
+// OpenAPI description that include schemas).
+func (r *Registry) Source(name string) ([]byte, error) {
+	if _, ok := r.schemas[name]; !ok {
+		return nil, fmt.Errorf("schemas: %w %q", ErrUnknownSchema, name)
+	}
+	return fs.ReadFile(embedded, name+".json")
+}

@@ -90,7 +90,8 @@ type operation struct {
 	body         string   // schema name of the JSON request body ("rest/put_user"), "" for none
 	mergePatch   bool     // the body may also be sent as application/merge-patch+json
 	ok           []response
-	errs         []int // problem statuses beyond those every operation of its kind has
+	headers      map[int]obj // response headers by success status
+	errs         []int       // problem statuses beyond those every operation of its kind has
 	planned      bool
 }
 
@@ -214,25 +215,28 @@ func operations() []operation {
 			ok:   []response{{200, "Events after since.", ref("EventPage")}},
 			errs: []int{410, 422}},
 
-		// PROTOCOLS.md section 3 routes that are not registered yet.
-		{method: "POST", path: "/calls", id: "makeCall", tag: "calls", roles: staffRoles, planned: true,
+		// The REST twins of the CTI WebSocket commands (commands.go).
+		{method: "POST", path: "/calls", id: "makeCall", tag: "calls", roles: staffRoles,
 			summary: "Place a call (make_call)",
-			desc:    "The REST form of the make_call command: the agent's phone dials phone.",
-			body:    "commands/make_call",
-			ok:      []response{{201, "The call was placed.", ref("CallCreated")}},
-			errs:    []int{404, 409}},
-		{method: "POST", path: "/calls/{call_id}/variables", id: "setVariables", tag: "calls", roles: staffRoles, planned: true,
+			desc: "The REST twin of the make_call command: the agent's phone (user_id) dials phone; the call's events follow on the event log. " +
+				"404 when the agent or a route to phone does not exist; 409 when the agent cannot place the call now (e.g. offline, busy, no phone registered); 403 when the account's mode does not allow it.",
+			body: "commands/make_call",
+			ok:   []response{{201, "The call was placed; Location is its call record.", ref("CallCreated")}},
+			headers: map[int]obj{201: {"Location": obj{"description": "/api/v1/calls/{call_id} of the new call.",
+				"schema": obj{"type": "string"}}}},
+			errs: []int{404, 409}},
+		{method: "POST", path: "/calls/{call_id}/variables", id: "setVariables", tag: "calls", roles: staffRoles,
 			summary: "Set call variables (set_variables)",
-			desc:    "The REST form of the set_variables command: merges variables into the call's and emits data_updated.",
+			desc:    "The REST twin of the set_variables command: merges variables into the call's and emits data_updated. 404 for an unknown call; 409 when the call's state does not allow it.",
 			params:  []any{param("CallIDPath")}, body: "rest/set_variables",
 			ok:   []response{{200, "The call's whole variable set after the update.", ref("CallVariables")}},
-			errs: []int{404, 409}},
-		{method: "POST", path: "/users/{user_id}/logout", id: "logoutUser", tag: "users", roles: staffRoles, planned: true,
+			errs: []int{404, 409, 422}},
+		{method: "POST", path: "/users/{user_id}/logout", id: "logoutUser", tag: "users", roles: staffRoles,
 			summary: "Log an agent out (logout)",
-			desc:    "The REST form of the logout command: every session of the agent ends and status_changed to offline is emitted.",
+			desc:    "The REST twin of the logout command: every session of the agent ends and status_changed to offline is emitted. No body. 404 for an unknown agent; 409 when the agent's state does not allow it.",
 			params:  []any{param("UserIDPath")},
 			ok:      []response{{200, "The agent is logged out.", ref("LoggedOut")}},
-			errs:    []int{404, 422}},
+			errs:    []int{404, 409, 422}},
 	}
 }
 
@@ -408,6 +412,9 @@ func (b *openAPIBuilder) operation(op operation) obj {
 		if schema != nil {
 			x["content"] = obj{"application/json": obj{"schema": schema}}
 		}
+		if h := op.headers[r.status]; h != nil {
+			x["headers"] = h
+		}
 		resp[strconv.Itoa(r.status)] = x
 	}
 	for _, s := range statuses {
@@ -489,7 +496,7 @@ func (b *openAPIBuilder) responseSchemas() {
 			"token":    obj{"type": "string", "description": "The signed JWT."},
 			"token_id": obj{"type": "string", "description": "Its jti, for DELETE /tokens/{token_id}."},
 			"ws_url": obj{"type": "string", "pattern": "^wss?://",
-				"description": "The account's CTI WebSocket URL for this token: /{account}-{md5hex(token_id)}?access_token=<token> (docs/protocols.md; the WebSocket itself is not served yet)."},
+				"description": "The account's CTI WebSocket URL for this token: /{account}-{md5hex(token_id)}?access_token=<token> (docs/protocols.md)."},
 			"expires_at": ts,
 		},
 	}

@@ -228,7 +228,7 @@ func (c *Core) Logout(ctx context.Context, a Actor, userID string) error {
 
 func (t *tenant) logoutLocked(ctx context.Context, f *fx, ag *agentRT, why string) {
 	for _, cl := range ag.calls {
-		t.endCallLocked(f, cl, endAgentLogout, "agent logged out")
+		t.endCallLocked(f, cl, endAgentLogout, endedByAgent)
 	}
 	if cl := ag.ringing; cl != nil {
 		if cl.confRing == ag {

@@ -2,13 +2,13 @@ package core
 
 import (
 	"context"
-	"slices"
-	"time"
 	"errors"
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/cti-adapter/cti-adapter/adapter/account"
 	"github.com/cti-adapter/cti-adapter/adapter/agent"

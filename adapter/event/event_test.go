@@ -2,8 +2,11 @@ package event
 
 import (
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
+
+	"github.com/cti-adapter/cti-adapter/schemas"
 )
 
 func TestWireForm(t *testing.T) {
@@ -25,5 +28,25 @@ func TestWireForm(t *testing.T) {
 	m, _ := json.Marshal([]Event{e})
 	if string(m) != "["+want+"]" {
 		t.Fatalf("MarshalJSON: %s", m)
+	}
+}
+
+// TestEveryEventHasASchema: every event the core emits has a data schema and is an allowed
+// name of the CTI WebSocket envelope, so adding an event without its contract fails here.
+func TestEveryEventHasASchema(t *testing.T) {
+	reg, err := schemas.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{IncomingCall, OutgoingCall, CallConnected, CallFailed, CallDisconnected, DataUpdated,
+		StatusChanged, SettingsChanged, CallHeld, CallRetrieved, CallMuted, CallUnmuted, PartyAdded, PartyRemoved,
+		CallTransferred, DTMFSent, MediaOwnerChanged} {
+		if err := reg.Validate("events/"+name, []byte(`{}`)); errors.Is(err, schemas.ErrUnknownSchema) {
+			t.Errorf("%s has no schema events/%s", name, name)
+		}
+		ev := Event{Name: name, Seq: 1, Time: time.Now(), Data: json.RawMessage(`{}`)}
+		if err := reg.Validate("vox/event", ev.Wire()); err != nil {
+			t.Errorf("%s is refused by the vox/event envelope: %v", name, err)
+		}
 	}
 }
