@@ -57,6 +57,11 @@ func newRTCServer(t *testing.T) *rtcServer {
 	t.Cleanup(func() {
 		hs.Close()
 		_ = srv.Conns.Close(context.Background())
+		// a closed leg leaves the engine's count when its event goroutine exits, right after Close
+		deadline := time.Now().Add(5 * time.Second)
+		for srv.Media.Legs() != 0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
 		if n := srv.Media.Legs(); n != 0 {
 			t.Errorf("%d media legs leaked", n)
 		}
