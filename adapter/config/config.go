@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"time"
 )
@@ -28,6 +29,10 @@ type Config struct {
 	RTCUDPPort      int           // one UDP port shared by every WebRTC leg (0: a port per leg)
 	RTCPublicIP     string        // address advertised in ICE host candidates (1:1 NAT)
 	RTCLoopback     bool          // offer only 127.0.0.1 candidates (tests, same-host use)
+	BridgeAddr      string        // TCP listen address of the processor bridge (empty: WebSocket /bridge only)
+	Processor       string        // processor name of the bridge's control destination ({processor}.CONTROL)
+	BridgeTLSCert   string        // PEM certificate of the bridge TCP listener (TLS when set with the key)
+	BridgeTLSKey    string        // PEM private key of the bridge TCP listener
 }
 
 // Default returns the embedded defaults.
@@ -40,6 +45,7 @@ func Default() Config {
 		EventRetention:  7 * 24 * time.Hour,
 		SubscriberQueue: 1024,
 		ShutdownTimeout: 10 * time.Second,
+		Processor:       "CTI",
 	}
 }
 
@@ -74,6 +80,10 @@ func (c *Config) Bind(fs *flag.FlagSet, scope Scope) error {
 		b.integer(&c.RTCUDPPort, "rtc-udp-port", "CTI_RTC_UDP_PORT", "one UDP port shared by every WebRTC leg (0: an OS-chosen port per leg)")
 		b.str(&c.RTCPublicIP, "rtc-public-ip", "CTI_RTC_PUBLIC_IP", "IP advertised in ICE candidates when behind 1:1 NAT (empty: interface addresses)")
 		b.boolean(&c.RTCLoopback, "rtc-loopback", "CTI_RTC_LOOPBACK", "offer only 127.0.0.1 ICE candidates (browser and server on one host)")
+		b.str(&c.BridgeAddr, "bridge-addr", "CTI_BRIDGE_ADDR", "TCP listen address of the processor bridge, length-prefixed JSON (empty: WebSocket /bridge only)")
+		b.str(&c.Processor, "processor", "CTI_PROCESSOR", "processor name of the bridge control destination <processor>.CONTROL")
+		b.str(&c.BridgeTLSCert, "bridge-tls-cert", "CTI_BRIDGE_TLS_CERT", "PEM certificate file: the bridge TCP listener speaks TLS (with --bridge-tls-key)")
+		b.str(&c.BridgeTLSKey, "bridge-tls-key", "CTI_BRIDGE_TLS_KEY", "PEM private key file of --bridge-tls-cert")
 	}
 	return errors.Join(b.errs...)
 }
@@ -95,8 +105,17 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data dir must not be empty"))
 	}
+	if !processorPattern.MatchString(c.Processor) {
+		errs = append(errs, fmt.Errorf("processor %q must match %s (it is the first part of <processor>.CONTROL)", c.Processor, processorPattern))
+	}
+	if (c.BridgeTLSCert == "") != (c.BridgeTLSKey == "") {
+		errs = append(errs, errors.New("bridge TLS needs both --bridge-tls-cert and --bridge-tls-key"))
+	}
 	return errors.Join(errs...)
 }
+
+// processorPattern is what a processor name may be: no dot, since targets are dot-joined.
+var processorPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 type binder struct {
 	fs   *flag.FlagSet

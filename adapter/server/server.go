@@ -19,6 +19,7 @@ import (
 	"github.com/cti-adapter/cti-adapter/adapter/account"
 	"github.com/cti-adapter/cti-adapter/adapter/api"
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
+	"github.com/cti-adapter/cti-adapter/adapter/bridge"
 	"github.com/cti-adapter/cti-adapter/adapter/config"
 	"github.com/cti-adapter/cti-adapter/adapter/conns"
 	"github.com/cti-adapter/cti-adapter/adapter/core"
@@ -47,6 +48,7 @@ type Server struct {
 	Conns    *conns.Tracker
 	Core     *core.Core
 	Media    *peer.Engine
+	Bridge   *bridge.Bridge
 
 	handler http.Handler
 }
@@ -130,6 +132,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, base *Base) (
 		Conns: conns.New(m.Connections), Media: engine,
 		Core: core.New(h, base.Store, accounts, core.Options{Log: log.With("component", "core"), Metrics: m, Engine: engine}),
 	}
+	// One bridge serves WebSocket /bridge and the TCP listener: one hub subscription per account.
+	s.Bridge = bridge.New(bridge.Deps{Log: log.With("component", "bridge"), Auth: s.Auth, Hub: s.Hub, Core: s.Core,
+		Users: s.Store, Schemas: s.Schemas, Metrics: s.Metrics, Conns: s.Conns, Processor: cfg.Processor})
 	s.handler = s.routes()
 	return s, nil
 }
@@ -155,6 +160,7 @@ func (s *Server) routes() http.Handler {
 		Log: s.Log, Store: s.Store, Auth: s.Auth, Accounts: s.Accounts, Hub: s.Hub, Core: s.Core,
 		Schemas: s.Schemas, Metrics: s.Metrics, PublicURL: s.Config.PublicURL,
 	}).Routes())
+	r.Mount("/bridge", s.Bridge)
 	return r
 }
 
@@ -210,6 +216,19 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 	if err != nil {
 		return err
 	}
+	var bridgeLn *bridge.Listener
+	if s.Config.BridgeAddr != "" {
+		if bridgeLn, err = s.Bridge.ListenTCP(s.Config.BridgeAddr, s.Config.BridgeTLSCert, s.Config.BridgeTLSKey); err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("bridge listener: %w", err)
+		}
+		go func() {
+			if e := bridgeLn.Serve(); e != nil {
+				s.Log.Error("bridge listener", "err", e)
+			}
+		}()
+		s.Log.Info("bridge listening", "addr", bridgeLn.Addr().String(), "tls", s.Config.BridgeTLSCert != "")
+	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	hubDone := s.Background(bg)
 	srv := &http.Server{
@@ -231,6 +250,9 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 	s.Log.Info("shutting down")
 	grace, cancel := context.WithTimeout(context.Background(), s.Config.ShutdownTimeout)
 	defer cancel()
+	if bridgeLn != nil {
+		_ = bridgeLn.Close() // open bridge connections are closed with the others below
+	}
 	connsErr := make(chan error, 1)
 	go func() { connsErr <- s.Conns.Close(grace) }()
 	if e := srv.Shutdown(grace); e != nil {
@@ -253,6 +275,7 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 	s.Log.Info("stopped")
 	return err
 }
+
 
 // BaseURL is the external URL of the server for links.
 func (s *Server) BaseURL() string {

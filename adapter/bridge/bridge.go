@@ -1,0 +1,333 @@
+// Package bridge is the processor-bridge edge (PROTOCOLS.md section 4, seed 002): CRM bridges
+// connect over WebSocket (GET /bridge) or length-prefixed TCP, log in as an agent and talk to
+// the control, session, channel group, channel, interaction and conversation destinations with
+// cti.query / cti.request / cti.response / cti.event messages.
+//
+// The package keeps no truth of its own: every request becomes a core command (the core checks
+// the account's mode), and every destination event is a rendering of the account's core events,
+// read from one hub subscription per account (a feed) shared by every connection of that
+// account. What a connection keeps is what the protocol needs: its destinations, whether each
+// answered its init query, and the events queued until it did. docs/bridge.md is the protocol
+// as implemented.
+package bridge
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/cti-adapter/cti-adapter/adapter/auth"
+	"github.com/cti-adapter/cti-adapter/adapter/conns"
+	"github.com/cti-adapter/cti-adapter/adapter/core"
+	"github.com/cti-adapter/cti-adapter/adapter/hub"
+	"github.com/cti-adapter/cti-adapter/adapter/metrics"
+	"github.com/cti-adapter/cti-adapter/adapter/store"
+	"github.com/cti-adapter/cti-adapter/schemas"
+)
+
+// DefaultProcessor names the control destination ({processor}.CONTROL) when none is configured.
+const DefaultProcessor = "CTI"
+
+// DefaultVersion is the version control.query.init reports when Deps.Version is empty.
+const DefaultVersion = "0.1.0"
+
+// Users is what the bridge reads of the store: an agent's name and extension.
+type Users interface {
+	User(ctx context.Context, account, id string) (store.User, error)
+}
+
+// Deps are the bridge's collaborators.
+type Deps struct {
+	Log     *slog.Logger
+	Auth    *auth.Service
+	Hub     *hub.Hub
+	Core    *core.Core
+	Users   Users
+	Schemas *schemas.Registry
+	Metrics *metrics.Metrics // may be nil
+	Conns   *conns.Tracker   // may be nil: then Shutdown alone closes connections
+	// Processor names the control destination; default DefaultProcessor.
+	Processor string
+	// Version is reported by control.query.init; default DefaultVersion.
+	Version string
+	// LoginTimeout closes a connection that is not logged in after it (default 30s).
+	LoginTimeout time.Duration
+	// WriteTimeout bounds the write of one message (default 10s).
+	WriteTimeout time.Duration
+	// MaxQueued bounds the bytes waiting to be written to one connection; a connection that
+	// falls further behind is closed (WebSocket 1013, try again later). Default 1 MiB.
+	MaxQueued int
+}
+
+// Bridge serves the processor-bridge protocol. It starts no goroutine until a connection
+// arrives, and every goroutine it starts ends when its connections have gone.
+type Bridge struct {
+	Deps
+	log           *slog.Logger
+	controlTarget string
+	bodySchemas   map[string]bool // message names with a body schema bridge/<name>
+
+	mu      sync.Mutex // guards feeds, live, watch, closing, gone
+	feeds   map[string]*feed
+	live    map[*conn]struct{}
+	watch   chan struct{} // closed to stop the shutdown watcher when no connection is left
+	closing bool
+	gone    chan struct{} // closed and replaced when live becomes empty during shutdown
+}
+
+// New returns a bridge.
+func New(d Deps) *Bridge {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Processor == "" {
+		d.Processor = DefaultProcessor
+	}
+	if d.Version == "" {
+		d.Version = DefaultVersion
+	}
+	if d.LoginTimeout <= 0 {
+		d.LoginTimeout = 30 * time.Second
+	}
+	if d.WriteTimeout <= 0 {
+		d.WriteTimeout = 10 * time.Second
+	}
+	if d.MaxQueued <= 0 {
+		d.MaxQueued = 1 << 20
+	}
+	b := &Bridge{Deps: d, log: d.Log.With("component", "bridge"), controlTarget: d.Processor + ".CONTROL",
+		bodySchemas: map[string]bool{}, feeds: map[string]*feed{}, live: map[*conn]struct{}{}}
+	for _, n := range d.Schemas.Names() {
+		if len(n) > len("bridge/") && n[:len("bridge/")] == "bridge/" {
+			b.bodySchemas[n[len("bridge/"):]] = true
+		}
+	}
+	return b
+}
+
+// ServeHTTP upgrades GET /bridge?access_token=<agent jwt> to a WebSocket. The token is
+// optional (control.request.login may carry one); a token that is given must be a valid agent
+// token: 401 otherwise, 403 for another role, both before the upgrade.
+func (b *Bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		httpError(w, http.StatusMethodNotAllowed, "the bridge WebSocket is opened with GET")
+		return
+	}
+	var claims *auth.Claims
+	if tok := auth.TokenFrom(r); tok != "" {
+		c, err := b.Auth.Verify(r.Context(), tok)
+		if err != nil {
+			httpError(w, http.StatusUnauthorized, err.Error())
+			return
+		}
+		if c.Role != auth.RoleAgent {
+			httpError(w, http.StatusForbidden, "the bridge takes agent tokens only")
+			return
+		}
+		claims = c
+	} else if r.Header.Get("Authorization") != "" {
+		httpError(w, http.StatusUnauthorized, "Authorization must be a Bearer token")
+		return
+	}
+	release, ok := b.track()
+	if !ok {
+		httpError(w, http.StatusServiceUnavailable, "shutting down")
+		return
+	}
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{})
+	if err != nil {
+		release()
+		return // Accept wrote the HTTP error
+	}
+	ws.SetReadLimit(maxSkip)
+	c := b.newConn(&wsTransport{ws: ws, timeout: b.WriteTimeout}, release)
+	c.urlClaims = claims
+	// The connection is hijacked: serve it on a fresh goroutine and let net/http's (deep) one
+	// return, so that an idle connection keeps one small stack and no request state.
+	go c.serveWS(ws)
+}
+
+func httpError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = fmt.Fprintf(w, "{\"error\":%q}\n", msg)
+}
+
+// track registers a connection with the tracker (if any).
+func (b *Bridge) track() (func(), bool) {
+	b.mu.Lock()
+	closing := b.closing
+	b.mu.Unlock()
+	if closing {
+		return nil, false
+	}
+	if b.Conns == nil {
+		return func() {}, true
+	}
+	return b.Conns.Add("bridge")
+}
+
+// Listener is the bridge's TCP listener.
+type Listener struct {
+	b  *Bridge
+	ln net.Listener
+}
+
+// ListenTCP listens on addr for length-prefixed bridge connections, with TLS when certFile and
+// keyFile are given.
+func (b *Bridge) ListenTCP(addr, certFile, keyFile string) (*Listener, error) {
+	var cfg *tls.Config
+	if certFile != "" || keyFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("bridge tls: %w", err)
+		}
+		cfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if cfg != nil {
+		ln = tls.NewListener(ln, cfg)
+	}
+	return &Listener{b: b, ln: ln}, nil
+}
+
+// Addr is the bound address.
+func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
+
+// Serve accepts connections until Close. Each connection is served on its own goroutine.
+func (l *Listener) Serve() error {
+	var delay time.Duration
+	for {
+		nc, err := l.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		release, ok := l.b.track()
+		if !ok {
+			_ = nc.Close()
+			continue
+		}
+		go l.b.serveConn(nc, release)
+	}
+}
+
+// ServeConn serves one length-prefixed connection (TCP, TLS, or an in-memory pipe in tests)
+// until it ends.
+func (b *Bridge) ServeConn(nc net.Conn) {
+	release, ok := b.track()
+	if !ok {
+		_ = nc.Close()
+		return
+	}
+	b.serveConn(nc, release)
+}
+
+func (b *Bridge) serveConn(nc net.Conn, release func()) {
+	c := b.newConn(&tcpTransport{nc: nc, timeout: b.WriteTimeout}, release)
+	c.serveTCP(nc)
+}
+
+// Close stops accepting. Open connections are closed by the tracker's shutdown or Shutdown.
+func (l *Listener) Close() error { return l.ln.Close() }
+
+// Shutdown closes every connection with a going-away code (after a control.shutdown event to
+// bridges that initialised the control destination) and waits until all have ended or ctx ends.
+func (b *Bridge) Shutdown(ctx context.Context) error {
+	b.mu.Lock()
+	b.closing = true
+	if b.gone == nil {
+		b.gone = make(chan struct{})
+	}
+	gone := b.gone
+	empty := len(b.live) == 0
+	b.mu.Unlock()
+	if empty {
+		return nil
+	}
+	b.closeAll()
+	select {
+	case <-gone:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (b *Bridge) closeAll() {
+	b.mu.Lock()
+	all := make([]*conn, 0, len(b.live))
+	for c := range b.live {
+		all = append(all, c)
+	}
+	b.mu.Unlock()
+	for _, c := range all {
+		c.shutdown()
+	}
+}
+
+// addLive registers a connection; the first one starts the shutdown watcher.
+func (b *Bridge) addLive(c *conn) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.live[c] = struct{}{}
+	if len(b.live) == 1 && b.Conns != nil {
+		stop := make(chan struct{})
+		b.watch = stop
+		closing := b.Conns.Closing()
+		go func() {
+			select {
+			case <-closing:
+				b.closeAll()
+			case <-stop:
+			}
+		}()
+	}
+	if b.closing {
+		go c.shutdown()
+	}
+}
+
+func (b *Bridge) removeLive(c *conn) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.live, c)
+	if len(b.live) == 0 {
+		if b.watch != nil {
+			close(b.watch)
+			b.watch = nil
+		}
+		if b.gone != nil {
+			close(b.gone)
+			b.gone = nil
+		}
+	}
+}
+
+// Live is the number of open connections.
+func (b *Bridge) Live() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.live)
+}

@@ -1,0 +1,378 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/cti-adapter/cti-adapter/adapter/auth"
+	"github.com/cti-adapter/cti-adapter/adapter/core"
+)
+
+// conn is one bridge connection: at most one agent login (a core desktop session) at a time.
+//
+// Goroutines: the transport's reader (always; it decodes and handles requests one at a time), a
+// writer that runs only while messages wait to be written, and one goroutine per senddtmf in
+// flight. Events are rendered by the account's feed goroutine under mu.
+type conn struct {
+	b         *Bridge
+	t         transport
+	release   func()
+	ctx       context.Context // cancelled when the connection ends
+	cancel    context.CancelFunc
+	urlClaims *auth.Claims // WebSocket token of the upgrade request, nil if none
+	hdr       [4]byte      // TCP length prefix buffer
+	wg        sync.WaitGroup
+	login     *time.Timer
+
+	mu          sync.Mutex // guards everything below
+	closed      bool       // ended: nothing more is queued or started
+	closing     bool       // a close was asked for: what is queued is written, then the transport closes
+	ending      bool       // teardown is waiting for the connection's goroutines: none may start
+	closeCode   websocket.StatusCode
+	closeReason string
+	out         [][]byte // messages waiting for the writer, in order
+	outBytes    int
+	writing     bool
+
+	feed          *feed
+	sess          *core.Session
+	actor         core.Actor
+	name, ext     string
+	controlInited bool
+	mode          string // the mode last reported on the control destination
+	session       dest
+	group         dest
+	channel       *channel
+	inter         map[string]*interaction // by interaction id
+	byCall        map[string]*interaction // the newest interaction of each call
+	released      []string                // released interaction ids, oldest first
+}
+
+func (b *Bridge) newConn(t transport, release func()) *conn {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &conn{b: b, t: t, release: release, ctx: ctx, cancel: cancel}
+	b.addLive(c)
+	c.login = time.AfterFunc(b.LoginTimeout, func() {
+		c.mu.Lock()
+		in := c.sess != nil
+		c.mu.Unlock()
+		if !in {
+			b.log.Info("bridge connection closed: no login", "transport", t.kind(), "after", b.LoginTimeout)
+			c.closeAfterFlush(websocket.StatusPolicyViolation, "no login within "+b.LoginTimeout.String())
+		}
+	})
+	return c
+}
+
+func (c *conn) serveTCP(nc net.Conn) {
+	defer c.teardown()
+	for {
+		msg, n, err := readFrame(nc, &c.hdr)
+		switch {
+		case errors.Is(err, errFrameTooLong):
+			c.b.log.Warn("bridge tcp protocol error: length prefix far beyond 64 KiB; closing the connection",
+				"remote", nc.RemoteAddr().String(), "length", n)
+			c.send(encodeResponse(c.b.echoHeader(nil), tooBig(int64(n))+"; the connection is closed", nil))
+			c.closeAfterFlush(websocket.StatusMessageTooBig, "")
+			c.drainUntilClosed(nc)
+			return
+		case err != nil:
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.ErrUnexpectedEOF) {
+				c.b.log.Debug("bridge tcp read", "err", err)
+			}
+			return
+		case msg == nil && n > MaxMessage:
+			c.send(encodeResponse(c.b.echoHeader(nil), tooBig(int64(n)), nil))
+		default:
+			c.handle(msg)
+		}
+	}
+}
+
+// drainUntilClosed reads and discards until the writer has closed the transport.
+func (c *conn) drainUntilClosed(r io.Reader) {
+	_, _ = io.Copy(io.Discard, r)
+}
+
+func (c *conn) serveWS(ws *websocket.Conn) {
+	defer c.teardown()
+	if c.urlClaims != nil {
+		// the URL token logs the agent in at once: control.query.init then names the session,
+		// and control.request.login ({} or the same agent's token) answers the same one
+		ctx, cancel := c.cmdCtx()
+		msg := c.loginAs(ctx, c.urlClaims, nil)
+		cancel()
+		if msg != "" {
+			c.b.log.Info("bridge websocket login refused", "user_id", c.urlClaims.Subject, "err", msg)
+			c.closeAfterFlush(websocket.StatusPolicyViolation, clipReason(msg))
+		}
+	}
+	for {
+		typ, r, err := ws.Reader(c.ctx)
+		if err != nil {
+			if websocket.CloseStatus(err) == -1 && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
+				c.b.log.Debug("bridge ws read", "err", err)
+			}
+			return
+		}
+		msg, n, err := readWSMessage(r)
+		if err != nil {
+			return
+		}
+		switch {
+		case typ != websocket.MessageText:
+			c.send(encodeResponse(c.b.echoHeader(nil), "binary frames are not accepted: send one JSON message per text frame", nil))
+		case msg == nil:
+			c.send(encodeResponse(c.b.echoHeader(nil), tooBig(n), nil))
+		default:
+			c.handle(msg)
+		}
+	}
+}
+
+// teardown ends the connection: what is queued is still written (a TCP peer may have only
+// half-closed), its desktop session ends (the agent stays logged in for the account's grace
+// period if it has no other session), and it leaves its feed.
+func (c *conn) teardown() {
+	c.mu.Lock()
+	sess, f := c.sess, c.feed
+	c.sess, c.feed = nil, nil
+	c.closing = true // nothing new is queued; the writer writes the rest, then closes
+	c.kickLocked()
+	c.ending = true // no goroutine starts after this
+	c.mu.Unlock()
+	c.cancel()
+	c.login.Stop()
+	c.wg.Wait()
+	c.mu.Lock()
+	c.closed = true
+	c.out = nil
+	c.mu.Unlock()
+	c.t.close(0, "")
+	if f != nil {
+		c.b.leave(f, c)
+	}
+	if sess != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		c.b.Core.EndSession(ctx, sess)
+		cancel()
+	}
+	c.b.removeLive(c)
+	c.release()
+}
+
+// send queues a message for the writer.
+func (c *conn) send(msg []byte) {
+	c.mu.Lock()
+	c.enqueueLocked(msg)
+	c.mu.Unlock()
+}
+
+func (c *conn) enqueueLocked(msg []byte) {
+	if c.closed || c.closing {
+		return
+	}
+	c.out = append(c.out, msg)
+	c.outBytes += len(msg)
+	if c.outBytes > c.b.MaxQueued {
+		c.b.log.Warn("bridge connection cannot keep up; closing it", "transport", c.t.kind(), "user_id", c.actor.UserID, "queued_bytes", c.outBytes)
+		c.out, c.outBytes = nil, 0
+		c.closing, c.closeCode, c.closeReason = true, websocket.StatusTryAgainLater, "too slow: reconnect"
+	}
+	c.kickLocked()
+}
+
+func (c *conn) kickLocked() {
+	if c.writing || c.closed || c.ending {
+		return
+	}
+	c.writing = true
+	c.wg.Add(1)
+	go c.writeLoop()
+}
+
+func (c *conn) writeLoop() {
+	defer c.wg.Done()
+	for {
+		c.mu.Lock()
+		if len(c.out) == 0 || c.closed {
+			c.writing = false
+			closeNow := c.closing && !c.closed
+			code, reason := c.closeCode, c.closeReason
+			c.mu.Unlock()
+			if closeNow {
+				c.t.close(code, reason)
+			}
+			return
+		}
+		batch := c.out
+		c.out, c.outBytes = nil, 0
+		c.mu.Unlock()
+		for _, m := range batch {
+			if err := c.t.write(m); err != nil {
+				c.mu.Lock()
+				c.out, c.outBytes, c.writing = nil, 0, false
+				c.closing = true
+				c.mu.Unlock()
+				c.t.close(0, "")
+				return
+			}
+		}
+	}
+}
+
+// closeAfterFlush writes what is queued, then closes with code (WebSocket) or closes (TCP).
+func (c *conn) closeAfterFlush(code websocket.StatusCode, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing || c.closed {
+		return
+	}
+	c.closing, c.closeCode, c.closeReason = true, code, reason
+	c.kickLocked()
+}
+
+// shutdown tells an initialised control destination that the processor is going away, then
+// closes with 1001.
+func (c *conn) shutdown() {
+	c.mu.Lock()
+	if c.controlInited {
+		c.enqueueLocked(encodeEvent(c.b.controlTarget, "control.shutdown", map[string]string{"reason": "the adapter is shutting down"}))
+	}
+	c.mu.Unlock()
+	c.closeAfterFlush(websocket.StatusGoingAway, "shutting down")
+}
+
+// closeSlow drops what is queued and closes with 1013 (try again later).
+func (c *conn) closeSlow(reason string) {
+	c.mu.Lock()
+	c.out, c.outBytes = nil, 0
+	c.mu.Unlock()
+	c.closeAfterFlush(websocket.StatusTryAgainLater, reason)
+}
+
+// handle answers one received message.
+func (c *conn) handle(raw []byte) {
+	start := time.Now()
+	in, fail := c.b.decode(raw)
+	if fail != nil {
+		c.send(encodeResponse(fail.hdr, fail.msg, nil))
+		return
+	}
+	c.dispatch(in)
+	if m := c.b.Metrics; m != nil {
+		m.CommandLatency.WithLabelValues("bridge", in.Name).Observe(time.Since(start).Seconds())
+	}
+}
+
+// req is a query or request with its resolved destination.
+type req struct {
+	*inbound
+	ia   *interaction
+	conv *conversation
+}
+
+func (c *conn) dispatch(in *inbound) {
+	r := &req{inbound: in}
+	if in.Type == TypeQuery && in.spec.kind != kControl {
+		// read-your-writes across desktops: the answer reflects every change the adapter had
+		// confirmed (to any client) when the query arrived
+		c.sync()
+	}
+	if in.spec.kind != kControl {
+		if msg := c.resolve(r); msg != "" {
+			c.reply(in, msg, nil)
+			return
+		}
+	} else if in.Target != c.b.controlTarget {
+		c.reply(in, "unknown target "+quote(in.Target)+": control messages go to "+c.b.controlTarget, nil)
+		return
+	}
+	in.spec.handle(c, r)
+}
+
+// resolve finds r's destination; it returns the errorMessage when there is none.
+func (c *conn) resolve(r *req) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sess == nil {
+		return "not logged in: send control.request.login to " + c.b.controlTarget + " first"
+	}
+	parts := strings.Split(r.Target, ".")
+	want := int(r.spec.kind) // kSession = 1 part ... kConversation = 5 parts
+	kindName := kindNames[r.spec.kind]
+	if len(parts) != want || parts[0] != c.sess.ID || want >= 2 && parts[1] != GroupID || want >= 3 && parts[2] != ChannelID {
+		return "unknown " + kindName + " target " + quote(r.Target)
+	}
+	if want >= 4 {
+		ia := c.inter[parts[3]]
+		if ia == nil {
+			return "unknown " + kindName + " target " + quote(r.Target) + ": no such interaction (it completed or never existed)"
+		}
+		r.ia = ia
+		if want == 5 {
+			if ia.conv == nil || ia.conv.target != r.Target {
+				return "unknown " + kindName + " target " + quote(r.Target) + ": no such conversation (it was disposed or never existed)"
+			}
+			r.conv = ia.conv
+		}
+	}
+	return ""
+}
+
+// clipReason fits a WebSocket close reason (at most 123 bytes).
+func clipReason(s string) string {
+	if len(s) > 120 {
+		return s[:120]
+	}
+	return s
+}
+
+func quote(s string) string {
+	if len(s) > 80 {
+		s = s[:80] + "..."
+	}
+	return "\"" + s + "\""
+}
+
+// reply answers r: SUCCESS with body, or FAILURE with errMsg.
+func (c *conn) reply(in *inbound, errMsg string, body any) {
+	c.send(encodeResponse(in.Header, errMsg, body))
+}
+
+// sync waits until the events the hub delivered so far are rendered for this connection.
+func (c *conn) sync() {
+	c.mu.Lock()
+	f := c.feed
+	c.mu.Unlock()
+	if f != nil {
+		f.sync()
+	}
+}
+
+// async runs a slow request (senddtmf) on its own goroutine so that the connection goes on
+// reading; it reports false when the connection is ending.
+func (c *conn) async(f func()) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.asyncLocked(f)
+}
+
+func (c *conn) asyncLocked(f func()) bool {
+	if c.closed || c.closing || c.ending {
+		return false
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		f()
+	}()
+	return true
+}

@@ -1,0 +1,110 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// transport writes whole messages and closes the connection.
+type transport interface {
+	write(msg []byte) error
+	// close ends the connection; code is a WebSocket close code (TCP just closes).
+	close(code websocket.StatusCode, reason string)
+	kind() string
+}
+
+// wsTransport is one JSON message per WebSocket text frame.
+type wsTransport struct {
+	ws      *websocket.Conn
+	timeout time.Duration
+}
+
+func (t *wsTransport) write(msg []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), t.timeout)
+	defer cancel()
+	return t.ws.Write(ctx, websocket.MessageText, msg)
+}
+
+func (t *wsTransport) close(code websocket.StatusCode, reason string) {
+	if code == 0 {
+		_ = t.ws.CloseNow()
+		return
+	}
+	_ = t.ws.Close(code, reason)
+}
+
+func (t *wsTransport) kind() string { return "ws" }
+
+// tcpTransport is a 4-byte big-endian length followed by that many bytes of UTF-8 JSON.
+type tcpTransport struct {
+	nc      net.Conn
+	timeout time.Duration
+}
+
+func (t *tcpTransport) write(msg []byte) error {
+	var hdr [4]byte
+	binary.BigEndian.PutUint32(hdr[:], uint32(len(msg)))
+	_ = t.nc.SetWriteDeadline(time.Now().Add(t.timeout))
+	bufs := net.Buffers{hdr[:], msg}
+	_, err := bufs.WriteTo(t.nc)
+	return err
+}
+
+func (t *tcpTransport) close(websocket.StatusCode, string) { _ = t.nc.Close() }
+
+func (t *tcpTransport) kind() string { return "tcp" }
+
+// errFrameTooLong is returned by readFrame for a length prefix beyond maxSkip: the stream cannot
+// be resynchronised cheaply, so the connection is closed.
+var errFrameTooLong = errors.New("frame length beyond the skip limit")
+
+// readFrame reads one length-prefixed frame. A frame longer than MaxMessage is read and thrown
+// away: it returns (nil, n, nil) with n the announced length, so that the caller answers FAILURE
+// and goes on. A length beyond maxSkip returns errFrameTooLong without reading the payload.
+func readFrame(r io.Reader, hdr *[4]byte) ([]byte, uint32, error) {
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, 0, err
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n > maxSkip {
+		return nil, n, errFrameTooLong
+	}
+	if n > MaxMessage {
+		if _, err := io.CopyN(io.Discard, r, int64(n)); err != nil {
+			return nil, n, err
+		}
+		return nil, n, nil
+	}
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return nil, n, err
+	}
+	return buf, n, nil
+}
+
+// readWSMessage reads one WebSocket message of at most MaxMessage bytes. A longer one is read to
+// its end and thrown away: it returns (nil, total, nil) so that the caller answers FAILURE.
+func readWSMessage(r io.Reader) ([]byte, int64, error) {
+	var buf bytes.Buffer
+	n, err := buf.ReadFrom(io.LimitReader(r, MaxMessage+1))
+	if err != nil {
+		return nil, n, err
+	}
+	if n <= MaxMessage {
+		return buf.Bytes(), n, nil
+	}
+	rest, err := io.Copy(io.Discard, r)
+	return nil, n + rest, err
+}
+
+func tooBig(n int64) string {
+	return fmt.Sprintf("message of %d bytes exceeds the %d-byte (64 KiB) limit", n, MaxMessage)
+}

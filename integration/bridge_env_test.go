@@ -1,0 +1,235 @@
+package integration
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/cti-adapter/cti-adapter/adapter/agent"
+	"github.com/cti-adapter/cti-adapter/adapter/auth"
+	"github.com/cti-adapter/cti-adapter/adapter/bridge"
+	"github.com/cti-adapter/cti-adapter/adapter/call"
+	"github.com/cti-adapter/cti-adapter/adapter/config"
+	"github.com/cti-adapter/cti-adapter/adapter/core"
+	"github.com/cti-adapter/cti-adapter/adapter/server"
+	"github.com/cti-adapter/cti-adapter/adapter/store"
+	"github.com/cti-adapter/cti-adapter/webrtc/peer"
+	"github.com/cti-adapter/cti-adapter/webrtc/rtctest"
+)
+
+// bridgeEnv is a real server (store, hub, core, media engine on loopback) behind httptest for
+// the WebSocket bridge, plus a bridge TCP listener on loopback, with account acme in the given
+// mode and agents a1, a2, a3 (extensions 101, 102, 103).
+type bridgeEnv struct {
+	t   testing.TB
+	srv *server.Server
+	url string
+	tcp string
+	ctx context.Context
+}
+
+// leakCheck fails the test if goroutines started during it are still running once its cleanups
+// (registered after this call) have run. The package's TestMain is not ours to change, so each
+// bridge test checks for itself.
+func leakCheck(t *testing.T) {
+	opts := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, opts) })
+}
+
+func newBridgeEnv(t testing.TB, mode string) *bridgeEnv {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.JWTSecret = "bridge-test-secret-bridge-test-secret-42"
+	cfg.RTCLoopback = true
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if os.Getenv("CTI_TEST_LOG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	ctx := context.Background()
+	base, err := server.OpenBase(ctx, cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(ctx, cfg, log, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bg, cancel := context.WithCancel(ctx)
+	hubDone := srv.Background(bg)
+	hs := httptest.NewServer(srv.Handler())
+	tcp, err := bridge.New(bridge.Deps{Log: log, Auth: srv.Auth, Hub: srv.Hub, Core: srv.Core, Users: srv.Store,
+		Schemas: srv.Schemas, Metrics: srv.Metrics, Conns: srv.Conns, Processor: cfg.Processor}).ListenTCP("127.0.0.1:0", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveDone := make(chan struct{})
+	go func() { defer close(serveDone); _ = tcp.Serve() }()
+	t.Cleanup(func() {
+		_ = tcp.Close()
+		<-serveDone
+		grace, stop := context.WithTimeout(ctx, 10*time.Second)
+		defer stop()
+		if err := srv.Conns.Close(grace); err != nil {
+			t.Errorf("connections still open at the end: %v", err)
+		}
+		hs.Close()
+		cancel()
+		<-hubDone
+		_ = srv.Media.Close()
+		_ = srv.Store.Close()
+	})
+	if _, err := srv.Accounts.Create(ctx, "acme", mode); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Accounts.Update(ctx, "acme", []byte(`{"wrap_up_seconds":0,"ring_timeout_seconds":30}`)); err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range []string{"a1", "a2", "a3"} {
+		if _, err := srv.Store.PutUser(ctx, store.User{Account: "acme", ID: id, Name: "Agent " + id, Extension: "10" + strconv.Itoa(i+1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &bridgeEnv{t: t, srv: srv, url: hs.URL, tcp: tcp.Addr().String(), ctx: ctx}
+}
+
+func (e *bridgeEnv) token(role auth.Role, sub string) string {
+	e.t.Helper()
+	m, err := e.srv.Auth.Mint(e.ctx, auth.MintRequest{Account: "acme", Role: role, Subject: sub})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return m.Token
+}
+
+func (e *bridgeEnv) ws(token string) *bclient { return dialBridgeWS(e.t, e.url, token, e.srv.Schemas) }
+func (e *bridgeEnv) tcpClient() *bclient      { return dialBridgeTCP(e.t, e.tcp, e.srv.Schemas) }
+
+// phone gives agent uid a phone with a connected peer connection and a granted microphone.
+func (e *bridgeEnv) phone(uid string) *rtctest.Client {
+	e.t.Helper()
+	s, err := e.srv.Core.Login(e.ctx, core.Actor{Account: "acme", Role: auth.RoleAgent, UserID: uid, Via: core.ViaPhone}, core.KindPhone)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	leg, err := e.srv.Media.NewLeg(peer.LegOptions{ID: "phone-" + s.ID})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	c := rtctest.New(e.t)
+	c.ConnectLeg(leg)
+	if err := e.srv.Core.AttachPhone(e.ctx, s, leg); err != nil {
+		e.t.Fatal(err)
+	}
+	e.srv.Core.PhoneHealth(e.ctx, s, true, true)
+	return c
+}
+
+func (e *bridgeEnv) phoneActor(uid string) core.Actor {
+	return core.Actor{Account: "acme", Role: auth.RoleAgent, UserID: uid, Via: core.ViaPhone}
+}
+
+// phoneReady makes uid ready from its phone (the mode limits desktops only).
+func (e *bridgeEnv) phoneReady(uid string) {
+	e.t.Helper()
+	if _, err := e.srv.Core.SetStatus(e.ctx, e.phoneActor(uid), uid, agent.Ready, ""); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *bridgeEnv) phoneControl(uid, callID string, op call.Op, arg string) {
+	e.t.Helper()
+	if _, err := e.srv.Core.Control(e.ctx, e.phoneActor(uid), callID, op, arg); err != nil {
+		e.t.Fatalf("%s %s from the phone: %v", uid, op, err)
+	}
+}
+
+// customer places a web call that picks queue sales (IVR digit 1).
+func (e *bridgeEnv) customer() (*core.WebCall, *rtctest.Client) {
+	e.t.Helper()
+	leg, err := e.srv.Media.NewLeg(peer.LegOptions{ID: "customer"})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	c := rtctest.New(e.t)
+	c.ConnectLeg(leg)
+	wc, err := e.srv.Core.StartWebCall(e.ctx, "acme", core.WebCaller{DisplayName: "Ada", Phone: "+15550100"}, leg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := c.SendDigits("1"); err != nil {
+		e.t.Fatal(err)
+	}
+	return wc, c
+}
+
+// desk is a logged-in bridge client with its targets.
+type desk struct {
+	*bclient
+	uid, sid, group, channel string
+}
+
+const control = "CTI.CONTROL"
+
+// login logs c in (token in the body unless empty, for a WebSocket opened with one) and
+// initialises control, session, channel group and channel.
+func login(t testing.TB, c *bclient, uid, token string) *desk {
+	t.Helper()
+	var body any = map[string]string{}
+	if token != "" {
+		body = map[string]string{"token": token}
+	}
+	r := c.request("control.request.login", control, body)
+	d := &desk{bclient: c, uid: uid, sid: r.str("session")}
+	if d.sid == "" || r.str("user_id") != uid {
+		t.Fatalf("login response: %s", r.raw)
+	}
+	ci := c.query("control.query.init", control)
+	if ci.str("status") != "ACTIVE" || ci.str("session") != d.sid {
+		t.Fatalf("control.query.init: %s", ci.raw)
+	}
+	si := c.query("session.query.init", d.sid)
+	groups, _ := si.Body["channel-groups"].([]any)
+	if len(groups) != 1 {
+		t.Fatalf("session.query.init: %s", si.raw)
+	}
+	g := groups[0].(map[string]any)
+	ch := g["channels"].([]any)[0].(map[string]any)
+	d.group = d.sid + "." + g["id"].(string)
+	d.channel = d.group + "." + ch["id"].(string)
+	if ch["type"] != "telephony" {
+		t.Fatalf("channel: %v", ch)
+	}
+	gi := c.query("channelgroup.query.init", d.group)
+	if gi.str("id") != g["id"] {
+		t.Fatalf("channelgroup.query.init: %s", gi.raw)
+	}
+	c.query("channel.query.init", d.channel)
+	return d
+}
+
+// interaction waits for channel.interactionadded from mark on, and returns its target.
+func (d *desk) interaction(from int) string {
+	d.t.Helper()
+	return d.event(from, "channel.interactionadded", d.channel).str("interaction")
+}
+
+// initCall initialises an interaction and its conversation, returning the conversation target.
+func (d *desk) initCall(ia string) (bmsg, string, bmsg) {
+	d.t.Helper()
+	ii := d.query("interaction.query.init", ia)
+	convs, _ := ii.Body["conversations"].([]any)
+	if len(convs) != 1 {
+		d.t.Fatalf("interaction.query.init: %s", ii.raw)
+	}
+	conv := convs[0].(string)
+	ci := d.query("conversation.query.init", conv)
+	return ii, conv, ci
+}
