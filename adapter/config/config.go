@@ -17,6 +17,7 @@ import (
 type Config struct {
 	Addr            string        // HTTP listen address
 	DataDir         string        // SQLite store, JWT secret
+	StoreSync       string        // normal (survives kill -9) or full (survives power loss)
 	PublicURL       string        // external base URL, e.g. https://cti.example.com (default http://localhost<addr>)
 	NoDemo          bool          // do not create the demo account on a new data dir
 	LogLevel        string        // debug, info, warn, error
@@ -40,6 +41,7 @@ func Default() Config {
 	return Config{
 		Addr:            ":8080",
 		DataDir:         "./data",
+		StoreSync:       "normal",
 		LogLevel:        "info",
 		JWTAlg:          "HS256",
 		EventRetention:  7 * 24 * time.Hour,
@@ -64,6 +66,7 @@ const (
 func (c *Config) Bind(fs *flag.FlagSet, scope Scope) error {
 	b := binder{fs: fs}
 	b.str(&c.DataDir, "data-dir", "CTI_DATA_DIR", "directory of the SQLite store and the generated JWT secret")
+	b.str(&c.StoreSync, "store-sync", "CTI_STORE_SYNC", "commit durability: normal (survives a crash of the process, kill -9 included) or full (also power loss; fsync per commit)")
 	b.str(&c.JWTAlg, "jwt-alg", "CTI_JWT_ALG", "token signing algorithm: HS256, RS256 or EdDSA")
 	b.str(&c.JWTKeyFile, "jwt-key-file", "CTI_JWT_KEY_FILE", "PEM private key for RS256 or EdDSA")
 	if v, ok := os.LookupEnv("CTI_JWT_SECRET"); ok {
@@ -101,6 +104,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SubscriberQueue < 16 {
 		errs = append(errs, errors.New("subscriber queue must be at least 16"))
+	}
+	if c.StoreSync != "normal" && c.StoreSync != "full" {
+		errs = append(errs, fmt.Errorf("store sync %q is not normal or full", c.StoreSync))
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data dir must not be empty"))

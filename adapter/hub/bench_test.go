@@ -8,14 +8,22 @@ import (
 	"time"
 
 	"github.com/cti-adapter/cti-adapter/adapter/event"
+	"github.com/cti-adapter/cti-adapter/adapter/store"
 )
 
 // BenchmarkPublish measures durable appends with group commit: many publishers (as many
 // commands in flight on a busy node) over a real SQLite store with synchronous=FULL.
 func BenchmarkPublish(b *testing.B) {
-	for _, publishers := range []int{1, 64, 256} {
-		b.Run("publishers="+strconv.Itoa(publishers), func(b *testing.B) {
-			st := openStore(b, b.TempDir())
+	for _, cfg := range []struct {
+		sync       string
+		publishers int
+	}{{store.SyncFull, 1}, {store.SyncFull, 64}, {store.SyncFull, 256}, {store.SyncNormal, 1}, {store.SyncNormal, 64}, {store.SyncNormal, 256}} {
+		publishers := cfg.publishers
+		b.Run("sync="+cfg.sync+"/publishers="+strconv.Itoa(publishers), func(b *testing.B) {
+			st, err := store.OpenWith(context.Background(), b.TempDir()+"/cti.db", discard, store.Options{Sync: cfg.sync})
+			if err != nil {
+				b.Fatal(err)
+			}
 			defer st.Close()
 			h := start(b, st, Options{})
 			data := map[string]any{"call_id": "c-123456", "user_id": "agent1", "phone": "+15550100", "variables": map[string]string{"crm_id": "42"}}
@@ -41,6 +49,7 @@ func BenchmarkPublish(b *testing.B) {
 			}
 			wg.Wait()
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+			b.ReportMetric(float64(time.Since(start).Microseconds())*float64(publishers)/float64(b.N), "µs/publish")
 		})
 	}
 }

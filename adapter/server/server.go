@@ -68,7 +68,7 @@ func OpenBase(ctx context.Context, cfg config.Config, log *slog.Logger) (*Base, 
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(ctx, cfg.DataDir+string(os.PathSeparator)+StoreFile, log)
+	st, err := store.OpenWith(ctx, cfg.DataDir+string(os.PathSeparator)+StoreFile, log, store.Options{Sync: cfg.StoreSync})
 	if err != nil {
 		return nil, err
 	}

@@ -69,6 +69,33 @@ type Store struct {
 // Open opens (creating it if needed, mode 0600) the database file at path, switches it to WAL
 // and applies any pending schema migrations. The directory must exist. A nil log discards.
 func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
+	return OpenWith(ctx, path, log, Options{})
+}
+
+// Durability of a commit.
+const (
+	// SyncFull fsyncs the WAL on every commit: a commit survives power loss.
+	SyncFull = "full"
+	// SyncNormal fsyncs only at checkpoints: a commit survives any crash of the process
+	// (kill -9 included) but the last commits may be lost if the machine loses power.
+	SyncNormal = "normal"
+)
+
+// Options tune a store. The zero value is SyncFull.
+type Options struct {
+	Sync string // SyncFull (default) or SyncNormal
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, path string, log *slog.Logger, opts Options) (*Store, error) {
+	sync := "FULL"
+	switch opts.Sync {
+	case "", SyncFull:
+	case SyncNormal:
+		sync = "NORMAL"
+	default:
+		return nil, fmt.Errorf("%w: sync must be %s or %s", ErrInvalid, SyncFull, SyncNormal)
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -89,7 +116,7 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 	}
 
 	s := &Store{log: log.With("component", "store"), now: time.Now}
-	s.w, err = sql.Open("sqlite", writerDSN(abs))
+	s.w, err = sql.Open("sqlite", writerDSN(abs, sync))
 	if err != nil {
 		return nil, fmt.Errorf("store: open writer: %w", err)
 	}
@@ -129,12 +156,12 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 
 // writerDSN: one connection that does every write. Every transaction begins IMMEDIATE so that a
 // writer waits for the lock up front (with the busy timeout) instead of failing on upgrade.
-func writerDSN(abs string) string {
+func writerDSN(abs, sync string) string {
 	q := url.Values{}
 	q.Set("_txlock", "immediate")
 	q.Set("_busy_timeout", fmt.Sprint(busyTimeoutMS))
 	q.Set("_journal_mode", "WAL")
-	q.Set("_synchronous", "FULL")
+	q.Set("_synchronous", sync)
 	q.Set("_foreign_keys", "1")
 	return (&url.URL{Scheme: "file", Path: abs, RawQuery: q.Encode()}).String()
 }
