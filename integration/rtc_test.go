@@ -444,3 +444,28 @@ func TestRTCCustomerOfferFlood(t *testing.T) {
 		t.Fatalf("%d legs after an offer flood, want 1", n)
 	}
 }
+
+// TestRTCRevokedTokenClosesLiveConnection: revoking the token of a live phone closes it (4003).
+func TestRTCRevokedTokenClosesLiveConnection(t *testing.T) {
+	s := newRTCServer(t)
+	m, err := s.Auth.Mint(context.Background(), auth.MintRequest{Account: "demo", Role: auth.RoleAgent, Subject: "agent1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	phone, _, err := s.dial(t, m.Token, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	phone.expect("welcome", nil)
+	if err := s.Auth.Revoke(context.Background(), "demo", m.ID); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-phone.done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the live connection outlived its revoked token")
+	}
+	if phone.code != 4003 {
+		t.Fatalf("closed with %d, want 4003", phone.code)
+	}
+}

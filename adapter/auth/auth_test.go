@@ -273,3 +273,40 @@ func BenchmarkVerifyHS256(b *testing.B) {
 		}
 	}
 }
+
+func TestWatchFiresOnRevocationAndExpiry(t *testing.T) {
+	s, _ := newService(t, hs(t))
+	ctx := context.Background()
+	m, _ := s.Mint(ctx, MintRequest{Account: "acme", Role: RoleIntegrator, Subject: "crm"})
+	c, err := s.Verify(ctx, m.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, stop := s.Watch(c)
+	defer stop()
+	select {
+	case <-done:
+		t.Fatal("watch fired for a valid token")
+	default:
+	}
+	if err := s.Revoke(ctx, "acme", m.ID); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+		t.Fatal("revocation did not reach the live connection")
+	}
+	short, _ := s.Mint(ctx, MintRequest{Account: "acme", Role: RoleIntegrator, Subject: "crm", TTL: time.Second})
+	c2, err := s.Verify(ctx, short.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp, stop2 := s.Watch(c2)
+	defer stop2()
+	select {
+	case <-exp:
+	case <-time.After(3 * time.Second):
+		t.Fatal("expiry did not reach the live connection")
+	}
+}

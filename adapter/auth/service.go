@@ -39,9 +39,18 @@ type Service struct {
 
 	known sync.Map // account name -> struct{}: accounts seen to exist (accounts are never deleted)
 
-	mu      sync.RWMutex        // guards revoked
+	mu      sync.RWMutex        // guards revoked and watchers
 	revoked map[string]struct{} // revoked token ids
+	// watchers are live connections per token id, told when their token is revoked.
+	watchers map[string]map[*watcher]struct{}
 }
+
+type watcher struct {
+	once sync.Once
+	ch   chan struct{}
+}
+
+func (w *watcher) fire() { w.once.Do(func() { close(w.ch) }) }
 
 // New returns a service verifying with keys and checking accounts and revocations in st. It loads
 // the revoked ids; call Run to keep them current with other processes.
@@ -81,6 +90,51 @@ func (s *Service) reloadRevoked(ctx context.Context) error {
 	return nil
 }
 
+// Watch returns a channel that is closed when the token of c is revoked (in this process at once,
+// from another process within a second) or expires, so that a live connection authorised by it
+// can be closed; stop releases the watch.
+func (s *Service) Watch(c *Claims) (done <-chan struct{}, stop func()) {
+	w := &watcher{ch: make(chan struct{})}
+	s.mu.Lock()
+	if s.watchers == nil {
+		s.watchers = make(map[string]map[*watcher]struct{})
+	}
+	if s.watchers[c.ID] == nil {
+		s.watchers[c.ID] = make(map[*watcher]struct{})
+	}
+	s.watchers[c.ID][w] = struct{}{}
+	_, revoked := s.revoked[c.ID]
+	s.mu.Unlock()
+	if revoked {
+		w.fire()
+	}
+	var t *time.Timer
+	if c.ExpiresAt != nil {
+		t = time.AfterFunc(time.Until(c.ExpiresAt.Time), w.fire)
+	}
+	return w.ch, func() {
+		if t != nil {
+			t.Stop()
+		}
+		s.mu.Lock()
+		delete(s.watchers[c.ID], w)
+		if len(s.watchers[c.ID]) == 0 {
+			delete(s.watchers, c.ID)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// markRevoked records revoked ids and tells their live connections; s.mu must be held.
+func (s *Service) markRevokedLocked(ids ...string) {
+	for _, id := range ids {
+		s.revoked[id] = struct{}{}
+		for w := range s.watchers[id] {
+			w.fire()
+		}
+	}
+}
+
 // Run keeps the revocation set current until ctx ends: revocations written by another process
 // (the CLI, a second node on the same store) are picked up within half a second, and the set is
 // rebuilt every ten minutes so that expired ids leave memory.
@@ -112,9 +166,7 @@ func (s *Service) Run(ctx context.Context) {
 				continue
 			}
 			s.mu.Lock()
-			for _, id := range ids {
-				s.revoked[id] = struct{}{}
-			}
+			s.markRevokedLocked(ids...)
 			s.mu.Unlock()
 		}
 	}
@@ -189,7 +241,7 @@ func (s *Service) Revoke(ctx context.Context, account, id string) error {
 		return err
 	}
 	s.mu.Lock()
-	s.revoked[id] = struct{}{}
+	s.markRevokedLocked(id)
 	s.mu.Unlock()
 	return nil
 }

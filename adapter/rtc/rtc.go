@@ -46,6 +46,7 @@ const (
 const (
 	CloseLoggedOut  websocket.StatusCode = 4001 // the agent was logged out (every session ends)
 	CloseSlow       websocket.StatusCode = 4008 // the client fell behind the event stream: reconnect
+	CloseToken      websocket.StatusCode = 4003 // the token was revoked or expired: get a new one
 	CloseCallEnded  websocket.StatusCode = 4000 // the customer's call ended
 	CloseTokenSpent websocket.StatusCode = 4009 // not used on the wire: a reused customer token is refused with HTTP 409
 )
@@ -273,12 +274,17 @@ func (c *conn) watch() {
 	}
 	t := time.NewTicker(pingInterval)
 	defer t.Stop()
+	tokenDone, stop := c.edge.Auth.Watch(c.claims)
+	defer stop()
 	var wc *core.WebCall
 	for {
 		select {
 		case wc = <-c.started:
 			callDone = wc.Done()
 		case <-c.ctx.Done():
+			return
+		case <-tokenDone:
+			c.close(CloseToken, "token revoked or expired")
 			return
 		case <-c.edge.Conns.Closing():
 			c.close(websocket.StatusGoingAway, "server shutting down")
