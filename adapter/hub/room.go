@@ -159,6 +159,10 @@ func (s *Subscription) Next(ctx context.Context) (event.Event, error) {
 // that resume must drain Next until it would block, or use Next only.
 func (s *Subscription) C() <-chan event.Event { return s.ch }
 
+// Head is the last seq that was in the log when the subscription joined: replayed events end
+// there and live events start after it.
+func (s *Subscription) Head() int64 { return s.head }
+
 // CatchingUp reports whether Next still has logged events to return before live ones.
 func (s *Subscription) CatchingUp() bool { return len(s.page) > 0 || s.next <= s.head }
 

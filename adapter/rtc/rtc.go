@@ -244,7 +244,6 @@ func (c *conn) run() {
 		}
 		wg.Add(1)
 		go func() { defer wg.Done(); c.agentEvents(sub) }()
-		c.snapshot()
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); c.watch() }()
@@ -602,7 +601,17 @@ func (c *conn) customerEvents(sub *hub.Subscription, callID string) {
 func (c *conn) agentEvents(sub *hub.Subscription) {
 	defer sub.Close()
 	mine := map[string]bool{}
+	for _, cl := range c.edge.Core.Calls(c.claims.Account, c.sess.UserID) {
+		mine[cl.CallID] = true
+	}
+	// The snapshot follows the replay of missed events, so the client's last view is the
+	// current state; it carries the seq it reflects.
+	snapped := false
 	for {
+		if !snapped && !sub.CatchingUp() {
+			c.snapshot(sub.Head())
+			snapped = true
+		}
 		ev, err := sub.Next(c.ctx)
 		if err != nil {
 			if errors.Is(err, hub.ErrSlowConsumer) {
@@ -627,14 +636,15 @@ func (c *conn) agentEvents(sub *hub.Subscription) {
 		}
 		frame := append([]byte(`{"type":"event","event":`), ev.Wire()...)
 		c.write(append(frame, '}'))
-		if ev.Name == "media_owner_changed" && me {
-			c.snapshot()
+		if ev.Name == "media_owner_changed" && me && snapped {
+			c.snapshot(ev.Seq)
 		}
 	}
 }
 
-// snapshot sends the agent's whole state: status, calls, whether this session owns the media.
-func (c *conn) snapshot() {
+// snapshot sends the agent's whole state: status, calls, whether this session owns the media,
+// and seq, the last event it reflects (the resume point of a client that saw no event yet).
+func (c *conn) snapshot(seq int64) {
 	a := c.edge.Core.Agent(c.claims.Account, c.sess.UserID)
 	m, _ := c.edge.Core.Mode(c.ctx, c.claims.Account)
 	var caps []string
@@ -642,7 +652,7 @@ func (c *conn) snapshot() {
 		caps = modes.Capabilities(m)
 	}
 	c.send(map[string]any{"type": "snapshot", "agent": a, "calls": c.edge.Core.Calls(c.claims.Account, c.sess.UserID),
-		"owner": a.MediaOwner == c.sess.ID, "mode": modeName(m), "desktop_capabilities": caps})
+		"owner": a.MediaOwner == c.sess.ID, "mode": modeName(m), "desktop_capabilities": caps, "seq": seq})
 }
 
 func modeName(m modes.Mode) string {
@@ -683,8 +693,14 @@ func (c *conn) command(data []byte) {
 		err = c.edge.Core.TakeOwnership(c.ctx, c.sess)
 		result = map[string]any{"session_id": c.sess.ID}
 	case "snapshot":
-		c.snapshot()
+		c.snapshot(c.edge.Hub.Head(c.claims.Account))
 		result = map[string]any{}
+	case "setdata":
+		if m.CallID == "" {
+			c.fail(m.RequestID, "invalid_message", "setdata needs call_id", []schemas.FieldError{{Field: "call_id", Message: "is required"}})
+			return
+		}
+		result, err = c.edge.Core.SetVariables(c.ctx, a, m.CallID, m.Variables)
 	default:
 		if m.CallID == "" {
 			c.fail(m.RequestID, "invalid_message", m.Command+" needs call_id", []schemas.FieldError{{Field: "call_id", Message: "is required"}})

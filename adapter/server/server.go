@@ -28,7 +28,9 @@ import (
 	"github.com/cti-adapter/cti-adapter/adapter/rtc"
 	"github.com/cti-adapter/cti-adapter/adapter/store"
 	"github.com/cti-adapter/cti-adapter/adapter/vox"
+	"github.com/cti-adapter/cti-adapter/adapter/web"
 	"github.com/cti-adapter/cti-adapter/schemas"
+	"github.com/cti-adapter/cti-adapter/static"
 	"github.com/cti-adapter/cti-adapter/webrtc/peer"
 )
 
@@ -156,6 +158,7 @@ func (s *Server) routes() http.Handler {
 	r.Get("/rtc", signalling.ServeHTTP)
 	r.Post("/webcall/{account}/token", signalling.CustomerToken)
 	r.Get("/{room:[a-z0-9][a-z0-9_-]{0,62}-[0-9a-fA-F]{32}}", vox.New(vox.Deps{Log: s.Log.With("component", "vox"), Auth: s.Auth, Hub: s.Hub, Core: s.Core, Accounts: s.Accounts, Schemas: s.Schemas, Metrics: s.Metrics, Conns: s.Conns}, vox.Options{}).ServeHTTP)
+	web.Mount(r, static.Files)
 	r.Mount("/api/v1", api.New(api.Deps{
 		Log: s.Log, Store: s.Store, Auth: s.Auth, Accounts: s.Accounts, Hub: s.Hub, Core: s.Core,
 		Schemas: s.Schemas, Metrics: s.Metrics, PublicURL: s.Config.PublicURL,
@@ -275,7 +278,6 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 	s.Log.Info("stopped")
 	return err
 }
-
 
 // BaseURL is the external URL of the server for links.
 func (s *Server) BaseURL() string {

@@ -151,7 +151,7 @@ func TestMigrateFromOlderVersion(t *testing.T) {
 	for from := 0; from < len(migrations); from++ {
 		t.Run(fmt.Sprintf("from_v%d", from), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "cti.db")
-			db, err := sql.Open("sqlite", writerDSN(path))
+			db, err := sql.Open("sqlite", writerDSN(path, "FULL"))
 			if err != nil {
 				t.Fatal(err)
 			}

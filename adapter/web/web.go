@@ -1,0 +1,110 @@
+// Package web serves the embedded browser side (static/): the JS shim and widget under /static/,
+// and the pages /softphone, /demo/crm, /demo/customer and /admin, all with a strict Content
+// Security Policy (no inline script or style, nothing from another origin).
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// CSP is the Content-Security-Policy of every page: scripts, styles, images and connections
+// (fetch and WebSocket) only from the adapter itself, audio from the page's own streams.
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; media-src 'self' blob: mediastream:; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
+
+// Pages maps each page route to its embedded file.
+var Pages = map[string]string{
+	"/softphone":     "softphone.html",
+	"/demo/crm":      "crm.html",
+	"/demo/customer": "customer.html",
+	"/admin":         "admin.html",
+}
+
+// types are the content types of the assets, by suffix (checked in order).
+var types = []struct{ suffix, ctype string }{
+	{".d.ts", "text/plain; charset=utf-8"},
+	{".mjs", "text/javascript; charset=utf-8"},
+	{".js", "text/javascript; charset=utf-8"},
+	{".css", "text/css; charset=utf-8"},
+	{".html", "text/html; charset=utf-8"},
+}
+
+func contentType(name string) string {
+	for _, t := range types {
+		if strings.HasSuffix(name, t.suffix) {
+			return t.ctype
+		}
+	}
+	return ""
+}
+
+// asset is one embedded file, read once.
+type asset struct {
+	body  []byte
+	ctype string
+	etag  string
+}
+
+// Mount registers /static/* and the page routes on r. It panics if a page file is missing from
+// files (a build mistake, caught by the package's tests).
+func Mount(r chi.Router, files fs.FS) {
+	assets := map[string]asset{}
+	err := fs.WalkDir(files, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(files, p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		assets[p] = asset{body: b, ctype: contentType(p), etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+		return nil
+	})
+	if err != nil {
+		panic("web: reading the embedded files: " + err.Error())
+	}
+	r.Get("/static/*", func(w http.ResponseWriter, req *http.Request) {
+		name := path.Clean(chi.URLParam(req, "*"))
+		a, ok := assets[name]
+		if !ok || a.ctype == "" || strings.HasSuffix(name, ".html") {
+			http.NotFound(w, req)
+			return
+		}
+		h := w.Header()
+		// The shim and the widget are embedded by pages of other origins (a CRM, a shop): a
+		// module import needs CORS; nothing here is private.
+		h.Set("Access-Control-Allow-Origin", "*")
+		h.Set("Cross-Origin-Resource-Policy", "cross-origin")
+		serve(w, req, a)
+	})
+	for route, file := range Pages {
+		a, ok := assets[file]
+		if !ok {
+			panic("web: page " + route + " needs static/" + file)
+		}
+		r.Get(route, func(w http.ResponseWriter, req *http.Request) { serve(w, req, a) })
+	}
+}
+
+// serve writes an asset with the security headers; revalidation by ETag keeps updates visible.
+func serve(w http.ResponseWriter, r *http.Request, a asset) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", CSP)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Permissions-Policy", "microphone=(self), camera=(self), display-capture=(self)")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Content-Type", a.ctype)
+	h.Set("ETag", a.etag)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
+}

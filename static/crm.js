@@ -1,0 +1,181 @@
+// crm.js: the demo CRM page. It uses window.CTI exactly as a CRM would: init, mode-aware controls,
+// a screen-pop card, click-to-dial links and an event log.
+(function () {
+  'use strict';
+  var CTI = window.CTI;
+  var $ = function (id) { return document.getElementById(id); };
+  // A tiny customer directory: the screen pop looks the caller's number up here.
+  var DIRECTORY = {
+    '+15550100': { name: 'Ada Lovelace', account: 'ACME-1001 (Gold)' },
+    '+15550101': { name: 'Grace Hopper', account: 'NAVY-2002 (Silver)' },
+    '+15550102': { name: 'Alan Turing', account: 'BLETCH-3003' }
+  };
+  var CONTACTS = [
+    { label: 'Agent Two (ext. 1002)', dest: '1002' },
+    { label: 'Support queue', dest: 'support' },
+    { label: 'Sales queue', dest: 'sales' },
+    { label: 'Ada Lovelace +1 555 0100', dest: '+15550100' }
+  ];
+  var caps = [], calls = {}, current = '', timer = 0;
+
+  function text(id, s) { $(id).textContent = s == null ? '' : String(s); }
+  function log(s) {
+    var li = document.createElement('li');
+    li.textContent = new Date().toLocaleTimeString() + ' ' + s;
+    var ol = $('log');
+    ol.insertBefore(li, ol.firstChild);
+    while (ol.children.length > 100) ol.removeChild(ol.lastChild);
+  }
+  function fail(e) {
+    var m = e && e.errCode ? e.errCode + ': ' + e.errMessage : String(e);
+    text('error', m);
+    log('error ' + m);
+  }
+  function run(p) { text('error', ''); return p.catch(fail); }
+
+  // Mode-aware controls: an element with data-op is shown only when the mode allows that operation.
+  function applyCaps(c) {
+    caps = c.capabilities;
+    text('mode', 'mode: ' + (c.mode || '–'));
+    document.querySelectorAll('[data-op]').forEach(function (el) { el.hidden = caps.indexOf(el.getAttribute('data-op')) < 0; });
+    $('dial-note').hidden = caps.indexOf('dial') >= 0;
+    text('mode-note', c.mode === 'simple' ? 'Simple telephony: answer and control calls on your phone; this page pops the caller.' :
+      c.mode === 'agent-state' ? 'Agent-state telephony: set your state here; control calls on your phone.' : '');
+    renderCall();
+  }
+
+  function renderContacts() {
+    var ul = $('contact-list');
+    ul.textContent = '';
+    CONTACTS.forEach(function (c) {
+      var li = document.createElement('li');
+      var span = document.createElement('span');
+      span.textContent = c.label;
+      var a = document.createElement('a');
+      a.href = 'tel:' + c.dest;
+      a.textContent = 'Call';
+      a.setAttribute('data-op', 'dial');
+      a.setAttribute('data-dial', c.dest);
+      a.setAttribute('aria-label', 'Call ' + c.label);
+      a.addEventListener('click', function (e) {
+        e.preventDefault();
+        run(CTI.makeCall(c.dest, { crm_contact: c.label.replace(/[^A-Za-z0-9 .-]/g, '') }).then(function (r) { log('dialing ' + c.dest + ' (' + r.callId + ')'); }));
+      });
+      li.appendChild(span);
+      li.appendChild(a);
+      ul.appendChild(li);
+    });
+  }
+
+  function renderCall() {
+    var c = current && calls[current];
+    $('call').hidden = !c;
+    if (!c) { clearInterval(timer); timer = 0; return; }
+    text('call-state', c.state);
+    var st = c.state;
+    var en = { answer: st === 'alerting', reject: st === 'alerting', hangup: true, hold: st === 'connected', retrieve: st === 'held', mute: st !== 'alerting' && !c.muted, unmute: c.muted };
+    Object.keys(en).forEach(function (op) { $('btn-' + op).disabled = !en[op]; });
+    ['btn-transfer', 'btn-conference', 'btn-dtmf'].forEach(function (id) { $(id).disabled = st !== 'connected' && st !== 'held'; });
+    if (c.connectedAt && !timer) timer = setInterval(tick, 500);
+    tick();
+  }
+  function tick() {
+    var c = current && calls[current];
+    var s = c && c.connectedAt ? Math.floor((Date.now() - c.connectedAt) / 1000) : 0;
+    text('call-timer', ('0' + Math.floor(s / 60)).slice(-2) + ':' + ('0' + s % 60).slice(-2));
+  }
+
+  function screenPop(p) {
+    var who = DIRECTORY[p.caller.phone];
+    text('pop-name', who ? who.name : p.caller.name || p.caller.phone || 'Unknown caller');
+    text('pop-phone', p.caller.phone);
+    text('pop-customer', who ? who.name : 'not in the directory');
+    text('pop-account', who ? who.account : '–');
+    text('pop-source', p.caller.source + (p.caller.media.length ? ' · ' + p.caller.media.join(', ') : ''));
+    text('pop-queue', p.queue || '–');
+    var dl = $('pop-vars');
+    dl.textContent = '';
+    Object.keys(p.variables).sort().forEach(function (k) {
+      var dt = document.createElement('dt'), dd = document.createElement('dd');
+      dt.textContent = k; dd.textContent = p.variables[k];
+      dl.appendChild(dt); dl.appendChild(dd);
+    });
+    var card = $('pop');
+    card.hidden = false;
+    card.classList.add('alerting');
+    card.setAttribute('data-call-id', p.callId);
+    card.setAttribute('data-event-ts', p.ts || '');
+    card.setAttribute('data-rendered-at', String(Date.now()));
+  }
+
+  function onCall(e) {
+    log('CallEvent ' + e.pyEventName + ' ' + e.pyCallId + (e.code ? ' ' + e.code + ' ' + (e.reason || '') : ''));
+    if (e.state === 'ended') {
+      delete calls[e.callId];
+      if (current === e.callId) current = Object.keys(calls)[0] || '';
+      if (!current) $('pop').classList.remove('alerting');
+    } else {
+      calls[e.callId] = e;
+      if (!current || !calls[current]) current = e.callId;
+      if (e.state !== 'alerting') $('pop').classList.remove('alerting');
+    }
+    renderCall();
+  }
+
+  function start(token) {
+    text('link', 'connecting…');
+    $('signin-btn').disabled = true;
+    return CTI.init({ server: location.origin, token: token }).then(function (caps) {
+      sessionStorage.setItem('cti-crm-token', token);
+      $('signin').hidden = true;
+      $('agent').hidden = false;
+      $('contacts').hidden = false;
+      applyCaps(caps);
+    }).catch(function (e) { $('signin-btn').disabled = false; text('link', 'signed out'); fail(e); });
+  }
+
+  CTI.on('Snapshot', function (s) {
+    text('agent-id', s.pyAgentId);
+    text('agent-status', s.status + (s.reason ? ' (' + s.reason + ')' : ''));
+    text('media', s.mediaOwner ? 'audio: this tab' : 'audio: another tab');
+    calls = {};
+    s.pyCalls.forEach(function (c) { calls[c.callId] = c; });
+    if (!calls[current]) current = Object.keys(calls)[0] || '';
+    renderCall();
+    log('Snapshot ' + s.pyAgentState + ', ' + s.pyCalls.length + ' call(s)');
+  });
+  CTI.on('AgentEvent', function (e) {
+    text('agent-status', e.status + (e.reason ? ' (' + e.reason + ')' : ''));
+    log('AgentEvent ' + e.pyEventName + (e.pyReasonCode ? ' ' + e.pyReasonCode : ''));
+    if (e.status === 'offline') { sessionStorage.removeItem('cti-crm-token'); $('signin').hidden = false; $('agent').hidden = true; $('contacts').hidden = true; $('signin-btn').disabled = false; }
+  });
+  CTI.on('CallEvent', onCall);
+  CTI.on('screenPop', screenPop);
+  CTI.on('CallInfoEvent', function (e) { log('CallInfo ' + e.callId + ' ' + JSON.stringify(e.variables)); });
+  CTI.on('capabilities', applyCaps);
+  CTI.on('alertStop', function () { $('pop').classList.remove('alerting'); });
+  CTI.on('link', function (l) { text('link', l.state === 'CONNECTED' ? 'connected' : 'reconnecting…'); log('link ' + l.state); });
+  CTI.on('phone', function (p) { if (p.state === 'nomic' || p.state === 'failed') log('phone ' + p.state + ' ' + (p.micError || p.detail)); });
+  CTI.on('error', fail);
+
+  $('signin-form').addEventListener('submit', function (e) { e.preventDefault(); start($('token').value.trim()); });
+  $('btn-ready').addEventListener('click', function () { run(CTI.agentReady()); });
+  $('btn-notready').addEventListener('click', function () { run(CTI.agentNotReady($('reason').value)); });
+  $('btn-logout').addEventListener('click', function () { run(CTI.logout()); });
+  $('btn-answer').addEventListener('click', function () { run(CTI.answerCall(current)); });
+  $('btn-reject').addEventListener('click', function () { run(CTI.rejectCall(current)); });
+  $('btn-hangup').addEventListener('click', function () { run(CTI.hangUpCall(current)); });
+  $('btn-hold').addEventListener('click', function () { run(CTI.holdCall(current)); });
+  $('btn-retrieve').addEventListener('click', function () { run(CTI.retrieveCall(current)); });
+  $('btn-mute').addEventListener('click', function () { run(CTI.muteCall(current)); });
+  $('btn-unmute').addEventListener('click', function () { run(CTI.unmuteCall(current)); });
+  $('transfer-form').addEventListener('submit', function (e) { e.preventDefault(); run(CTI.blindTransfer(current, $('transfer-to').value.trim())); });
+  $('conference-form').addEventListener('submit', function (e) { e.preventDefault(); run(CTI.conferenceInitiate(current, $('conference-to').value.trim())); });
+  $('dtmf-form').addEventListener('submit', function (e) { e.preventDefault(); run(CTI.sendDTMF(current, $('dtmf').value.trim())); });
+
+  renderContacts();
+  // #token=… signs in at once (then leaves the address bar); a reload of the tab reuses it.
+  var m = /[#&]token=([^&]+)/.exec(location.hash), tok = m ? decodeURIComponent(m[1]) : sessionStorage.getItem('cti-crm-token');
+  if (m) history.replaceState(null, '', location.pathname + location.search);
+  if (tok) start(tok);
+})();

@@ -1,0 +1,250 @@
+// Types of the cti-adapter JS shim (/static/cti.js as a classic script, /static/cti.mjs as an ES
+// module). Both give the same object: window.CTI and the module's default export. See docs/js.md.
+
+/** Rejection value of every method. */
+export interface CTIError {
+  errCode:
+    | 'OPENCTI_NOT_INITIALIZED'
+    | 'OPENCTI_INVALID_ARGUMENT'
+    | 'OPENCTI_LOGIN_FAILED'
+    | 'OPENCTI_AGENT_NOT_LOGGED_IN'
+    | 'OPENCTI_MODE_NOT_SUPPORTED'
+    | 'OPENCTI_NOT_AUTHORIZED'
+    | 'OPENCTI_NOT_SUPPORTED'
+    | 'OPENCTI_CF_INVALID_OBJECT_STATE'
+    | 'OPENCTI_CF_INVALID_DESTINATION'
+    | 'OPENCTI_CALL_NOT_FOUND'
+    | 'OPENCTI_DEST_BUSY'
+    | 'OPENCTI_DEVICE_NOT_READY'
+    | 'OPENCTI_RATE_LIMITED'
+    | 'OPENCTI_LINK_DOWN'
+    | 'OPENCTI_TIMEOUT'
+    | 'OPENCTI_SERVER_ERROR';
+  errMessage: string;
+}
+
+/** A desktop operation of the account's telephony mode (modes/modes.go). */
+export type Operation =
+  | 'login' | 'logout' | 'setdata' | 'ready' | 'notready' | 'dial' | 'answer' | 'reject' | 'hangup'
+  | 'hold' | 'retrieve' | 'mute' | 'unmute' | 'senddtmf' | 'transfer' | 'conference' | 'removeparty';
+
+export type Mode = 'simple' | 'agent-state' | 'full';
+
+/** The server's agent statuses. */
+export type AgentStatus = 'offline' | 'online' | 'ready' | 'dnd' | 'in_call' | 'after_call_work';
+
+/** This tab's view of a call's state. 'ended' appears only on the last event of a call. */
+export type CallState = 'alerting' | 'dialing' | 'connected' | 'held' | 'ended';
+
+export interface InitOptions {
+  /** The adapter's base URL, e.g. "https://cti.example.com" (default: the page's origin). */
+  server?: string;
+  /** An agent JWT of the account (role agent, sub = the user id). */
+  token: string;
+  /** 'desktop' (default): a CRM page, limited by the account's mode. 'phone': the agent's own phone. */
+  client?: 'desktop' | 'phone';
+  /** false: do not use this tab as a phone (no microphone, no peer connection). Default true. */
+  phone?: boolean;
+  /** How long init waits for the first connection, in ms (default 15000). */
+  timeout?: number;
+}
+
+/** Fields common to events that come from the server's event log. */
+export interface Sequenced {
+  /** The account event's seq (absent on events made locally). */
+  seq?: number;
+  /** The account event's time, RFC 3339 UTC with milliseconds. */
+  ts?: string;
+  /** True when the event was replayed after a reconnect (resume_from). */
+  replayed?: boolean;
+}
+
+/** Pega AgentEvent. */
+export interface AgentEvent extends Sequenced {
+  pyEventType: 'AgentStateEvent';
+  pyEventName: 'Ready' | 'NotReady' | 'Login' | 'Logout' | 'Busy' | 'Unknown';
+  pyMedia: 'Phone';
+  pyAgentId: string;
+  pyReasonCode: string;
+  pyWorkMode: 'MODE_NONE' | 'MODE_AUTO_IN' | 'MODE_MANUAL_IN' | 'ACW' | 'BUSY' | 'AUX_WORK';
+  status: AgentStatus;
+  reason: string;
+  previous?: AgentStatus;
+}
+
+/** Pega CallEvent (pyEventType CallStateEvent). */
+export interface CallEvent extends Sequenced {
+  pyEventType: 'CallStateEvent';
+  pyEventName:
+    | 'Alerting' | 'Initiated' | 'Connected' | 'Established' | 'Held' | 'Retrieved' | 'Muted' | 'Unmuted'
+    | 'Transferred' | 'Disconnected' | 'Abandoned' | 'Unknown';
+  pyMedia: 'Phone';
+  pyCallId: string;
+  pyCallType: 'INBOUND' | 'OUTBOUND' | 'INTERNAL' | 'CONSULT' | 'UNKNOWN';
+  pyANI: string;
+  pyDNIS: string;
+  pyOtherDN: string;
+  pyThisDN: string;
+  pyCallData: Record<string, string>;
+  callId: string;
+  state: CallState;
+  phone: string;
+  displayName: string;
+  source: 'webrtc' | 'sip' | 'internal' | string;
+  media: string[];
+  queue: string;
+  variables: Record<string, string>;
+  muted: boolean;
+  /** Date.now() when this tab saw the call connect (0 before). */
+  connectedAt: number;
+  /** Disconnected after call_failed: SIP-style code and reason (408 no answer, 486 busy, 603 declined, 404 no route). */
+  code?: number;
+  reason?: string;
+  endedBy?: 'agent' | 'remote' | 'system';
+  durationMs?: number;
+  /** Transferred: the destination. */
+  to?: string;
+}
+
+/** Pega CallInfoEvent: the call's variables changed. */
+export interface CallInfoEvent extends Sequenced {
+  pyEventType: 'CallInfoEvent';
+  pyEventName: 'CallInfo';
+  pyCallId: string;
+  pyCallData: Record<string, string>;
+  callId: string;
+  variables: Record<string, string>;
+}
+
+/** Pega PartyInfoEvent: a party joined, left or could not be added. */
+export interface PartyInfoEvent extends Sequenced {
+  pyEventType: 'PartyInfoEvent';
+  pyEventName: 'PartyAdded' | 'PartyRemoved' | 'PartyFailed';
+  pyCallId: string;
+  pyDN: string;
+  callId: string;
+  party: string;
+  code?: number;
+  reason?: string;
+}
+
+/** Pega Snapshot: the whole state, sent after every (re)connect and whenever the server sends one. */
+export interface Snapshot extends Omit<AgentEvent, 'pyEventType' | 'pyEventName' | keyof Sequenced> {
+  pyEventType: 'SnapshotEvent';
+  pyEventName: 'Snapshot';
+  pyAgentState: AgentEvent['pyEventName'];
+  pyLinkState: 'CONNECTED' | 'DISCONNECTED';
+  pyDeviceState: 'OPENED' | 'CLOSED';
+  pyCalls: CallEvent[];
+  mode: Mode | '';
+  capabilities: Operation[];
+  /** This tab owns the agent's media (calls ring and play here). */
+  mediaOwner: boolean;
+  sessionId: string;
+  sessions: number;
+  mic: boolean;
+}
+
+/** An incoming call's caller and variables, for a screen pop. */
+export interface ScreenPop extends Sequenced {
+  callId: string;
+  caller: { phone: string; name: string; source: string; media: string[] };
+  queue: string;
+  variables: Record<string, string>;
+}
+
+export interface Capabilities {
+  mode: Mode | '';
+  client: 'desktop' | 'phone';
+  capabilities: Operation[];
+  /** The methods the mode allows (a phone client is never limited). */
+  methods: string[];
+}
+
+export interface LinkEvent { state: 'CONNECTED' | 'DISCONNECTED'; sessionId?: string; code?: number; reason?: string }
+export interface PhoneEvent {
+  state: 'new' | 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed' | 'mic' | 'nomic';
+  mic: boolean;
+  micError: string;
+  owner: boolean;
+  detail: string;
+  deviceId: string;
+}
+export interface TabInfo { tab: string; owner: boolean; client: 'desktop' | 'phone'; self: boolean }
+/** A raw account event as the server sent it ({event, seq, ts, data}). */
+export interface RawEvent { event: string; seq: number; ts: string; data: Record<string, unknown> }
+
+export interface EventMap {
+  Snapshot: Snapshot;
+  AgentEvent: AgentEvent;
+  CallEvent: CallEvent;
+  CallInfoEvent: CallInfoEvent;
+  PartyInfoEvent: PartyInfoEvent;
+  screenPop: ScreenPop;
+  /** Alerting stopped for a call (answered here, in another tab, elsewhere, or abandoned). */
+  alertStop: { callId: string; by?: string };
+  capabilities: Capabilities;
+  link: LinkEvent;
+  phone: PhoneEvent;
+  tabs: TabInfo[];
+  resync: { oldestSeq: number };
+  error: CTIError;
+  raw: RawEvent;
+}
+
+export interface CallResult { callId: string; state: string }
+
+export interface CTI {
+  readonly version: string;
+  readonly timing: { scriptStart: number; scriptEnd: number; initStart: number; initEnd: number };
+  /**
+   * Reads the account's mode and capabilities (GET /api/v1/settings, or the first snapshot) and
+   * resolves with them; it also connects, which logs the agent in (a Snapshot event follows).
+   * Methods called before the connection is up wait for it.
+   */
+  init(options: InitOptions): Promise<Capabilities & { version: string }>;
+  getVersion(): Promise<{ version: string; protocol: string }>;
+  getCapabilities(): Promise<Capabilities>;
+  /** Resolves with the Snapshot once logged in; logs in again after logout() (init already logs in). */
+  login(): Promise<Snapshot>;
+  /** Logs the agent out everywhere: every tab and phone of the agent ends. */
+  logout(): Promise<{ status: 'offline' }>;
+  agentReady(): Promise<{ status: AgentStatus }>;
+  agentNotReady(reason?: string): Promise<{ status: AgentStatus; reason: string }>;
+  makeCall(destination: string, variables?: Record<string, string>): Promise<CallResult>;
+  /** callId defaults to the alerting call. */
+  answerCall(callId?: string): Promise<CallResult>;
+  rejectCall(callId?: string): Promise<CallResult>;
+  /** callId defaults to the active call (here and below). */
+  hangUpCall(callId?: string): Promise<CallResult>;
+  holdCall(callId?: string): Promise<CallResult>;
+  retrieveCall(callId?: string): Promise<CallResult>;
+  muteCall(callId?: string): Promise<CallResult>;
+  unmuteCall(callId?: string): Promise<CallResult>;
+  blindTransfer(callId: string | undefined, destination: string): Promise<CallResult>;
+  conferenceInitiate(callId: string | undefined, destination: string): Promise<CallResult>;
+  /** number: the user id of the party to remove. */
+  dropParty(callId: string | undefined, number: string): Promise<CallResult>;
+  sendDTMF(callId: string | undefined, digits: string): Promise<CallResult>;
+  setCallData(callId: string, variables: Record<string, string>): Promise<{ callId: string; variables: Record<string, string> }>;
+  /** Moves the agent's media to this tab. */
+  takeMedia(): Promise<{ session_id: string }>;
+  /** Switches the microphone (replaces the track on the live peer connection). */
+  setMicrophone(deviceId: string): Promise<{ deviceId: string; label: string }>;
+  getMicrophoneStream(): MediaStream | null;
+  getPeerConnection(): RTCPeerConnection | null;
+  getCalls(): CallEvent[];
+  getState(): Snapshot;
+  getTabs(): TabInfo[];
+  on<K extends keyof EventMap>(event: K, handler: (payload: EventMap[K]) => void): CTI;
+  off<K extends keyof EventMap>(event: K, handler?: (payload: EventMap[K]) => void): CTI;
+}
+
+declare const CTI: CTI;
+export default CTI;
+
+declare global {
+  interface Window {
+    CTI: CTI;
+  }
+}

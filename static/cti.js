@@ -1,0 +1,500 @@
+/*! cti.js: the cti-adapter JS shim (Pega OpenCTI-style), no dependencies; docs/js.md.
+ * Classic script: sets window.CTI. Module: import CTI from "/static/cti.mjs" (the same object). */
+((g) => {
+  'use strict';
+  if (g.CTI && g.CTI.version) return; // loaded twice (classic and module): keep the first
+  const now = () => Date.now(), perf = () => (g.performance ? performance.now() : 0);
+  const t0 = perf(), VERSION = '1.0.0', TIMEOUT = 15000, DEST = /^[A-Za-z0-9+*#._@-]{1,64}$/;
+  const BASE = ['login', 'logout', 'setdata'], STATE = [...BASE, 'ready', 'notready'];
+  const MODES = { simple: BASE, 'agent-state': STATE, full: [...STATE, 'dial', 'answer', 'reject', 'hangup', 'hold', 'retrieve', 'mute', 'unmute', 'senddtmf', 'transfer', 'conference', 'removeparty'] };
+  // method -> the mode operation (modes/modes.go) that governs it
+  const OPS = {
+    login: 'login', logout: 'logout', agentReady: 'ready', agentNotReady: 'notready', makeCall: 'dial',
+    answerCall: 'answer', rejectCall: 'reject', hangUpCall: 'hangup', holdCall: 'hold', retrieveCall: 'retrieve',
+    muteCall: 'mute', unmuteCall: 'unmute', sendDTMF: 'senddtmf', blindTransfer: 'transfer',
+    conferenceInitiate: 'conference', dropParty: 'removeparty', setCallData: 'setdata'
+  };
+  const AGENT = { offline: 'Logout', online: 'Login', ready: 'Ready', dnd: 'NotReady', in_call: 'Busy', after_call_work: 'NotReady' };
+  const WORK = { ready: 'MODE_AUTO_IN', online: 'MODE_MANUAL_IN', dnd: 'AUX_WORK', in_call: 'BUSY', after_call_work: 'ACW' };
+  const CALLTYPE = { inbound: 'INBOUND', outbound: 'OUTBOUND', internal: 'INTERNAL' };
+  const CALLSTATE = { alerting: 'Alerting', dialing: 'Initiated', connected: 'Connected', held: 'Held' };
+
+  // All mutable state of the shim (one per page).
+  const S = {
+    opts: null, client: 'desktop', token: '', http: '', acct: '',
+    ws: null, gen: 0, live: false, wanted: false, everUp: false, tries: 0, retry: 0, resumed: false, openedAt: 0,
+    seq: 0, session: '', user: '', mode: '', caps: [], owner: false, agent: { status: 'offline', reason: '' },
+    calls: {}, failed: {}, reqs: {}, nreq: 0, waiters: [], handlers: {},
+    pc: null, stream: null, mic: false, micError: '', deviceId: '', audio: null, cands: [],
+    bc: null, tab: Math.random().toString(36).slice(2, 10), tabs: {}
+  };
+
+  const err = (errCode, errMessage) => ({ errCode, errMessage });
+  const reject = (code, msg) => Promise.reject(err(code, msg));
+  const assign = (a, b) => { for (const k in b) if (b[k] !== undefined) a[k] = b[k]; return a; };
+
+  // --- events ---------------------------------------------------------------------------------
+  const on = (name, fn) => { (S.handlers[name] = S.handlers[name] || []).push(fn); return CTI; };
+  const off = (name, fn) => {
+    if (!fn) delete S.handlers[name]; else S.handlers[name] = (S.handlers[name] || []).filter((h) => h !== fn);
+    return CTI;
+  };
+  const emit = (name, payload) => (S.handlers[name] || []).slice().forEach((h) => {
+    try { h(payload); } catch (e) { setTimeout(() => { throw e; }); } // one bad handler does not stop the others
+  });
+
+  // --- Pega shapes ----------------------------------------------------------------------------
+  const agentEvent = (status, reason, extra) => assign({
+    pyEventType: 'AgentStateEvent', pyEventName: AGENT[status] || 'Unknown', pyMedia: 'Phone', pyAgentId: S.user,
+    pyReasonCode: reason || '', pyWorkMode: WORK[status] || 'MODE_NONE', status, reason: reason || ''
+  }, extra || {});
+  const callEvent = (name, c, extra) => {
+    const inbound = c.direction !== 'outbound' && c.caller !== S.user;
+    return assign({
+      pyEventType: 'CallStateEvent', pyEventName: name, pyMedia: 'Phone', pyCallId: c.callId,
+      pyCallType: c.caller === S.user && c.direction === 'internal' ? 'INTERNAL' : CALLTYPE[c.direction] || 'UNKNOWN',
+      pyANI: inbound ? c.phone : S.user, pyDNIS: inbound ? S.user : c.phone, pyOtherDN: c.phone, pyThisDN: S.user,
+      pyCallData: { ...c.variables }, callId: c.callId, state: c.state, phone: c.phone, displayName: c.displayName,
+      source: c.source, media: c.media, queue: c.queue, variables: { ...c.variables }, muted: c.muted, connectedAt: c.connectedAt
+    }, extra || {});
+  };
+  const snapshotEvent = () => assign(agentEvent(S.agent.status, S.agent.reason), {
+    pyEventType: 'SnapshotEvent', pyEventName: 'Snapshot', pyAgentState: AGENT[S.agent.status] || 'Unknown',
+    pyLinkState: S.live ? 'CONNECTED' : 'DISCONNECTED', pyDeviceState: S.agent.phone_ready ? 'OPENED' : 'CLOSED',
+    pyCalls: Object.values(S.calls).map((c) => callEvent(CALLSTATE[c.state] || 'Unknown', c)),
+    mode: S.mode, capabilities: S.caps.slice(), mediaOwner: S.owner, sessionId: S.session, sessions: S.agent.sessions || 0, mic: S.mic
+  });
+
+  // --- local call model -----------------------------------------------------------------------
+  const fromView = (v) => {
+    const old = S.calls[v.call_id] || {};
+    const st = v.ringing === S.user ? 'alerting' : v.held ? 'held' : v.state === 'connected' ? 'connected' : v.caller === S.user ? 'dialing' : 'alerting';
+    return assign(old, {
+      callId: v.call_id, state: st, direction: v.direction, phone: v.phone, displayName: v.display_name || '', source: v.source,
+      media: v.media, queue: v.queue || '', caller: v.caller || '', variables: v.variables || {}, muted: (v.muted || []).includes(S.user),
+      connectedAt: old.connectedAt || (st === 'connected' || st === 'held' ? now() : 0)
+    });
+  };
+  const newCall = (d, state, extra) => (S.calls[d.call_id] = assign(S.calls[d.call_id] || {
+    callId: d.call_id, direction: 'inbound', phone: d.phone || '', displayName: d.display_name || '', source: d.source || 'internal',
+    media: [].concat(d.media || 'audio'), queue: d.queue || '', caller: '', variables: {}, muted: false, connectedAt: 0
+  }, assign({ state }, extra || {})));
+  const gone = (id, name, extra) => {
+    const c = S.calls[id];
+    if (!c) return;
+    delete S.calls[id];
+    if (c.state === 'alerting') emit('alertStop', { callId: id });
+    c.state = 'ended';
+    emit('CallEvent', callEvent(name, c, extra));
+  };
+  const party = (name, c, d, x) => emit('PartyInfoEvent', assign({
+    pyEventType: 'PartyInfoEvent', pyEventName: name, pyCallId: c.callId, pyDN: d.phone || d.user_id, callId: c.callId, party: d.user_id, code: d.code, reason: d.reason
+  }, x));
+
+  // onEvent applies one account event ({event, seq, ts, data}) and emits its Pega form.
+  const onEvent = (ev) => {
+    if (ev.seq) {
+      if (ev.seq <= S.seq) return; // already seen (a resume overlaps)
+      S.seq = ev.seq;
+    }
+    emit('raw', ev);
+    const d = ev.data || {}, me = d.user_id === S.user, n = ev.event;
+    // replayed: appended before this connection opened, i.e. delivered by resume_from
+    const x = { seq: ev.seq, ts: ev.ts, replayed: S.resumed && Date.parse(ev.ts) < S.openedAt };
+    let c = S.calls[d.call_id];
+    if (n === 'status_changed' && me) {
+      S.agent.status = d.status; S.agent.reason = d.reason || '';
+      emit('AgentEvent', agentEvent(d.status, d.reason, assign({ previous: d.previous }, x)));
+    } else if (n === 'incoming_call' && me) {
+      c = newCall(d, 'alerting', { phone: d.phone, displayName: d.display_name || '', queue: d.queue || '', variables: d.variables || {} });
+      emit('CallEvent', callEvent('Alerting', c, x));
+      emit('screenPop', assign({
+        callId: c.callId, caller: { phone: d.phone || '', name: d.display_name || '', source: d.source || '', media: [].concat(d.media || []) },
+        queue: d.queue || '', variables: { ...d.variables }
+      }, x));
+    } else if (n === 'outgoing_call' && me) {
+      emit('CallEvent', callEvent('Initiated', newCall(d, 'dialing', { direction: 'outbound', caller: S.user, variables: d.variables || {} }), x));
+    } else if (n === 'call_connected' && (c || me)) {
+      c = c || newCall(d, 'connected');
+      if (c.state === 'alerting') emit('alertStop', { callId: c.callId });
+      c.state = 'connected'; c.connectedAt = c.connectedAt || now();
+      emit('CallEvent', callEvent(me ? 'Connected' : 'Established', c, x));
+    } else if ((n === 'call_held' || n === 'call_retrieved') && c) {
+      c.state = n === 'call_held' ? 'held' : 'connected';
+      emit('CallEvent', callEvent(n === 'call_held' ? 'Held' : 'Retrieved', c, x));
+    } else if ((n === 'call_muted' || n === 'call_unmuted') && c && me) {
+      c.muted = n === 'call_muted';
+      emit('CallEvent', callEvent(c.muted ? 'Muted' : 'Unmuted', c, x));
+    } else if (n === 'data_updated' && c) {
+      c.variables = d.variables || {};
+      emit('CallInfoEvent', assign({ pyEventType: 'CallInfoEvent', pyEventName: 'CallInfo', pyCallId: c.callId, pyCallData: { ...c.variables }, callId: c.callId, variables: { ...c.variables } }, x));
+    } else if (n === 'party_removed' && c && me) {
+      gone(c.callId, 'Disconnected', assign({ reason: 'left' }, x)); // transferred away, or left a conference
+    } else if ((n === 'party_added' || n === 'party_removed') && c) {
+      party(n === 'party_added' ? 'PartyAdded' : 'PartyRemoved', c, d, x);
+    } else if (n === 'call_transferred' && c) {
+      emit('CallEvent', callEvent('Transferred', c, assign({ to: d.to }, x)));
+    } else if (n === 'call_failed' && me) {
+      S.failed[d.call_id] = { code: d.code, reason: d.reason };
+      gone(d.call_id, 'Disconnected', assign({ code: d.code, reason: d.reason }, x)); // missed, rejected or failed dial
+    } else if (n === 'call_failed' && c) {
+      party('PartyFailed', c, d, x); // a conference invitee did not answer
+    } else if (n === 'call_disconnected' && c) {
+      gone(c.callId, c.state === 'alerting' ? 'Abandoned' : 'Disconnected', assign({ endedBy: d.ended_by, durationMs: d.duration_ms }, x));
+    } else if (n === 'settings_changed') {
+      const m = d.settings && d.settings.mode;
+      if (MODES[m] && m !== S.mode) {
+        S.mode = m; S.caps = MODES[m].slice();
+        emit('capabilities', capabilities());
+        request('snapshot', {}).catch(() => {});
+      }
+    }
+  };
+
+  const onSnapshot = (f) => {
+    const a = f.agent || {}, seen = {};
+    S.agent = { status: a.status || 'offline', reason: a.reason || '', phone_ready: a.phone_ready, sessions: a.sessions };
+    (f.calls || []).forEach((v) => { seen[v.call_id] = 1; S.calls[v.call_id] = fromView(v); });
+    for (const id in S.calls) if (!seen[id]) gone(id, 'Disconnected', { reason: 'snapshot' });
+    const first = !S.live, modeChanged = f.mode && f.mode !== S.mode && !first;
+    if (f.mode) { S.mode = f.mode; S.caps = f.desktop_capabilities || MODES[f.mode] || []; }
+    S.owner = !!f.owner;
+    S.live = S.everUp = true; S.tries = 0;
+    if (first) {
+      emit('link', { state: 'CONNECTED', sessionId: S.session });
+      S.waiters.splice(0).forEach((w) => w.ok());
+      phone();
+    }
+    if (modeChanged) emit('capabilities', capabilities());
+    post('state'); emit('tabs', tabs());
+    emit('Snapshot', snapshotEvent());
+  };
+
+  // --- connection -----------------------------------------------------------------------------
+  const send = (o) => { if (S.ws && S.ws.readyState === 1) { S.ws.send(JSON.stringify(o)); return true; } return false; };
+  const connect = () => {
+    clearTimeout(S.retry);
+    const gen = ++S.gen;
+    const url = S.http.replace(/^http/, 'ws') + '/rtc?access_token=' + encodeURIComponent(S.token) + '&client=' + S.client + (S.seq ? '&resume_from=' + S.seq : '');
+    S.resumed = S.seq > 0; S.openedAt = now();
+    let ws;
+    try { ws = new WebSocket(url); } catch (e) { return fail(gen, 1006, String(e)); }
+    S.ws = ws;
+    ws.onmessage = (e) => {
+      if (gen !== S.gen) return;
+      let f;
+      try { f = JSON.parse(e.data); } catch (x) { return; }
+      frame(f);
+    };
+    ws.onclose = (e) => fail(gen, e.code, e.reason);
+  };
+  // fail handles the end of connection gen: logged out (4001), refused at login, or reconnect.
+  const fail = (gen, code, reason) => {
+    if (gen !== S.gen) return;
+    const was = S.live;
+    S.live = false; S.ws = null;
+    closePc();
+    for (const id in S.reqs) S.reqs[id].no(err('OPENCTI_LINK_DOWN', `the connection closed (${code}) before the answer`));
+    S.reqs = {};
+    if (was) emit('link', { state: 'DISCONNECTED', code, reason: reason || '' });
+    if (code === 4001) { // logged out: every session of the agent ended
+      S.wanted = false;
+      S.agent = { status: 'offline', reason: '' };
+      for (const c in S.calls) gone(c, 'Disconnected', { reason: 'logout' });
+      emit('AgentEvent', agentEvent('offline', reason));
+    }
+    if (code === 4003) { S.wanted = false; emit('error', err('OPENCTI_LOGIN_FAILED', 'the token was revoked or expired: init with a new one')); }
+    if (!S.wanted) return flush('OPENCTI_AGENT_NOT_LOGGED_IN', 'logged out');
+    if (!S.everUp) { // never connected: the token, the origin or the user was refused
+      S.wanted = false;
+      const m = 'login refused (token, origin or user) or server unreachable';
+      flush('OPENCTI_LOGIN_FAILED', m);
+      return emit('error', err('OPENCTI_LOGIN_FAILED', m));
+    }
+    S.retry = setTimeout(connect, Math.min(8000, 250 * 2 ** S.tries++) * (0.75 + Math.random() / 2)); // backoff with jitter
+  };
+  const flush = (code, msg) => S.waiters.splice(0).forEach((w) => w.no(err(code, msg)));
+  const whenLive = (ms) => {
+    if (S.live) return Promise.resolve();
+    if (!S.wanted) return reject('OPENCTI_AGENT_NOT_LOGGED_IN', 'the agent is not logged in: call login()');
+    return new Promise((ok, no) => {
+      const t = setTimeout(() => { S.waiters.splice(S.waiters.indexOf(w), 1); no(err('OPENCTI_LINK_DOWN', 'no connection to the server')); }, ms || TIMEOUT);
+      const w = { ok: () => { clearTimeout(t); ok(); }, no: (e) => { clearTimeout(t); no(e); } };
+      S.waiters.push(w);
+    });
+  };
+
+  const frame = (f) => {
+    const t = f.type, pc = S.pc;
+    if (t === 'welcome') { S.session = f.session_id; S.user = f.user_id; tabsOpen(); }
+    else if (t === 'snapshot') onSnapshot(f);
+    else if (t === 'event') onEvent(f.event);
+    else if (t === 'answer' && pc) {
+      pc.setRemoteDescription({ type: 'answer', sdp: f.sdp }).then(() => S.cands.splice(0).forEach((c) => pc.addIceCandidate(c).catch(() => {})),
+        (e) => emit('phone', phoneState('failed', String(e))));
+    } else if (t === 'candidate' && pc) {
+      if (pc.remoteDescription) pc.addIceCandidate(f.candidate).catch(() => {}); else S.cands.push(f.candidate);
+    } else if (t === 'result' || t === 'error') {
+      const r = f.request_id && S.reqs[f.request_id];
+      if (r) {
+        delete S.reqs[f.request_id];
+        if (t === 'result') r.ok(f.data || {}); else r.no(mapError(f.code, f.message || '', r.command));
+      } else if (t === 'error') emit('error', mapError(f.code, f.message || ''));
+    } else if (t === 'resync_required') emit('resync', { oldestSeq: f.oldest_seq });
+  };
+
+  // mapError turns a signalling error (docs/rtc.md) into an OPENCTI_* rejection.
+  const mapError = (code, msg, command) => {
+    const dest = ['dial', 'transfer', 'conference'].includes(command);
+    let c = {
+      forbidden: /not available in .* mode/.test(msg) ? 'OPENCTI_MODE_NOT_SUPPORTED' : 'OPENCTI_NOT_AUTHORIZED',
+      not_found: dest ? 'OPENCTI_CF_INVALID_DESTINATION' : 'OPENCTI_CALL_NOT_FOUND',
+      invalid_message: dest ? 'OPENCTI_CF_INVALID_DESTINATION' : 'OPENCTI_INVALID_ARGUMENT',
+      invalid_json: 'OPENCTI_INVALID_ARGUMENT', unknown_command: 'OPENCTI_NOT_SUPPORTED', out_of_order: 'OPENCTI_CF_INVALID_OBJECT_STATE',
+      rate_limited: 'OPENCTI_RATE_LIMITED'
+    }[code];
+    if (code === 'conflict') {
+      c = /busy|offline|unavailable/.test(msg) ? 'OPENCTI_DEST_BUSY'
+        : /not a user, an extension or a queue|no outbound route/.test(msg) ? 'OPENCTI_CF_INVALID_DESTINATION'
+          : /no phone|healthy phone/.test(msg) ? 'OPENCTI_DEVICE_NOT_READY'
+            : /not logged in|session ended/.test(msg) ? 'OPENCTI_AGENT_NOT_LOGGED_IN' : 'OPENCTI_CF_INVALID_OBJECT_STATE';
+    }
+    return err(c || 'OPENCTI_SERVER_ERROR', msg || code);
+  };
+
+  // request sends a command (waiting for the link if it is down) and resolves with its result.
+  const request = (command, fields) => whenLive().then(() => new Promise((ok, no) => {
+    const id = 'r' + ++S.nreq + '-' + S.tab;
+    const t = setTimeout(() => { delete S.reqs[id]; no(err('OPENCTI_TIMEOUT', `${command}: no answer within ${TIMEOUT / 1000} s`)); }, TIMEOUT);
+    S.reqs[id] = { command, ok: (v) => { clearTimeout(t); ok(v); }, no: (e) => { clearTimeout(t); no(e); } };
+    if (!send(assign({ type: 'command', request_id: id, command }, fields))) { S.reqs[id].no(err('OPENCTI_LINK_DOWN', 'no connection to the server')); delete S.reqs[id]; }
+  }));
+
+  // --- the phone: this tab's persistent peer connection and microphone -----------------------
+  const phoneState = (state, detail) => ({ state, mic: S.mic, micError: S.micError, owner: S.owner, detail: detail || '', deviceId: S.deviceId });
+  const getMic = () => {
+    if (S.stream && S.stream.getAudioTracks().some((t) => t.readyState === 'live')) return Promise.resolve(S.stream);
+    const md = navigator.mediaDevices;
+    if (!md || !md.getUserMedia) { S.mic = false; S.micError = 'no media devices (https needed)'; return Promise.resolve(null); }
+    return md.getUserMedia({ audio: S.deviceId ? { deviceId: { exact: S.deviceId } } : true }).then((s) => {
+      S.stream = s; S.mic = true; S.micError = '';
+      s.getAudioTracks().forEach((t) => { t.onended = () => micChanged(false, 'microphone ended'); });
+      return s;
+    }, (e) => { S.mic = false; S.micError = e.name + ': ' + e.message; return null; });
+  };
+  const micChanged = (granted, why) => {
+    S.mic = granted; S.micError = granted ? '' : why || '';
+    send({ type: 'mic', granted });
+    emit('phone', phoneState(granted ? 'mic' : 'nomic'));
+  };
+  const closePc = () => {
+    if (S.pc) try { S.pc.close(); } catch (e) { /* closed */ }
+    S.pc = null; S.cands = [];
+  };
+  // phone negotiates this connection's one persistent peer connection (docs/rtc.md: offer + mic).
+  const phone = () => {
+    if (S.opts.phone === false) return;
+    const gen = S.gen;
+    getMic().then((stream) => {
+      if (gen !== S.gen || !S.live) return;
+      closePc();
+      const pc = S.pc = new RTCPeerConnection({ iceServers: [] });
+      if (stream) stream.getAudioTracks().forEach((t) => pc.addTrack(t, stream)); else pc.addTransceiver('audio', { direction: 'recvonly' });
+      pc.ontrack = (e) => {
+        if (!S.audio) {
+          S.audio = document.createElement('audio');
+          S.audio.autoplay = S.audio.hidden = true;
+          S.audio.setAttribute('data-cti-audio', '');
+          (document.body || document.documentElement).appendChild(S.audio);
+        }
+        S.audio.srcObject = e.streams[0] || new MediaStream([e.track]);
+        S.audio.play().catch(() => {}); // autoplay may wait for a gesture; RTP flows anyway
+      };
+      pc.onicecandidate = (e) => { if (e.candidate && e.candidate.candidate && S.pc === pc) send({ type: 'candidate', candidate: e.candidate.toJSON() }); };
+      pc.onconnectionstatechange = () => { if (S.pc === pc) emit('phone', phoneState(pc.connectionState)); };
+      return pc.createOffer().then((o) => pc.setLocalDescription(o)).then(() => { if (S.pc === pc) send({ type: 'offer', sdp: pc.localDescription.sdp, mic: !!stream }); });
+    }).catch((e) => emit('phone', phoneState('failed', String(e))));
+  };
+  const watchPermission = () => {
+    if (!navigator.permissions || !navigator.permissions.query) return;
+    navigator.permissions.query({ name: 'microphone' }).then((p) => {
+      p.onchange = () => {
+        if (p.state !== 'granted') { if (S.mic) micChanged(false, 'permission ' + p.state); } else if (!S.mic && S.live) { S.stream = null; phone(); }
+      };
+    }, () => {});
+  };
+  const setMicrophone = (deviceId) => {
+    S.deviceId = deviceId || '';
+    const old = S.stream;
+    S.stream = null;
+    return getMic().then((s) => {
+      if (!s) { S.stream = old; return reject('OPENCTI_DEVICE_NOT_READY', S.micError || 'microphone unavailable'); }
+      const track = s.getAudioTracks()[0], sender = S.pc && S.pc.getSenders().find((x) => x.track && x.track.kind === 'audio');
+      return Promise.resolve(sender ? sender.replaceTrack(track) : S.live && phone()).then(() => {
+        if (old && old !== s) old.getTracks().forEach((t) => t.stop());
+        micChanged(true);
+        return { deviceId: S.deviceId, label: track.label };
+      });
+    });
+  };
+
+  // --- tabs of one agent (BroadcastChannel): presence, and alerting stops everywhere on answer ---
+  const tabsOpen = () => {
+    if (S.bc || !g.BroadcastChannel) return;
+    S.bc = new BroadcastChannel('cti-adapter:' + S.acct + ':' + S.user);
+    S.bc.onmessage = ({ data: m }) => {
+      if (!m || !m.tab) return;
+      if (m.t === 'answered') {
+        const c = S.calls[m.callId];
+        if (c && c.state === 'alerting') emit('alertStop', { callId: m.callId, by: m.tab });
+        return;
+      }
+      if (m.t === 'bye') delete S.tabs[m.tab];
+      else S.tabs[m.tab] = { tab: m.tab, owner: m.owner, client: m.client, self: false };
+      if (m.t === 'hello') post('state');
+      emit('tabs', tabs());
+    };
+    post('hello');
+  };
+  const post = (t, extra) => { if (S.bc) S.bc.postMessage(assign({ t, tab: S.tab, owner: S.owner, client: S.client }, extra || {})); };
+  const tabs = () => [{ tab: S.tab, owner: S.owner, client: S.client, self: true },
+    ...Object.values(S.tabs).map((x) => assign({ ...x }, S.owner ? { owner: false } : {}))];
+
+  // --- public API -----------------------------------------------------------------------------
+  const capabilities = () => {
+    const caps = S.client === 'phone' ? MODES.full : S.caps;
+    return { mode: S.mode, client: S.client, capabilities: caps.slice(), methods: Object.keys(OPS).filter((m) => caps.includes(OPS[m])) };
+  };
+  // guard refuses, without a round trip, what init, the mode or the login state does not allow
+  // (until the mode is known, the server decides).
+  const guard = (method) => !S.opts ? err('OPENCTI_NOT_INITIALIZED', 'call CTI.init({server, token}) first')
+    : S.client !== 'phone' && S.mode && !S.caps.includes(OPS[method]) ? err('OPENCTI_MODE_NOT_SUPPORTED', `${method} is not available in ${S.mode} telephony mode`)
+      : !S.wanted && method !== 'login' ? err('OPENCTI_AGENT_NOT_LOGGED_IN', 'the agent is not logged in: call login()') : null;
+  const pick = (want) => Object.keys(S.calls).find((id) => want.includes(S.calls[id].state)) || '';
+  // control runs a call control; callId defaults to the alerting call (answer, reject) or the active one.
+  const control = (method, callId, arg) => {
+    const e = guard(method), op = OPS[method];
+    if (e) return Promise.reject(e);
+    const id = callId || pick(op === 'answer' || op === 'reject' ? ['alerting'] : ['connected', 'held', 'dialing', 'alerting']);
+    if (!id) return reject('OPENCTI_CF_INVALID_OBJECT_STATE', method + ': there is no call to act on');
+    if (typeof id !== 'string') return reject('OPENCTI_INVALID_ARGUMENT', method + ': callId must be a string');
+    return request(op, arg === undefined ? { call_id: id } : { call_id: id, arg }).then((v) => {
+      if (op === 'answer') post('answered', { callId: id });
+      return { callId: id, state: v.state };
+    });
+  };
+  // checked runs control after an argument check (the mode check comes first).
+  const checked = (method, callId, arg, ok, msg) => (ok ? control(method, callId, arg) : Promise.reject(guard(method) || err(method === 'dropParty' || method === 'sendDTMF' ? 'OPENCTI_INVALID_ARGUMENT' : 'OPENCTI_CF_INVALID_DESTINATION', method + ': ' + msg)));
+  const destOK = (d) => typeof d === 'string' && DEST.test(d), DESTMSG = 'destination: 1-64 of A-Z a-z 0-9 + * # . _ @ -';
+  const waitFailed = (id, ms) => new Promise((ok) => {
+    const end = now() + ms;
+    const poll = () => (S.failed[id] || now() > end ? ok(S.failed[id]) : setTimeout(poll, 20));
+    poll();
+  });
+  const claimsOf = (tok) => {
+    try {
+      const p = tok.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+      return JSON.parse(atob(p + '==='.slice((p.length + 3) % 4)));
+    } catch (e) { return null; }
+  };
+
+  const CTI = {
+    version: VERSION,
+    timing: { scriptStart: t0, scriptEnd: 0, initStart: 0, initEnd: 0 },
+    init(o) {
+      o = o || {};
+      const claims = typeof o.token === 'string' && claimsOf(o.token);
+      if (!claims) return reject('OPENCTI_INVALID_ARGUMENT', 'init needs {server, token} with an agent JWT');
+      if (S.ws) { S.gen++; S.ws.close(1000); S.ws = null; }
+      CTI.timing.initStart = perf();
+      assign(S, {
+        opts: o, token: o.token, client: o.client === 'phone' ? 'phone' : 'desktop', http: (o.server || location.origin).replace(/\/+$/, ''),
+        acct: claims.acct || '', seq: 0, everUp: false, live: false, calls: {}, mode: '', caps: [], wanted: true, tries: 0
+      });
+      // The mode: from GET /api/v1/settings or the first snapshot (cross-origin pages), whichever is first.
+      const link = whenLive(o.timeout || TIMEOUT);
+      const settings = fetch(S.http + '/api/v1/settings', { headers: { Authorization: 'Bearer ' + S.token } }).then((r) => {
+        if (r.status === 401) throw err('OPENCTI_LOGIN_FAILED', 'the token was refused (bad, expired or revoked)');
+        return r.ok ? r.json() : link;
+      }, () => link).then((st) => { if (st && MODES[st.mode] && !S.mode) { S.mode = st.mode; S.caps = MODES[st.mode].slice(); } });
+      connect();
+      watchPermission();
+      link.catch(() => {});
+      return Promise.race([settings, link]).then(() => {
+        CTI.timing.initEnd = perf();
+        return assign({ version: VERSION }, capabilities());
+      }, (e) => { S.wanted = false; S.gen++; if (S.ws) S.ws.close(1000); S.ws = null; throw e; });
+    },
+    getVersion: () => Promise.resolve({ version: VERSION, protocol: 'rtc/1' }),
+    getCapabilities: () => (S.opts ? Promise.resolve(capabilities()) : reject('OPENCTI_NOT_INITIALIZED', 'call CTI.init({server, token}) first')),
+    login() {
+      const e = guard('login');
+      if (e) return Promise.reject(e);
+      if (!S.wanted) { S.wanted = true; S.everUp = false; S.seq = 0; connect(); }
+      return whenLive().then(snapshotEvent);
+    },
+    logout() {
+      const e = guard('logout');
+      if (e) return Promise.reject(e);
+      // The server may close the socket (4001) before the answer arrives: that is a success too.
+      return request('logout', {}).catch((x) => { if (S.wanted) throw x; }).then(() => { S.wanted = false; return { status: 'offline' }; });
+    },
+    agentReady() {
+      const e = guard('agentReady');
+      return e ? Promise.reject(e) : request('ready', {}).then((a) => ({ status: a.status }));
+    },
+    agentNotReady(reason) {
+      const e = guard('agentNotReady');
+      if (e) return Promise.reject(e);
+      reason = reason == null ? '' : String(reason);
+      if (!/^[A-Za-z0-9_ .-]{0,64}$/.test(reason)) return reject('OPENCTI_INVALID_ARGUMENT', 'reason: 0-64 of A-Z a-z 0-9 _ . - space');
+      return request('notready', { reason }).then((a) => ({ status: a.status, reason: a.reason }));
+    },
+    makeCall(destination, variables) {
+      const e = guard('makeCall') || (destOK(destination) ? null : err('OPENCTI_CF_INVALID_DESTINATION', 'makeCall: ' + DESTMSG));
+      if (e) return Promise.reject(e);
+      return request('dial', variables ? { arg: destination, variables } : { arg: destination }).then((v) => {
+        if (v.state !== 'ended') return { callId: v.call_id, state: v.state };
+        return waitFailed(v.call_id, 1000).then((x) => { // the call failed at once: say why
+          const code = x && x.code;
+          throw err(code === 404 || !code ? 'OPENCTI_CF_INVALID_DESTINATION' : 'OPENCTI_DEST_BUSY', `call to ${destination} failed` + (x ? `: ${code} ${x.reason}` : ''));
+        });
+      });
+    },
+    blindTransfer: (callId, destination) => checked('blindTransfer', callId, destination, destOK(destination), DESTMSG),
+    conferenceInitiate: (callId, destination) => checked('conferenceInitiate', callId, destination, destOK(destination), DESTMSG),
+    dropParty: (callId, number) => checked('dropParty', callId, number, typeof number === 'string' && number !== '', "number (the party's user id) is required"),
+    sendDTMF: (callId, digits) => checked('sendDTMF', callId, String(digits), /^[0-9A-D*#]{1,32}$/.test(String(digits)), '1-32 of 0-9 * # A-D'),
+    setCallData(callId, variables) {
+      const e = guard('setCallData');
+      if (e) return Promise.reject(e);
+      if (!callId || !variables || typeof variables !== 'object') return reject('OPENCTI_INVALID_ARGUMENT', 'setCallData(callId, {name: "value"})');
+      return request('setdata', { call_id: callId, variables }).then((v) => ({ callId, variables: v.variables }));
+    },
+    // Extras (not in OpenCTI): media, state and tabs.
+    takeMedia: () => (S.opts ? request('take_ownership', {}) : reject('OPENCTI_NOT_INITIALIZED', 'call CTI.init first')),
+    setMicrophone,
+    getMicrophoneStream: () => S.stream,
+    getPeerConnection: () => S.pc,
+    getCalls: () => Object.values(S.calls).map((c) => callEvent(CALLSTATE[c.state] || 'Unknown', c)),
+    getState: snapshotEvent,
+    getTabs: tabs,
+    on,
+    off
+  };
+
+  // answerCall, rejectCall, hangUpCall, holdCall, retrieveCall, muteCall, unmuteCall (callId)
+  ['answerCall', 'rejectCall', 'hangUpCall', 'holdCall', 'retrieveCall', 'muteCall', 'unmuteCall'].forEach((m) => { CTI[m] = (callId) => control(m, callId); });
+
+  g.addEventListener('pagehide', () => { // the tab closes or is frozen: let the server hand the media over now
+    post('bye');
+    const ws = S.ws;
+    if (!ws) return;
+    S.gen++; S.ws = null; S.live = false;
+    closePc();
+    try { ws.close(1000, 'page closed'); } catch (e) { /* closing */ }
+  });
+  g.addEventListener('pageshow', (e) => { if (e.persisted && S.wanted) connect(); }); // back from the bfcache
+  g.CTI = CTI;
+  CTI.timing.scriptEnd = perf();
+})(globalThis);

@@ -1,0 +1,189 @@
+// softphone.js: the agent's standalone phone (client=phone: never limited by the telephony mode).
+// It is built on window.CTI like any page, so its tab is one of the agent's phones.
+(function () {
+  'use strict';
+  var CTI = window.CTI;
+  var $ = function (id) { return document.getElementById(id); };
+  var calls = {}, current = '', timer = 0, audioCtx = null, meters = {};
+
+  function text(id, s) { $(id).textContent = s == null ? '' : String(s); }
+  function log(s) {
+    var li = document.createElement('li');
+    li.textContent = new Date().toLocaleTimeString() + ' ' + s;
+    var ol = $('log');
+    ol.insertBefore(li, ol.firstChild);
+    while (ol.children.length > 100) ol.removeChild(ol.lastChild);
+  }
+  function fail(e) {
+    var m = e && e.errCode ? e.errCode + ': ' + e.errMessage : String(e);
+    text('error', m);
+    log('error ' + m);
+  }
+  function run(p) { text('error', ''); return p.catch(fail); }
+  function call() { return current && calls[current]; }
+
+  // --- level meters (Web Audio analysers, polled: they keep working in a background tab) ---
+  function meter(id, stream) {
+    if (!stream || !window.AudioContext) return;
+    audioCtx = audioCtx || new AudioContext();
+    if (meters[id]) meters[id].src.disconnect();
+    var src = audioCtx.createMediaStreamSource(stream), an = audioCtx.createAnalyser();
+    an.fftSize = 512;
+    src.connect(an);
+    meters[id] = { src: src, an: an, buf: new Float32Array(an.fftSize) };
+  }
+  setInterval(function () {
+    Object.keys(meters).forEach(function (id) {
+      var m = meters[id], sum = 0;
+      m.an.getFloatTimeDomainData(m.buf);
+      for (var i = 0; i < m.buf.length; i++) sum += m.buf[i] * m.buf[i];
+      $(id).value = Math.min(1, Math.sqrt(sum / m.buf.length) * 4);
+    });
+  }, 100);
+  document.addEventListener('click', function () { if (audioCtx && audioCtx.state === 'suspended') audioCtx.resume(); });
+
+  function devices() {
+    if (!navigator.mediaDevices || !navigator.mediaDevices.enumerateDevices) return;
+    navigator.mediaDevices.enumerateDevices().then(function (list) {
+      var sel = $('device'), cur = sel.value;
+      sel.textContent = '';
+      list.filter(function (d) { return d.kind === 'audioinput'; }).forEach(function (d, i) {
+        var o = document.createElement('option');
+        o.value = d.deviceId; o.textContent = d.label || 'Microphone ' + (i + 1);
+        sel.appendChild(o);
+      });
+      if (cur) sel.value = cur;
+    });
+  }
+
+  // --- calls -----------------------------------------------------------------------------
+  function render() {
+    var c = call();
+    var alerting = c && c.state === 'alerting', active = c && !alerting;
+    $('incoming').hidden = !alerting;
+    $('call').hidden = !active;
+    $('device').disabled = !!c;
+    $('device-note').hidden = !c;
+    text('btn-dial', active ? 'Send tones' : 'Call');
+    if (alerting) {
+      text('in-name', c.displayName || c.phone || 'Unknown caller');
+      text('in-phone', c.phone);
+      text('in-source', c.source + ' · ' + (c.media || []).join(', '));
+      text('in-queue', c.queue || '–');
+      var dl = $('in-vars');
+      dl.textContent = '';
+      Object.keys(c.variables).sort().forEach(function (k) {
+        var dt = document.createElement('dt'), dd = document.createElement('dd');
+        dt.textContent = k; dd.textContent = c.variables[k];
+        dl.appendChild(dt); dl.appendChild(dd);
+      });
+    }
+    if (active) {
+      text('call-with', c.displayName || c.phone);
+      text('call-state', c.state);
+      $('btn-hold').disabled = c.state !== 'connected';
+      $('btn-retrieve').disabled = c.state !== 'held';
+      text('btn-mute', c.muted ? 'Unmute' : 'Mute');
+      $('btn-mute').setAttribute('aria-pressed', String(!!c.muted));
+      if (!timer) timer = setInterval(tick, 500);
+      tick();
+    } else if (timer) { clearInterval(timer); timer = 0; }
+  }
+  function tick() {
+    var c = call(), s = c && c.connectedAt ? Math.floor((Date.now() - c.connectedAt) / 1000) : 0;
+    text('call-timer', ('0' + Math.floor(s / 60)).slice(-2) + ':' + ('0' + s % 60).slice(-2));
+  }
+  function pickCurrent() {
+    if (calls[current]) return;
+    current = Object.keys(calls)[0] || '';
+  }
+
+  CTI.on('Snapshot', function (s) {
+    text('agent-id', s.pyAgentId);
+    text('agent-status', s.status + (s.reason ? ' (' + s.reason + ')' : ''));
+    text('media', s.mediaOwner ? 'audio: this tab' : 'audio: another tab');
+    $('btn-take').disabled = s.mediaOwner;
+    calls = {};
+    s.pyCalls.forEach(function (c) { calls[c.callId] = c; });
+    pickCurrent();
+    render();
+  });
+  CTI.on('AgentEvent', function (e) {
+    text('agent-status', e.status + (e.reason ? ' (' + e.reason + ')' : ''));
+    log('status ' + e.status + (e.reason ? ' ' + e.reason : ''));
+    if (e.status === 'offline') { $('signin').hidden = false; ['agent', 'mic', 'dialer'].forEach(function (id) { $(id).hidden = true; }); $('signin-btn').disabled = false; }
+  });
+  CTI.on('CallEvent', function (e) {
+    log(e.pyEventName + ' ' + (e.displayName || e.phone) + (e.code ? ' (' + e.code + ' ' + e.reason + ')' : ''));
+    if (e.state === 'ended') delete calls[e.callId]; else calls[e.callId] = e;
+    if (e.state !== 'ended' && (!calls[current] || e.state === 'alerting' && !current)) current = e.callId;
+    pickCurrent();
+    render();
+  });
+  CTI.on('alertStop', function (a) { if (calls[a.callId] && calls[a.callId].state === 'alerting') { $('incoming').hidden = true; } });
+  CTI.on('link', function (l) { text('link', l.state === 'CONNECTED' ? 'connected' : 'reconnecting…'); });
+  CTI.on('phone', function (p) {
+    text('mic-state', p.mic ? 'granted' : 'not available' + (p.micError ? ' (' + p.micError + ')' : ''));
+    if (p.state === 'mic' || p.state === 'connected') { meter('level', CTI.getMicrophoneStream()); devices(); }
+    var pc = CTI.getPeerConnection();
+    if (p.state === 'connected' && pc) {
+      var r = pc.getReceivers().filter(function (x) { return x.track && x.track.kind === 'audio'; })[0];
+      if (r) meter('rx-level', new MediaStream([r.track]));
+    }
+  });
+  CTI.on('error', fail);
+  if (navigator.mediaDevices && navigator.mediaDevices.addEventListener) navigator.mediaDevices.addEventListener('devicechange', devices);
+
+  function start(token) {
+    text('link', 'connecting…');
+    $('signin-btn').disabled = true;
+    return CTI.init({ server: location.origin, token: token, client: 'phone' }).then(function () {
+      sessionStorage.setItem('cti-phone-token', token);
+      $('signin').hidden = true;
+      ['agent', 'mic', 'dialer'].forEach(function (id) { $(id).hidden = false; });
+    }).catch(function (e) { $('signin-btn').disabled = false; text('link', 'signed out'); fail(e); });
+  }
+
+  $('signin-form').addEventListener('submit', function (e) { e.preventDefault(); start($('token').value.trim()); });
+  $('btn-ready').addEventListener('click', function () { run(CTI.agentReady()); });
+  $('btn-notready').addEventListener('click', function () { run(CTI.agentNotReady($('reason').value)); });
+  $('btn-take').addEventListener('click', function () { run(CTI.takeMedia()); });
+  $('btn-logout').addEventListener('click', function () { sessionStorage.removeItem('cti-phone-token'); run(CTI.logout()); });
+  $('btn-answer').addEventListener('click', function () { run(CTI.answerCall(current)); });
+  $('btn-reject').addEventListener('click', function () { run(CTI.rejectCall(current)); });
+  $('btn-hangup').addEventListener('click', function () { run(CTI.hangUpCall(current)); });
+  $('btn-hold').addEventListener('click', function () { run(CTI.holdCall(current)); });
+  $('btn-retrieve').addEventListener('click', function () { run(CTI.retrieveCall(current)); });
+  $('btn-mute').addEventListener('click', function () { var c = call(); if (c) run(c.muted ? CTI.unmuteCall(current) : CTI.muteCall(current)); });
+  $('transfer-form').addEventListener('submit', function (e) { e.preventDefault(); run(CTI.blindTransfer(current, $('transfer-to').value.trim())); });
+  $('btn-conference').addEventListener('click', function () { run(CTI.conferenceInitiate(current, $('transfer-to').value.trim())); });
+  $('drop-form').addEventListener('submit', function (e) { e.preventDefault(); run(CTI.dropParty(current, $('drop-who').value.trim())); });
+  $('device').addEventListener('change', function () {
+    run(CTI.setMicrophone($('device').value).then(function (d) { log('microphone ' + d.label); meter('level', CTI.getMicrophoneStream()); }));
+  });
+
+  // Dial pad: in a call each key sends a tone; otherwise it types the number.
+  '123456789*0#'.split('').forEach(function (k) {
+    var b = document.createElement('button');
+    b.type = 'button'; b.textContent = k; b.setAttribute('aria-label', k === '*' ? 'star' : k === '#' ? 'hash' : k);
+    b.addEventListener('click', function () {
+      var c = call();
+      $('number').value += k;
+      if (c && c.state === 'connected') run(CTI.sendDTMF(current, k));
+    });
+    $('pad').appendChild(b);
+  });
+  function dial() {
+    var v = $('number').value.trim(), c = call();
+    if (!v) return;
+    if (c && c.state !== 'alerting') return run(CTI.sendDTMF(current, v)).then(function () { $('number').value = ''; });
+    run(CTI.makeCall(v).then(function (r) { log('dialing ' + v + ' (' + r.callId + ')'); $('number').value = ''; }));
+  }
+  $('btn-dial').addEventListener('click', dial);
+  $('number').addEventListener('keydown', function (e) { if (e.key === 'Enter') { e.preventDefault(); dial(); } });
+  $('btn-clear').addEventListener('click', function () { $('number').value = ''; });
+
+  var m = /[#&]token=([^&]+)/.exec(location.hash), tok = m ? decodeURIComponent(m[1]) : sessionStorage.getItem('cti-phone-token');
+  if (m) history.replaceState(null, '', location.pathname + location.search);
+  if (tok) start(tok);
+})();

@@ -1,0 +1,150 @@
+/*! webcall.js: the cti-adapter "call us" widget. No dependencies. docs/js.md.
+ * <script src="https://ADAPTER/static/webcall.js" defer></script>
+ * <div data-cti-webcall data-account="demo"></div>
+ * Each element gets a button that calls the account from the browser: the IVR menu answers
+ * (use the dial pad), then the queue and an agent. The page's origin must be in the account's
+ * allowed_origins. window.CTIWebCall.mount(el, {account, server, name, phone}) mounts by hand. */
+(function (g) {
+  'use strict';
+  if (g.CTIWebCall) return;
+  var me = document.currentScript;
+  var SERVER = me && me.src ? new URL(me.src).origin : location.origin;
+  var STATES = {
+    ivr: 'Welcome: choose an option on the keypad', queued: 'Waiting for an agent…', ringing: 'Ringing an agent…',
+    connected: 'Connected', held: 'On hold', ended: 'Call ended'
+  };
+  var instances = [];
+
+  function el(tag, cls, txt, attrs) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (txt) e.textContent = txt;
+    for (var k in attrs || {}) e.setAttribute(k, attrs[k]);
+    return e;
+  }
+  function css() {
+    if (document.querySelector('link[data-ctiw]')) return;
+    var l = el('link', '', '', { rel: 'stylesheet', href: SERVER + '/static/webcall.css', 'data-ctiw': '' });
+    document.head.appendChild(l);
+  }
+
+  function mount(root, o) {
+    o = o || {};
+    css();
+    var account = o.account || root.getAttribute('data-account') || 'demo';
+    var server = (o.server || root.getAttribute('data-server') || SERVER).replace(/\/+$/, '');
+    var w = { state: 'idle', callId: '', pc: null, ws: null, stream: null, muted: false, started: 0, digits: '' };
+    var box = el('div', 'ctiw'), uid = 'ctiw' + instances.length;
+    var form = el('div', 'ctiw-form');
+    var nameL = el('label', '', 'Your name', { for: uid + '-name' }), name = el('input', '', '', { id: uid + '-name', autocomplete: 'name', maxlength: '128' });
+    var phoneL = el('label', '', 'Your phone (optional)', { for: uid + '-phone' }), phone = el('input', '', '', { id: uid + '-phone', autocomplete: 'tel', inputmode: 'tel', maxlength: '64' });
+    name.value = o.name || root.getAttribute('data-name') || '';
+    phone.value = o.phone || root.getAttribute('data-phone') || '';
+    var callBtn = el('button', 'ctiw-call', root.getAttribute('data-label') || 'Call us', { type: 'button' });
+    var panel = el('div', 'ctiw-panel', '', { hidden: '' });
+    var status = el('p', 'ctiw-status', '', { role: 'status', 'aria-live': 'polite' });
+    var clock = el('span', 'ctiw-timer', '00:00', { role: 'timer' });
+    var pad = el('div', 'ctiw-pad', '', { role: 'group', 'aria-label': 'Dial pad' });
+    var muteBtn = el('button', 'ctiw-mute', 'Mute', { type: 'button', 'aria-pressed': 'false' });
+    var hangBtn = el('button', 'ctiw-hangup', 'Hang up', { type: 'button' });
+    var audio = el('audio', '', '', { autoplay: '', hidden: '' });
+    '123456789*0#'.split('').forEach(function (d) {
+      var b = el('button', '', d, { type: 'button', 'data-digit': d, 'aria-label': d === '*' ? 'star' : d === '#' ? 'hash' : d });
+      b.addEventListener('click', function () { w.dtmf(d); });
+      pad.appendChild(b);
+    });
+    [nameL, name, phoneL, phone].forEach(function (x) { form.appendChild(x); });
+    var row = el('div', 'ctiw-row');
+    row.appendChild(muteBtn); row.appendChild(hangBtn);
+    [status, clock, pad, row, audio].forEach(function (x) { panel.appendChild(x); });
+    [form, callBtn, panel].forEach(function (x) { box.appendChild(x); });
+    root.appendChild(box);
+
+    function show(state, msg) {
+      w.state = state;
+      status.textContent = msg || STATES[state] || state;
+      box.setAttribute('data-state', state);
+      var busy = state !== 'idle' && state !== 'ended' && state !== 'failed';
+      callBtn.hidden = busy; form.hidden = busy; panel.hidden = !busy && state !== 'ended' && state !== 'failed';
+      pad.hidden = muteBtn.hidden = hangBtn.hidden = !busy;
+      if (state === 'connected' && !w.started) w.started = Date.now();
+    }
+    setInterval(function () {
+      var s = w.started && w.state !== 'ended' ? Math.floor((Date.now() - w.started) / 1000) : 0;
+      if (w.started) clock.textContent = ('0' + Math.floor(s / 60)).slice(-2) + ':' + ('0' + s % 60).slice(-2);
+    }, 500);
+    function send(m) { if (w.ws && w.ws.readyState === 1) w.ws.send(JSON.stringify(m)); }
+    function end(msg, failed) {
+      if (w.pc) w.pc.close();
+      if (w.stream) w.stream.getTracks().forEach(function (t) { t.stop(); });
+      w.pc = null; w.stream = null;
+      if (w.ws && w.ws.readyState <= 1) w.ws.close(1000);
+      show(failed ? 'failed' : 'ended', msg);
+      callBtn.textContent = 'Call again';
+    }
+
+    w.start = function () {
+      if (w.ws) return;
+      show('connecting', 'Connecting…');
+      w.started = 0; w.callId = ''; w.digits = '';
+      var cands = [];
+      return fetch(server + '/webcall/' + encodeURIComponent(account) + '/token', { method: 'POST' }).then(function (r) {
+        if (r.status === 429) throw new Error('Too many calls from here just now: try again in a minute.');
+        if (r.status === 403) throw new Error('Calls are not enabled from this website.');
+        if (!r.ok) throw new Error('The call could not start (' + r.status + ').');
+        return r.json();
+      }).then(function (t) {
+        return navigator.mediaDevices.getUserMedia({ audio: true }).then(function (s) { w.stream = s; return t; }, function () {
+          throw new Error('The call needs your microphone: allow it and try again.');
+        });
+      }).then(function (t) {
+        var ws = w.ws = new WebSocket(server.replace(/^http/, 'ws') + (t.rtc_path || '/rtc') + '?access_token=' + encodeURIComponent(t.token));
+        ws.onmessage = function (e) {
+          var f = JSON.parse(e.data);
+          if (f.type === 'welcome') offer();
+          else if (f.type === 'answer') w.pc.setRemoteDescription({ type: 'answer', sdp: f.sdp }).then(function () { cands.splice(0).forEach(function (c) { w.pc.addIceCandidate(c).catch(function () {}); }); });
+          else if (f.type === 'candidate' && w.pc) { if (w.pc.remoteDescription) w.pc.addIceCandidate(f.candidate).catch(function () {}); else cands.push(f.candidate); }
+          else if (f.type === 'call') { w.callId = f.call_id; box.setAttribute('data-call-id', f.call_id); }
+          else if (f.type === 'state') { if (f.state === 'ended') end(); else show(f.state, f.state === 'queued' && f.queue ? 'Waiting for ' + f.queue + '…' : ''); }
+          else if (f.type === 'error') status.textContent = 'Problem: ' + f.message;
+        };
+        ws.onclose = function (e) { w.ws = null; if (w.state !== 'ended' && w.state !== 'failed') end(e.code === 4000 ? '' : 'The call was cut off.', e.code !== 4000); };
+      }).catch(function (e) { w.ws = null; end(e.message, true); });
+    };
+    function offer() {
+      var pc = w.pc = new RTCPeerConnection({ iceServers: [] });
+      w.stream.getAudioTracks().forEach(function (t) { pc.addTrack(t, w.stream); });
+      pc.ontrack = function (e) { audio.srcObject = e.streams[0] || new MediaStream([e.track]); audio.play().catch(function () {}); };
+      pc.onicecandidate = function (e) { if (e.candidate && e.candidate.candidate) send({ type: 'candidate', candidate: e.candidate.toJSON() }); };
+      pc.createOffer().then(function (o) { return pc.setLocalDescription(o); }).then(function () {
+        var m = { type: 'offer', sdp: pc.localDescription.sdp, media: ['audio'], display_name: name.value.trim().slice(0, 128) || 'Web caller' };
+        if (/^[A-Za-z0-9+*#._@-]{1,64}$/.test(phone.value.trim())) m.phone = phone.value.trim();
+        send(m);
+        show('calling', 'Calling…');
+      });
+    }
+    // dtmf sends a digit in the call's audio (RFC 4733 telephone-event), as a phone keypad does.
+    w.dtmf = function (d) {
+      var s = w.pc && w.pc.getSenders().filter(function (x) { return x.dtmf; })[0];
+      if (s && s.dtmf.canInsertDTMF !== false) { s.dtmf.insertDTMF(d, 120, 80); w.digits += d; }
+    };
+    w.mute = function (on) {
+      w.muted = on === undefined ? !w.muted : !!on;
+      if (w.stream) w.stream.getAudioTracks().forEach(function (t) { t.enabled = !w.muted; });
+      muteBtn.textContent = w.muted ? 'Unmute' : 'Mute';
+      muteBtn.setAttribute('aria-pressed', String(w.muted));
+    };
+    w.hangup = function () { send({ type: 'hangup' }); setTimeout(function () { if (w.ws) end(); }, 1500); };
+    callBtn.addEventListener('click', function () { w.start(); });
+    muteBtn.addEventListener('click', function () { w.mute(); });
+    hangBtn.addEventListener('click', function () { w.hangup(); });
+    show('idle', '');
+    panel.hidden = true;
+    instances.push(w);
+    return w;
+  }
+
+  function auto() { document.querySelectorAll('[data-cti-webcall]').forEach(function (e) { if (!e.ctiwMounted) { e.ctiwMounted = true; mount(e); } }); }
+  g.CTIWebCall = { version: '1.0.0', mount: mount, instances: instances };
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', auto); else auto();
+})(window);
