@@ -19,6 +19,9 @@ type Engine struct {
 	mux   ice.UDPMux
 	clock *clock
 
+	// fwdLat is the forwarding delay of relayed packets (see latency.go, ForwardLatency).
+	fwdLat LatencyHistogram
+
 	mu     sync.Mutex // guards legs and closed
 	legs   map[*Leg]struct{}
 	closed bool

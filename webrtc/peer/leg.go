@@ -484,7 +484,7 @@ func (l *Leg) readLoop(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 			}
 			continue
 		}
-		r.handle(buf[:n], time.Now())
+		r.handle(buf[:n], monoNow()) // arrival time: forwarding delay, stream position
 	}
 }
 

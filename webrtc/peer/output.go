@@ -95,14 +95,15 @@ func (o *output) nextTS(now time.Time) uint32 {
 
 // write sends one packet of producer src, numbered in the producer's own space (seq, ts). It is
 // dropped unless src is the current source, the stream is bound, and no DTMF event is going on.
-func (o *output) write(src AudioSource, seq uint16, ts uint32, te, marker bool, payload []byte, now time.Time) {
+// It reports whether the packet was written.
+func (o *output) write(src AudioSource, seq uint16, ts uint32, te, marker bool, payload []byte, now time.Time) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.src != src || o.closed || o.w == nil || o.busy {
-		return
+		return false
 	}
 	if te && !o.hasTE {
-		return
+		return false
 	}
 	if !o.mapped {
 		first := o.nextTS(now) // also starts the stream's numbering
@@ -116,20 +117,23 @@ func (o *output) write(src AudioSource, seq uint16, ts uint32, te, marker bool, 
 	if te {
 		pt = o.tePT
 	}
-	o.send(pt, outSeq, outTS, marker, payload)
+	ok := o.send(pt, outSeq, outTS, marker, payload)
 	if int16(outSeq-o.seq) > 0 { // newest so far (a reordered older packet keeps the position)
 		o.seq, o.ts, o.wall = outSeq, outTS, now
 	}
+	return ok
 }
 
-// send writes with the stream's SSRC. Caller holds mu and checked w != nil.
-func (o *output) send(pt uint8, seq uint16, ts uint32, marker bool, payload []byte) {
+// send writes with the stream's SSRC and reports success. Caller holds mu and checked w != nil.
+func (o *output) send(pt uint8, seq uint16, ts uint32, marker bool, payload []byte) bool {
 	h := &o.hdr
 	*h = rtp.Header{Version: 2, PayloadType: pt, SequenceNumber: seq, Timestamp: ts,
 		SSRC: o.ssrc, Marker: marker}
-	if _, err := o.w.WriteRTP(h, payload); err == nil {
-		o.sent.Add(1)
+	if _, err := o.w.WriteRTP(h, payload); err != nil {
+		return false
 	}
+	o.sent.Add(1)
+	return true
 }
 
 // setSource switches the current source. Caller holds mu.

@@ -53,9 +53,12 @@ func (f *forward) attach(o *output) error {
 
 func (f *forward) detach(*output) { f.from.in.removeSink(f) }
 
-// deliver runs on the source leg's reader goroutine.
+// deliver runs on the source leg's reader goroutine; now is when the reader got the packet
+// from pion. A packet actually written is timed into the engine's forwarding-delay histogram.
 func (f *forward) deliver(h *rtp.Header, payload []byte, te bool, now time.Time) {
-	f.out.write(f, h.SequenceNumber, h.Timestamp, te, h.Marker, payload, now)
+	if f.out.write(f, h.SequenceNumber, h.Timestamp, te, h.Marker, payload, now) {
+		f.from.eng.fwdLat.Observe(time.Since(now))
+	}
 }
 
 // Player plays a µ-law clip (160 bytes per 20 ms) on one leg, once or in a loop, ticked by the
