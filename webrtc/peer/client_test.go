@@ -185,7 +185,7 @@ func (c *client) remoteApplied() {
 	}
 }
 
-// waitConnected waits until the client's peer connection is connected and its track bound.
+// waitFor polls cond until it holds, failing the test after d.
 func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
@@ -193,7 +193,7 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // poll interval: cond, not this, is the synchronisation
 	}
 }
 
@@ -233,7 +233,7 @@ func (c *client) sendDigit(d rune) {
 		if i == 2 {
 			c.send(c.tePT, false, start, p) // duplicate
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // pacing, not synchronisation: one update per 20 ms, like RTCDTMFSender
 	}
 	for range 3 {
 		c.send(c.tePT, false, start, dtmf.Event{Code: code, End: true, Volume: 10, Duration: 800}.Marshal(make([]byte, 4)))
@@ -268,6 +268,19 @@ func (c *client) packets() []rxPacket {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]rxPacket(nil), c.got...)
+}
+
+// audioPackets counts the PCMU packets received.
+func (c *client) audioPackets() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, p := range c.got {
+		if p.hdr.PayloadType == 0 {
+			n++
+		}
+	}
+	return n
 }
 
 func (c *client) reset() {

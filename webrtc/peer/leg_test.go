@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,6 +54,61 @@ func (o *output) bound() bool {
 	return o.w != nil
 }
 
+// lastSeq is the sequence number of the last packet o wrote; the stream must have started.
+func (o *output) lastSeq(t testing.TB) uint16 {
+	t.Helper()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.started {
+		t.Fatal("lastSeq: the stream has not started")
+	}
+	return o.seq
+}
+
+// newerThan counts the packets of ps numbered after seq (RTP sequence arithmetic).
+func newerThan(ps []rxPacket, seq uint16) int {
+	n := 0
+	for _, p := range ps {
+		if int16(p.hdr.SequenceNumber-seq) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// audioAfterEvents counts the PCMU packets after the last telephone-event (payload type tePT)
+// packet of ps; 0 if there is none.
+func audioAfterEvents(ps []rxPacket, tePT uint8) int {
+	n, seen := 0, false
+	for _, p := range ps {
+		switch p.hdr.PayloadType {
+		case tePT:
+			n, seen = 0, true
+		case 0:
+			n++
+		}
+	}
+	if !seen {
+		return 0
+	}
+	return n
+}
+
+// tickCounter counts the rounds of an engine's media clock.
+type tickCounter struct{ n atomic.Int64 }
+
+func (c *tickCounter) tick(time.Time) { c.n.Add(1) }
+
+// waitTicks waits until e's media clock has run n more rounds: a window in media time (the
+// rounds in which players, mixers and DTMF senders run), not wall time.
+func waitTicks(t testing.TB, e *Engine, n int64) {
+	t.Helper()
+	c := &tickCounter{}
+	e.clock.add(c)
+	defer e.clock.remove(c)
+	waitFor(t, 5*time.Second, fmt.Sprintf("%d clock ticks", n), func() bool { return c.n.Load() >= n })
+}
+
 func bridge(t testing.TB, a, b *Leg) {
 	t.Helper()
 	must(t, a.SetAudioOutput(Forward(b)))
@@ -69,10 +126,15 @@ func TestOfferAnswerTrickle(t *testing.T) {
 	leg.OnState(func(s State) { states <- s })
 	var cands, ends int
 	done := make(chan struct{})
+	gathered := make(chan struct{})
 	c := newClient(t, api, 101, true)
 	c.pc.OnICECandidate(func(ic *webrtc.ICECandidate) {
-		if ic != nil {
-			must(t, leg.AddCandidate(ic.ToJSON())) // may arrive before the offer: queued
+		if ic == nil { // pion reports candidates in order on one goroutine, nil last
+			close(gathered)
+			return
+		}
+		if err := leg.AddCandidate(ic.ToJSON()); err != nil { // before the offer: queued
+			t.Errorf("AddCandidate before the offer: %v", err)
 		}
 	})
 	leg.OnCandidate(func(ci *Candidate) {
@@ -87,7 +149,12 @@ func TestOfferAnswerTrickle(t *testing.T) {
 	offer, err := c.pc.CreateOffer(nil)
 	must(t, err)
 	must(t, c.pc.SetLocalDescription(offer))
-	time.Sleep(50 * time.Millisecond) // let the client's candidates reach the leg before the offer
+	// Every client candidate reaches the leg before the offer (queued there until Answer).
+	select {
+	case <-gathered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("client gathering never completed")
+	}
 	answer, err := leg.Answer(offer.SDP)
 	must(t, err)
 	must(t, c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}))
@@ -183,11 +250,14 @@ func TestForwardBothWaysRaw(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	waitA := a.c.toneSender(ctx, 1000)
 	waitB := b.c.toneSender(ctx, 1500)
-	time.Sleep(400 * time.Millisecond)
+	// 20 relayed frames each way (what the former 400 ms gave); the senders stop before the
+	// check so the last 10 frames each side received are all relayed tone.
+	waitFor(t, 5*time.Second, "20 relayed frames each way", func() bool {
+		return b.c.audioPackets() >= 20 && a.c.audioPackets() >= 20
+	})
 	cancel()
 	waitA()
 	waitB()
-	time.Sleep(60 * time.Millisecond)
 	if r := dominant(b.c.lastPCM(10), 1000); r < 0.8 {
 		t.Fatalf("B hears 1 kHz at ratio %.2f", r)
 	}
@@ -217,8 +287,12 @@ func TestReceiveDTMF(t *testing.T) {
 	}
 	a.leg.SetAudioMuted(true) // detection still works while muted
 	a.c.sendDigit('*')
+	// Sentinel instead of a quiet period: digits are reported in arrival order, so an extra
+	// report of any of the first four (a duplicate, an end packet counted again) shows up before
+	// the '0' does.
+	a.c.sendDigit('0')
 	var s []rune
-	for len(s) < 4 {
+	for len(s) == 0 || s[len(s)-1] != '0' {
 		select {
 		case d := <-got:
 			s = append(s, d)
@@ -226,13 +300,8 @@ func TestReceiveDTMF(t *testing.T) {
 			t.Fatalf("digits so far %q", string(s))
 		}
 	}
-	select {
-	case d := <-got:
-		t.Fatalf("extra digit %q", d)
-	case <-time.After(100 * time.Millisecond):
-	}
-	if string(s) != "1#9*" {
-		t.Fatalf("digits %q", string(s))
+	if string(s) != "1#9*0" {
+		t.Fatalf("digits %q (want 1#9* and the sentinel 0)", string(s))
 	}
 }
 
@@ -259,7 +328,7 @@ func TestSendDTMF(t *testing.T) {
 	defer cancel()
 	wait := a.c.toneSender(ctx, 1000)
 	defer func() { cancel(); wait() }()
-	time.Sleep(100 * time.Millisecond)
+	waitFor(t, 3*time.Second, "A's tone at B", func() bool { return b.c.audioPackets() >= 3 })
 
 	if err := b.leg.SendDTMF(context.Background(), "12x"); !errors.Is(err, dtmf.ErrInvalidDigit) {
 		t.Fatalf("invalid digit: %v", err)
@@ -267,19 +336,21 @@ func TestSendDTMF(t *testing.T) {
 	start := time.Now()
 	must(t, b.leg.SendDTMF(context.Background(), "12#"))
 	took := time.Since(start)
-	returned := time.Now()
+	seqAtReturn := b.leg.out.lastSeq(t) // every packet written before SendDTMF returned is <= this
 	// 3 digits of 200 ms, the last without its trailing gap: at least 2·200+160 ms.
 	if took < 540*time.Millisecond {
 		t.Fatalf("SendDTMF returned after %v, before the tones could be sent", took)
 	}
-	time.Sleep(80 * time.Millisecond)
+	// Packets arrive in order: once 3 audio frames follow the last event packet at B, every
+	// event packet is in, and audio has resumed (its content is checked below).
+	waitFor(t, 3*time.Second, "audio at B after the events", func() bool { return audioAfterEvents(b.c.packets(), 101) >= 3 })
 	cancel()
 	ps := b.c.packets()
 	if d := string(digitsOf(ps, 101)); d != "12#" {
 		t.Fatalf("client received digits %q", d)
 	}
 	var ends int
-	var lastEnd time.Time
+	var lastEnd uint16
 	var ssrc uint32
 	for i, p := range ps {
 		if i == 0 {
@@ -294,15 +365,18 @@ func TestSendDTMF(t *testing.T) {
 		if p.hdr.PayloadType == 101 {
 			if ev, _ := dtmf.Parse(p.payload); ev.End && ev.Code == 11 {
 				ends++
-				lastEnd = p.at
+				lastEnd = p.hdr.SequenceNumber
 			}
 		}
 	}
 	if ends != 3 {
 		t.Fatalf("%d end packets for '#'", ends)
 	}
-	if lastEnd.After(returned.Add(10 * time.Millisecond)) {
-		t.Fatalf("last end packet arrived %v after SendDTMF returned", lastEnd.Sub(returned))
+	// Was: arrival within 10 ms of the return, which a loaded machine's scheduling breaks. The
+	// stream's sequence number at the return says it exactly: an end packet written after
+	// SendDTMF returned is numbered after it.
+	if int16(lastEnd-seqAtReturn) > 0 {
+		t.Fatalf("last end packet (seq %d) written after SendDTMF returned (stream at seq %d)", lastEnd, seqAtReturn)
 	}
 	// Audio resumed after the events (the 1 kHz tone is still relayed).
 	if r := dominant(b.c.lastPCM(3), 1000); r < 0.8 {
@@ -326,27 +400,41 @@ func TestHoldAndRetrieve(t *testing.T) {
 	waitA := a.c.toneSender(ctx, 1000)
 	waitB := b.c.toneSender(ctx, 1500)
 	defer func() { cancel(); waitA(); waitB() }()
-	time.Sleep(200 * time.Millisecond)
+	waitFor(t, 3*time.Second, "audio both ways", func() bool { return a.c.audioPackets() >= 5 && b.c.audioPackets() >= 5 })
 
 	// A holds B: B hears hold music, A hears nothing, nothing crosses.
 	hold := NewPlayer(prompts.Hold(), true)
 	must(t, b.leg.SetAudioOutput(hold))
 	must(t, a.leg.SetAudioOutput(Silence))
-	time.Sleep(60 * time.Millisecond)
+	aSeq := a.leg.out.lastSeq(t) // anything A's leg writes from now on is numbered after this
+	clip := prompts.Hold()
+	isHold := func(p []byte) bool { return bytes.Contains(clip, p) || bytes.Equal(p[:80], clip[len(clip)-80:]) }
+	// packets relayed before the switch may still be in flight: start counting once B's newest
+	// packet is hold audio, then watch a window of 20 packets at B
+	b.c.reset()
+	waitFor(t, 3*time.Second, "hold audio at B", func() bool {
+		ps := b.c.packets()
+		return len(ps) > 0 && isHold(ps[len(ps)-1].payload)
+	})
 	a.c.reset()
 	b.c.reset()
-	time.Sleep(500 * time.Millisecond)
-	if n := len(a.c.packets()); n != 0 {
+	// The window: B gets 20 packets of hold music while B's client keeps sending (15 packets
+	// into its leg), so a relay that survived the switch to Silence would reach A in it.
+	// Stragglers relayed before the switch are numbered <= aSeq and do not count.
+	bIn := b.leg.Stats().PacketsIn
+	waitFor(t, 3*time.Second, "20 packets at B", func() bool {
+		return len(b.c.packets()) >= 20 && b.leg.Stats().PacketsIn-bIn >= 15
+	})
+	if n := newerThan(a.c.packets(), aSeq); n != 0 {
 		t.Fatalf("held: A received %d packets", n)
 	}
 	ps := b.c.packets()
 	if len(ps) < 20 {
 		t.Fatalf("held: B received only %d packets", len(ps))
 	}
-	clip := prompts.Hold()
 	var loud int
 	for _, p := range ps {
-		if !bytes.Contains(clip, p.payload) && !bytes.Equal(p.payload[:80], clip[len(clip)-80:]) {
+		if !isHold(p.payload) {
 			t.Fatalf("held: B received a packet that is not hold audio")
 		}
 		if audio.RMS(audio.Decode(make([]int16, 160), p.payload)) > 300 {
@@ -366,13 +454,8 @@ func TestHoldAndRetrieve(t *testing.T) {
 	if hold.Completed() {
 		t.Fatal("a looping player cannot complete")
 	}
-	time.Sleep(300 * time.Millisecond)
-	if r := dominant(b.c.lastPCM(8), 1000); r < 0.8 {
-		t.Fatalf("retrieved: B hears 1 kHz at %.2f", r)
-	}
-	if r := dominant(a.c.lastPCM(8), 1500); r < 0.8 {
-		t.Fatalf("retrieved: A hears 1.5 kHz at %.2f", r)
-	}
+	waitFor(t, 3*time.Second, "B hears 1 kHz after retrieve", func() bool { return dominant(b.c.lastPCM(8), 1000) >= 0.8 })
+	waitFor(t, 3*time.Second, "A hears 1.5 kHz after retrieve", func() bool { return dominant(a.c.lastPCM(8), 1500) >= 0.8 })
 }
 
 func TestMute(t *testing.T) {
@@ -384,20 +467,22 @@ func TestMute(t *testing.T) {
 	defer cancel()
 	wait := a.c.toneSender(ctx, 1000)
 	defer func() { cancel(); wait() }()
-	time.Sleep(200 * time.Millisecond)
+	waitFor(t, 3*time.Second, "A's audio at B", func() bool { return len(b.c.packets()) > 5 })
 	a.leg.SetAudioMuted(true)
 	if !a.leg.AudioMuted() {
 		t.Fatal("not muted")
 	}
-	time.Sleep(60 * time.Millisecond)
-	b.c.reset()
+	// A's reader handles packets in turn: once it counted 3 more, a packet it was relaying at
+	// the moment of the mute has been written, numbered <= bSeq. Then watch A send 15 more: a
+	// relay despite the mute would reach B numbered after bSeq.
 	in := a.leg.Stats().PacketsIn
-	time.Sleep(300 * time.Millisecond)
-	if n := len(b.c.packets()); n != 0 {
-		t.Fatalf("muted: B received %d packets", n)
-	}
-	if a.leg.Stats().PacketsIn-in < 10 {
-		t.Fatal("A stopped sending; the test proves nothing")
+	waitFor(t, 3*time.Second, "A sending while muted", func() bool { return a.leg.Stats().PacketsIn-in >= 3 })
+	bSeq := b.leg.out.lastSeq(t)
+	b.c.reset()
+	in = a.leg.Stats().PacketsIn
+	waitFor(t, 3*time.Second, "A sending while muted", func() bool { return a.leg.Stats().PacketsIn-in >= 15 })
+	if n := newerThan(b.c.packets(), bSeq); n != 0 {
+		t.Fatalf("muted: B received %d packets while A sent %d", n, a.leg.Stats().PacketsIn-in)
 	}
 	a.leg.SetAudioMuted(false)
 	waitFor(t, time.Second, "unmuted audio", func() bool { return len(b.c.packets()) > 5 })
@@ -420,7 +505,14 @@ func TestPlayerOnce(t *testing.T) {
 	if !p.Completed() {
 		t.Fatal("not completed")
 	}
-	time.Sleep(60 * time.Millisecond)
+	// Window in media time: 3 more clock rounds, in at least 2 of which a player that kept
+	// ticking after Done would write again. The leg's count is then final; the client must
+	// get exactly that.
+	waitTicks(t, e, 3)
+	if n := a.leg.Stats().PacketsOut; n != 11 {
+		t.Fatalf("leg wrote %d packets, want 11", n)
+	}
+	waitFor(t, 2*time.Second, "11 packets at the client", func() bool { return len(a.c.packets()) >= 11 })
 	if n := len(a.c.packets()); n != 11 {
 		t.Fatalf("client got %d packets, want 11", n)
 	}
@@ -457,13 +549,37 @@ func TestMixerThreeParties(t *testing.T) {
 	for i, p := range ps {
 		waits = append(waits, p.c.toneSender(ctx, freqs[i]))
 	}
-	time.Sleep(600 * time.Millisecond)
+	// Once every input is feeding the mixer, 20 more mixed frames at each party; the frames
+	// analysed are taken while all senders still run, so every one is a full mix.
+	waitFor(t, 5*time.Second, "all inputs feeding", func() bool {
+		for _, p := range ps {
+			if p.leg.Stats().PacketsIn < 3 {
+				return false
+			}
+		}
+		return true
+	})
+	var rx []uint64
+	for _, p := range ps {
+		rx = append(rx, p.c.rxCount.Load())
+	}
+	waitFor(t, 5*time.Second, "20 mixed frames at every party", func() bool {
+		for i, p := range ps {
+			if p.c.rxCount.Load()-rx[i] < 20 {
+				return false
+			}
+		}
+		return true
+	})
+	var pcms [][]int16
+	for _, p := range ps {
+		pcms = append(pcms, p.c.lastPCM(15)[:160*10])
+	}
 	cancel()
 	for _, w := range waits {
 		w()
 	}
-	for i, p := range ps {
-		pcm := p.c.lastPCM(15)[:160*10]
+	for i, pcm := range pcms {
 		for j, f := range freqs {
 			r := dominant(pcm, f)
 			if i == j && r > 0.05 {
@@ -498,14 +614,22 @@ func TestSourceSwitchContinuity(t *testing.T) {
 		Forward(a.leg), NewPlayer(prompts.Hold(), true), Silence, m.Output(),
 		NewPlayer(prompts.MustGet(prompts.Queue), false), Forward(a.leg),
 	}
+	// Each source gets 5 frames on the wire (Silence, which writes none: 5 frames of A's input
+	// go by), so every switch shows up in the stream.
 	for _, s := range steps {
+		out, in := b.leg.Stats().PacketsOut, a.leg.Stats().PacketsIn
 		must(t, b.leg.SetAudioOutput(s))
-		time.Sleep(150 * time.Millisecond)
+		if s == Silence {
+			waitFor(t, 3*time.Second, "time passing on Silence", func() bool { return a.leg.Stats().PacketsIn-in >= 5 })
+			continue
+		}
+		waitFor(t, 3*time.Second, "5 frames of the new source", func() bool { return b.leg.Stats().PacketsOut-out >= 5 })
 	}
 	must(t, b.leg.SendDTMF(context.Background(), "4"))
-	time.Sleep(150 * time.Millisecond)
+	// In order: 5 audio frames after the event at the client means the whole stream up to
+	// there is in; later packets (in flight at cancel) would only extend it.
+	waitFor(t, 3*time.Second, "audio after the event at B", func() bool { return audioAfterEvents(b.c.packets(), 101) >= 5 })
 	cancel()
-	time.Sleep(40 * time.Millisecond)
 	ps := b.c.packets()
 	if len(ps) < 30 {
 		t.Fatalf("only %d packets", len(ps))

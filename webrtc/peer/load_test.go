@@ -229,7 +229,7 @@ func TestLoad(t *testing.T) {
 			if time.Now().After(deadline) {
 				t.Fatalf("leg %s not connected within 60 s (state %v)", l.ID(), l.State())
 			}
-			time.Sleep(5 * time.Millisecond)
+			time.Sleep(5 * time.Millisecond) // poll interval of a condition loop, not a fixed wait
 		}
 	}
 	var stamp LatencyHistogram // client send stamp -> relayed write returned (server side)
