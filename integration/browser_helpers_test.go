@@ -95,7 +95,7 @@ type tab struct {
 const probeJS = `(() => {
   const WS = window.WebSocket, sockets = [], frames = [];
   function Probe(url, protocols) {
-    if (window.__probe.block) throw new DOMException('blocked by the test', 'SecurityError');
+    if (window.__probe.block) { window.__probe.refused++; throw new DOMException('blocked by the test', 'SecurityError'); }
     const ws = protocols === undefined ? new WS(url) : new WS(url, protocols);
     sockets.push(ws);
     return ws;
@@ -105,7 +105,7 @@ const probeJS = `(() => {
   window.WebSocket = Probe;
   const send = WS.prototype.send;
   WS.prototype.send = function (d) { frames.push(String(d)); if (frames.length > 500) frames.shift(); window.__probe.sent++; return send.call(this, d); };
-  window.__probe = { sockets, frames, sent: 0 };
+  window.__probe = { sockets, frames, sent: 0, refused: 0 };
 })();`
 
 // newTab opens a tab, installs the probe, collects the console and navigates to url.

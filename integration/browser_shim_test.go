@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"github.com/cti-adapter/cti-adapter/webrtc/rtctest"
 	"slices"
 	"strings"
 	"testing"
@@ -25,7 +26,8 @@ func TestBrowserShimStartup(t *testing.T) {
 	tok := s.token(t, auth.RoleAgent, "agent1")
 	var totals []float64
 	for i := range 7 {
-		time.Sleep(200 * time.Millisecond) // let the previous tab's session settle
+		// start each load once the previous tab's session is gone on the server
+		rtctest.Eventually(t, 10*time.Second, "previous tab's session gone", func() bool { return s.Core.Agent("demo", "agent1").Sessions == 0 })
 		crm := b.newTab(fmt.Sprintf("crm %d", i), fmt.Sprintf("%s/demo/crm#token=%s", s.URL, tok))
 		crm.waitFor("init resolved", `CTI.timing.initEnd > 0`, browserStep)
 		var m struct{ Fetch, Response, ScriptStart, ScriptEnd, InitStart, InitEnd float64 }
@@ -103,7 +105,7 @@ func TestBrowserShimReconnectResume(t *testing.T) {
 	if _, err := s.Core.SetStatus(context.Background(), a, "agent1", agent.DND, "lunch"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond) // at least one refused reconnect attempt
+	crm.waitFor("a refused reconnect attempt", `window.__probe.refused >= 1`, 15*time.Second)
 	crm.eval(`(() => { window.__probe.block = false; return 0; })()`, nil)
 	crm.waitFor("reconnected", `window.__seen.links.at(-1) === 'CONNECTED' && window.__seen.snapshots >= 1`, 15*time.Second)
 	defer func() {
