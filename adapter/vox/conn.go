@@ -195,7 +195,7 @@ func (c *conn) command(f frame, start time.Time) bool {
 	name := f.cmd.Name()
 	res, err := f.cmd.Run(c.ctx, c.h.Core, c.actor)
 	if o := c.h.latency[name]; o != nil {
-		defer func() { o.Observe(time.Since(start).Seconds()) }()
+		o.Observe(time.Since(start).Seconds())
 	}
 	if err != nil {
 		code := Code(err)

@@ -219,3 +219,17 @@ func TestBucket(t *testing.T) {
 		t.Fatalf("refill %d, want 40", n)
 	}
 }
+
+// BenchmarkDecodeFrame is the decode cost of a make_call frame: envelope parse, two schema
+// validations (envelope and payload), decode.
+func BenchmarkDecodeFrame(b *testing.B) {
+	reg := registry(b)
+	raw := []byte(`{"command":"make_call","sender_id":"` + sid + `","request_id":"r1","data":{"user_id":"bob","phone":"+15550100","variables":{"crm_id":"42"}}}`)
+	s := session{senderID: sid, connected: true}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, perr := decodeFrame(reg, raw, s); perr != nil {
+			b.Fatal(perr)
+		}
+	}
+}

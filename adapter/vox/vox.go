@@ -137,7 +137,8 @@ func New(d Deps, o Options) *Handler {
 
 // ServeHTTP checks the request completely before upgrading it: the URL shape (404), the token
 // (401), the token's account, jti and role against the URL (403), the Origin (403), shutdown
-// (503) and the account's connection cap (429). Then it runs the connection until it ends.
+// (503) and the account's connection cap (429). Then it upgrades and runs the connection on a
+// goroutine of its own until the connection ends.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	acct, sum, ok := splitRoom(strings.TrimPrefix(r.URL.Path, "/"))
 	if !ok {
@@ -180,26 +181,31 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(w, r, http.StatusServiceUnavailable, "unavailable", "the server is shutting down; reconnect with resume_from")
 		return
 	}
-	defer release()
-
 	c := newConn(h, claims, auth.TokenFrom(r))
 	if !h.admit(c, settings.MaxConnections) {
+		release()
 		w.Header().Set("Retry-After", "5")
 		refuse(w, r, http.StatusTooManyRequests, "rate_limited", fmt.Sprintf(
 			"account %q already has its maximum of %d CTI WebSocket connections (settings.max_connections)", acct, settings.MaxConnections))
 		return
 	}
-	defer h.leave(c)
-
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: true, // the Origin was checked above, against the account's allowed_origins
 		OnPongReceived:     func(context.Context, []byte) { c.heard() },
 	})
 	if err != nil {
+		h.leave(c)
+		release()
 		h.Log.Debug("vox: upgrade failed", "account", acct, "err", err)
 		return
 	}
-	c.serve(ws)
+	// The connection is hijacked: it runs on a goroutine of its own with a fresh (small) stack,
+	// and the HTTP server's goroutine, whose stack grew while checking the request, ends.
+	go func() {
+		defer release()
+		defer h.leave(c)
+		c.serve(ws)
+	}()
 }
 
 // splitRoom splits "{account}-{md5}" at the last '-'. The account must be a valid account name
@@ -360,10 +366,15 @@ func (h *Handler) sweep(stop <-chan struct{}) {
 			}
 		}
 		h.mu.Unlock()
+		checked := make(map[string]error) // connections often share a token: verify each once
 		for _, c := range batch {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			_, err := h.Auth.Verify(ctx, c.token)
-			cancel()
+			err, ok := checked[c.token]
+			if !ok {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				_, err = h.Auth.Verify(ctx, c.token)
+				cancel()
+				checked[c.token] = err
+			}
 			switch {
 			case errors.Is(err, auth.ErrRevokedToken):
 				c.kick(CloseTokenInvalid, "token revoked: get a new token, then reconnect with resume_from")
