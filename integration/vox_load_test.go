@@ -120,7 +120,7 @@ func TestVoxLoad(t *testing.T) {
 		rate     = 20 // events per second per account: 2,000/s in total
 		duration = 10 * time.Second
 	)
-	queue, _ := strconv.Atoi(os.Getenv("CTI_VOX_QUEUE")) // subscriber queue (default: the server's 1024)
+	queue, _ := strconv.Atoi(os.Getenv("CTI_VOX_QUEUE")) // subscriber queue (default: the server's default)
 	s := newVoxServer(t, voxSetup{queue: queue})
 	ctx := context.Background()
 	clients := make([][]*loadClient, accounts)
@@ -257,7 +257,7 @@ func waitSubscribed(t *testing.T, s *voxServer, clients [][]*loadClient) {
 // process while the 1,000 clients run in a child process.
 func TestVoxIdleMemory(t *testing.T) {
 	loadGate(t)
-	for _, queue := range []int{1024, 64} {
+	for _, queue := range []int{256, 1024, 64} {
 		t.Run(fmt.Sprintf("subscriber_queue_%d", queue), func(t *testing.T) {
 			const n = 1000
 			s := newVoxServer(t, voxSetup{queue: queue, options: &vox.Options{}})

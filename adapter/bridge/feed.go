@@ -105,7 +105,7 @@ func (f *feed) run() {
 				f.lost()
 				return
 			}
-			f.route(&ev)
+			f.route(ev)
 		case ack := <-f.syncReq:
 			f.drain()
 			close(ack)
@@ -123,7 +123,7 @@ func (f *feed) drain() {
 			if !ok {
 				return
 			}
-			f.route(&ev)
+			f.route(ev)
 		default:
 			return
 		}

@@ -45,7 +45,7 @@ func Default() Config {
 		LogLevel:        "info",
 		JWTAlg:          "HS256",
 		EventRetention:  7 * 24 * time.Hour,
-		SubscriberQueue: 1024,
+		SubscriberQueue: 256,
 		ShutdownTimeout: 10 * time.Second,
 		Processor:       "CTI",
 	}

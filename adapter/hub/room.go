@@ -43,7 +43,7 @@ func (h *Hub) fanout(evs []event.Event) {
 			for k := 0; k < len(r.subs); {
 				s := r.subs[k]
 				select {
-				case s.ch <- evs[j]:
+				case s.ch <- &evs[j]:
 					delivered++
 					k++
 				default:
@@ -77,7 +77,7 @@ type Subscription struct {
 	hub     *Hub
 	room    *room
 	account string
-	ch      chan event.Event
+	ch      chan *event.Event // live events; pointers into the committed batch, shared and never modified
 
 	next int64 // next seq to read from the log
 	head int64 // live events start after head
@@ -93,7 +93,7 @@ type Subscription struct {
 // *ResyncError. resumeFrom < 0 means live only.
 func (h *Hub) Subscribe(ctx context.Context, account string, resumeFrom int64) (*Subscription, error) {
 	r := h.room(account)
-	s := &Subscription{hub: h, room: r, account: account, ch: make(chan event.Event, h.opts.QueueSize)}
+	s := &Subscription{hub: h, room: r, account: account, ch: make(chan *event.Event, h.opts.QueueSize)}
 	r.mu.Lock()
 	s.head = r.head
 	r.subs = append(r.subs, s)
@@ -148,7 +148,7 @@ func (s *Subscription) Next(ctx context.Context) (event.Event, error) {
 		if !ok {
 			return event.Event{}, s.error()
 		}
-		return ev, nil
+		return *ev, nil
 	case <-ctx.Done():
 		return event.Event{}, ctx.Err()
 	}
@@ -157,7 +157,8 @@ func (s *Subscription) Next(ctx context.Context) (event.Event, error) {
 // C is the live channel, for callers that select over several sources. It is closed when the
 // subscriber is dropped or closed; Err then says why. Events from C start after Head: callers
 // that resume must drain Next until it would block, or use Next only.
-func (s *Subscription) C() <-chan event.Event { return s.ch }
+// The events are shared with every other subscriber: read them, never modify them.
+func (s *Subscription) C() <-chan *event.Event { return s.ch }
 
 // Head is the last seq that was in the log when the subscription joined: replayed events end
 // there and live events start after it.

@@ -251,7 +251,7 @@ func (c *conn) writeLoop() {
 
 	for {
 		var replay <-chan struct{}
-		var live <-chan event.Event
+		var live <-chan *event.Event
 		if sub != nil {
 			if sub.CatchingUp() {
 				replay = alwaysReady
@@ -318,7 +318,7 @@ func (c *conn) writeLoop() {
 // deliver writes one live event; ok false means the live channel closed. A subscriber the hub
 // dropped (its queue overflowed) is closed with 4008 at once, without writing what it still had
 // queued: the client resumes from the last seq it received.
-func (c *conn) deliver(sub *hub.Subscription, ev event.Event, ok bool) bool {
+func (c *conn) deliver(sub *hub.Subscription, ev *event.Event, ok bool) bool {
 	if !ok || len(sub.C()) >= cap(sub.C())-1 {
 		// Closed, or (nearly) full: the hub drops a full subscriber at its next event.
 		if err := sub.Err(); errors.Is(err, hub.ErrSlowConsumer) {
