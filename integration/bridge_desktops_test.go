@@ -13,7 +13,6 @@ import (
 // that both report, a change from one is confirmed to both, and answering in one stops the
 // alerting in the other.
 func TestBridgeTwoDesktops(t *testing.T) {
-	leakCheck(t)
 	e := newBridgeEnv(t, "full")
 	e.phone("a1")
 	a := login(t, e.ws(e.token(auth.RoleAgent, "a1")), "a1", "")
@@ -100,7 +99,6 @@ func TestBridgeTwoDesktops(t *testing.T) {
 // TestBridgeDial: channel.request.dial creates an interaction that exists when the response
 // arrives (DIALING), follows the far end answering, and reports failures on the conversation.
 func TestBridgeDial(t *testing.T) {
-	leakCheck(t)
 	e := newBridgeEnv(t, "full")
 	e.phone("a1")
 	e.phone("a2")

@@ -2,21 +2,12 @@ package integration
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"net/http/httptest"
-	"os"
 	"strconv"
 	"testing"
-	"time"
-
-	"go.uber.org/goleak"
 
 	"github.com/cti-adapter/cti-adapter/adapter/agent"
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
-	"github.com/cti-adapter/cti-adapter/adapter/bridge"
 	"github.com/cti-adapter/cti-adapter/adapter/call"
-	"github.com/cti-adapter/cti-adapter/adapter/config"
 	"github.com/cti-adapter/cti-adapter/adapter/core"
 	"github.com/cti-adapter/cti-adapter/adapter/server"
 	"github.com/cti-adapter/cti-adapter/adapter/store"
@@ -35,56 +26,19 @@ type bridgeEnv struct {
 	ctx context.Context
 }
 
-// leakCheck fails the test if goroutines started during it are still running once its cleanups
-// (registered after this call) have run. The package's TestMain is not ours to change, so each
-// bridge test checks for itself.
-func leakCheck(t *testing.T) {
-	opts := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, opts) })
-}
-
 func newBridgeEnv(t testing.TB, mode string) *bridgeEnv {
 	t.Helper()
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.JWTSecret = "bridge-test-secret-bridge-test-secret-42"
-	cfg.RTCLoopback = true
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if os.Getenv("CTI_TEST_LOG") != "" {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	ctx := context.Background()
-	base, err := server.OpenBase(ctx, cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(ctx, cfg, log, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bg, cancel := context.WithCancel(ctx)
-	hubDone := srv.Background(bg)
-	hs := httptest.NewServer(srv.Handler())
-	tcp, err := bridge.New(bridge.Deps{Log: log, Auth: srv.Auth, Hub: srv.Hub, Core: srv.Core, Users: srv.Store,
-		Schemas: srv.Schemas, Metrics: srv.Metrics, Conns: srv.Conns, Processor: cfg.Processor}).ListenTCP("127.0.0.1:0", "", "")
+	h := startHarness(t, harnessOptions{secret: "bridge-test-secret-bridge-test-secret-42"})
+	srv, ctx := h.Server, context.Background()
+	tcp, err := srv.Bridge.ListenTCP("127.0.0.1:0", "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	serveDone := make(chan struct{})
 	go func() { defer close(serveDone); _ = tcp.Serve() }()
-	t.Cleanup(func() {
+	t.Cleanup(func() { // before the harness shuts the server down
 		_ = tcp.Close()
 		<-serveDone
-		grace, stop := context.WithTimeout(ctx, 10*time.Second)
-		defer stop()
-		if err := srv.Conns.Close(grace); err != nil {
-			t.Errorf("connections still open at the end: %v", err)
-		}
-		hs.Close()
-		cancel()
-		<-hubDone
-		_ = srv.Media.Close()
-		_ = srv.Store.Close()
 	})
 	if _, err := srv.Accounts.Create(ctx, "acme", mode); err != nil {
 		t.Fatal(err)
@@ -97,7 +51,7 @@ func newBridgeEnv(t testing.TB, mode string) *bridgeEnv {
 			t.Fatal(err)
 		}
 	}
-	return &bridgeEnv{t: t, srv: srv, url: hs.URL, tcp: tcp.Addr().String(), ctx: ctx}
+	return &bridgeEnv{t: t, srv: srv, url: h.URL, tcp: tcp.Addr().String(), ctx: ctx}
 }
 
 func (e *bridgeEnv) token(role auth.Role, sub string) string {
@@ -123,6 +77,7 @@ func (e *bridgeEnv) phone(uid string) *rtctest.Client {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	e.t.Cleanup(func() { _ = leg.Close() }) // the test plays the signalling edge, which owns phone legs
 	c := rtctest.New(e.t)
 	c.ConnectLeg(leg)
 	if err := e.srv.Core.AttachPhone(e.ctx, s, leg); err != nil {
@@ -164,6 +119,8 @@ func (e *bridgeEnv) customer() (*core.WebCall, *rtctest.Client) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	// a call still up at the end is hung up like a customer leaving; the core then closes its leg
+	e.t.Cleanup(func() { _ = e.srv.Core.CustomerHangUp(context.Background(), "acme", wc.ID) })
 	if err := c.SendDigits("1"); err != nil {
 		e.t.Fatal(err)
 	}

@@ -25,7 +25,6 @@ func expectNames(t *testing.T, d *bclient, from, to int, prefix string, want ...
 // release, complete and dispose. Every response echoes its request; events raised before a
 // destination's init query arrive right after its response, in order.
 func TestBridgeInboundCallFlow(t *testing.T) {
-	leakCheck(t)
 	e := newBridgeEnv(t, "full")
 	e.phone("a1")
 	e.phone("a2")

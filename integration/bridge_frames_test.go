@@ -45,7 +45,6 @@ func nextFailure(t *testing.T, c *bclient, from int, want ...string) bmsg {
 // destination, message or type, break a body schema or exceed 64 KiB are answered FAILURE, once,
 // echoing what they carried, and the connection goes on working.
 func TestBridgeBadFrames(t *testing.T) {
-	leakCheck(t)
 	e := newBridgeEnv(t, "full")
 	for _, tr := range []string{"ws", "tcp"} {
 		t.Run(tr, func(t *testing.T) {
@@ -122,7 +121,6 @@ func TestBridgeBadFrames(t *testing.T) {
 
 // TestBridgeLoginRules: tokens on both transports, requests before login, a second login.
 func TestBridgeLoginRules(t *testing.T) {
-	leakCheck(t)
 	e := newBridgeEnv(t, "full")
 	// WebSocket: a bad token is refused before the upgrade
 	for tok, status := range map[string]int{"garbage": 401, e.token(auth.RoleIntegrator, "crm"): 403} {
@@ -156,7 +154,6 @@ func TestBridgeLoginRules(t *testing.T) {
 // TestBridgeShutdown: at shutdown every connection is told (control.shutdown on an initialised
 // control destination) and closed: WebSocket with 1001, TCP by closing the stream.
 func TestBridgeShutdown(t *testing.T) {
-	leakCheck(t)
 	e := newBridgeEnv(t, "full")
 	w := login(t, e.ws(e.token(auth.RoleAgent, "a1")), "a1", "")
 	c := login(t, e.tcpClient(), "a2", e.token(auth.RoleAgent, "a2"))
@@ -176,7 +173,6 @@ func TestBridgeShutdown(t *testing.T) {
 
 // TestBridgeTLS: the TCP listener speaks TLS when given a certificate.
 func TestBridgeTLS(t *testing.T) {
-	leakCheck(t)
 	e := newBridgeEnv(t, "full")
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")

@@ -17,7 +17,6 @@ import (
 func TestBridgeModesRefuse(t *testing.T) {
 	for _, mode := range []string{"simple", "agent-state"} {
 		t.Run(mode, func(t *testing.T) {
-			leakCheck(t)
 			e := newBridgeEnv(t, mode)
 			e.phone("a1")
 			e.phone("a2")
@@ -103,7 +102,6 @@ func TestBridgeModesRefuse(t *testing.T) {
 // TestBridgeModeChange: an admin changing the account's mode raises control.statechanged on
 // every initialised control destination, and the next request follows the new mode at once.
 func TestBridgeModeChange(t *testing.T) {
-	leakCheck(t)
 	e := newBridgeEnv(t, "full")
 	e.phone("a1")
 	d := login(t, e.tcpClient(), "a1", e.token(auth.RoleAgent, "a1"))

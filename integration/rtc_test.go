@@ -3,20 +3,15 @@ package integration
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/pion/webrtc/v4"
-	"go.uber.org/goleak"
 
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
-	"github.com/cti-adapter/cti-adapter/adapter/config"
 	"github.com/cti-adapter/cti-adapter/adapter/server"
 	"github.com/cti-adapter/cti-adapter/webrtc/rtctest"
 )
@@ -30,49 +25,15 @@ type rtcServer struct {
 
 func newRTCServer(t *testing.T) *rtcServer {
 	t.Helper()
-	before := goleak.IgnoreCurrent()
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.RTCLoopback = true
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	h := startHarness(t, harnessOptions{})
 	ctx := context.Background()
-	base, err := server.OpenBase(ctx, cfg, log)
-	if err != nil {
+	if _, err := h.EnsureDemo(ctx); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(ctx, cfg, log, base)
-	if err != nil {
+	if _, err := h.Accounts.Update(ctx, "demo", []byte(`{"allowed_origins":["https://shop.example"]}`)); err != nil {
 		t.Fatal(err)
 	}
-	bg, cancel := context.WithCancel(ctx)
-	hubDone := srv.Background(bg)
-	hs := httptest.NewServer(srv.Handler())
-	srv.Config.PublicURL = hs.URL
-	if _, err := srv.EnsureDemo(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := srv.Accounts.Update(ctx, "demo", []byte(`{"allowed_origins":["https://shop.example"]}`)); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		hs.Close()
-		_ = srv.Conns.Close(context.Background())
-		// a closed leg leaves the engine's count when its event goroutine exits, right after Close
-		deadline := time.Now().Add(5 * time.Second)
-		for srv.Media.Legs() != 0 && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if n := srv.Media.Legs(); n != 0 {
-			t.Errorf("%d media legs leaked", n)
-		}
-		cancel()
-		<-hubDone
-		srv.Media.Close()
-		srv.Store.Close()
-		http.DefaultClient.CloseIdleConnections()
-		goleak.VerifyNone(t, before)
-	})
-	return &rtcServer{Server: srv, URL: hs.URL}
+	return &rtcServer{Server: h.Server, URL: h.URL}
 }
 
 func (s *rtcServer) token(t *testing.T, role auth.Role, sub string) string {

@@ -12,9 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -22,10 +20,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/go-chi/chi/v5"
 	"github.com/golang-jwt/jwt/v5"
-	"go.uber.org/goleak"
 
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
-	"github.com/cti-adapter/cti-adapter/adapter/config"
 	"github.com/cti-adapter/cti-adapter/adapter/server"
 	"github.com/cti-adapter/cti-adapter/adapter/store"
 	"github.com/cti-adapter/cti-adapter/adapter/vox"
@@ -51,53 +47,25 @@ type voxSetup struct {
 
 func newVoxServer(t *testing.T, setup voxSetup) *voxServer {
 	t.Helper()
-	leaks := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, leaks) }) // runs last
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.JWTSecret = voxSecret
-	cfg.RTCLoopback = true
-	if setup.queue > 0 {
-		cfg.SubscriberQueue = setup.queue
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ctx := context.Background()
-	base, err := server.OpenBase(ctx, cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(ctx, cfg, log, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bg, cancel := context.WithCancel(ctx)
-	hubDone := srv.Background(bg)
-	s := &voxServer{Server: srv, client: &http.Client{Transport: &http.Transport{}}}
-	var h http.Handler = srv.Handler()
+	s := &voxServer{client: &http.Client{Transport: &http.Transport{}}}
+	o := harnessOptions{secret: voxSecret, queue: setup.queue}
 	if setup.options != nil {
-		s.vox = vox.New(vox.Deps{Log: log, Auth: srv.Auth, Hub: srv.Hub, Core: srv.Core, Accounts: srv.Accounts,
-			Schemas: srv.Schemas, Metrics: srv.Metrics, Conns: srv.Conns}, *setup.options)
-		r := chi.NewRouter()
-		r.Get("/{room:[a-z0-9][a-z0-9_-]{0,62}-[0-9a-fA-F]{32}}", s.vox.ServeHTTP)
-		r.Mount("/", h)
-		h = r
-	}
-	hs := httptest.NewServer(h)
-	s.URL = hs.URL
-	s.reg = srv.Schemas
-	t.Cleanup(func() {
-		grace, stop := context.WithTimeout(context.Background(), 15*time.Second)
-		defer stop()
-		if err := srv.Conns.Close(grace); err != nil {
-			t.Errorf("connections still open at shutdown: %v", err)
+		o.wrap = func(h http.Handler) http.Handler {
+			r := chi.NewRouter()
+			r.Get("/{room:[a-z0-9][a-z0-9_-]{0,62}-[0-9a-fA-F]{32}}", func(w http.ResponseWriter, r *http.Request) { s.vox.ServeHTTP(w, r) })
+			r.Mount("/", h)
+			return r
 		}
-		hs.Close()
-		s.client.CloseIdleConnections()
-		cancel()
-		<-hubDone
-		srv.Media.Close()
-		srv.Store.Close()
-	})
+	}
+	hs := startHarness(t, o)
+	srv := hs.Server
+	s.Server, s.URL, s.reg = srv, hs.URL, srv.Schemas
+	if setup.options != nil {
+		s.vox = vox.New(vox.Deps{Log: srv.Log, Auth: srv.Auth, Hub: srv.Hub, Core: srv.Core, Accounts: srv.Accounts,
+			Schemas: srv.Schemas, Metrics: srv.Metrics, Conns: srv.Conns}, *setup.options)
+	}
+	t.Cleanup(s.client.CloseIdleConnections)
+	ctx := context.Background()
 	for _, a := range []string{"acme", "globex"} {
 		if _, err := srv.Accounts.Create(ctx, a, "full"); err != nil {
 			t.Fatal(err)
