@@ -224,8 +224,8 @@ func (t *tenant) wireLocked(cl *callRT) {
 		cl.mixer = nil
 		_ = legs[0].SetAudioOutput(peer.Forward(legs[1]))
 		_ = legs[1].SetAudioOutput(peer.Forward(legs[0]))
-	case len(legs) > 2:
-		if cl.mixer == nil && t.core.opts.Engine != nil {
+	case len(legs) > 2 && t.core.opts.Engine != nil:
+		if cl.mixer == nil {
 			cl.mixer = t.core.opts.Engine.NewMixer()
 		}
 		for _, l := range legs {

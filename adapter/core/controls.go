@@ -618,7 +618,7 @@ func (t *tenant) confFailedLocked(f *fx, cl *callRT, code int, reason string) {
 // moveMediaLocked re-wires a call after the agent's media owner changed: a call held because
 // the owner was lost resumes on the new owner.
 func (t *tenant) moveMediaLocked(f *fx, cl *callRT, a *agentRT, prev, next *Session) {
-	if cl.timer != nil && cl.state == call.Connected || cl.state == call.Held {
+	if cl.timer != nil && (cl.state == call.Connected || cl.state == call.Held) {
 		cl.stopTimer() // the grace timer
 	}
 	if prev != nil && prev.leg != nil && prev != next {
