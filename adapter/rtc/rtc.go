@@ -487,6 +487,22 @@ func (c *conn) answerOffer(leg *peer.Leg, sdp string) (string, bool) {
 	return ans, true
 }
 
+// negotiate creates a leg and answers the offer on it; on failure the client got an error frame
+// and the leg is gone.
+func (c *conn) negotiate(id, sdp string) (*peer.Leg, string, bool) {
+	leg, err := c.newLeg(id)
+	if err != nil {
+		c.fail("", "internal", "media unavailable", nil)
+		return nil, "", false
+	}
+	ans, ok := c.answerOffer(leg, sdp)
+	if !ok {
+		_ = leg.Close()
+		return nil, "", false
+	}
+	return leg, ans, true
+}
+
 // phoneOffer negotiates (or renegotiates) the phone's one persistent peer connection.
 func (c *conn) phoneOffer(sdp string, mic bool) {
 	c.mu.Lock()
@@ -499,14 +515,8 @@ func (c *conn) phoneOffer(sdp string, mic bool) {
 		}
 		return
 	}
-	leg, err := c.newLeg("phone-" + c.sess.ID)
-	if err != nil {
-		c.fail("", "internal", "media unavailable", nil)
-		return
-	}
-	ans, ok := c.answerOffer(leg, sdp)
+	leg, ans, ok := c.negotiate("phone-"+c.sess.ID, sdp)
 	if !ok {
-		_ = leg.Close()
 		return
 	}
 	leg.OnState(func(st peer.State) {
@@ -537,14 +547,8 @@ func (c *conn) customerOffer(sdp string, who core.WebCaller) {
 		c.fail("", "out_of_order", "this connection already has a call; renegotiation is not supported for customers yet", nil)
 		return
 	}
-	leg, err := c.newLeg("customer-" + c.claims.ID[:8])
-	if err != nil {
-		c.fail("", "internal", "media unavailable", nil)
-		return
-	}
-	ans, ok := c.answerOffer(leg, sdp)
+	leg, ans, ok := c.negotiate("customer-"+c.claims.Subject, sdp)
 	if !ok {
-		_ = leg.Close()
 		return
 	}
 	c.mu.Lock()
