@@ -35,13 +35,13 @@ func New(userID string) State { return State{UserID: userID, Status: Offline} }
 
 // Set moves the agent to status `to` with `reason` (used by DND only; others clear it). It refuses
 // transitions the model forbids with a *TransitionError and no-op requests with ErrUnchanged.
-// While an agent is in a call or in wrap-up, choosing an available status changes where the agent
-// returns afterwards instead of the current status.
+// While an agent is in a call, choosing an available status changes where the agent returns
+// afterwards instead of the current status; in wrap-up, it ends the wrap-up at once.
 func (s *State) Set(to Status, reason string, now time.Time) (Change, error) {
 	if to != DND {
 		reason = ""
 	}
-	if (s.Status == InCall || s.Status == AfterCallWork) && to.Available() && s.Status != to {
+	if s.Status == InCall && to.Available() {
 		if s.Resume == to && s.ResumeReason == reason {
 			return Change{}, ErrUnchanged
 		}

@@ -46,6 +46,7 @@ func TestSet(t *testing.T) {
 		{"ready again is no change", State{Status: Ready}, Ready, "", Ready, "", ErrUnchanged, false},
 		{"reason dropped outside dnd", State{Status: Online}, Ready, "ignored", Ready, "", nil, true},
 		{"in call: choice deferred", State{Status: InCall}, DND, "break", InCall, "", ErrUnchanged, false},
+		{"wrap-up: a choice ends it", State{Status: AfterCallWork}, Ready, "", Ready, "", nil, true},
 		{"wrap-up to offline", State{Status: AfterCallWork}, Offline, "", Offline, "", nil, true},
 		{"offline to in_call refused", State{Status: Offline}, InCall, "", Offline, "", &TransitionError{}, false},
 		{"unknown status refused", State{Status: Online}, Status("away"), "", Online, "", &TransitionError{}, false},

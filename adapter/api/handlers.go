@@ -95,6 +95,9 @@ func (a *API) putUser(w http.ResponseWriter, r *http.Request) {
 		fail(a.Log, w, r, err)
 		return
 	}
+	if a.Core != nil {
+		a.Core.UserChanged(acct, u)
+	}
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
@@ -110,6 +113,9 @@ func (a *API) deleteUser(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		fail(a.Log, w, r, err)
 		return
+	}
+	if a.Core != nil {
+		a.Core.UserDeleted(r.Context(), claims(r).Account, id)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -261,7 +267,9 @@ func (a *API) listEvents(w http.ResponseWriter, r *http.Request) {
 		fail(a.Log, w, r, err)
 		return
 	}
-	if since+1 < oldest {
+	if since == 0 && oldest > 1 {
+		since = oldest - 1 // "from the beginning" is from the oldest retained event, as resume_from 0
+	} else if since+1 < oldest {
 		p := problem(http.StatusGone, "resync_required", "events after "+strconv.FormatInt(since, 10)+" are no longer all retained; read from oldest_seq")
 		p.OldestSeq = &oldest
 		writeProblem(w, r, p)

@@ -90,20 +90,33 @@ func LoadOrCreateSecret(dir string) ([]byte, error) {
 	if _, err := rand.Read(secret); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrExist) {
-		return LoadOrCreateSecret(dir)
-	}
+	// Write a complete file under a temporary name, then link it into place: a process racing
+	// us (the CLI next to a first start) never reads a half-written secret, and the loser of the
+	// race uses the winner's.
+	tmp, err := os.CreateTemp(dir, SecretFile+".*")
 	if err != nil {
 		return nil, err
 	}
-	if _, err := f.Write(secret); err != nil {
-		f.Close()
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
 		return nil, err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
+	if _, err := tmp.Write(secret); err != nil {
+		tmp.Close()
 		return nil, err
 	}
-	return secret, f.Close()
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, err
+	}
+	if err := os.Link(tmp.Name(), path); errors.Is(err, os.ErrExist) {
+		return LoadOrCreateSecret(dir)
+	} else if err != nil {
+		return nil, err
+	}
+	return secret, nil
 }

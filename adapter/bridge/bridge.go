@@ -39,6 +39,14 @@ const DefaultProcessor = "CTI"
 // DefaultVersion is the version control.query.init reports when Deps.Version is empty.
 const DefaultVersion = "0.1.0"
 
+// CloseToken is the WebSocket close code of a connection whose login's token was revoked or
+// expired (the same code as /rtc): get a new token, then reconnect. TCP connections just close.
+const CloseToken websocket.StatusCode = 4003
+
+// ReasonToken is the session.ended reason (and close reason) when the login's token was revoked
+// or expired.
+const ReasonToken = "token revoked or expired"
+
 // Users is what the bridge reads of the store: an agent's name and extension.
 type Users interface {
 	User(ctx context.Context, account, id string) (store.User, error)

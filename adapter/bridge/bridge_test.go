@@ -215,7 +215,9 @@ func FuzzWSMessage(f *testing.F) {
 		}
 		var r reply
 		_ = json.Unmarshal(m, &r)
-		if r.Header.Type != bridge.TypeResponse || r.Header.Result != bridge.Failure {
+		// before login only control.query.init succeeds (with the provisional body)
+		okInit := r.Header.Result == bridge.Success && r.Header.Name == "control.query.init" && r.Header.Target == "CTI.CONTROL"
+		if r.Header.Type != bridge.TypeResponse || r.Header.Result != bridge.Failure && !okInit {
 			t.Fatalf("reply %s to an unauthenticated connection", m)
 		}
 	})
@@ -239,9 +241,24 @@ func TestServeConnAnswersEveryFrame(t *testing.T) {
 		if err := json.Unmarshal(m, &r); err != nil {
 			t.Fatal(err)
 		}
-		got = append(got, r.Header.RequestID+":"+r.Header.Result)
+		switch {
+		case r.Header.Type == bridge.TypeEvent:
+			// the login brings the provisional init answer to the account's mode
+			if r.Header.Name != "control.statechanged" || r.Body["mode"] != "full" {
+				t.Fatalf("unexpected event %s", m)
+			}
+			got = append(got, "statechanged")
+		case r.Header.RequestID == "1":
+			// init before login: SUCCESS with a provisional body (PROTOCOLS section 4 start-up order)
+			if err := w.srv.Schemas.Validate("bridge/control.query.init.response", mustBody(t, r)); err != nil || r.Body["status"] != "ACTIVE" || r.Body["mode"] != "simple" {
+				t.Fatalf("init before login: %s (%v)", m, err)
+			}
+			fallthrough
+		default:
+			got = append(got, r.Header.RequestID+":"+r.Header.Result)
+		}
 	}
-	want := []string{"1:FAILURE", "2:SUCCESS", "3:SUCCESS", "unknown:FAILURE", "4:SUCCESS"}
+	want := []string{"1:SUCCESS", "2:SUCCESS", "statechanged", "3:SUCCESS", "unknown:FAILURE", "4:SUCCESS"}
 	if len(got) != len(want) {
 		t.Fatalf("replies %v, want %v", got, want)
 	}
@@ -253,6 +270,14 @@ func TestServeConnAnswersEveryFrame(t *testing.T) {
 }
 
 var _ io.Reader = (*scripted)(nil)
+
+func mustBody(tb testing.TB, r reply) []byte {
+	b, err := json.Marshal(r.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
 
 // wsClient is a bare WebSocket bridge client.
 type wsClient struct{ ws *websocket.Conn }

@@ -46,7 +46,9 @@ type conn struct {
 	actor         core.Actor
 	name, ext     string
 	controlInited bool
-	mode          string // the mode last reported on the control destination
+	mode          string        // the mode last reported on the control destination
+	provisional   bool          // that report was the not-logged-in one (see provisionalBody)
+	loginEnd      chan struct{} // closed when the current login ends; stops its token watch
 	session       dest
 	group         dest
 	channel       *channel
@@ -135,6 +137,29 @@ func (c *conn) serveWS(ws *websocket.Conn) {
 			c.handle(msg)
 		}
 	}
+}
+
+// watchToken ends login s when the token that logged it in is revoked (in this process at once,
+// from another within a second) or expires: the core session ends, session.ended is raised on an
+// initialised session destination, and the connection closes after what is queued was written
+// (WebSocket CloseToken, 4003; TCP just closes). It returns when the login ends otherwise (end
+// closed) or the connection ends.
+func (c *conn) watchToken(s *core.Session, done, end <-chan struct{}, stop func()) {
+	defer stop()
+	select {
+	case <-done:
+	case <-end:
+		return
+	case <-c.ctx.Done():
+		return
+	}
+	c.b.log.Info("bridge session ended: token revoked or expired", "transport", c.t.kind(),
+		"account", s.Account, "user_id", s.UserID, "session", s.ID)
+	c.endSession(s, ReasonToken)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	c.b.Core.EndSession(ctx, s)
+	cancel()
+	c.closeAfterFlush(CloseToken, ReasonToken)
 }
 
 // teardown ends the connection: what is queued is still written (a TCP peer may have only

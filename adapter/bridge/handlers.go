@@ -124,10 +124,21 @@ func (c *conn) account() (acct, session string) {
 	return "", ""
 }
 
+// provisionalBody is the control.query.init answer of a connection that is not logged in (no
+// account, hence no mode, yet): the processor is ACTIVE, and all that can be done is log in.
+// The login raises control.statechanged with the account's real mode and capabilities.
+func (c *conn) provisionalBody() controlBody {
+	return controlBody{Status: "ACTIVE", Version: c.b.Version, Mode: modes.Simple{}.Name(), Capabilities: []string{string(modes.Login)}}
+}
+
 func (c *conn) controlInit(r *req) {
 	acct, sid := c.account()
 	if acct == "" {
-		c.reply(r.inbound, "control.query.init failed: not logged in, so no account mode applies yet: send control.request.login with an agent token, then control.query.init", nil)
+		c.mu.Lock()
+		c.controlInited, c.provisional = true, true
+		c.mode = modes.Simple{}.Name()
+		c.enqueueLocked(encodeResponse(r.Header, "", c.provisionalBody()))
+		c.mu.Unlock()
 		return
 	}
 	ctx, cancel := c.cmdCtx()
@@ -138,7 +149,7 @@ func (c *conn) controlInit(r *req) {
 		return
 	}
 	c.mu.Lock()
-	c.controlInited = true
+	c.controlInited, c.provisional = true, false
 	c.mode = m.Name()
 	c.enqueueLocked(encodeResponse(r.Header, "", c.controlBody(m, sid)))
 	c.mu.Unlock()
@@ -194,13 +205,24 @@ func (c *conn) loginAs(ctx context.Context, claims *auth.Claims, hdr *Header) st
 		return fmt.Sprintf("%s failed: this connection is logged in as %s; send session.request.logout first or open another connection", name, s.UserID)
 	}
 	c.mu.Unlock()
+	// The login lives as long as its token: watch it from before the session exists, so that a
+	// revocation in between is not missed (a token revoked already fires at once).
+	tokenDone, stopWatch := c.b.Auth.Watch(claims)
+	select {
+	case <-tokenDone:
+		stopWatch()
+		return name + " failed: the token was revoked or has expired"
+	default:
+	}
 	actor := core.ActorFrom(claims, core.ViaDesktop)
 	f, err := c.b.join(claims.Account, c)
 	if err != nil {
+		stopWatch()
 		return errorText(name, err)
 	}
 	s, err := c.b.Core.Login(ctx, actor, core.KindDesktop)
 	if err != nil {
+		stopWatch()
 		c.b.leave(f, c)
 		if s != nil {
 			c.b.Core.EndSession(ctx, s)
@@ -212,6 +234,7 @@ func (c *conn) loginAs(ctx context.Context, claims *auth.Claims, hdr *Header) st
 	c.mu.Lock()
 	if c.closed || c.closing {
 		c.mu.Unlock()
+		stopWatch()
 		c.b.leave(f, c)
 		c.b.Core.EndSession(ctx, s)
 		return ""
@@ -220,9 +243,16 @@ func (c *conn) loginAs(ctx context.Context, claims *auth.Claims, hdr *Header) st
 	c.feed, c.sess, c.actor = f, s, actor
 	c.name, c.ext = u.Name, u.Extension
 	c.setupLocked()
+	end := make(chan struct{})
+	c.loginEnd = end
+	if !c.asyncLocked(func() { c.watchToken(s, tokenDone, end, stopWatch) }) {
+		stopWatch() // cannot happen: the connection is not closing (checked above, same lock)
+	}
 	answer(s)
-	if merr == nil && c.controlInited && c.mode != m.Name() {
-		c.mode = m.Name()
+	// control.statechanged brings an initialised control destination to the account's mode: it
+	// answered the provisional body before login, or it last reported another mode.
+	if merr == nil && c.controlInited && (c.provisional || c.mode != m.Name()) {
+		c.mode, c.provisional = m.Name(), false
 		c.enqueueLocked(encodeEvent(c.b.controlTarget, "control.statechanged", c.controlBody(m, s.ID)))
 	}
 	c.mu.Unlock()
@@ -335,6 +365,10 @@ func (c *conn) endSession(s *core.Session, why string) {
 	}
 	f := c.feed
 	c.sess, c.feed = nil, nil
+	if c.loginEnd != nil {
+		close(c.loginEnd)
+		c.loginEnd = nil
+	}
 	c.channel, c.inter, c.byCall, c.released = nil, nil, nil, nil
 	c.session, c.group = dest{}, dest{}
 	c.login.Reset(c.b.LoginTimeout) // the connection must log in again, or it is closed

@@ -11,6 +11,7 @@ import (
 	"github.com/cti-adapter/cti-adapter/adapter/agent"
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
 	"github.com/cti-adapter/cti-adapter/adapter/event"
+	"github.com/cti-adapter/cti-adapter/adapter/store"
 	"github.com/cti-adapter/cti-adapter/modes"
 	"github.com/cti-adapter/cti-adapter/webrtc/peer"
 )
@@ -176,7 +177,9 @@ func (c *Core) EndSession(ctx context.Context, s *Session) {
 		if len(ag.sessions) == 0 && ag.state.Status != agent.Offline {
 			grace := t.settingsLocked(ctx).HoldGraceSeconds
 			uid := ag.id
-			ag.offTimer = time.AfterFunc(time.Duration(grace)*time.Second, func() { c.graceLogout(s.Account, uid) })
+			var timer *time.Timer
+			timer = time.AfterFunc(time.Duration(grace)*time.Second, func() { c.graceLogout(s.Account, uid, timer) })
+			ag.offTimer = timer
 		}
 	}
 	t.mu.Unlock()
@@ -185,13 +188,13 @@ func (c *Core) EndSession(ctx context.Context, s *Session) {
 }
 
 // graceLogout logs out an agent whose sessions did not come back.
-func (c *Core) graceLogout(acct, uid string) {
+func (c *Core) graceLogout(acct, uid string, timer *time.Timer) {
 	t := c.tenant(acct)
 	var f fx
 	t.mu.Lock()
-	if ag := t.agents[uid]; ag != nil && len(ag.sessions) == 0 && ag.offTimer != nil {
+	if ag := t.agents[uid]; ag != nil && len(ag.sessions) == 0 && ag.offTimer == timer {
 		ag.offTimer = nil
-		t.logoutLocked(context.Background(), &f, ag, "no session")
+		t.logoutLocked(context.Background(), &f, ag, "no session", endedBySystem)
 	}
 	t.mu.Unlock()
 	_ = c.finish(context.Background(), &f)
@@ -221,14 +224,21 @@ func (c *Core) Logout(ctx context.Context, a Actor, userID string) error {
 		}
 		return fmt.Errorf("%w: user %s is offline", ErrConflict, userID)
 	}
-	t.logoutLocked(ctx, &f, ag, "logout")
+	endedBy := endedBySystem // an integrator or admin logged the agent out
+	if a.Role == auth.RoleAgent {
+		endedBy = endedByAgent
+	}
+	t.logoutLocked(ctx, &f, ag, "logout", endedBy)
 	t.mu.Unlock()
 	return c.finish(ctx, &f)
 }
 
-func (t *tenant) logoutLocked(ctx context.Context, f *fx, ag *agentRT, why string) {
+func (t *tenant) logoutLocked(ctx context.Context, f *fx, ag *agentRT, why, endedBy string) {
+	// Offline first: ending the agent's calls then neither frees it nor routes a call to it.
+	ch, err := ag.state.Logout(t.core.opts.Now())
+	_ = t.applyChange(f, ag, ch, err)
 	for _, cl := range ag.calls {
-		t.endCallLocked(f, cl, endAgentLogout, endedByAgent)
+		t.endCallLocked(f, cl, endAgentLogout, endedBy)
 	}
 	if cl := ag.ringing; cl != nil {
 		if cl.confRing == ag {
@@ -242,8 +252,6 @@ func (t *tenant) logoutLocked(ctx context.Context, f *fx, ag *agentRT, why strin
 		ag.wrapUp.Stop()
 		ag.wrapUp = nil
 	}
-	ch, err := ag.state.Logout(t.core.opts.Now())
-	_ = t.applyChange(f, ag, ch, err)
 	sessions := make([]*Session, 0, len(ag.sessions))
 	for _, s := range ag.sessions {
 		sessions = append(sessions, s)
@@ -287,8 +295,16 @@ func (c *Core) SetStatus(ctx context.Context, a Actor, userID string, st agent.S
 		return AgentView{}, fmt.Errorf("%w: %s cannot be ready: no phone with a connected peer connection and a granted microphone", ErrNoPhone, userID)
 	}
 	ch, cerr := ag.state.Set(st, reason, c.opts.Now())
+	if cerr == nil && ch.From == agent.AfterCallWork && ag.wrapUp != nil {
+		ag.wrapUp.Stop() // the agent ended its wrap-up by choosing a status
+		ag.wrapUp = nil
+	}
 	err := t.applyChange(&f, ag, ch, cerr)
 	if err == nil && ag.state.Status == agent.Ready {
+		// an agent who says "ready" again may be offered calls it missed before
+		for _, cl := range t.queued {
+			delete(cl.tried, ag.id)
+		}
 		t.routeLocked(ctx, &f)
 	}
 	v := ag.view()
@@ -407,4 +423,58 @@ func (t *tenant) settingsLocked(ctx context.Context) accountSettings {
 		return account.Defaults(account.ModeFull)
 	}
 	return s
+}
+
+// UserChanged refreshes a logged-in agent's name and queues after an admin replaced the user;
+// the next routing decision uses them.
+func (c *Core) UserChanged(acct string, u store.User) {
+	t := c.tenant(acct)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if ag := t.agents[u.ID]; ag != nil {
+		ag.name, ag.queues = u.Name, u.Queues
+	}
+}
+
+// UserDeleted logs a deleted user out: its sessions end and its calls end (ended_by system).
+func (c *Core) UserDeleted(ctx context.Context, acct, id string) {
+	t := c.tenant(acct)
+	var f fx
+	t.mu.Lock()
+	if ag := t.agents[id]; ag != nil && ag.state.Status != agent.Offline {
+		t.logoutLocked(ctx, &f, ag, "user deleted", endedBySystem)
+	}
+	delete(t.agents, id)
+	t.mu.Unlock()
+	_ = c.finish(ctx, &f)
+}
+
+// Shutdown ends every call (ended_by system, end_reason shutdown) and logs every agent out, so
+// that the event log and the call records agree with a restarted server, where everyone starts
+// offline. Call it after the edges stopped and before the hub stops.
+func (c *Core) Shutdown(ctx context.Context) {
+	c.mu.Lock()
+	tenants := make([]*tenant, 0, len(c.tenants))
+	for _, t := range c.tenants {
+		tenants = append(tenants, t)
+	}
+	c.mu.Unlock()
+	for _, t := range tenants {
+		var f fx
+		t.mu.Lock()
+		for _, cl := range t.calls {
+			t.endCallLocked(&f, cl, "shutdown", endedBySystem)
+		}
+		for _, ag := range t.agents {
+			if ag.offTimer != nil {
+				ag.offTimer.Stop()
+				ag.offTimer = nil
+			}
+			if ag.state.Status != agent.Offline {
+				t.logoutLocked(ctx, &f, ag, "server shutting down", endedBySystem)
+			}
+		}
+		t.mu.Unlock()
+		_ = c.finish(ctx, &f)
+	}
 }

@@ -63,8 +63,12 @@ type callRT struct {
 	// greetPending: the IVR greeting waits for the customer's media to connect.
 	greetPending bool
 
-	timer *time.Timer // the one pending timeout (IVR, ring, queue, grace)
+	timer *time.Timer // the one pending state timeout (IVR, ring, queue)
 	gen   int         // bumped on every state change: a timer of an older gen does nothing
+	// grace holds, per agent that lost its phone mid-call, the timer that ends the call if no
+	// phone of that agent takes over in time. Independent of state changes (hold, retrieve).
+	grace   map[string]*time.Timer
+	confGen int // bumped per conference invitation: its ring timeout checks it
 
 	rec  store.Call
 	done chan struct{} // closed when the call ends
@@ -139,6 +143,14 @@ func (cl *callRT) moveLocked(to call.State) error {
 	return nil
 }
 
+// stopGrace stops every phone-loss grace timer of the call.
+func (cl *callRT) stopGrace() {
+	for id, tm := range cl.grace {
+		tm.Stop()
+		delete(cl.grace, id)
+	}
+}
+
 func (cl *callRT) stopTimer() {
 	cl.gen++
 	if cl.timer != nil {
@@ -193,6 +205,9 @@ func (t *tenant) wireLocked(cl *callRT) {
 		} else {
 			away = true
 		}
+	}
+	if cl.caller != nil && cl.customer == nil && remote == nil {
+		away = true // the calling agent lost its phone
 	}
 	if cl.state != call.Connected && cl.state != call.Held || cl.held || away {
 		if cl.mixer != nil {
@@ -439,29 +454,23 @@ func (t *tenant) endCallLocked(f *fx, cl *callRT, reason, endedBy string) {
 		cl.mixer.Close()
 		cl.mixer = nil
 	}
+	cl.stopGrace()
+	// An agent still alerted learns the caller is gone (487), so its pop-up can close.
 	for _, a := range []*agentRT{cl.ringing, cl.confRing} {
 		if a != nil && a.ringing == cl {
 			a.ringing = nil
+			t.emit(f, event.CallFailed, map[string]any{"call_id": cl.id, "user_id": a.id, "phone": cl.phone, "code": 487, "reason": "the call ended before it was answered"})
 		}
 	}
-	userID := ""
 	parties := slices.Clone(cl.agents)
 	if cl.caller != nil {
 		parties = append(parties, cl.caller)
 	}
-	for _, a := range parties {
-		userID = a.id
-		delete(a.calls, cl.id)
-		if l := a.leg(); l != nil {
-			_ = l.SetAudioOutput(peer.Silence)
-			l.SetAudioMuted(false)
-		}
-		if len(a.calls) == 0 && a.state.Status == agent.InCall {
-			t.agentFreeLocked(f, a, wrap)
-		}
-	}
+	userID := ""
 	if len(cl.agents) > 0 {
 		userID = cl.agents[len(cl.agents)-1].id
+	} else if cl.caller != nil {
+		userID = cl.caller.id
 	}
 	dur := int64(0)
 	if !cl.answered.IsZero() {
@@ -484,10 +493,22 @@ func (t *tenant) endCallLocked(f *fx, cl *callRT, reason, endedBy string) {
 		}
 	}
 	// The final record is written before call_disconnected is numbered, so that a client
-	// reacting to the event finds the complete record.
+	// reacting to the event finds the complete record; the agents are freed after it, so that
+	// no status_changed shows an agent free while its call still looks up.
 	t.saveLocked(cl)
 	t.emit(f, event.CallDisconnected, map[string]any{"call_id": cl.id, "user_id": userID, "phone": cl.phone,
 		"duration_ms": dur, "ended_by": endedBy})
+	for _, a := range parties {
+		delete(a.calls, cl.id)
+		if l := a.leg(); l != nil {
+			_ = l.SetAudioOutput(peer.Silence)
+			l.SetAudioMuted(false)
+		}
+		if len(a.calls) == 0 && a.state.Status == agent.InCall {
+			// wrap-up follows only a call that was answered (not a failed dial)
+			t.agentFreeLocked(f, a, map[bool]int{true: wrap, false: 0}[!cl.answered.IsZero()])
+		}
+	}
 	delete(t.calls, cl.id)
 	if m := t.core.opts.Metrics; m != nil {
 		m.ActiveCalls.Dec()
@@ -511,9 +532,14 @@ func (t *tenant) agentFreeLocked(f *fx, a *agentRT, wrap int) {
 		if a.wrapUp != nil {
 			a.wrapUp.Stop()
 		}
-		a.wrapUp = time.AfterFunc(time.Duration(wrap)*time.Second, func() {
+		var timer *time.Timer
+		timer = time.AfterFunc(time.Duration(wrap)*time.Second, func() {
 			var fx fx
 			t.mu.Lock()
+			if a.wrapUp != timer { // stopped or replaced while this one waited for the lock
+				t.mu.Unlock()
+				return
+			}
 			a.wrapUp = nil
 			ch, err := a.state.WrapUpDone(t.core.opts.Now())
 			_ = t.applyChange(&fx, a, ch, err)
@@ -521,6 +547,7 @@ func (t *tenant) agentFreeLocked(f *fx, a *agentRT, wrap int) {
 			t.mu.Unlock()
 			_ = t.core.finish(context.Background(), &fx)
 		})
+		a.wrapUp = timer
 	}
 }
 

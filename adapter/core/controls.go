@@ -76,8 +76,11 @@ func (c *Core) StartWebCall(ctx context.Context, acct string, who WebCaller, leg
 			_ = c.CustomerHangUp(context.Background(), acct, id)
 		}
 	})
-	if leg.State() == peer.StateConnected { // connected between the check above and OnState
+	switch leg.State() { // changed between the checks above and OnState
+	case peer.StateConnected:
 		c.customerConnected(acct, id)
+	case peer.StateFailed, peer.StateClosed:
+		_ = c.CustomerHangUp(context.Background(), acct, id)
 	}
 	return &WebCall{ID: id, done: cl.done}, c.finish(ctx, &f)
 }
@@ -450,8 +453,20 @@ func (t *tenant) controlLocked(ctx context.Context, f *fx, cl *callRT, me *agent
 			return fmt.Errorf("%w: %q is not a removable party of call %s", ErrInvalid, arg, cl.id)
 		}
 		t.leaveLocked(f, cl, cl.agents[i])
+		if cl.parties() < 2 {
+			t.endCallLocked(f, cl, "party_removed", endedByAgent)
+		}
 	}
 	return nil
+}
+
+// parties counts who is still on the call: the connected agents plus the remote party.
+func (cl *callRT) parties() int {
+	n := len(cl.agents)
+	if cl.customer != nil || cl.caller != nil {
+		n++
+	}
+	return n
 }
 
 // answerLocked connects an alerted agent: the call's answerer, or a conference invitee.
@@ -501,11 +516,7 @@ func (t *tenant) hasLegRec(cl *callRT, uid string) bool {
 
 // hangUpLocked: in a conference the agent leaves; otherwise the call ends.
 func (t *tenant) hangUpLocked(f *fx, cl *callRT, me *agentRT) {
-	parties := len(cl.agents)
-	if cl.remoteLeg() != nil || cl.caller != nil {
-		parties++
-	}
-	if parties > 2 && cl.caller != me {
+	if cl.parties() > 2 && cl.caller != me {
 		t.leaveLocked(f, cl, me)
 		return
 	}
@@ -530,12 +541,16 @@ func (t *tenant) leaveLocked(f *fx, cl *callRT, a *agentRT) {
 		_ = l.SetAudioOutput(peer.Silence)
 		l.SetAudioMuted(false)
 	}
+	if tm := cl.grace[a.id]; tm != nil {
+		tm.Stop()
+		delete(cl.grace, a.id)
+	}
 	t.endLegRec(cl, a.id)
 	t.leavePartyRec(cl, a.id)
+	t.emit(f, event.PartyRemoved, map[string]any{"call_id": cl.id, "user_id": a.id, "phone": a.id, "party_id": a.id})
 	if len(a.calls) == 0 && a.state.Status == agent.InCall {
 		t.agentFreeLocked(f, a, t.settingsLocked(context.Background()).WrapUpSeconds)
 	}
-	t.emit(f, event.PartyRemoved, map[string]any{"call_id": cl.id, "user_id": a.id, "phone": a.id, "party_id": a.id})
 	t.wireLocked(cl)
 }
 
@@ -549,6 +564,9 @@ func (a *agentRT) available() bool {
 func (t *tenant) transferLocked(ctx context.Context, f *fx, cl *callRT, me *agentRT, dest, target string) error {
 	if cl.caller == me {
 		return fmt.Errorf("%w: the calling agent cannot transfer its own outgoing call", ErrInvalid)
+	}
+	if len(cl.agents) > 1 {
+		return fmt.Errorf("%w: call %s has other agents on it; remove them (removeparty) or hang up instead of transferring", ErrConflict, cl.id)
 	}
 	s := t.settingsLocked(ctx)
 	var to *agentRT
@@ -566,6 +584,8 @@ func (t *tenant) transferLocked(ctx context.Context, f *fx, cl *callRT, me *agen
 	t.leaveLocked(f, cl, me)
 	cl.held = false
 	clear(cl.tried)
+	cl.tried[me.id] = true    // never offered back to the agent who passed it on
+	cl.queuedAt = time.Time{} // a new queue visit: its timeout counts from now
 	if to == nil {
 		t.enqueueLocked(ctx, f, cl, dest, false)
 		return nil
@@ -595,11 +615,12 @@ func (t *tenant) conferenceLocked(ctx context.Context, f *fx, cl *callRT, me *ag
 	t.addLegRec(cl, "agent", to.id, "", false)
 	t.incomingLocked(f, cl, to.id)
 	s := t.settingsLocked(ctx)
-	gen := cl.gen
+	cl.confGen++
+	gen := cl.confGen
 	time.AfterFunc(time.Duration(s.RingTimeoutSeconds)*time.Second, func() {
 		var fx fx
 		t.mu.Lock()
-		if cl.gen == gen && cl.confRing == to {
+		if cl.confGen == gen && cl.confRing == to && !cl.state.Terminal() {
 			t.confFailedLocked(&fx, cl, 408, "no answer")
 		}
 		t.mu.Unlock()
@@ -618,8 +639,9 @@ func (t *tenant) confFailedLocked(f *fx, cl *callRT, code int, reason string) {
 // moveMediaLocked re-wires a call after the agent's media owner changed: a call held because
 // the owner was lost resumes on the new owner.
 func (t *tenant) moveMediaLocked(f *fx, cl *callRT, a *agentRT, prev, next *Session) {
-	if cl.timer != nil && (cl.state == call.Connected || cl.state == call.Held) {
-		cl.stopTimer() // the grace timer
+	if tm := cl.grace[a.id]; tm != nil {
+		tm.Stop()
+		delete(cl.grace, a.id)
 	}
 	if prev != nil && prev.leg != nil && prev != next {
 		_ = prev.leg.SetAudioOutput(peer.Silence)
@@ -628,19 +650,30 @@ func (t *tenant) moveMediaLocked(f *fx, cl *callRT, a *agentRT, prev, next *Sess
 	t.wireLocked(cl)
 }
 
-// ownerGoneLocked holds a call whose agent lost its media: the caller hears hold audio, and
-// the call ends if no healthy phone of the agent takes over within the grace period.
+// ownerGoneLocked holds a call whose agent (answering or calling) lost its media: the others
+// hear hold audio, and the call ends if no healthy phone of the agent takes over within the
+// grace period. Hold, retrieve and other state changes do not affect this timer.
 func (t *tenant) ownerGoneLocked(f *fx, cl *callRT, a *agentRT, lost *Session) {
 	t.wireLocked(cl)
-	if cl.state != call.Connected && cl.state != call.Held {
+	if cl.state != call.Connected && cl.state != call.Held || cl.grace[a.id] != nil {
 		return
 	}
+	if cl.grace == nil {
+		cl.grace = make(map[string]*time.Timer)
+	}
 	grace := time.Duration(t.settingsLocked(context.Background()).HoldGraceSeconds) * time.Second
-	t.afterLocked(cl, grace, func(ctx context.Context, f *fx) {
-		if a.leg() == nil && cl.agentIndex(a.id) >= 0 {
-			t.endCallLocked(f, cl, endOwnerLost, endedBySystem)
+	var timer *time.Timer
+	timer = time.AfterFunc(grace, func() {
+		var fx fx
+		t.mu.Lock()
+		if cl.grace[a.id] == timer && !cl.state.Terminal() && a.leg() == nil && (cl.agentIndex(a.id) >= 0 || cl.caller == a) {
+			delete(cl.grace, a.id)
+			t.endCallLocked(&fx, cl, endOwnerLost, endedBySystem)
 		}
+		t.mu.Unlock()
+		_ = t.core.finish(context.Background(), &fx)
 	})
+	cl.grace[a.id] = timer
 }
 
 // Calls returns a snapshot of the account's active calls; with userID, only that agent's

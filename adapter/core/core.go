@@ -5,8 +5,10 @@
 //
 // Concurrency: each account is one tenant with one mutex. A command locks its tenant, checks and
 // changes state, numbers its events (hub.Enqueue) in the same critical section so that seq order
-// is the order of changes, then unlocks and waits for the events to be durable. Work that blocks
-// (sending DTMF, writing call records) happens after unlocking.
+// is the order of changes, then unlocks and waits for the events to be durable. Sending DTMF
+// happens after unlocking. Call records are written under the lock, in the order of the changes
+// (a record write is one SQLite statement; with the default --store-sync normal it waits for no
+// fsync), so that a slower earlier write can never overwrite a later one.
 package core
 
 import (

@@ -16,21 +16,33 @@ import (
 
 const wait = 10 * time.Second
 
-// mediaWorld is a world with a real media engine on loopback.
-func mediaWorld(t *testing.T, settings string) (*world, *peer.Engine) {
+// mediaEnv is a world with a real media engine on loopback.
+type mediaEnv struct {
+	w   *world
+	eng *peer.Engine
+}
+
+// newMediaEnv builds a media world with settings applied and, if now is not nil, that clock.
+func newMediaEnv(t *testing.T, settings string, now func() time.Time) *mediaEnv {
 	t.Helper()
 	eng, err := peer.NewEngine(peer.Config{LoopbackOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { eng.Close() })
-	w := newWorld(t, Options{Engine: eng})
+	w := newWorld(t, Options{Engine: eng, Now: now})
 	if settings != "" {
 		if _, err := w.accounts.Update(context.Background(), "acme", []byte(settings)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return w, eng
+	return &mediaEnv{w: w, eng: eng}
+}
+
+// mediaWorld is newMediaEnv with the real clock.
+func mediaWorld(t *testing.T, settings string) (*world, *peer.Engine) {
+	e := newMediaEnv(t, settings, nil)
+	return e.w, e.eng
 }
 
 // phone logs uid in with a phone session on a real peer connection; mic says whether the

@@ -190,8 +190,15 @@ func (h *Hub) commit(b *batch) {
 	if b == nil {
 		return
 	}
-	// The commit must finish even while shutting down: publishers wait for it.
+	// The commit must finish even while shutting down: publishers wait for it. A failing disk
+	// gets three more tries (10, 40, 160 ms) before the batch is failed: the callers have already
+	// changed their state, so a lost batch would leave the log behind it.
 	err := h.log.AppendEvents(context.Background(), b.evs)
+	for wait := 10 * time.Millisecond; err != nil && wait <= 160*time.Millisecond; wait *= 4 {
+		h.opts.Log.Warn("event log append failed; retrying", "err", err, "events", len(b.evs), "in", wait)
+		time.Sleep(wait)
+		err = h.log.AppendEvents(context.Background(), b.evs)
+	}
 	if err != nil {
 		h.rollback(b, err)
 		return

@@ -264,6 +264,7 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 	if e := <-connsErr; e != nil {
 		s.Log.Warn("connections still open at shutdown", "err", e)
 	}
+	s.Core.Shutdown(grace) // calls end and agents go offline in the log before the hub stops
 	stopBG()
 	<-hubDone
 	if e := s.Media.Close(); e != nil {

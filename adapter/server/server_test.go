@@ -329,13 +329,20 @@ func TestSettingsUpdateEmitsEvent(t *testing.T) {
 	}
 	ts.do(t, "GET", "/api/v1/events?limit=0", admin, nil).expect(t, 422, "invalid_message")
 	ts.do(t, "GET", "/api/v1/events?since=-1", admin, nil).expect(t, 422, "invalid_message")
+	ts.do(t, "PUT", "/api/v1/settings", admin, map[string]any{"mode": "full"}).expect(t, 200, "")
 	if _, err := ts.Store.PruneEvents(context.Background(), time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	gone := ts.do(t, "GET", "/api/v1/events?since=0", admin, nil)
+	gone := ts.do(t, "GET", "/api/v1/events?since=1", admin, nil)
 	gone.expect(t, 410, "resync_required")
-	if gone.body["oldest_seq"] != 2.0 {
+	if gone.body["oldest_seq"] != 3.0 {
 		t.Fatalf("410 without oldest_seq: %s", gone.raw)
+	}
+	// since=0 means "from the oldest retained", like resume_from 0 on the WebSocket
+	fromStart := ts.do(t, "GET", "/api/v1/events?since=0", admin, nil)
+	fromStart.expect(t, 200, "")
+	if fromStart.body["oldest_seq"] != 3.0 || len(fromStart.body["events"].([]any)) != 0 {
+		t.Fatalf("since=0 after pruning: %s", fromStart.raw)
 	}
 }
 

@@ -1,8 +1,11 @@
 package vox
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -86,7 +89,7 @@ func (c *conn) kick(code websocket.StatusCode, reason string) {
 // serve runs an upgraded connection until it ends.
 func (c *conn) serve(ws *websocket.Conn) {
 	c.ws = ws
-	ws.SetReadLimit(c.h.opts.ReadLimit)
+	ws.SetReadLimit(c.h.opts.HardReadLimit)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.stall = time.AfterFunc(time.Hour, func() {
 		c.stalled.Store(true)
@@ -126,23 +129,48 @@ func (c *conn) serve(ws *websocket.Conn) {
 // readLoop reads and answers client frames until the connection fails or closes.
 func (c *conn) readLoop() {
 	for {
-		typ, raw, err := c.ws.Read(c.ctx)
+		typ, r, err := c.ws.Reader(c.ctx)
 		if err != nil {
 			return
 		}
+		raw, size, err := readFrame(r, c.h.opts.ReadLimit)
+		if err != nil {
+			return // beyond HardReadLimit: the library closed the connection with 1009
+		}
 		c.heard()
-		if !c.handle(typ, raw) {
+		if !c.handle(typ, raw, size) {
 			return
 		}
 	}
 }
 
-// handle answers one client frame. It returns false when the connection is over.
-func (c *conn) handle(typ websocket.MessageType, raw []byte) bool {
+// readFrame reads one message of at most limit bytes. A longer one is read to its end (the
+// library's read limit, HardReadLimit, bounds it) and thrown away: it returns (nil, size, nil).
+func readFrame(r io.Reader, limit int64) ([]byte, int64, error) {
+	var buf bytes.Buffer
+	n, err := buf.ReadFrom(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, n, err
+	}
+	if n <= limit {
+		return buf.Bytes(), n, nil
+	}
+	rest, err := io.Copy(io.Discard, r)
+	return nil, n + rest, err
+}
+
+// handle answers one client frame of size bytes; raw is nil when it was larger than ReadLimit. It
+// returns false when the connection is over.
+func (c *conn) handle(typ websocket.MessageType, raw []byte, size int64) bool {
 	now := time.Now()
 	if !c.limiter.take(now) {
 		return c.reply(encodeError(&protoError{RequestID: peekRequestID(raw), Code: CodeRateLimited,
 			Message: "too many frames: at most " + rateText(c.h.opts) + "; this frame was not processed"}))
+	}
+	if raw == nil {
+		return c.reply(encodeError(&protoError{Code: CodeInvalidMessage,
+			Message: fmt.Sprintf("frame of %d bytes exceeds the %d-byte (%d KiB) limit; it was not processed",
+				size, c.h.opts.ReadLimit, c.h.opts.ReadLimit>>10)}))
 	}
 	if typ != websocket.MessageText {
 		return c.reply(encodeError(&protoError{Code: CodeInvalidMessage,

@@ -38,8 +38,8 @@ import (
 // Protocol is the label of this edge in metrics and in the connection tracker.
 const Protocol = "vox"
 
-// Close codes the server sends (besides the library's 1009 for an oversized frame and 1002 for a
-// protocol violation). Every one of them means "reconnect"; see docs/vox.md.
+// Close codes the server sends (besides the library's 1009 for a frame beyond
+// Options.HardReadLimit and 1002 for a protocol violation). Every one of them means "reconnect"; see docs/vox.md.
 const (
 	// CloseGoingAway (1001): the server is shutting down. Reconnect with resume_from.
 	CloseGoingAway = websocket.StatusGoingAway
@@ -62,9 +62,13 @@ type Options struct {
 	// WriteTimeout bounds the write of one frame; a peer that does not take a frame within it is
 	// disconnected at once (no close frame can reach it). Default 10s.
 	WriteTimeout time.Duration
-	// ReadLimit is the largest client frame accepted; a larger one closes the connection with
-	// 1009. Default 64 KiB.
+	// ReadLimit is the largest client frame accepted; a larger one is read to its end, thrown
+	// away and answered with an invalid_message error frame, and the connection goes on
+	// (PROTOCOLS section 2: a bad frame never closes the connection). Default 64 KiB.
 	ReadLimit int64
+	// HardReadLimit is the largest frame read at all: one beyond it closes the connection with
+	// 1009 (the WebSocket library's message-too-big). Default 1 MiB; never below ReadLimit.
+	HardReadLimit int64
 	// CommandRate and CommandBurst are the per-connection token bucket for client frames:
 	// a frame beyond it is answered rate_limited. Default 20 per second, burst 40.
 	CommandRate  float64
@@ -84,6 +88,10 @@ func (o Options) withDefaults() Options {
 	if o.ReadLimit <= 0 {
 		o.ReadLimit = 64 << 10
 	}
+	if o.HardReadLimit <= 0 {
+		o.HardReadLimit = 1 << 20
+	}
+	o.HardReadLimit = max(o.HardReadLimit, o.ReadLimit)
 	if o.CommandRate <= 0 {
 		o.CommandRate = 20
 	}
