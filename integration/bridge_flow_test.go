@@ -80,8 +80,21 @@ func TestBridgeInboundCallFlow(t *testing.T) {
 
 	// a2 on TCP, a3 on a WebSocket without a URL token
 	c2 := e.tcpClient()
-	c2.do("cti.query", "control.query.init", control, nil, "FAILURE") // TCP: no account before login
+	// TCP start-up order: init first (no account yet: a provisional answer), then login, which
+	// raises control.statechanged with the account's mode and capabilities
+	pi := c2.query("control.query.init", control)
+	if pi.str("status") != "ACTIVE" || pi.str("version") == "" || pi.str("mode") != "simple" || pi.str("session") != "" {
+		t.Fatalf("control.query.init before login: %s", pi.raw)
+	}
+	if pc, _ := pi.Body["capabilities"].([]any); !slices.Equal(pc, []any{"login"}) {
+		t.Fatalf("provisional capabilities: %s", pi.raw)
+	}
+	mc2 := c2.mark()
 	d2 := login(t, c2, "a2", e.token(auth.RoleAgent, "a2"))
+	sc2 := c2.event(mc2, "control.statechanged", control)
+	if sc2.str("mode") != "full" || sc2.str("session") != d2.sid || !slices.Contains(sc2.Body["capabilities"].([]any), any("conference")) {
+		t.Fatalf("control.statechanged after login: %s", sc2.raw)
+	}
 	d3 := login(t, e.ws(""), "a3", e.token(auth.RoleAgent, "a3"))
 
 	// an inbound web call rings a1

@@ -430,3 +430,30 @@ func TestRTCRevokedTokenClosesLiveConnection(t *testing.T) {
 		t.Fatalf("closed with %d, want 4003", phone.code)
 	}
 }
+
+// TestRTCOversizedFrame: a frame over 64 KiB is answered with an invalid_message error frame and
+// the connection goes on (a bad frame never closes it); only a frame beyond the 1 MiB hard limit
+// closes the socket, with 1009.
+func TestRTCOversizedFrame(t *testing.T) {
+	s := newRTCServer(t)
+	phone, _, err := s.dial(t, s.token(t, auth.RoleAgent, "agent2"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	phone.expect("welcome", nil)
+	phone.sendRaw(`{"type":"command","request_id":"big","command":"snapshot","pad":"` + strings.Repeat("x", 70<<10) + `"}`)
+	if e := phone.errorFrame(); e["code"] != "invalid_message" || !strings.Contains(e["message"].(string), "64 KiB") {
+		t.Fatalf("oversized frame -> %v", e)
+	}
+	phone.result("alive", "snapshot", nil) // still connected and working
+	huge := []byte(`{"type":"mic","pad":"` + strings.Repeat("x", 1<<20) + `"}`)
+	go func() { _ = phone.ws.Write(context.Background(), websocket.MessageText, huge) }() // the server may stop reading
+	select {
+	case <-phone.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a frame beyond 1 MiB did not close the connection")
+	}
+	if phone.code != websocket.StatusMessageTooBig {
+		t.Fatalf("closed with %d, want 1009", phone.code)
+	}
+}

@@ -245,18 +245,53 @@ func TestVoxErrorCodes(t *testing.T) {
 		return f.Event == "command_result"
 	})
 
-	// An oversized frame (over 64 KiB) closes the connection with 1009.
-	c.sendRaw(`{"command":"logout","sender_id":"` + c.senderID + `","request_id":"big","data":{"user_id":"` + strings.Repeat("x", 65<<10) + `"}}`)
+	// A frame over 64 KiB is answered invalid_message (a bad frame never closes the connection),
+	// once the bucket has a token for it; the connection goes on.
+	big := `{"command":"logout","sender_id":"` + c.senderID + `","request_id":"big","data":{"user_id":"` + strings.Repeat("x", 65<<10) + `"}}`
+	waitFor(t, 5*time.Second, "the oversized frame to be answered invalid_message", func() bool {
+		c.sendRaw(big)
+		f := c.next(10 * time.Second)
+		if f.Event != "error" {
+			t.Fatalf("oversized frame answered %s", f)
+		}
+		switch d := f.errorData(); d.Code {
+		case "rate_limited":
+			time.Sleep(100 * time.Millisecond)
+			return false
+		case "invalid_message":
+			if !strings.Contains(d.Message, "64 KiB") || f.RequestID != nil {
+				t.Fatalf("oversized frame: %s", f)
+			}
+			return true
+		default:
+			t.Fatalf("oversized frame answered %s", f)
+		}
+		return false
+	})
+	waitFor(t, 5*time.Second, "a command answered after the oversized frame", func() bool {
+		c.command("logout", "after-big", map[string]any{"user_id": "ghost"})
+		if c.reply("after-big").errorData().Code == "not_found" {
+			return true
+		}
+		time.Sleep(100 * time.Millisecond) // rate_limited: let the bucket refill
+		return false
+	})
+
+	// Only a frame beyond the 1 MiB hard limit closes the connection, with 1009.
+	huge := []byte(`{"command":"logout","sender_id":"` + c.senderID + `","request_id":"huge","data":{"user_id":"` + strings.Repeat("x", 1<<20) + `"}}`)
+	go func() { _ = c.ws.Write(context.Background(), websocket.MessageText, huge) }() // the server may stop reading
 	for {
 		select {
 		case <-c.in:
 			continue
 		case <-c.done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("a frame beyond 1 MiB did not close the connection")
 		}
 		break
 	}
 	if code := websocket.CloseStatus(c.closeErr); code != websocket.StatusMessageTooBig {
-		t.Fatalf("oversized frame: %v", c.closeErr)
+		t.Fatalf("frame beyond 1 MiB: %v", c.closeErr)
 	}
 }
 

@@ -89,6 +89,88 @@ type Bridge struct {
 	watch   chan struct{} // closed to stop the shutdown watcher when no connection is left
 	closing bool
 	gone    chan struct{} // closed and replaced when live becomes empty during shutdown
+
+	wmu       sync.Mutex // guards tokens and sweepStop; a leaf lock (taken under conn.mu)
+	tokens    map[*tokenWatch]struct{}
+	sweepStop chan struct{} // closed to stop the token sweeper when no login is left
+}
+
+// tokenSweep is how often the logins' token watches are looked at: a revocation in this process
+// ends its login within this, one from another process within a second.
+const tokenSweep = 100 * time.Millisecond
+
+// tokenWatch is one login's watch on the token that made it (auth.Service.Watch). The watches of
+// all logins are swept by one goroutine per bridge, so that an idle login costs no goroutine.
+type tokenWatch struct {
+	c    *conn
+	s    *core.Session
+	done <-chan struct{}
+	stop func()
+}
+
+// addWatch registers w; the first one starts the sweeper.
+func (b *Bridge) addWatch(w *tokenWatch) {
+	b.wmu.Lock()
+	defer b.wmu.Unlock()
+	if b.tokens == nil {
+		b.tokens = map[*tokenWatch]struct{}{}
+	}
+	b.tokens[w] = struct{}{}
+	if b.sweepStop == nil {
+		stop := make(chan struct{})
+		b.sweepStop = stop
+		go b.sweep(stop)
+	}
+}
+
+// removeWatch releases w (its login ended otherwise); the last one stops the sweeper.
+func (b *Bridge) removeWatch(w *tokenWatch) {
+	b.wmu.Lock()
+	_, ok := b.tokens[w]
+	delete(b.tokens, w)
+	b.stopSweepLocked()
+	b.wmu.Unlock()
+	if ok {
+		w.stop()
+	}
+}
+
+func (b *Bridge) stopSweepLocked() {
+	if len(b.tokens) == 0 && b.sweepStop != nil {
+		close(b.sweepStop)
+		b.sweepStop = nil
+	}
+}
+
+// sweep ends the logins whose token fired, every tokenSweep, until stop is closed.
+func (b *Bridge) sweep(stop chan struct{}) {
+	t := time.NewTicker(tokenSweep)
+	defer t.Stop()
+	var fired []*tokenWatch
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		b.wmu.Lock()
+		for w := range b.tokens {
+			select {
+			case <-w.done:
+				delete(b.tokens, w)
+				fired = append(fired, w)
+			default:
+			}
+		}
+		b.stopSweepLocked()
+		b.wmu.Unlock()
+		for i, w := range fired {
+			w.stop()
+			w.c.tokenEnded(w)
+			fired[i] = nil
+		}
+		fired = fired[:0]
+	}
 }
 
 // New returns a bridge.

@@ -19,7 +19,8 @@ import (
 //
 // Goroutines: the transport's reader (always; it decodes and handles requests one at a time), a
 // writer that runs only while messages wait to be written, and one goroutine per senddtmf in
-// flight. Events are rendered by the account's feed goroutine under mu.
+// flight. Events are rendered by the account's feed goroutine under mu. The bridge's token
+// sweeper ends a login whose token was revoked or expired (tokenEnded).
 type conn struct {
 	b         *Bridge
 	t         transport
@@ -46,9 +47,9 @@ type conn struct {
 	actor         core.Actor
 	name, ext     string
 	controlInited bool
-	mode          string        // the mode last reported on the control destination
-	provisional   bool          // that report was the not-logged-in one (see provisionalBody)
-	loginEnd      chan struct{} // closed when the current login ends; stops its token watch
+	mode          string      // the mode last reported on the control destination
+	provisional   bool        // that report was the not-logged-in one (see provisionalBody)
+	watch         *tokenWatch // the current login's watch on its token
 	session       dest
 	group         dest
 	channel       *channel
@@ -139,25 +140,27 @@ func (c *conn) serveWS(ws *websocket.Conn) {
 	}
 }
 
-// watchToken ends login s when the token that logged it in is revoked (in this process at once,
-// from another within a second) or expires: the core session ends, session.ended is raised on an
-// initialised session destination, and the connection closes after what is queued was written
-// (WebSocket CloseToken, 4003; TCP just closes). It returns when the login ends otherwise (end
-// closed) or the connection ends.
-func (c *conn) watchToken(s *core.Session, done, end <-chan struct{}, stop func()) {
-	defer stop()
-	select {
-	case <-done:
-	case <-end:
-		return
-	case <-c.ctx.Done():
-		return
+// tokenEnded ends the login of w, whose token was revoked (in this process at once, from
+// another within a second) or expired, on its own goroutine (the sweeper must not wait for it).
+func (c *conn) tokenEnded(w *tokenWatch) {
+	c.async(func() { c.endForToken(w) }) // false: the connection is ending, and so is the login
+}
+
+// endForToken ends w's login: the core session ends, session.ended is raised on an initialised
+// session destination, and the connection closes after what is queued was written (WebSocket
+// CloseToken, 4003; TCP just closes).
+func (c *conn) endForToken(w *tokenWatch) {
+	c.mu.Lock()
+	current := c.watch == w
+	c.mu.Unlock()
+	if !current {
+		return // that login already ended otherwise
 	}
 	c.b.log.Info("bridge session ended: token revoked or expired", "transport", c.t.kind(),
-		"account", s.Account, "user_id", s.UserID, "session", s.ID)
-	c.endSession(s, ReasonToken)
+		"account", w.s.Account, "user_id", w.s.UserID, "session", w.s.ID)
+	c.endSession(w.s, ReasonToken)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	c.b.Core.EndSession(ctx, s)
+	c.b.Core.EndSession(ctx, w.s)
 	cancel()
 	c.closeAfterFlush(CloseToken, ReasonToken)
 }
@@ -167,14 +170,17 @@ func (c *conn) watchToken(s *core.Session, done, end <-chan struct{}, stop func(
 // period if it has no other session), and it leaves its feed.
 func (c *conn) teardown() {
 	c.mu.Lock()
-	sess, f := c.sess, c.feed
-	c.sess, c.feed = nil, nil
+	sess, f, w := c.sess, c.feed, c.watch
+	c.sess, c.feed, c.watch = nil, nil, nil
 	c.closing = true // nothing new is queued; the writer writes the rest, then closes
 	c.kickLocked()
 	c.ending = true // no goroutine starts after this
 	c.mu.Unlock()
 	c.cancel()
 	c.login.Stop()
+	if w != nil {
+		c.b.removeWatch(w)
+	}
 	c.wg.Wait()
 	c.mu.Lock()
 	c.closed = true

@@ -243,11 +243,8 @@ func (c *conn) loginAs(ctx context.Context, claims *auth.Claims, hdr *Header) st
 	c.feed, c.sess, c.actor = f, s, actor
 	c.name, c.ext = u.Name, u.Extension
 	c.setupLocked()
-	end := make(chan struct{})
-	c.loginEnd = end
-	if !c.asyncLocked(func() { c.watchToken(s, tokenDone, end, stopWatch) }) {
-		stopWatch() // cannot happen: the connection is not closing (checked above, same lock)
-	}
+	c.watch = &tokenWatch{c: c, s: s, done: tokenDone, stop: stopWatch}
+	c.b.addWatch(c.watch)
 	answer(s)
 	// control.statechanged brings an initialised control destination to the account's mode: it
 	// answered the provisional body before login, or it last reported another mode.
@@ -363,16 +360,15 @@ func (c *conn) endSession(s *core.Session, why string) {
 	if c.session.inited {
 		c.enqueueLocked(encodeEvent(c.session.target, "session.ended", map[string]string{"reason": why}))
 	}
-	f := c.feed
-	c.sess, c.feed = nil, nil
-	if c.loginEnd != nil {
-		close(c.loginEnd)
-		c.loginEnd = nil
-	}
+	f, w := c.feed, c.watch
+	c.sess, c.feed, c.watch = nil, nil, nil
 	c.channel, c.inter, c.byCall, c.released = nil, nil, nil, nil
 	c.session, c.group = dest{}, dest{}
 	c.login.Reset(c.b.LoginTimeout) // the connection must log in again, or it is closed
 	c.mu.Unlock()
+	if w != nil {
+		c.b.removeWatch(w)
+	}
 	if f != nil {
 		c.b.leave(f, c)
 	}

@@ -6,10 +6,12 @@
 package rtc
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -35,7 +37,8 @@ import (
 
 // Limits of the signalling socket.
 const (
-	MaxFrame     = 64 << 10         // bytes per frame; larger frames close the socket with 1009
+	MaxFrame     = 64 << 10         // bytes per frame; a larger frame is answered invalid_message, the socket stays
+	HardFrame    = 1 << 20          // bytes read of one frame at most; a larger frame closes the socket with 1009
 	CommandRate  = 20               // frames per second per connection, sustained
 	CommandBurst = 40               // frames per connection in a burst
 	writeTimeout = 5 * time.Second  // a client that does not read for this long is dropped
@@ -45,7 +48,7 @@ const (
 // Close codes beyond the standard ones.
 const (
 	CloseLoggedOut  websocket.StatusCode = 4001 // the agent was logged out (every session ends)
-	CloseSlow       websocket.StatusCode = 4008 // the client fell behind the event stream: reconnect
+	CloseSlow       websocket.StatusCode = 4008 // the client fell behind (or lost) the event stream: reconnect
 	CloseToken      websocket.StatusCode = 4003 // the token was revoked or expired: get a new one
 	CloseCallEnded  websocket.StatusCode = 4000 // the customer's call ended
 	CloseTokenSpent websocket.StatusCode = 4009 // not used on the wire: a reused customer token is refused with HTTP 409
@@ -190,7 +193,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	ws.SetReadLimit(MaxFrame)
+	ws.SetReadLimit(HardFrame)
 	c := &conn{edge: e, ws: ws, claims: claims, sess: sess, via: via, resume: resume, limiter: rate.NewLimiter(CommandRate, CommandBurst), started: make(chan *core.WebCall, 1),
 		log: e.Log.With("rtc", claims.Role, "account", claims.Account, "sub", claims.Subject)}
 	c.run()
@@ -248,8 +251,17 @@ func (c *conn) run() {
 	wg.Add(1)
 	go func() { defer wg.Done(); c.watch() }()
 	for {
-		typ, data, err := c.ws.Read(c.ctx)
+		typ, r, err := c.ws.Reader(c.ctx)
 		if err != nil {
+			return
+		}
+		data, size, err := readFrame(r, MaxFrame)
+		if err != nil {
+			if errors.Is(err, websocket.ErrMessageTooBig) {
+				// beyond HardFrame: the library sent 1009; finish the close handshake (it skips
+				// the rest of the frame) so that the client reads the code
+				c.close(websocket.StatusMessageTooBig, "")
+			}
 			return
 		}
 		if typ != websocket.MessageText {
@@ -260,8 +272,27 @@ func (c *conn) run() {
 			c.fail(requestID(data), "rate_limited", fmt.Sprintf("more than %d frames per second; slow down", CommandRate), nil)
 			continue
 		}
+		if data == nil {
+			c.fail("", "invalid_message", fmt.Sprintf("frame of %d bytes exceeds the %d-byte (64 KiB) limit; it was not processed", size, MaxFrame), nil)
+			continue
+		}
 		c.handle(data)
 	}
+}
+
+// readFrame reads one frame of at most limit bytes. A longer one is read to its end (HardFrame,
+// the socket's read limit, bounds it) and thrown away: it returns (nil, size, nil).
+func readFrame(r io.Reader, limit int64) ([]byte, int64, error) {
+	var buf bytes.Buffer
+	n, err := buf.ReadFrom(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, n, err
+	}
+	if n <= limit {
+		return buf.Bytes(), n, nil
+	}
+	rest, err := io.Copy(io.Discard, r)
+	return nil, n + rest, err
 }
 
 // watch closes the socket when the server shuts down, the agent is logged out or the customer's
@@ -581,6 +612,12 @@ func (c *conn) customerEvents(sub *hub.Subscription, callID string) {
 	for {
 		ev, err := sub.Next(c.ctx)
 		if err != nil {
+			if c.ctx.Err() == nil {
+				// dropped (too slow) or the stream failed: the customer would miss its call's
+				// state; close so that it notices (the call ends with the socket, see teardown)
+				c.log.Warn("rtc: customer event stream lost", "call_id", callID, "err", err)
+				c.close(CloseSlow, "lost the event stream: reconnect")
+			}
 			return
 		}
 		var d struct {
@@ -618,8 +655,20 @@ func (c *conn) agentEvents(sub *hub.Subscription) {
 		}
 		ev, err := sub.Next(c.ctx)
 		if err != nil {
+			if oldest, ok := hub.IsResync(err); ok {
+				// the events to replay were pruned while catching up: say so and go on live
+				// (the snapshot that follows tells the current state)
+				c.send(map[string]any{"type": "resync_required", "oldest_seq": oldest})
+				continue
+			}
+			if c.ctx.Err() != nil {
+				return // the connection is ending
+			}
 			if errors.Is(err, hub.ErrSlowConsumer) {
-				c.close(CloseSlow, "fell behind the event stream: reconnect")
+				c.close(CloseSlow, "fell behind the event stream: reconnect with resume_from")
+			} else {
+				c.log.Error("rtc: agent event stream", "err", err)
+				c.close(CloseSlow, "event stream failed: reconnect with resume_from")
 			}
 			return
 		}

@@ -135,7 +135,12 @@ func (c *conn) readLoop() {
 		}
 		raw, size, err := readFrame(r, c.h.opts.ReadLimit)
 		if err != nil {
-			return // beyond HardReadLimit: the library closed the connection with 1009
+			if errors.Is(err, websocket.ErrMessageTooBig) {
+				// beyond HardReadLimit: the library sent 1009; finish the close handshake (it
+				// skips the rest of the frame) so that the client reads the code
+				c.close(websocket.StatusMessageTooBig, "")
+			}
+			return
 		}
 		c.heard()
 		if !c.handle(typ, raw, size) {
