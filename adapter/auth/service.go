@@ -136,10 +136,10 @@ func (s *Service) markRevokedLocked(ids ...string) {
 }
 
 // Run keeps the revocation set current until ctx ends: revocations written by another process
-// (the CLI, a second node on the same store) are picked up within half a second, and the set is
+// (the CLI, a second node on the same store) are picked up within a quarter second, and the set is
 // rebuilt every ten minutes so that expired ids leave memory.
 func (s *Service) Run(ctx context.Context) {
-	poll := time.NewTicker(500 * time.Millisecond)
+	poll := time.NewTicker(250 * time.Millisecond)
 	defer poll.Stop()
 	rebuild := time.NewTicker(10 * time.Minute)
 	defer rebuild.Stop()
