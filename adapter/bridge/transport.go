@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/cti-adapter/cti-adapter/adapter/conns"
 )
 
 // transport writes whole messages and closes the connection.
@@ -92,18 +93,7 @@ func readFrame(r io.Reader, hdr *[4]byte) ([]byte, uint32, error) {
 
 // readWSMessage reads one WebSocket message of at most MaxMessage bytes. A longer one is read to
 // its end and thrown away: it returns (nil, total, nil) so that the caller answers FAILURE.
-func readWSMessage(r io.Reader) ([]byte, int64, error) {
-	var buf bytes.Buffer
-	n, err := buf.ReadFrom(io.LimitReader(r, MaxMessage+1))
-	if err != nil {
-		return nil, n, err
-	}
-	if n <= MaxMessage {
-		return buf.Bytes(), n, nil
-	}
-	rest, err := io.Copy(io.Discard, r)
-	return nil, n + rest, err
-}
+func readWSMessage(r io.Reader) ([]byte, int64, error) { return conns.ReadMessage(r, MaxMessage) }
 
 func tooBig(n int64) string {
 	return fmt.Sprintf("message of %d bytes exceeds the %d-byte (64 KiB) limit", n, MaxMessage)

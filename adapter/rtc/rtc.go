@@ -6,12 +6,10 @@
 package rtc
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -255,7 +253,7 @@ func (c *conn) run() {
 		if err != nil {
 			return
 		}
-		data, size, err := readFrame(r, MaxFrame)
+		data, size, err := conns.ReadMessage(r, MaxFrame)
 		if err != nil {
 			if errors.Is(err, websocket.ErrMessageTooBig) {
 				// beyond HardFrame: the library sent 1009; finish the close handshake (it skips
@@ -278,21 +276,6 @@ func (c *conn) run() {
 		}
 		c.handle(data)
 	}
-}
-
-// readFrame reads one frame of at most limit bytes. A longer one is read to its end (HardFrame,
-// the socket's read limit, bounds it) and thrown away: it returns (nil, size, nil).
-func readFrame(r io.Reader, limit int64) ([]byte, int64, error) {
-	var buf bytes.Buffer
-	n, err := buf.ReadFrom(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, n, err
-	}
-	if n <= limit {
-		return buf.Bytes(), n, nil
-	}
-	rest, err := io.Copy(io.Discard, r)
-	return nil, n + rest, err
 }
 
 // watch closes the socket when the server shuts down, the agent is logged out or the customer's

@@ -3,9 +3,7 @@ package rtc
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/http/httptest"
-	"strings"
 	"testing"
 
 	"github.com/cti-adapter/cti-adapter/adapter/account"
@@ -54,24 +52,6 @@ func TestOriginAllowed(t *testing.T) {
 		}
 		if got := originAllowed(r, s); got != want {
 			t.Errorf("origin %q: %v, want %v", origin, got, want)
-		}
-	}
-}
-
-// TestReadFrameSkipsOversized: a frame within the limit is returned whole; a longer one is read
-// to its end and reported by its size only, so that the caller answers it and reads on.
-func TestReadFrameSkipsOversized(t *testing.T) {
-	for _, tc := range []struct {
-		n     int
-		whole bool
-	}{{0, true}, {10, true}, {64 << 10, true}, {64<<10 + 1, false}, {200 << 10, false}} {
-		r := strings.NewReader(strings.Repeat("x", tc.n) + "NEXT")
-		got, size, err := readFrame(io.LimitReader(r, int64(tc.n)), 64<<10)
-		if err != nil || size != int64(tc.n) || (got != nil) != tc.whole || tc.whole && len(got) != tc.n {
-			t.Fatalf("%d bytes: %d bytes back, size %d, err %v", tc.n, len(got), size, err)
-		}
-		if rest, _ := io.ReadAll(r); string(rest) != "NEXT" {
-			t.Fatalf("%d bytes: the frame was not read to its end (%q left)", tc.n, rest)
 		}
 	}
 }

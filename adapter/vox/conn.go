@@ -1,11 +1,9 @@
 package vox
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -15,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
+	"github.com/cti-adapter/cti-adapter/adapter/conns"
 	"github.com/cti-adapter/cti-adapter/adapter/core"
 	"github.com/cti-adapter/cti-adapter/adapter/event"
 	"github.com/cti-adapter/cti-adapter/adapter/hub"
@@ -133,7 +132,7 @@ func (c *conn) readLoop() {
 		if err != nil {
 			return
 		}
-		raw, size, err := readFrame(r, c.h.opts.ReadLimit)
+		raw, size, err := conns.ReadMessage(r, c.h.opts.ReadLimit)
 		if err != nil {
 			if errors.Is(err, websocket.ErrMessageTooBig) {
 				// beyond HardReadLimit: the library sent 1009; finish the close handshake (it
@@ -147,21 +146,6 @@ func (c *conn) readLoop() {
 			return
 		}
 	}
-}
-
-// readFrame reads one message of at most limit bytes. A longer one is read to its end (the
-// library's read limit, HardReadLimit, bounds it) and thrown away: it returns (nil, size, nil).
-func readFrame(r io.Reader, limit int64) ([]byte, int64, error) {
-	var buf bytes.Buffer
-	n, err := buf.ReadFrom(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, n, err
-	}
-	if n <= limit {
-		return buf.Bytes(), n, nil
-	}
-	rest, err := io.Copy(io.Discard, r)
-	return nil, n + rest, err
 }
 
 // handle answers one client frame of size bytes; raw is nil when it was larger than ReadLimit. It

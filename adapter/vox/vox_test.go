@@ -3,7 +3,6 @@ package vox
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -87,24 +86,6 @@ func TestCode(t *testing.T) {
 	} {
 		if got := Code(tc.err); got != tc.code {
 			t.Errorf("Code(%v) = %s, want %s", tc.err, got, tc.code)
-		}
-	}
-}
-
-// TestReadFrameSkipsOversized: a frame within the limit is returned whole; a longer one is read
-// to its end and reported by its size only, so that the caller answers it and reads on.
-func TestReadFrameSkipsOversized(t *testing.T) {
-	for _, tc := range []struct {
-		n     int
-		whole bool
-	}{{0, true}, {10, true}, {64 << 10, true}, {64<<10 + 1, false}, {200 << 10, false}} {
-		r := strings.NewReader(strings.Repeat("x", tc.n) + "NEXT")
-		got, size, err := readFrame(io.LimitReader(r, int64(tc.n)), 64<<10)
-		if err != nil || size != int64(tc.n) || (got != nil) != tc.whole || tc.whole && len(got) != tc.n {
-			t.Fatalf("%d bytes: %d bytes back, size %d, err %v", tc.n, len(got), size, err)
-		}
-		if rest, _ := io.ReadAll(r); string(rest) != "NEXT" {
-			t.Fatalf("%d bytes: the frame was not read to its end (%q left)", tc.n, rest)
 		}
 	}
 }
