@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cti-adapter/cti-adapter/adapter/media"
 	"github.com/cti-adapter/cti-adapter/webrtc/dtmf"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
@@ -20,22 +21,18 @@ import (
 // ({"candidate", "sdpMid", "sdpMLineIndex", "usernameFragment"}).
 type Candidate = webrtc.ICECandidateInit
 
-// State is a leg's connection state (the W3C RTCPeerConnectionState).
-type State int
+// State is a leg's connection state (the W3C RTCPeerConnectionState); it is the media port's.
+type State = media.State
 
 // Connection states.
 const (
-	StateNew State = iota
-	StateConnecting
-	StateConnected
-	StateDisconnected // consent lost; may come back to Connected
-	StateFailed       // terminal: close the leg
-	StateClosed
+	StateNew          = media.StateNew
+	StateConnecting   = media.StateConnecting
+	StateConnected    = media.StateConnected
+	StateDisconnected = media.StateDisconnected // consent lost; may come back to Connected
+	StateFailed       = media.StateFailed       // terminal: close the leg
+	StateClosed       = media.StateClosed
 )
-
-func (s State) String() string {
-	return [...]string{"new", "connecting", "connected", "disconnected", "failed", "closed"}[s]
-}
 
 func stateOf(s webrtc.PeerConnectionState) State {
 	switch s {
