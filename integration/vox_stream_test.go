@@ -372,7 +372,7 @@ func drain(ch chan frame) func(func(frame) bool) {
 // taking data is disconnected after the write timeout (no close frame can reach it), without
 // delaying the room, and resumes with nothing lost.
 func TestVoxWriteStall(t *testing.T) {
-	s := newVoxServer(t, voxSetup{options: &vox.Options{WriteTimeout: 300 * time.Millisecond}})
+	s := newVoxServer(t, voxSetup{queue: 1024, options: &vox.Options{WriteTimeout: 300 * time.Millisecond}})
 	tok, jti := s.mint(t, "acme", auth.RoleIntegrator, "crm")
 	stalled := s.dialVox(t, "acme", jti, tok)
 	stalled.sendConnected(0)

@@ -27,11 +27,12 @@ type conn struct {
 	h        *Handler
 	acct     string
 	actor    core.Actor
-	token    string
+	claims   *auth.Claims
 	senderID string
 	log      *slog.Logger
 
 	ws     *websocket.Conn
+	cork   *conns.Cork     // under ws: batches the writer's flushes into one write
 	ctx    context.Context // ends when the reader has returned
 	cancel context.CancelFunc
 
@@ -42,8 +43,12 @@ type conn struct {
 	out        chan outMsg   // reader -> writer: replies and the subscription
 	kicks      chan closeMsg // anyone -> writer: close with this code (buffer 1)
 	writerDone chan struct{}
-	stall      *time.Timer // fires when one write took longer than WriteTimeout
-	stalled    atomic.Bool
+	stalled    atomic.Bool // a flush did not complete within WriteTimeout
+
+	// Writer-owned.
+	sub       *hub.Subscription
+	batch     [][]byte
+	batchSize int
 
 	// Reader-owned.
 	connected bool
@@ -62,9 +67,9 @@ type closeMsg struct {
 	reason string
 }
 
-func newConn(h *Handler, claims *auth.Claims, token string) *conn {
+func newConn(h *Handler, claims *auth.Claims) *conn {
 	c := &conn{
-		h: h, acct: claims.Account, token: token, senderID: newSenderID(),
+		h: h, acct: claims.Account, claims: claims, senderID: newSenderID(),
 		actor:      core.ActorFrom(claims, core.ViaIntegrator),
 		out:        make(chan outMsg, 4),
 		kicks:      make(chan closeMsg, 1),
@@ -86,15 +91,10 @@ func (c *conn) kick(code websocket.StatusCode, reason string) {
 }
 
 // serve runs an upgraded connection until it ends.
-func (c *conn) serve(ws *websocket.Conn) {
-	c.ws = ws
+func (c *conn) serve(ws *websocket.Conn, cork *conns.Cork) {
+	c.ws, c.cork = ws, cork
 	ws.SetReadLimit(c.h.opts.HardReadLimit)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.stall = time.AfterFunc(time.Hour, func() {
-		c.stalled.Store(true)
-		_ = c.ws.CloseNow()
-	})
-	c.stall.Stop()
 	c.limiter = newBucket(c.h.opts.CommandRate, c.h.opts.CommandBurst, time.Now())
 	c.log.Debug("vox: connection opened")
 
@@ -120,7 +120,6 @@ func (c *conn) serve(ws *websocket.Conn) {
 		break
 	}
 	_ = c.ws.CloseNow()
-	c.stall.Stop()
 	c.pings.Wait()
 	c.log.Debug("vox: connection closed", "stalled", c.stalled.Load())
 }
@@ -251,36 +250,46 @@ func (c *conn) reply(frame []byte) bool {
 // alwaysReady is a closed channel: a select case on it is always ready.
 var alwaysReady = func() chan struct{} { ch := make(chan struct{}); close(ch); return ch }()
 
+// Batch bounds: one flush carries at most this many messages or (about) this many bytes.
+const (
+	batchMessages = 256
+	batchBytes    = 256 << 10
+)
+
 // writeLoop owns the connection's writes: replayed then live events, replies, pings, and the
-// close frame. It returns when the connection is closed or the reader has returned.
+// close frame. Everything queued when it wakes goes out in one flush (one write(2)). It returns
+// when the connection is closed or the reader has returned.
 func (c *conn) writeLoop() {
 	defer close(c.writerDone)
 	defer c.ws.CloseNow() //nolint:errcheck // unblocks the reader when the writer gives up
-	var sub *hub.Subscription
 	defer func() {
-		if sub != nil {
-			sub.Close()
+		if c.sub != nil {
+			c.sub.Close()
 		}
 	}()
 	ping := time.NewTicker(c.h.opts.PingInterval)
 	defer ping.Stop()
+	tokenDone, stopWatch := c.h.Auth.Watch(c.claims)
+	defer stopWatch()
 	closing := c.h.Conns.Closing()
-
 	for {
 		var replay <-chan struct{}
 		var live <-chan *event.Event
-		if sub != nil {
-			if sub.CatchingUp() {
+		if c.sub != nil {
+			if c.sub.CatchingUp() {
 				replay = alwaysReady
 			} else {
-				live = sub.C()
+				live = c.sub.C()
 			}
 		}
 		select {
 		case <-c.ctx.Done():
 			return
 		case <-closing:
-			c.close(CloseGoingAway, "server shutting down: reconnect with resume_from")
+			c.close(conns.CloseGoingAway, "server shutting down: reconnect with resume_from")
+			return
+		case <-tokenDone:
+			c.closeForToken()
 			return
 		case k := <-c.kicks:
 			c.close(k.code, k.reason)
@@ -290,72 +299,153 @@ func (c *conn) writeLoop() {
 				return
 			}
 		case m := <-c.out:
-			if m.sub != nil {
-				sub = m.sub
-			}
-			if m.sub == nil && live != nil {
-				// Deliver the events already queued first: the command being answered waited
-				// for its own events to be fanned out, so they precede its command_result.
-				for n := len(live); n > 0; n-- {
-					ev, ok := <-live
-					if !c.deliver(sub, ev, ok) {
-						return
-					}
-				}
-			}
-			if m.frame != nil && !c.write(m.frame) {
+			if !c.take(m) || !c.gather() || !c.flush() {
 				return
 			}
 		case <-replay:
-			ev, err := sub.Next(c.ctx)
-			if err != nil {
-				if oldest, ok := hub.IsResync(err); ok { // pruned while catching up
-					if !c.write(encodeResync(oldest)) {
-						return
-					}
-					continue
-				}
-				if c.ctx.Err() == nil {
-					c.log.Error("vox: replay", "err", err)
-					c.close(CloseInternal, "the event log could not be read: reconnect with resume_from")
-				}
-				return
-			}
-			if !c.write(ev.Wire()) {
+			if !c.replay() || !c.flush() {
 				return
 			}
 		case ev, ok := <-live:
-			if !c.deliver(sub, ev, ok) {
+			if !c.push(ev, ok) || !c.gather() || !c.flush() {
 				return
 			}
 		}
 	}
 }
 
-// deliver writes one live event; ok false means the live channel closed. A subscriber the hub
-// dropped (its queue overflowed) is closed with 4008 at once, without writing what it still had
-// queued: the client resumes from the last seq it received.
-func (c *conn) deliver(sub *hub.Subscription, ev *event.Event, ok bool) bool {
-	if !ok || len(sub.C()) >= cap(sub.C())-1 {
-		// Closed, or (nearly) full: the hub drops a full subscriber at its next event.
-		if err := sub.Err(); errors.Is(err, hub.ErrSlowConsumer) {
-			c.close(CloseResume, "too slow: events were dropped for this connection; reconnect with resume_from")
+// take adds a reply to the batch, or takes over the subscription. The events already queued go
+// first: the command being answered waited for its own events to be fanned out, so they
+// precede its command_result.
+func (c *conn) take(m outMsg) bool {
+	if m.sub != nil {
+		c.sub = m.sub
+	} else if c.sub != nil && !c.sub.CatchingUp() && !c.gatherLive() {
+		return false
+	}
+	if m.frame != nil {
+		c.add(m.frame)
+	}
+	return true
+}
+
+// gather adds to the batch whatever else is queued (live events and replies, in order) until
+// the batch is full.
+func (c *conn) gather() bool {
+	for !c.full() {
+		if c.sub != nil && !c.sub.CatchingUp() && !c.gatherLive() {
 			return false
-		} else if !ok {
-			c.close(CloseGoingAway, "event stream closed: reconnect with resume_from")
+		}
+		select {
+		case m := <-c.out:
+			if !c.take(m) {
+				return false
+			}
+			continue
+		default:
+		}
+		return true
+	}
+	return true
+}
+
+// gatherLive adds the live events already queued.
+func (c *conn) gatherLive() bool {
+	if c.sub == nil {
+		return true
+	}
+	live := c.sub.C()
+	n := len(live)
+	if n == cap(live) && errors.Is(c.sub.Err(), hub.ErrSlowConsumer) {
+		// dropped: close at once rather than write the queue to a peer that cannot keep up
+		return c.push(nil, false)
+	}
+	for ; n > 0 && !c.full(); n-- {
+		ev, ok := <-live
+		if !c.push(ev, ok) {
 			return false
 		}
 	}
-	return c.write(ev.Wire())
+	return true
 }
 
-// write sends one text frame; a frame not taken within WriteTimeout ends the connection (the
-// stall timer closes the socket under the blocked write).
+// push adds one live event; ok false means the live channel closed. A subscriber the hub
+// dropped (its queue overflowed) gets what is batched, then 4008: it resumes from the last seq
+// it received, and receives the close frame because no frame is cut for it.
+func (c *conn) push(ev *event.Event, ok bool) bool {
+	if ok {
+		c.add(ev.Wire())
+		return true
+	}
+	c.flush()
+	if errors.Is(c.sub.Err(), hub.ErrSlowConsumer) {
+		c.close(conns.CloseSlow, "too slow: events were dropped for this connection; reconnect with resume_from")
+	} else {
+		c.close(CloseGoingAway, "event stream closed: reconnect with resume_from")
+	}
+	return false
+}
+
+// replay adds up to a batch of logged events while catching up.
+func (c *conn) replay() bool {
+	for c.sub.CatchingUp() && !c.full() {
+		ev, err := c.sub.Next(c.ctx)
+		if err != nil {
+			if oldest, ok := hub.IsResync(err); ok { // pruned while catching up
+				c.add(encodeResync(oldest))
+				return true
+			}
+			if c.ctx.Err() == nil {
+				c.log.Error("vox: replay", "err", err)
+				c.flush()
+				c.close(CloseInternal, "the event log could not be read: reconnect with resume_from")
+			}
+			return false
+		}
+		c.add(ev.Wire())
+	}
+	return true
+}
+
+func (c *conn) add(p []byte) {
+	c.batch = append(c.batch, p)
+	c.batchSize += len(p)
+}
+
+func (c *conn) full() bool { return len(c.batch) >= batchMessages || c.batchSize >= batchBytes }
+
+// flush writes the batch in one system write; a batch not taken within WriteTimeout ends the
+// connection (the socket is closed under the blocked write).
+func (c *conn) flush() bool {
+	if len(c.batch) == 0 {
+		return true
+	}
+	err := conns.WriteBatch(c.ws, c.cork, c.batch)
+	clear(c.batch)
+	if cap(c.batch) > batchMessages {
+		c.batch = nil
+	}
+	c.batch, c.batchSize = c.batch[:0], 0
+	if err != nil {
+		c.stalled.Store(true)
+		return false
+	}
+	return true
+}
+
+// write sends one text frame on its own.
 func (c *conn) write(p []byte) bool {
-	c.stall.Reset(c.h.opts.WriteTimeout)
-	err := c.ws.Write(context.Background(), websocket.MessageText, p)
-	c.stall.Stop()
-	return err == nil
+	c.add(p)
+	return c.flush()
+}
+
+// closeForToken closes with 4001 when the token was revoked or expired.
+func (c *conn) closeForToken() {
+	why := "token revoked: get a new token, then reconnect with resume_from"
+	if c.claims.ExpiresAt != nil && !time.Now().Before(c.claims.ExpiresAt.Time) {
+		why = "token expired: get a new token, then reconnect with resume_from"
+	}
+	c.close(CloseTokenInvalid, why)
 }
 
 // keepalive reaps a peer silent for two ping intervals and otherwise sends a ping (its pong
@@ -383,10 +473,7 @@ func (c *conn) keepalive() bool {
 // the peer's answer) for the close handshake.
 func (c *conn) close(code websocket.StatusCode, reason string) {
 	c.log.Debug("vox: closing", "code", int(code), "reason", reason)
-	if len(reason) > 123 {
-		reason = reason[:123]
-	}
-	_ = c.ws.Close(code, reason)
+	_ = c.ws.Close(code, conns.ClipReason(reason))
 }
 
 func rateText(o Options) string {

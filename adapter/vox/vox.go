@@ -73,9 +73,6 @@ type Options struct {
 	// a frame beyond it is answered rate_limited. Default 20 per second, burst 40.
 	CommandRate  float64
 	CommandBurst int
-	// AuthCheck is how often open connections' tokens are checked again: a revoked or expired
-	// token closes its connection with 4001. Default 1s.
-	AuthCheck time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -98,9 +95,6 @@ func (o Options) withDefaults() Options {
 	if o.CommandBurst <= 0 {
 		o.CommandBurst = 40
 	}
-	if o.AuthCheck <= 0 {
-		o.AuthCheck = time.Second
-	}
 	return o
 }
 
@@ -122,10 +116,9 @@ type Handler struct {
 	opts    Options
 	latency map[string]prometheus.Observer // command -> its CommandLatency series
 
-	mu        sync.Mutex                    // guards rooms, total and sweepStop
-	rooms     map[string]map[*conn]struct{} // account -> open (or opening) connections
-	total     int
-	sweepStop chan struct{} // closes the token sweeper; nil when it is not running
+	mu    sync.Mutex                    // guards rooms and total
+	rooms map[string]map[*conn]struct{} // account -> open (or opening) connections
+	total int
 }
 
 // New returns the edge.
@@ -189,7 +182,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(w, r, http.StatusServiceUnavailable, "unavailable", "the server is shutting down; reconnect with resume_from")
 		return
 	}
-	c := newConn(h, claims, auth.TokenFrom(r))
+	c := newConn(h, claims)
 	if !h.admit(c, settings.MaxConnections) {
 		release()
 		w.Header().Set("Retry-After", "5")
@@ -197,10 +190,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"account %q already has its maximum of %d CTI WebSocket connections (settings.max_connections)", acct, settings.MaxConnections))
 		return
 	}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	ws, cork, err := conns.Accept(w, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: true, // the Origin was checked above, against the account's allowed_origins
 		OnPongReceived:     func(context.Context, []byte) { c.heard() },
-	})
+	}, h.opts.WriteTimeout)
 	if err != nil {
 		h.leave(c)
 		release()
@@ -212,7 +205,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	go func() {
 		defer release()
 		defer h.leave(c)
-		c.serve(ws)
+		c.serve(ws, cork)
 	}()
 }
 
@@ -303,8 +296,7 @@ func refuse(w http.ResponseWriter, r *http.Request, status int, code, detail str
 		Status: status, Detail: detail, Instance: r.URL.Path, Code: code})
 }
 
-// admit counts c in its account's room unless the room is full, and starts the token sweeper
-// with the first connection.
+// admit counts c in its account's room unless the room is full.
 func (h *Handler) admit(c *conn, max int) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -318,14 +310,10 @@ func (h *Handler) admit(c *conn, max int) bool {
 	}
 	room[c] = struct{}{}
 	h.total++
-	if h.sweepStop == nil {
-		h.sweepStop = make(chan struct{})
-		go h.sweep(h.sweepStop)
-	}
 	return true
 }
 
-// leave uncounts c; the sweeper stops with the last connection.
+// leave uncounts c.
 func (h *Handler) leave(c *conn) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -338,10 +326,6 @@ func (h *Handler) leave(c *conn) {
 		delete(h.rooms, c.acct)
 	}
 	h.total--
-	if h.total == 0 && h.sweepStop != nil {
-		close(h.sweepStop)
-		h.sweepStop = nil
-	}
 }
 
 // Open returns the number of open connections of account (all accounts for "").
@@ -352,46 +336,6 @@ func (h *Handler) Open(acct string) int {
 		return h.total
 	}
 	return len(h.rooms[acct])
-}
-
-// sweep checks every open connection's token each AuthCheck, so that a revoked token (or one
-// that expired) loses its connection within about a second, until stop closes.
-func (h *Handler) sweep(stop <-chan struct{}) {
-	t := time.NewTicker(h.opts.AuthCheck)
-	defer t.Stop()
-	var batch []*conn
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-		}
-		batch = batch[:0]
-		h.mu.Lock()
-		for _, room := range h.rooms {
-			for c := range room {
-				batch = append(batch, c)
-			}
-		}
-		h.mu.Unlock()
-		checked := make(map[string]error) // connections often share a token: verify each once
-		for _, c := range batch {
-			err, ok := checked[c.token]
-			if !ok {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-				_, err = h.Auth.Verify(ctx, c.token)
-				cancel()
-				checked[c.token] = err
-			}
-			switch {
-			case errors.Is(err, auth.ErrRevokedToken):
-				c.kick(CloseTokenInvalid, "token revoked: get a new token, then reconnect with resume_from")
-			case errors.Is(err, auth.ErrExpiredToken):
-				c.kick(CloseTokenInvalid, "token expired: get a new token, then reconnect with resume_from")
-			}
-		}
-		clear(batch)
-	}
 }
 
 // newSenderID returns a fresh random sender id.

@@ -1,0 +1,129 @@
+package conns
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// maxSpare is the largest flush buffer a connection keeps between flushes; a larger one (a burst
+// of big events) is given back to the garbage collector, so that an idle connection holds none.
+const maxSpare = 16 << 10
+
+// Cork is the network connection under a WebSocket. While held, what the WebSocket library
+// writes (it flushes every frame) is gathered instead of written, and Release writes it all in
+// one system write under a write deadline: one write(2) for a whole batch of events instead of
+// one per event. Writes of other goroutines (pings, a close frame) while the cork is held join
+// the batch in order; the library's own frame lock keeps frames whole.
+type Cork struct {
+	net.Conn
+	timeout time.Duration
+
+	mu    sync.Mutex // guards held, buf and spare
+	held  bool
+	buf   []byte
+	spare []byte
+}
+
+// Write writes p now, or adds it to the batch while the cork is held.
+func (c *Cork) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	if c.held {
+		c.buf = append(c.buf, p...)
+		c.mu.Unlock()
+		return len(p), nil
+	}
+	c.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+// Hold starts a batch.
+func (c *Cork) Hold() {
+	c.mu.Lock()
+	c.held = true
+	c.mu.Unlock()
+}
+
+// Release writes the batch, each part within the write timeout, and ends it. A write that
+// does not complete in time closes the connection (the peer stopped reading) and returns the
+// error.
+func (c *Cork) Release() error {
+	for {
+		c.mu.Lock()
+		if len(c.buf) == 0 {
+			c.held = false
+			c.mu.Unlock()
+			return nil
+		}
+		out := c.buf
+		c.buf, c.spare = c.spare[:0], nil
+		c.mu.Unlock()
+		err := c.writeOut(out)
+		c.mu.Lock()
+		if cap(out) <= maxSpare {
+			c.spare = out[:0]
+		}
+		if err != nil {
+			c.held, c.buf = false, nil
+		}
+		c.mu.Unlock()
+		if err != nil {
+			_ = c.Conn.Close()
+			return err
+		}
+	}
+}
+
+func (c *Cork) writeOut(p []byte) error {
+	if c.timeout > 0 {
+		_ = c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
+		defer c.Conn.SetWriteDeadline(time.Time{}) //nolint:errcheck // the connection may be gone
+	}
+	_, err := c.Conn.Write(p)
+	return err
+}
+
+// corkedWriter hands the WebSocket library a corked connection when it hijacks the request.
+type corkedWriter struct {
+	http.ResponseWriter
+	timeout time.Duration
+	cork    *Cork
+}
+
+func (w *corkedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	w.cork = &Cork{Conn: nc, timeout: w.timeout}
+	brw.Writer.Reset(w.cork) // nothing is buffered yet: the upgrade response is written next
+	return w.cork, brw, nil
+}
+
+// Accept upgrades r like websocket.Accept, over a Cork whose flushes are bounded by
+// writeTimeout. The cork is nil when the upgrade failed.
+func Accept(w http.ResponseWriter, r *http.Request, opts *websocket.AcceptOptions, writeTimeout time.Duration) (*websocket.Conn, *Cork, error) {
+	cw := &corkedWriter{ResponseWriter: w, timeout: writeTimeout}
+	ws, err := websocket.Accept(cw, r, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ws, cw.cork, nil
+}
+
+// WriteBatch writes msgs as text messages, in order, in one system write.
+func WriteBatch(ws *websocket.Conn, cork *Cork, msgs [][]byte) error {
+	cork.Hold()
+	for _, m := range msgs {
+		if err := ws.Write(context.Background(), websocket.MessageText, m); err != nil {
+			_ = cork.Release()
+			return err
+		}
+	}
+	return cork.Release()
+}
