@@ -2,11 +2,24 @@
 // account's log (group commit), then fans it out to the account's subscribers, and replays the
 // log to subscribers that resume. A subscriber that falls behind is dropped so that it can
 // resume; it never delays the others.
+//
+// The hub's single writer goroutine (Run) also writes the call records: whatever was enqueued
+// since the last commit, events and records of every account, goes to the store in one
+// transaction, in enqueue order. Callers enqueue under their own lock (the core's tenant lock)
+// without doing I/O there, and wait after releasing it:
+//
+//   - Enqueue numbers one event.
+//   - EnqueueRecord queues one call record, applied after everything enqueued before it.
+//   - EnqueueBatch queues a Batch: events and records of one account that commit in the same
+//     transaction, so that a call's final record is durable exactly when its call_disconnected
+//     is. The core enqueues what one command produced as one Batch.
+//
+// A record the store refuses (its account does not exist) is reported by Pending.Wait and
+// logged; it never fails the events committed with it.
 package hub
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,11 +29,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cti-adapter/cti-adapter/adapter/event"
+	"github.com/cti-adapter/cti-adapter/adapter/store"
 )
 
-// Log is the durable per-account event log (the store).
+// Log is the durable per-account event log and the call records (the store).
 type Log interface {
-	AppendEvents(ctx context.Context, evs []event.Event) error
+	// Commit writes events and call records in one transaction (see store.Store.Commit).
+	Commit(ctx context.Context, evs []event.Event, calls []store.CallRow) (callErrs []error, err error)
 	LastSeqs(ctx context.Context) (map[string]int64, error)
 	Events(ctx context.Context, account string, after int64, limit int) ([]event.Event, error)
 	OldestSeq(ctx context.Context, account string) (int64, error)
@@ -58,10 +73,13 @@ type Hub struct {
 	rooms   map[string]*room
 }
 
+// batch is one group commit: the events and call records queued since the last one, in order.
 type batch struct {
-	evs  []event.Event
-	err  error
-	done chan struct{}
+	evs      []event.Event
+	calls    []store.CallRow
+	callErrs []error // after commit: callErrs[i] is the store's refusal of calls[i], if any
+	err      error
+	done     chan struct{}
 }
 
 // New returns a hub over log, continuing every account's numbering where the log ends.
@@ -102,61 +120,6 @@ func (h *Hub) Publish(ctx context.Context, account, name string, data any) (even
 	return p.Wait(ctx)
 }
 
-// Pending is an event numbered and queued for the next commit.
-type Pending struct {
-	ev event.Event
-	b  *batch
-}
-
-// Event is the queued event (seq assigned; not yet durable).
-func (p *Pending) Event() event.Event { return p.ev }
-
-// Wait returns once the event is durable and fanned out, or failed.
-func (p *Pending) Wait(ctx context.Context) (event.Event, error) {
-	select {
-	case <-p.b.done:
-		return p.ev, p.b.err
-	case <-ctx.Done():
-		return p.ev, ctx.Err()
-	}
-}
-
-// Enqueue numbers an event and queues it for the next group commit without waiting. Callers that
-// hold a lock of their own while changing state enqueue under it, so that seq order is the order
-// of their changes, and Wait after releasing it.
-func (h *Hub) Enqueue(account, name string, data any) (*Pending, error) {
-	raw, err := json.Marshal(data)
-	if err != nil {
-		return nil, fmt.Errorf("hub: encode %s: %w", name, err)
-	}
-	h.mu.Lock()
-	if h.closed {
-		h.mu.Unlock()
-		return nil, ErrClosed
-	}
-	h.seq[account]++
-	ev := event.Event{
-		Account: account,
-		Seq:     h.seq[account],
-		Time:    h.opts.Now().UTC().Truncate(time.Millisecond),
-		Name:    name,
-		Data:    raw,
-	}
-	ev.Frame = event.AppendWire(make([]byte, 0, 80+len(raw)), &ev)
-	b := h.cur
-	if b == nil {
-		b = &batch{done: make(chan struct{})}
-		h.cur = b
-	}
-	b.evs = append(b.evs, ev)
-	h.mu.Unlock()
-	select {
-	case h.wake <- struct{}{}:
-	default:
-	}
-	return &Pending{ev: ev, b: b}, nil
-}
-
 // Run commits and fans out batches until ctx ends, then commits what is pending and returns.
 // Publish calls made after that fail with ErrClosed.
 func (h *Hub) Run(ctx context.Context) {
@@ -193,15 +156,21 @@ func (h *Hub) commit(b *batch) {
 	// The commit must finish even while shutting down: publishers wait for it. A failing disk
 	// gets three more tries (10, 40, 160 ms) before the batch is failed: the callers have already
 	// changed their state, so a lost batch would leave the log behind it.
-	err := h.log.AppendEvents(context.Background(), b.evs)
+	callErrs, err := h.log.Commit(context.Background(), b.evs, b.calls)
 	for wait := 10 * time.Millisecond; err != nil && wait <= 160*time.Millisecond; wait *= 4 {
 		h.opts.Log.Warn("event log append failed; retrying", "err", err, "events", len(b.evs), "in", wait)
 		time.Sleep(wait)
-		err = h.log.AppendEvents(context.Background(), b.evs)
+		callErrs, err = h.log.Commit(context.Background(), b.evs, b.calls)
 	}
 	if err != nil {
 		h.rollback(b, err)
 		return
+	}
+	b.callErrs = callErrs
+	for i, e := range callErrs {
+		if e != nil {
+			h.opts.Log.Error("call record refused", "account", b.calls[i].Account(), "call_id", b.calls[i].ID(), "err", e)
+		}
 	}
 	if h.opts.Appended != nil {
 		h.opts.Appended.Add(float64(len(b.evs)))
@@ -213,7 +182,7 @@ func (h *Hub) commit(b *batch) {
 // rollback fails a batch that did not commit and every batch numbered after it, and rewinds the
 // numbering so that the next event takes the first lost number: no gap, no duplicate.
 func (h *Hub) rollback(b *batch, err error) {
-	h.opts.Log.Error("event log append failed", "err", err, "events", len(b.evs))
+	h.opts.Log.Error("event log append failed", "err", err, "events", len(b.evs), "calls", len(b.calls))
 	h.mu.Lock()
 	later := h.cur
 	h.cur = nil

@@ -282,17 +282,17 @@ func TestRestartContinuesNumbering(t *testing.T) {
 	}
 }
 
-// failingLog fails AppendEvents while fail is set: a disk that refuses writes.
+// failingLog fails Commit while fail is set: a disk that refuses writes.
 type failingLog struct {
 	*store.Store
 	fail atomic.Bool
 }
 
-func (f *failingLog) AppendEvents(ctx context.Context, evs []event.Event) error {
+func (f *failingLog) Commit(ctx context.Context, evs []event.Event, calls []store.CallRow) ([]error, error) {
 	if f.fail.Load() {
-		return errors.New("disk full")
+		return nil, errors.New("disk full")
 	}
-	return f.Store.AppendEvents(ctx, evs)
+	return f.Store.Commit(ctx, evs, calls)
 }
 
 func TestFailedAppendLeavesNoGap(t *testing.T) {

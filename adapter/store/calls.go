@@ -141,54 +141,71 @@ func callUserIDs(c Call) []string {
 	return ids
 }
 
-// SaveCall inserts or replaces the call record (account, id). The account must exist
-// (ErrNotFound); CreatedAt must be set (ErrInvalid). The call is indexed under its UserID and
-// every party's user id for Calls filtering.
+// SaveCall inserts or replaces the call record (account, id) in a transaction of its own. The
+// account must exist (ErrNotFound); CreatedAt must be set (ErrInvalid). The call is indexed under
+// its UserID and every party's user id for Calls filtering. The running server writes records
+// through the hub instead (Commit), together with the events they go with.
 func (s *Store) SaveCall(ctx context.Context, c Call) error {
-	if c.Account == "" || c.ID == "" {
-		return fmt.Errorf("%w: call needs an account and an id", ErrInvalid)
-	}
-	if c.CreatedAt.IsZero() {
-		return fmt.Errorf("%w: call %q has no creation time", ErrInvalid, c.ID)
-	}
-	media, vars, legs, parties, err := encodeCall(c)
+	row, err := EncodeCall(c)
 	if err != nil {
-		return fmt.Errorf("store: save call %q: %w", c.ID, err)
+		return err
 	}
+	callErrs, err := s.Commit(ctx, nil, []CallRow{row})
+	if err != nil {
+		return err
+	}
+	if len(callErrs) > 0 {
+		return callErrs[0]
+	}
+	return nil
+}
+
+const saveCallSQL = `INSERT INTO calls (account, id, direction, source, phone, display_name,
+	queue, user_id, state, media, variables, legs, parties, created_at, answered_at, ended_at,
+	end_reason, ended_by, fail_code)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (account, id) DO UPDATE SET direction = excluded.direction, source = excluded.source,
+	phone = excluded.phone, display_name = excluded.display_name, queue = excluded.queue,
+	user_id = excluded.user_id, state = excluded.state, media = excluded.media,
+	variables = excluded.variables, legs = excluded.legs, parties = excluded.parties,
+	created_at = excluded.created_at, answered_at = excluded.answered_at, ended_at = excluded.ended_at,
+	end_reason = excluded.end_reason, ended_by = excluded.ended_by, fail_code = excluded.fail_code`
+
+// saveCalls writes the records in order inside tx. A record whose account does not exist fails
+// alone (SQLite backs out just that statement); any other error fails the transaction.
+func (s *Store) saveCalls(ctx context.Context, tx *sql.Tx, calls []CallRow) ([]error, error) {
+	var errs []error
+	for i, r := range calls {
+		err := s.saveCall(ctx, tx, r)
+		if err == nil {
+			continue
+		}
+		if !isForeignKey(err) {
+			return nil, fmt.Errorf("save call %q/%q: %w", r.c.Account, r.c.ID, err)
+		}
+		if errs == nil {
+			errs = make([]error, len(calls))
+		}
+		errs[i] = fmt.Errorf("call %q: account %q: %w", r.c.ID, r.c.Account, ErrNotFound)
+	}
+	return errs, nil
+}
+
+func (s *Store) saveCall(ctx context.Context, tx *sql.Tx, r CallRow) error {
+	c := &r.c
 	created := ms(c.CreatedAt)
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO calls (account, id, direction, source, phone, display_name,
-			queue, user_id, state, media, variables, legs, parties, created_at, answered_at, ended_at,
-			end_reason, ended_by, fail_code)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (account, id) DO UPDATE SET direction = excluded.direction, source = excluded.source,
-			phone = excluded.phone, display_name = excluded.display_name, queue = excluded.queue,
-			user_id = excluded.user_id, state = excluded.state, media = excluded.media,
-			variables = excluded.variables, legs = excluded.legs, parties = excluded.parties,
-			created_at = excluded.created_at, answered_at = excluded.answered_at, ended_at = excluded.ended_at,
-			end_reason = excluded.end_reason, ended_by = excluded.ended_by, fail_code = excluded.fail_code`,
-			c.Account, c.ID, c.Direction, c.Source, c.Phone, c.DisplayName, c.Queue, c.UserID, c.State,
-			media, vars, legs, parties, created, msPtr(c.AnsweredAt), msPtr(c.EndedAt),
-			c.EndReason, c.EndedBy, c.FailCode); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM call_users WHERE account = ? AND call_id = ?`,
-			c.Account, c.ID); err != nil {
-			return err
-		}
-		for _, uid := range callUserIDs(c) {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO call_users (account, user_id, created_at, call_id)
-				VALUES (?, ?, ?, ?)`, c.Account, uid, created, c.ID); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if isForeignKey(err) {
-		return fmt.Errorf("account %q: %w", c.Account, ErrNotFound)
+	if _, err := tx.StmtContext(ctx, s.stmts.saveRec).ExecContext(ctx, c.Account, c.ID, c.Direction, c.Source,
+		c.Phone, c.DisplayName, c.Queue, c.UserID, c.State, r.media, r.vars, r.legs, r.parties, created,
+		msPtr(c.AnsweredAt), msPtr(c.EndedAt), c.EndReason, c.EndedBy, c.FailCode); err != nil {
+		return err
 	}
-	if err != nil {
-		return fmt.Errorf("store: save call %q/%q: %w", c.Account, c.ID, err)
+	if _, err := tx.StmtContext(ctx, s.stmts.clearUsers).ExecContext(ctx, c.Account, c.ID); err != nil {
+		return err
+	}
+	for _, uid := range r.users {
+		if _, err := tx.StmtContext(ctx, s.stmts.addUser).ExecContext(ctx, c.Account, uid, created, c.ID); err != nil {
+			return err
+		}
 	}
 	return nil
 }

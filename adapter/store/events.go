@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -22,68 +20,11 @@ const (
 const pruneChunk = 5000
 
 // AppendEvents persists the events in one transaction, whatever their accounts, and records each
-// account's last seq. The hub assigns seq: per account, the events must continue the account's
-// numbering exactly (last+1, last+2, ... in slice order), else nothing is written and the error
-// wraps ErrConflict. Once AppendEvents returns nil the events survive a crash or power loss
-// (WAL, synchronous=FULL). The account need not exist in the accounts table.
+// account's last seq: Commit without call records. Once it returns nil the events survive a crash
+// (and, with SyncFull, power loss). The account need not exist in the accounts table.
 func (s *Store) AppendEvents(ctx context.Context, evs []event.Event) error {
-	if len(evs) == 0 {
-		return nil
-	}
-	for i := range evs {
-		if evs[i].Account == "" || evs[i].Name == "" {
-			return fmt.Errorf("%w: event %d needs an account and a name", ErrInvalid, i)
-		}
-	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		insert := tx.StmtContext(ctx, s.stmtInsertEvent)
-		lastSeq := tx.StmtContext(ctx, s.stmtLastSeq)
-		setSeq := tx.StmtContext(ctx, s.stmtSetSeq)
-
-		// next seq expected per account in this batch; order of first appearance for the update.
-		next := make(map[string]int64, 1)
-		var order []string
-		for i := range evs {
-			e := &evs[i]
-			want, ok := next[e.Account]
-			if !ok {
-				var last int64
-				if err := lastSeq.QueryRowContext(ctx, e.Account).Scan(&last); err != nil && !errors.Is(err, sql.ErrNoRows) {
-					return err
-				}
-				want = last + 1
-				order = append(order, e.Account)
-			}
-			if e.Seq != want {
-				return fmt.Errorf("account %q: event seq %d, want %d: %w", e.Account, e.Seq, want, ErrConflict)
-			}
-			next[e.Account] = want + 1
-			var data any // NULL for absent data
-			if e.Data != nil {
-				data = []byte(e.Data)
-			}
-			if _, err := insert.ExecContext(ctx, e.Account, e.Seq, ms(e.Time), e.Name, data); err != nil {
-				return err
-			}
-		}
-		for _, acct := range order {
-			if _, err := setSeq.ExecContext(ctx, acct, next[acct]-1); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, ErrConflict):
-		return err
-	case isUnique(err):
-		// Only reachable if events exist beyond the recorded last seq (a damaged seq table).
-		return fmt.Errorf("store: append events: duplicate seq: %w", ErrConflict)
-	default:
-		return fmt.Errorf("store: append events: %w", err)
-	}
+	_, err := s.Commit(ctx, evs, nil)
+	return err
 }
 
 // LastSeqs returns the last seq of every account that ever had an event, from the seq table

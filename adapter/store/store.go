@@ -57,10 +57,7 @@ type Store struct {
 	r   *sql.DB // readers: read-only connections
 	now func() time.Time
 
-	// Prepared on the writer connection and reused by AppendEvents.
-	stmtInsertEvent *sql.Stmt
-	stmtLastSeq     *sql.Stmt
-	stmtSetSeq      *sql.Stmt
+	stmts writeStmts // prepared once on the writer connection; used by Commit
 
 	closeOnce sync.Once
 	closeErr  error
@@ -148,7 +145,7 @@ func OpenWith(ctx context.Context, path string, log *slog.Logger, opts Options) 
 		return fail(fmt.Errorf("store: open readers %s: %w", abs, err))
 	}
 
-	if err := s.prepare(ctx); err != nil {
+	if err := s.prepareWrites(ctx); err != nil {
 		return fail(err)
 	}
 	return s, nil
@@ -173,26 +170,6 @@ func readerDSN(abs string) string {
 	q.Set("_busy_timeout", fmt.Sprint(busyTimeoutMS))
 	q.Set("_foreign_keys", "1")
 	return (&url.URL{Scheme: "file", Path: abs, RawQuery: q.Encode()}).String()
-}
-
-func (s *Store) prepare(ctx context.Context) error {
-	var err error
-	prep := func(q string) *sql.Stmt {
-		if err != nil {
-			return nil
-		}
-		var st *sql.Stmt
-		st, err = s.w.PrepareContext(ctx, q)
-		return st
-	}
-	s.stmtInsertEvent = prep(`INSERT INTO events (account, seq, ts, name, data) VALUES (?, ?, ?, ?, ?)`)
-	s.stmtLastSeq = prep(`SELECT last_seq FROM event_seqs WHERE account = ?`)
-	s.stmtSetSeq = prep(`INSERT INTO event_seqs (account, last_seq) VALUES (?, ?)
-		ON CONFLICT (account) DO UPDATE SET last_seq = excluded.last_seq`)
-	if err != nil {
-		return fmt.Errorf("store: prepare statements: %w", err)
-	}
-	return nil
 }
 
 // Close checkpoints the WAL into the main file and closes every connection. It is safe to call
@@ -223,7 +200,7 @@ func (s *Store) Close() error {
 
 func (s *Store) closeDBs() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.stmtInsertEvent, s.stmtLastSeq, s.stmtSetSeq} {
+	for _, st := range s.stmts.all() {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

@@ -1,0 +1,259 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/cti-adapter/cti-adapter/adapter/event"
+)
+
+// CallRow is a call record checked and encoded for writing (EncodeCall). It is a snapshot: the
+// Call it came from may change afterwards.
+type CallRow struct {
+	c                          Call // scalar fields; the slices and maps are in the encoded columns
+	media, vars, legs, parties string
+	users                      []string // every user id the call is filtered by
+}
+
+// Account is the account of the record.
+func (r CallRow) Account() string { return r.c.Account }
+
+// ID is the call id of the record.
+func (r CallRow) ID() string { return r.c.ID }
+
+// EncodeCall checks a call record and encodes it for Commit. The account and id must be set and
+// CreatedAt must not be zero (ErrInvalid).
+func EncodeCall(c Call) (CallRow, error) {
+	if c.Account == "" || c.ID == "" {
+		return CallRow{}, fmt.Errorf("%w: call needs an account and an id", ErrInvalid)
+	}
+	if c.CreatedAt.IsZero() {
+		return CallRow{}, fmt.Errorf("%w: call %q has no creation time", ErrInvalid, c.ID)
+	}
+	var (
+		r   = CallRow{users: callUserIDs(c)}
+		err error
+	)
+	r.media, r.vars, r.legs, r.parties, err = encodeCall(c)
+	if err != nil {
+		return CallRow{}, fmt.Errorf("store: encode call %q: %w", c.ID, err)
+	}
+	c.Media, c.Variables, c.Legs, c.Parties = nil, nil, nil, nil
+	r.c = c
+	return r, nil
+}
+
+// maxInsertRows bounds the rows of one multi-row event INSERT (5 parameters each, far below
+// SQLite's parameter limit); longer batches take several statements.
+const maxInsertRows = 256
+
+// writeStmts are the statements of Commit, prepared once on the writer connection.
+type writeStmts struct {
+	mu                           sync.Mutex        // guards inserts (the statements themselves are safe to share)
+	inserts                      map[int]*sql.Stmt // multi-row event INSERT by row count, prepared on first use
+	first                        *sql.Stmt         // an account's first event: INSERT its seq row
+	advance                      *sql.Stmt         // an account's next events: UPDATE its seq row if it is where they continue
+	saveRec, clearUsers, addUser *sql.Stmt
+}
+
+func (s *Store) prepareWrites(ctx context.Context) error {
+	w := &s.stmts
+	w.inserts = make(map[int]*sql.Stmt)
+	var err error
+	prep := func(q string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var st *sql.Stmt
+		st, err = s.w.PrepareContext(ctx, q)
+		return st
+	}
+	w.first = prep(`INSERT INTO event_seqs (account, last_seq) VALUES (?, ?)`)
+	w.advance = prep(`UPDATE event_seqs SET last_seq = ? WHERE account = ? AND last_seq = ?`)
+	w.saveRec = prep(saveCallSQL)
+	w.clearUsers = prep(`DELETE FROM call_users WHERE account = ? AND call_id = ?`)
+	w.addUser = prep(`INSERT INTO call_users (account, user_id, created_at, call_id) VALUES (?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("store: prepare statements: %w", err)
+	}
+	return nil
+}
+
+func (w *writeStmts) all() []*sql.Stmt {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := []*sql.Stmt{w.first, w.advance, w.saveRec, w.clearUsers, w.addUser}
+	for _, st := range w.inserts {
+		out = append(out, st)
+	}
+	return out
+}
+
+// insert returns the prepared INSERT of n event rows.
+func (s *Store) insert(ctx context.Context, n int) (*sql.Stmt, error) {
+	w := &s.stmts
+	w.mu.Lock()
+	st := w.inserts[n]
+	w.mu.Unlock()
+	if st != nil {
+		return st, nil
+	}
+	q := `INSERT INTO events (account, seq, ts, name, data) VALUES (?, ?, ?, ?, ?)` +
+		strings.Repeat(`, (?, ?, ?, ?, ?)`, n-1)
+	st, err := s.w.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if prev := w.inserts[n]; prev != nil {
+		_ = st.Close()
+		return prev, nil
+	}
+	w.inserts[n] = st
+	return st, nil
+}
+
+// Commit writes events and call records in one transaction: once it returns a nil error both
+// survive a crash (and, with SyncFull, power loss). The hub assigns seq: per account, the
+// events must continue the account's numbering exactly (last+1, last+2, ... in slice order),
+// else nothing is written and the error wraps ErrConflict.
+//
+// Call records are written in slice order (a later record of the same call replaces an earlier
+// one). A record the database refuses (its account does not exist: ErrNotFound) is left out
+// without failing the events or the other records: callErrs[i] is the error of calls[i], nil
+// when written (callErrs is nil when every record was written).
+func (s *Store) Commit(ctx context.Context, evs []event.Event, calls []CallRow) (callErrs []error, err error) {
+	if len(evs) == 0 && len(calls) == 0 {
+		return nil, nil
+	}
+	seqs, err := checkSeqs(evs)
+	if err != nil {
+		return nil, err
+	}
+	// The INSERTs are prepared before the transaction: it holds the only writer connection.
+	inserts, err := s.insertsFor(ctx, len(evs))
+	if err != nil {
+		return nil, fmt.Errorf("store: commit: prepare: %w", err)
+	}
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := insertEvents(ctx, tx, inserts, evs); err != nil {
+			return err
+		}
+		if err := s.advanceSeqs(ctx, tx, seqs); err != nil {
+			return err
+		}
+		callErrs, err = s.saveCalls(ctx, tx, calls)
+		return err
+	})
+	switch {
+	case err == nil:
+		return callErrs, nil
+	case errors.Is(err, ErrConflict):
+		return nil, err
+	case isUnique(err):
+		// Only reachable if events exist beyond the recorded last seq (a damaged seq table).
+		return nil, fmt.Errorf("store: append events: duplicate seq: %w", ErrConflict)
+	default:
+		return nil, fmt.Errorf("store: commit: %w", err)
+	}
+}
+
+// seqSpan is the seqs one batch gives an account.
+type seqSpan struct {
+	account     string
+	first, last int64
+}
+
+// checkSeqs validates the events and returns each account's range, in order of first appearance.
+func checkSeqs(evs []event.Event) ([]seqSpan, error) {
+	var out []seqSpan
+	at := make(map[string]int, 1)
+	for i := range evs {
+		e := &evs[i]
+		if e.Account == "" || e.Name == "" {
+			return nil, fmt.Errorf("%w: event %d needs an account and a name", ErrInvalid, i)
+		}
+		j, ok := at[e.Account]
+		if !ok {
+			if e.Seq < 1 {
+				return nil, fmt.Errorf("account %q: event seq %d: %w", e.Account, e.Seq, ErrConflict)
+			}
+			at[e.Account] = len(out)
+			out = append(out, seqSpan{account: e.Account, first: e.Seq, last: e.Seq})
+			continue
+		}
+		if want := out[j].last + 1; e.Seq != want {
+			return nil, fmt.Errorf("account %q: event seq %d, want %d: %w", e.Account, e.Seq, want, ErrConflict)
+		}
+		out[j].last = e.Seq
+	}
+	return out, nil
+}
+
+// insertsFor returns the INSERTs that write n events: one of n rows, or several of
+// maxInsertRows rows and one of the remainder.
+func (s *Store) insertsFor(ctx context.Context, n int) ([]*sql.Stmt, error) {
+	var out []*sql.Stmt
+	for ; n > 0; n -= min(n, maxInsertRows) {
+		st, err := s.insert(ctx, min(n, maxInsertRows))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// insertEvents writes the events with the multi-row INSERTs of insertsFor(len(evs)).
+func insertEvents(ctx context.Context, tx *sql.Tx, inserts []*sql.Stmt, evs []event.Event) error {
+	args := make([]any, 0, 5*min(len(evs), maxInsertRows))
+	for _, st := range inserts {
+		n := min(len(evs), maxInsertRows)
+		args = args[:0]
+		for i := range evs[:n] {
+			e := &evs[i]
+			var data any // NULL for absent data
+			if e.Data != nil {
+				data = []byte(e.Data)
+			}
+			args = append(args, e.Account, e.Seq, ms(e.Time), e.Name, data)
+		}
+		if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...); err != nil {
+			return err
+		}
+		evs = evs[n:]
+	}
+	return nil
+}
+
+// advanceSeqs moves each account's last seq to the end of its range, checking that the range
+// continues where the account's log ended: one statement per account, no read.
+func (s *Store) advanceSeqs(ctx context.Context, tx *sql.Tx, seqs []seqSpan) error {
+	for _, r := range seqs {
+		if r.first == 1 {
+			if _, err := tx.StmtContext(ctx, s.stmts.first).ExecContext(ctx, r.account, r.last); err != nil {
+				if isUnique(err) {
+					return fmt.Errorf("account %q: event seq 1 again: %w", r.account, ErrConflict)
+				}
+				return err
+			}
+			continue
+		}
+		res, err := tx.StmtContext(ctx, s.stmts.advance).ExecContext(ctx, r.last, r.account, r.first-1)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			return fmt.Errorf("account %q: event seq %d does not follow the account's last seq: %w",
+				r.account, r.first, ErrConflict)
+		}
+	}
+	return nil
+}

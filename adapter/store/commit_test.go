@@ -1,0 +1,67 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+func commitCall(acct, id, state string) CallRow {
+	r, err := EncodeCall(Call{Account: acct, ID: id, Direction: "inbound", State: state, UserID: "u1",
+		Parties: []Party{{UserID: "u2", Role: "agent", JoinedAt: at(time.Second)}}, CreatedAt: at(0)})
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+func TestCommitEventsAndRecordsTogether(t *testing.T) {
+	s := newStore(t, "a")
+	ctx := context.Background()
+	callErrs, err := s.Commit(ctx, evs("a", 1, 3), []CallRow{commitCall("a", "c1", "ringing"),
+		commitCall("ghost", "c2", "ringing"), commitCall("a", "c1", "ended")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(callErrs) != 3 || callErrs[0] != nil || !errors.Is(callErrs[1], ErrNotFound) || callErrs[2] != nil {
+		t.Fatalf("call errors %v, want only the unknown account's record refused", callErrs)
+	}
+	if c, err := s.Call(ctx, "a", "c1"); err != nil || c.State != "ended" {
+		t.Fatalf("record c1: %+v, %v (want the later state)", c, err)
+	}
+	for _, uid := range []string{"u1", "u2"} {
+		if page, _, err := s.Calls(ctx, "a", CallFilter{UserID: uid}); err != nil || len(page) != 1 {
+			t.Fatalf("calls of %s: %d, %v", uid, len(page), err)
+		}
+	}
+	if got, _ := s.Events(ctx, "a", 0, 10); len(got) != 3 {
+		t.Fatalf("events: %d, want 3", len(got))
+	}
+}
+
+func TestCommitConflictWritesNothing(t *testing.T) {
+	s := newStore(t, "a")
+	ctx := context.Background()
+	if _, err := s.Commit(ctx, evs("a", 1, 2), nil); err != nil {
+		t.Fatal(err)
+	}
+	// b's events are fine, a's skip seq 3: neither they nor the record may be written.
+	batch := append(evs("b", 1, 2), evs("a", 4, 1)...)
+	_, err := s.Commit(ctx, batch, []CallRow{commitCall("a", "c1", "ringing")})
+	wantErr(t, "gap", err, ErrConflict)
+	if _, err := s.Call(ctx, "a", "c1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("record of a refused commit was written: %v", err)
+	}
+	if got, _ := s.Events(ctx, "b", 0, 10); len(got) != 0 {
+		t.Fatalf("events of a refused commit were written: %d", len(got))
+	}
+	// Longer than one INSERT: several multi-row statements in one transaction.
+	if _, err := s.Commit(ctx, evs("a", 3, 2*maxInsertRows+7), nil); err != nil {
+		t.Fatal(err)
+	}
+	last, _ := s.LastSeqs(ctx)
+	if last["a"] != 2+2*maxInsertRows+7 {
+		t.Fatalf("last seq %d after a long batch", last["a"])
+	}
+}
