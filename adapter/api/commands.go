@@ -7,14 +7,14 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/cti-adapter/cti-adapter/adapter/command"
 	"github.com/cti-adapter/cti-adapter/adapter/core"
-	"github.com/cti-adapter/cti-adapter/adapter/vox"
 )
 
 // The REST twins of the CTI WebSocket commands (PROTOCOLS.md section 3). They decode the request
-// into the same vox.Command the WebSocket decodes from a frame and run it the same way
-// (vox.Command.Run into the core), so that both edges share one code path and one mapping of
-// core errors to codes (vox.Code); only the HTTP status of each code is chosen here.
+// into the same command.Command the WebSocket decodes from a frame and run it the same way
+// (Command.Run into the core), so that both edges share one code path; core errors become
+// problems through the kind table of errors.go.
 
 // commandRoutes registers the three command routes on r (which carries the role check).
 func (a *API) commandRoutes(r chi.Router) {
@@ -25,7 +25,7 @@ func (a *API) commandRoutes(r chi.Router) {
 
 // POST /calls: body commands/make_call -> 201 {call_id}.
 func (a *API) makeCall(w http.ResponseWriter, r *http.Request) {
-	var cmd vox.MakeCall
+	var cmd command.MakeCall
 	if err := a.decode(w, r, "commands/make_call", &cmd); err != nil {
 		fail(a.Log, w, r, err)
 		return
@@ -34,7 +34,7 @@ func (a *API) makeCall(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	w.Header().Set("Location", "/api/v1/calls/"+res.(vox.CallCreated).CallID)
+	w.Header().Set("Location", "/api/v1/calls/"+res.(command.CallCreated).CallID)
 	writeJSON(w, http.StatusCreated, res)
 }
 
@@ -54,7 +54,7 @@ func (a *API) setVariables(w http.ResponseWriter, r *http.Request) {
 		fail(a.Log, w, r, err)
 		return
 	}
-	if res, ok := a.runCommand(w, r, vox.SetVariables{CallID: id, Variables: body.Variables}); ok {
+	if res, ok := a.runCommand(w, r, command.SetVariables{CallID: id, Variables: body.Variables}); ok {
 		writeJSON(w, http.StatusOK, res)
 	}
 }
@@ -66,22 +66,14 @@ func (a *API) logoutUser(w http.ResponseWriter, r *http.Request) {
 		fail(a.Log, w, r, err)
 		return
 	}
-	if res, ok := a.runCommand(w, r, vox.Logout{UserID: id}); ok {
+	if res, ok := a.runCommand(w, r, command.Logout{UserID: id}); ok {
 		writeJSON(w, http.StatusOK, res)
 	}
 }
 
-// commandStatus is the HTTP status of each command error code.
-var commandStatus = map[string]int{
-	vox.CodeNotFound:       http.StatusNotFound,
-	vox.CodeConflict:       http.StatusConflict,
-	vox.CodeForbidden:      http.StatusForbidden,
-	vox.CodeInvalidMessage: http.StatusUnprocessableEntity,
-}
-
 // runCommand runs cmd as the request's integrator or admin and returns its result, or writes the
 // problem and returns false.
-func (a *API) runCommand(w http.ResponseWriter, r *http.Request, cmd vox.Command) (any, bool) {
+func (a *API) runCommand(w http.ResponseWriter, r *http.Request, cmd command.Command) (any, bool) {
 	start := time.Now()
 	if a.Metrics != nil {
 		defer func() {
@@ -92,9 +84,8 @@ func (a *API) runCommand(w http.ResponseWriter, r *http.Request, cmd vox.Command
 	if err == nil {
 		return res, true
 	}
-	code := vox.Code(err)
-	if status, ok := commandStatus[code]; ok {
-		writeProblem(w, r, problem(status, code, err.Error()))
+	if p, ok := kindProblem[core.Kind(err)]; ok {
+		writeProblem(w, r, problem(p.status, p.code, err.Error()))
 	} else {
 		fail(a.Log, w, r, err) // logged; 500 without details
 	}

@@ -80,15 +80,6 @@ func init() {
 	}
 }
 
-// errorText renders a refusal for errorMessage: mode refusals name the operation and the mode.
-func errorText(name string, err error) string {
-	var fe *modes.ForbiddenError
-	if errors.As(err, &fe) {
-		return fmt.Sprintf("%s refused: %s is not available in %s mode", name, fe.Op, fe.Mode)
-	}
-	return name + " failed: " + err.Error()
-}
-
 func (c *conn) cmdCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(c.ctx, 30*time.Second)
 }

@@ -10,10 +10,11 @@ import (
 	"github.com/cti-adapter/cti-adapter/adapter/account"
 	"github.com/cti-adapter/cti-adapter/adapter/agent"
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
+	"github.com/cti-adapter/cti-adapter/adapter/clock"
 	"github.com/cti-adapter/cti-adapter/adapter/event"
+	"github.com/cti-adapter/cti-adapter/adapter/media"
 	"github.com/cti-adapter/cti-adapter/adapter/store"
 	"github.com/cti-adapter/cti-adapter/modes"
-	"github.com/cti-adapter/cti-adapter/webrtc/peer"
 )
 
 // SessionKind says what a session can do.
@@ -37,7 +38,7 @@ type Session struct {
 	why      string
 
 	// Phone sessions; guarded by the tenant's mutex.
-	leg       *peer.Leg
+	leg       media.Leg
 	connected bool
 	mic       bool
 }
@@ -64,10 +65,10 @@ type agentRT struct {
 	sessions map[string]*Session
 	owner    *Session    // the phone session that owns the media, nil if none
 	idleAt   time.Time   // when the agent last became free (longest-idle routing)
-	offTimer *time.Timer // logs the agent out when no session came back
+	offTimer clock.Timer // logs the agent out when no session came back
 	calls    map[string]*callRT
 	ringing  *callRT
-	wrapUp   *time.Timer
+	wrapUp   clock.Timer
 }
 
 func (t *tenant) agentLocked(id string) *agentRT {
@@ -133,7 +134,6 @@ func (t *tenant) applyChange(f *fx, a *agentRT, c agent.Change, err error) error
 
 // Login opens a session for the actor's agent; the agent goes online if it was offline.
 func (c *Core) Login(ctx context.Context, a Actor, kind SessionKind) (*Session, error) {
-	defer c.observe(a.Via, "login", time.Now())
 	if a.Role != auth.RoleAgent || a.UserID == "" {
 		return nil, fmt.Errorf("%w: only an agent token can log in", ErrForbidden)
 	}
@@ -155,7 +155,7 @@ func (c *Core) Login(ctx context.Context, a Actor, kind SessionKind) (*Session, 
 		ag.offTimer.Stop()
 		ag.offTimer = nil
 	}
-	ch, cerr := ag.state.Login(c.opts.Now())
+	ch, cerr := ag.state.Login(c.now())
 	err = t.applyChange(&f, ag, ch, cerr)
 	t.mu.Unlock()
 	return s, errors.Join(err, c.finish(ctx, &f))
@@ -177,8 +177,8 @@ func (c *Core) EndSession(ctx context.Context, s *Session) {
 		if len(ag.sessions) == 0 && ag.state.Status != agent.Offline {
 			grace := t.settingsLocked(ctx).HoldGraceSeconds
 			uid := ag.id
-			var timer *time.Timer
-			timer = time.AfterFunc(time.Duration(grace)*time.Second, func() { c.graceLogout(s.Account, uid, timer) })
+			var timer clock.Timer
+			timer = t.core.opts.Clock.AfterFunc(time.Duration(grace)*time.Second, func() { c.graceLogout(s.Account, uid, timer) })
 			ag.offTimer = timer
 		}
 	}
@@ -188,7 +188,7 @@ func (c *Core) EndSession(ctx context.Context, s *Session) {
 }
 
 // graceLogout logs out an agent whose sessions did not come back.
-func (c *Core) graceLogout(acct, uid string, timer *time.Timer) {
+func (c *Core) graceLogout(acct, uid string, timer clock.Timer) {
 	t := c.tenant(acct)
 	var f fx
 	t.mu.Lock()
@@ -203,7 +203,6 @@ func (c *Core) graceLogout(acct, uid string, timer *time.Timer) {
 // Logout ends every session of the user and sets it offline, hanging up its calls. Integrators
 // and admins may log out any user of the account; an agent only itself.
 func (c *Core) Logout(ctx context.Context, a Actor, userID string) error {
-	defer c.observe(a.Via, "logout", time.Now())
 	if err := c.checkMode(ctx, a, modes.Logout); err != nil {
 		return err
 	}
@@ -235,7 +234,7 @@ func (c *Core) Logout(ctx context.Context, a Actor, userID string) error {
 
 func (t *tenant) logoutLocked(ctx context.Context, f *fx, ag *agentRT, why, endedBy string) {
 	// Offline first: ending the agent's calls then neither frees it nor routes a call to it.
-	ch, err := ag.state.Logout(t.core.opts.Now())
+	ch, err := ag.state.Logout(t.core.now())
 	_ = t.applyChange(f, ag, ch, err)
 	for _, cl := range ag.calls {
 		t.endCallLocked(f, cl, endAgentLogout, endedBy)
@@ -268,7 +267,6 @@ func (t *tenant) logoutLocked(ctx context.Context, f *fx, ag *agentRT, why, ende
 // SetStatus sets an agent's status (online, ready or dnd with a reason). Desktops are limited
 // by the mode; ready needs a healthy phone.
 func (c *Core) SetStatus(ctx context.Context, a Actor, userID string, st agent.Status, reason string) (AgentView, error) {
-	defer c.observe(a.Via, "set_status", time.Now())
 	op := modes.NotReady
 	if st == agent.Ready {
 		op = modes.Ready
@@ -294,7 +292,7 @@ func (c *Core) SetStatus(ctx context.Context, a Actor, userID string, st agent.S
 		t.mu.Unlock()
 		return AgentView{}, fmt.Errorf("%w: %s cannot be ready: no phone with a connected peer connection and a granted microphone", ErrNoPhone, userID)
 	}
-	ch, cerr := ag.state.Set(st, reason, c.opts.Now())
+	ch, cerr := ag.state.Set(st, reason, c.now())
 	if cerr == nil && ch.From == agent.AfterCallWork && ag.wrapUp != nil {
 		ag.wrapUp.Stop() // the agent ended its wrap-up by choosing a status
 		ag.wrapUp = nil
@@ -337,7 +335,7 @@ func (c *Core) Agents(acct string) []AgentView {
 
 // AttachPhone gives a phone session its persistent media leg (created and negotiated by the
 // signalling edge). The leg's health is reported with PhoneHealth.
-func (c *Core) AttachPhone(ctx context.Context, s *Session, leg *peer.Leg) error {
+func (c *Core) AttachPhone(ctx context.Context, s *Session, leg media.Leg) error {
 	if s.Kind != KindPhone {
 		return fmt.Errorf("%w: session %s is not a phone", ErrInvalid, s.ID)
 	}

@@ -9,10 +9,10 @@ import (
 	"github.com/cti-adapter/cti-adapter/adapter/account"
 	"github.com/cti-adapter/cti-adapter/adapter/agent"
 	"github.com/cti-adapter/cti-adapter/adapter/call"
+	"github.com/cti-adapter/cti-adapter/adapter/clock"
 	"github.com/cti-adapter/cti-adapter/adapter/event"
+	"github.com/cti-adapter/cti-adapter/adapter/media"
 	"github.com/cti-adapter/cti-adapter/adapter/store"
-	"github.com/cti-adapter/cti-adapter/webrtc/peer"
-	"github.com/cti-adapter/cti-adapter/webrtc/prompts"
 )
 
 type accountSettings = account.Settings
@@ -49,7 +49,7 @@ type callRT struct {
 	answered    time.Time
 	queuedAt    time.Time
 
-	customer *peer.Leg // the customer's leg, nil for internal calls
+	customer media.Leg // the customer's leg, nil for internal calls
 	caller   *agentRT  // the calling agent of an internal or agent-dialled call
 	agents   []*agentRT
 	ringing  *agentRT
@@ -57,17 +57,17 @@ type callRT struct {
 	tried    map[string]bool
 	held     bool
 	muted    map[string]bool
-	mixer    *peer.Mixer
-	prompt   *peer.Player // what the customer hears in the IVR / queue
+	mixer    media.Mixer
+	prompt   media.PlayerSource // what the customer hears in the IVR / queue
 	promptOf string
 	// greetPending: the IVR greeting waits for the customer's media to connect.
 	greetPending bool
 
-	timer *time.Timer // the one pending state timeout (IVR, ring, queue)
+	timer clock.Timer // the one pending state timeout (IVR, ring, queue)
 	gen   int         // bumped on every state change: a timer of an older gen does nothing
 	// grace holds, per agent that lost its phone mid-call, the timer that ends the call if no
 	// phone of that agent takes over in time. Independent of state changes (hold, retrieve).
-	grace   map[string]*time.Timer
+	grace   map[string]clock.Timer
 	confGen int // bumped per conference invitation: its ring timeout checks it
 
 	rec  store.Call
@@ -118,7 +118,7 @@ func (cl *callRT) view() CallView {
 func (cl *callRT) Done() <-chan struct{} { return cl.done }
 
 func (t *tenant) newCallLocked(direction, source, phone, display string, media []string, vars map[string]string) *callRT {
-	now := t.core.opts.Now()
+	now := t.core.now()
 	if vars == nil {
 		vars = map[string]string{}
 	}
@@ -163,7 +163,7 @@ func (cl *callRT) stopTimer() {
 func (t *tenant) afterLocked(cl *callRT, d time.Duration, f func(ctx context.Context, fx *fx)) {
 	cl.stopTimer()
 	gen := cl.gen
-	cl.timer = time.AfterFunc(d, func() {
+	cl.timer = t.core.opts.Clock.AfterFunc(d, func() {
 		ctx := context.Background()
 		var fx fx
 		t.mu.Lock()
@@ -177,7 +177,7 @@ func (t *tenant) afterLocked(cl *callRT, d time.Duration, f func(ctx context.Con
 }
 
 // leg returns an agent's current media leg (its owner phone's), nil when it has none.
-func (a *agentRT) leg() *peer.Leg {
+func (a *agentRT) leg() media.Leg {
 	if a == nil || a.owner == nil || !a.owner.healthy() {
 		return nil
 	}
@@ -185,7 +185,7 @@ func (a *agentRT) leg() *peer.Leg {
 }
 
 // remoteLeg is the leg of the party that is not an answering agent.
-func (cl *callRT) remoteLeg() *peer.Leg {
+func (cl *callRT) remoteLeg() media.Leg {
 	if cl.customer != nil {
 		return cl.customer
 	}
@@ -196,12 +196,12 @@ func (cl *callRT) remoteLeg() *peer.Leg {
 // called after every change, so media never drifts from the model.
 func (t *tenant) wireLocked(cl *callRT) {
 	remote := cl.remoteLeg()
-	var agentLegs []*peer.Leg
+	var agentLegs []media.Leg
 	away := false
 	for _, a := range cl.agents {
 		if l := a.leg(); l != nil {
 			agentLegs = append(agentLegs, l)
-			l.SetAudioMuted(cl.muted[a.id])
+			l.SetMuted(cl.muted[a.id])
 		} else {
 			away = true
 		}
@@ -215,33 +215,36 @@ func (t *tenant) wireLocked(cl *callRT) {
 			cl.mixer = nil
 		}
 		if remote != nil && cl.customer == nil { // an internal caller hears silence while it rings
-			_ = remote.SetAudioOutput(peer.Silence)
+			_ = remote.SetOutput(nil)
 		}
 		if cl.customer != nil && (cl.state == call.Connected || cl.state == call.Held || cl.state == call.Ringing || cl.state == call.Queued) {
 			t.playLocked(cl, "hold")
 		}
 		for _, l := range agentLegs {
-			_ = l.SetAudioOutput(peer.Silence)
+			_ = l.SetOutput(nil)
 		}
 		return
 	}
 	legs := agentLegs
 	if remote != nil {
-		legs = append([]*peer.Leg{remote}, agentLegs...)
+		legs = append([]media.Leg{remote}, agentLegs...)
 	}
 	cl.prompt, cl.promptOf = nil, ""
+	eng := t.core.opts.Media
+	if eng == nil {
+		return
+	}
 	switch {
-	case len(legs) == 2 && cl.mixer == nil:
-		_ = legs[0].SetAudioOutput(peer.Forward(legs[1]))
-		_ = legs[1].SetAudioOutput(peer.Forward(legs[0]))
 	case len(legs) == 2:
-		cl.mixer.Close()
-		cl.mixer = nil
-		_ = legs[0].SetAudioOutput(peer.Forward(legs[1]))
-		_ = legs[1].SetAudioOutput(peer.Forward(legs[0]))
-	case len(legs) > 2 && t.core.opts.Engine != nil:
+		if cl.mixer != nil {
+			cl.mixer.Close()
+			cl.mixer = nil
+		}
+		_ = legs[0].SetOutput(eng.Relay(legs[1]))
+		_ = legs[1].SetOutput(eng.Relay(legs[0]))
+	case len(legs) > 2:
 		if cl.mixer == nil {
-			cl.mixer = t.core.opts.Engine.NewMixer()
+			cl.mixer = eng.NewMixer()
 		}
 		for _, l := range legs {
 			_ = cl.mixer.Add(l)
@@ -250,8 +253,9 @@ func (t *tenant) wireLocked(cl *callRT) {
 }
 
 // playLocked plays a prompt (or loops hold audio) to the customer unless it already is.
-func (t *tenant) playLocked(cl *callRT, name string) *peer.Player {
-	if cl.customer == nil {
+func (t *tenant) playLocked(cl *callRT, name string) media.PlayerSource {
+	eng := t.core.opts.Media
+	if cl.customer == nil || eng == nil {
 		return nil
 	}
 	if cl.promptOf == name && cl.prompt != nil {
@@ -259,17 +263,18 @@ func (t *tenant) playLocked(cl *callRT, name string) *peer.Player {
 	}
 	var clip []byte
 	loop := name == "hold"
+	pr := t.core.opts.Prompts
 	if loop {
-		clip = prompts.Hold()
+		clip = pr.Hold()
 	} else {
 		var err error
-		if clip, err = prompts.Get(name); err != nil {
+		if clip, err = pr.Clip(name); err != nil {
 			t.core.log.Warn("prompt", "name", name, "err", err)
-			clip = prompts.Hold()
+			clip = pr.Hold()
 		}
 	}
-	p := peer.NewPlayer(clip, loop)
-	if err := cl.customer.SetAudioOutput(p); err != nil {
+	p := eng.NewPlayer(clip, loop)
+	if err := cl.customer.SetOutput(p); err != nil {
 		return nil
 	}
 	cl.prompt, cl.promptOf = p, name
@@ -309,15 +314,15 @@ func (t *tenant) enqueueLocked(ctx context.Context, f *fx, cl *callRT, queue str
 		cl.rec.Queue = queue
 	}
 	if cl.queuedAt.IsZero() {
-		cl.queuedAt = t.core.opts.Now()
+		cl.queuedAt = t.core.now()
 	}
 	if front {
 		t.queued = append([]*callRT{cl}, t.queued...)
 	} else {
 		t.queued = append(t.queued, cl)
 	}
-	if p := t.playLocked(cl, prompts.Queue); p != nil {
-		go func(p *peer.Player, gen int) { // after the announcement, hold audio
+	if p := t.playLocked(cl, PromptQueue); p != nil {
+		go func(p media.PlayerSource, gen int) { // after the announcement, hold audio
 			<-p.Done()
 			t.mu.Lock()
 			if cl.gen == gen && cl.state == call.Queued && cl.prompt == p && p.Completed() {
@@ -327,7 +332,7 @@ func (t *tenant) enqueueLocked(ctx context.Context, f *fx, cl *callRT, queue str
 		}(p, cl.gen)
 	}
 	s := t.settingsLocked(ctx)
-	wait := time.Duration(s.QueueTimeoutSeconds)*time.Second - t.core.opts.Now().Sub(cl.queuedAt)
+	wait := time.Duration(s.QueueTimeoutSeconds)*time.Second - t.core.now().Sub(cl.queuedAt)
 	t.afterLocked(cl, max(wait, 0), func(ctx context.Context, f *fx) { t.queueTimeoutLocked(ctx, f, cl) })
 	t.routeLocked(ctx, f)
 }
@@ -339,18 +344,14 @@ func (t *tenant) dequeueLocked(cl *callRT) {
 func (t *tenant) queueTimeoutLocked(ctx context.Context, f *fx, cl *callRT) {
 	t.dequeueLocked(cl)
 	t.emit(f, event.CallFailed, map[string]any{"call_id": cl.id, "user_id": "", "phone": cl.phone, "code": 480, "reason": "queue timeout: no agent answered"})
-	p := t.playLocked(cl, prompts.Unavailable)
+	p := t.playLocked(cl, PromptUnavailable)
 	if p == nil {
 		t.endCallLocked(f, cl, endQueueTimeout, endedBySystem)
 		return
 	}
 	cl.stopTimer()
 	gen := cl.gen
-	go func() {
-		select {
-		case <-p.Done():
-		case <-time.After(10 * time.Second):
-		}
+	end := func() {
 		var fx fx
 		t.mu.Lock()
 		if cl.gen == gen && !cl.state.Terminal() {
@@ -358,6 +359,12 @@ func (t *tenant) queueTimeoutLocked(ctx context.Context, f *fx, cl *callRT) {
 		}
 		t.mu.Unlock()
 		_ = t.core.finish(context.Background(), &fx)
+	}
+	// the call ends after the announcement, or after 10 s if it does not end by itself
+	cl.timer = t.core.opts.Clock.AfterFunc(10*time.Second, end)
+	go func() {
+		<-p.Done()
+		end()
 	}()
 }
 
@@ -418,7 +425,7 @@ func (t *tenant) ringFailedLocked(ctx context.Context, f *fx, cl *callRT, missed
 	t.emit(f, event.CallFailed, map[string]any{"call_id": cl.id, "user_id": a.id, "phone": cl.phone, "code": code, "reason": reason})
 	if missed {
 		if r := t.settingsLocked(ctx).MissedCallReason; r != "" && a.state.Status.Available() {
-			ch, err := a.state.Set(agent.DND, r, t.core.opts.Now())
+			ch, err := a.state.Set(agent.DND, r, t.core.now())
 			_ = t.applyChange(f, a, ch, err)
 		}
 	}
@@ -447,7 +454,7 @@ func (t *tenant) endCallLocked(f *fx, cl *callRT, reason, endedBy string) {
 	cl.stopTimer()
 	cl.state = call.Ended
 	t.dequeueLocked(cl)
-	now := t.core.opts.Now()
+	now := t.core.now()
 	ctx := context.Background()
 	wrap := t.settingsLocked(ctx).WrapUpSeconds
 	if cl.mixer != nil {
@@ -501,8 +508,8 @@ func (t *tenant) endCallLocked(f *fx, cl *callRT, reason, endedBy string) {
 	for _, a := range parties {
 		delete(a.calls, cl.id)
 		if l := a.leg(); l != nil {
-			_ = l.SetAudioOutput(peer.Silence)
-			l.SetAudioMuted(false)
+			_ = l.SetOutput(nil)
+			l.SetMuted(false)
 		}
 		if len(a.calls) == 0 && a.state.Status == agent.InCall {
 			// wrap-up follows only a call that was answered (not a failed dial)
@@ -526,14 +533,14 @@ func (t *tenant) endCallLocked(f *fx, cl *callRT, reason, endedBy string) {
 
 // agentFreeLocked moves an agent out of in_call: into wrap-up for wrap seconds, or straight back.
 func (t *tenant) agentFreeLocked(f *fx, a *agentRT, wrap int) {
-	ch, err := a.state.CallEnded(wrap > 0, t.core.opts.Now())
+	ch, err := a.state.CallEnded(wrap > 0, t.core.now())
 	_ = t.applyChange(f, a, ch, err)
 	if wrap > 0 {
 		if a.wrapUp != nil {
 			a.wrapUp.Stop()
 		}
-		var timer *time.Timer
-		timer = time.AfterFunc(time.Duration(wrap)*time.Second, func() {
+		var timer clock.Timer
+		timer = t.core.opts.Clock.AfterFunc(time.Duration(wrap)*time.Second, func() {
 			var fx fx
 			t.mu.Lock()
 			if a.wrapUp != timer { // stopped or replaced while this one waited for the lock
@@ -541,7 +548,7 @@ func (t *tenant) agentFreeLocked(f *fx, a *agentRT, wrap int) {
 				return
 			}
 			a.wrapUp = nil
-			ch, err := a.state.WrapUpDone(t.core.opts.Now())
+			ch, err := a.state.WrapUpDone(t.core.now())
 			_ = t.applyChange(&fx, a, ch, err)
 			t.routeLocked(context.Background(), &fx)
 			t.mu.Unlock()
@@ -560,11 +567,11 @@ func cloneRecord(r store.Call) store.Call {
 }
 
 func (t *tenant) addPartyRec(cl *callRT, userID, phone, role string) {
-	cl.rec.Parties = append(cl.rec.Parties, store.Party{UserID: userID, Phone: phone, Role: role, JoinedAt: t.core.opts.Now()})
+	cl.rec.Parties = append(cl.rec.Parties, store.Party{UserID: userID, Phone: phone, Role: role, JoinedAt: t.core.now()})
 }
 
 func (t *tenant) leavePartyRec(cl *callRT, userID string) {
-	now := t.core.opts.Now()
+	now := t.core.now()
 	for i := range cl.rec.Parties {
 		if cl.rec.Parties[i].UserID == userID && cl.rec.Parties[i].LeftAt == nil {
 			cl.rec.Parties[i].LeftAt = &now
@@ -573,7 +580,7 @@ func (t *tenant) leavePartyRec(cl *callRT, userID string) {
 }
 
 func (t *tenant) addLegRec(cl *callRT, kind, userID, peerID string, answered bool) {
-	now := t.core.opts.Now()
+	now := t.core.now()
 	l := store.Leg{ID: newID("l"), Kind: kind, UserID: userID, Peer: peerID, Media: slices.Clone(cl.media), State: string(call.LegRinging), StartedAt: now}
 	if answered {
 		l.AnsweredAt, l.State = &now, string(call.LegConnected)
@@ -583,7 +590,7 @@ func (t *tenant) addLegRec(cl *callRT, kind, userID, peerID string, answered boo
 
 // answerLegRec marks the newest ringing leg of userID connected.
 func (t *tenant) answerLegRec(cl *callRT, userID string) {
-	now := t.core.opts.Now()
+	now := t.core.now()
 	for i := len(cl.rec.Legs) - 1; i >= 0; i-- {
 		if l := &cl.rec.Legs[i]; l.UserID == userID && l.AnsweredAt == nil && l.EndedAt == nil {
 			l.AnsweredAt, l.State = &now, string(call.LegConnected)
@@ -594,7 +601,7 @@ func (t *tenant) answerLegRec(cl *callRT, userID string) {
 
 // endLegRec ends userID's open legs.
 func (t *tenant) endLegRec(cl *callRT, userID string) {
-	now := t.core.opts.Now()
+	now := t.core.now()
 	for i := range cl.rec.Legs {
 		if l := &cl.rec.Legs[i]; l.UserID == userID && l.EndedAt == nil {
 			l.EndedAt, l.State = &now, string(call.LegEnded)

@@ -10,11 +10,10 @@ import (
 	"github.com/cti-adapter/cti-adapter/adapter/agent"
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
 	"github.com/cti-adapter/cti-adapter/adapter/call"
+	"github.com/cti-adapter/cti-adapter/adapter/clock"
 	"github.com/cti-adapter/cti-adapter/adapter/event"
+	"github.com/cti-adapter/cti-adapter/adapter/media"
 	"github.com/cti-adapter/cti-adapter/modes"
-	"github.com/cti-adapter/cti-adapter/webrtc/dtmf"
-	"github.com/cti-adapter/cti-adapter/webrtc/peer"
-	"github.com/cti-adapter/cti-adapter/webrtc/prompts"
 )
 
 // MaxVariables is the most variables a call may carry (the schema limits one update to the same).
@@ -38,8 +37,7 @@ func (w *WebCall) Done() <-chan struct{} { return w.done }
 
 // StartWebCall begins a customer's web call on its negotiated leg: incoming_call is appended at
 // once, then the IVR greets the caller and waits for a digit choosing a queue.
-func (c *Core) StartWebCall(ctx context.Context, acct string, who WebCaller, leg *peer.Leg) (*WebCall, error) {
-	defer c.observe("customer", "start_call", time.Now())
+func (c *Core) StartWebCall(ctx context.Context, acct string, who WebCaller, leg media.Leg) (*WebCall, error) {
 	if who.DisplayName == "" {
 		who.DisplayName = defaultDisplayID
 	}
@@ -59,7 +57,7 @@ func (c *Core) StartWebCall(ctx context.Context, acct string, who WebCaller, leg
 	t.addPartyRec(cl, "", phone, "caller")
 	_ = cl.moveLocked(call.IVR)
 	t.incomingLocked(&f, cl, "")
-	if leg.State() == peer.StateConnected {
+	if leg.State() == media.StateConnected {
 		t.greetLocked(ctx, cl)
 	} else {
 		cl.greetPending = true // the greeting starts when media flows (see OnState below)
@@ -68,18 +66,18 @@ func (c *Core) StartWebCall(ctx context.Context, acct string, who WebCaller, leg
 	id := cl.id
 	t.mu.Unlock()
 	leg.OnDTMF(func(d rune) { c.customerDigit(acct, id, d) })
-	leg.OnState(func(s peer.State) {
+	leg.OnState(func(s media.State) {
 		switch s {
-		case peer.StateConnected:
+		case media.StateConnected:
 			c.customerConnected(acct, id)
-		case peer.StateFailed, peer.StateClosed:
+		case media.StateFailed, media.StateClosed:
 			_ = c.CustomerHangUp(context.Background(), acct, id)
 		}
 	})
 	switch leg.State() { // changed between the checks above and OnState
-	case peer.StateConnected:
+	case media.StateConnected:
 		c.customerConnected(acct, id)
-	case peer.StateFailed, peer.StateClosed:
+	case media.StateFailed, media.StateClosed:
 		_ = c.CustomerHangUp(context.Background(), acct, id)
 	}
 	return &WebCall{ID: id, done: cl.done}, c.finish(ctx, &f)
@@ -101,10 +99,10 @@ func (t *tenant) greetLocked(ctx context.Context, cl *callRT) {
 	s := t.settingsLocked(ctx)
 	greeting := s.IVR.Greeting
 	if greeting == "" {
-		greeting = prompts.Welcome
+		greeting = PromptWelcome
 	}
 	t.playLocked(cl, greeting)
-	clip, _ := prompts.Get(greeting)
+	clip, _ := t.core.opts.Prompts.Clip(greeting)
 	wait := time.Duration(len(clip)/8)*time.Millisecond + time.Duration(s.IVR.TimeoutSeconds)*time.Second
 	t.afterLocked(cl, wait, func(ctx context.Context, f *fx) {
 		t.enqueueLocked(ctx, f, cl, t.settingsLocked(ctx).IVR.DefaultQueue, false)
@@ -126,7 +124,7 @@ func (c *Core) customerDigit(acct, callID string, d rune) {
 			cl.vars["queue"] = q
 			t.emit(&f, event.DataUpdated, map[string]any{"call_id": cl.id, "variables": maps.Clone(cl.vars)})
 			t.enqueueLocked(ctx, &f, cl, q, false)
-		} else if p := t.playLocked(cl, prompts.Invalid); p != nil {
+		} else if p := t.playLocked(cl, PromptInvalid); p != nil {
 			cl.promptOf = "" // replay the greeting after it
 			gen := cl.gen
 			go func() {
@@ -161,7 +159,6 @@ func (c *Core) CustomerHangUp(ctx context.Context, acct, callID string) error {
 // MakeCall has userID's phone dial phone: a user id or extension rings that agent, a queue
 // name enqueues the call, anything else fails with call_failed 404 (no outbound route yet).
 func (c *Core) MakeCall(ctx context.Context, a Actor, userID, phone string, vars map[string]string) (CallView, error) {
-	defer c.observe(a.Via, "make_call", time.Now())
 	if err := c.checkMode(ctx, a, modes.Dial); err != nil {
 		return CallView{}, err
 	}
@@ -205,7 +202,7 @@ func (c *Core) MakeCall(ctx context.Context, a Actor, userID, phone string, vars
 	t.addLegRec(cl, "agent", caller.id, caller.owner.ID, true)
 	t.addPartyRec(cl, caller.id, "", "caller")
 	cl.rec.UserID = caller.id
-	ch, err := caller.state.CallStarted(c.opts.Now())
+	ch, err := caller.state.CallStarted(c.now())
 	_ = t.applyChange(&f, caller, ch, err)
 	t.emit(&f, event.OutgoingCall, map[string]any{"call_id": cl.id, "user_id": caller.id, "phone": phone, "variables": maps.Clone(cl.vars)})
 	switch {
@@ -249,7 +246,6 @@ func (c *Core) resolveUser(ctx context.Context, acct, dest string) (string, erro
 // SetVariables merges variables into a call's set (an empty value removes a key) and emits
 // data_updated with the whole set.
 func (c *Core) SetVariables(ctx context.Context, a Actor, callID string, vars map[string]string) (CallView, error) {
-	defer c.observe(a.Via, "set_variables", time.Now())
 	if err := c.checkMode(ctx, a, modes.SetData); err != nil {
 		return CallView{}, err
 	}
@@ -314,7 +310,6 @@ var opMode = map[call.Op]modes.Op{
 // extension or queue), removeparty (arg: the user id of the party). Hold on a held call and
 // retrieve on a talking call succeed without action.
 func (c *Core) Control(ctx context.Context, a Actor, callID string, op call.Op, arg string) (CallView, error) {
-	defer c.observe(a.Via, string(op), time.Now())
 	mop, ok := opMode[op]
 	if !ok {
 		return CallView{}, fmt.Errorf("%w: unknown call control %q", ErrInvalid, op)
@@ -326,7 +321,7 @@ func (c *Core) Control(ctx context.Context, a Actor, callID string, op call.Op, 
 		return CallView{}, fmt.Errorf("%w: call controls need an agent token", ErrForbidden)
 	}
 	if op == call.OpDTMF {
-		if err := dtmf.Validate(arg); err != nil || arg == "" {
+		if !validDigits(arg) {
 			return CallView{}, fmt.Errorf("%w: digits must be 1-32 of 0-9 * # A-D", ErrInvalid)
 		}
 	}
@@ -347,7 +342,7 @@ func (c *Core) Control(ctx context.Context, a Actor, callID string, op call.Op, 
 		return CallView{}, fmt.Errorf("%w: call %s is not one of %s's calls", ErrForbidden, callID, a.UserID)
 	}
 	me := t.agents[a.UserID]
-	var sendDTMF *peer.Leg
+	var sendDTMF media.Leg
 	err := t.controlLocked(ctx, &f, cl, me, op, arg, target, &sendDTMF)
 	v := cl.view()
 	t.mu.Unlock()
@@ -366,7 +361,7 @@ func (c *Core) Control(ctx context.Context, a Actor, callID string, op call.Op, 
 	return v, err
 }
 
-func (t *tenant) controlLocked(ctx context.Context, f *fx, cl *callRT, me *agentRT, op call.Op, arg, target string, sendDTMF **peer.Leg) error {
+func (t *tenant) controlLocked(ctx context.Context, f *fx, cl *callRT, me *agentRT, op call.Op, arg, target string, sendDTMF *media.Leg) error {
 	ringingMe := cl.ringing == me || cl.confRing == me
 	switch op {
 	case call.OpAnswer:
@@ -471,7 +466,7 @@ func (cl *callRT) parties() int {
 
 // answerLocked connects an alerted agent: the call's answerer, or a conference invitee.
 func (t *tenant) answerLocked(f *fx, cl *callRT, me *agentRT) {
-	now := t.core.opts.Now()
+	now := t.core.now()
 	conf := cl.confRing == me
 	if conf {
 		cl.confRing = nil
@@ -538,8 +533,8 @@ func (t *tenant) leaveLocked(f *fx, cl *callRT, a *agentRT) {
 		}
 	}
 	if l := a.leg(); l != nil {
-		_ = l.SetAudioOutput(peer.Silence)
-		l.SetAudioMuted(false)
+		_ = l.SetOutput(nil)
+		l.SetMuted(false)
 	}
 	if tm := cl.grace[a.id]; tm != nil {
 		tm.Stop()
@@ -617,7 +612,7 @@ func (t *tenant) conferenceLocked(ctx context.Context, f *fx, cl *callRT, me *ag
 	s := t.settingsLocked(ctx)
 	cl.confGen++
 	gen := cl.confGen
-	time.AfterFunc(time.Duration(s.RingTimeoutSeconds)*time.Second, func() {
+	t.core.opts.Clock.AfterFunc(time.Duration(s.RingTimeoutSeconds)*time.Second, func() {
 		var fx fx
 		t.mu.Lock()
 		if cl.confGen == gen && cl.confRing == to && !cl.state.Terminal() {
@@ -644,8 +639,8 @@ func (t *tenant) moveMediaLocked(f *fx, cl *callRT, a *agentRT, prev, next *Sess
 		delete(cl.grace, a.id)
 	}
 	if prev != nil && prev.leg != nil && prev != next {
-		_ = prev.leg.SetAudioOutput(peer.Silence)
-		prev.leg.SetAudioMuted(false)
+		_ = prev.leg.SetOutput(nil)
+		prev.leg.SetMuted(false)
 	}
 	t.wireLocked(cl)
 }
@@ -659,11 +654,11 @@ func (t *tenant) ownerGoneLocked(f *fx, cl *callRT, a *agentRT, lost *Session) {
 		return
 	}
 	if cl.grace == nil {
-		cl.grace = make(map[string]*time.Timer)
+		cl.grace = make(map[string]clock.Timer)
 	}
 	grace := time.Duration(t.settingsLocked(context.Background()).HoldGraceSeconds) * time.Second
-	var timer *time.Timer
-	timer = time.AfterFunc(grace, func() {
+	var timer clock.Timer
+	timer = t.core.opts.Clock.AfterFunc(grace, func() {
 		var fx fx
 		t.mu.Lock()
 		if cl.grace[a.id] == timer && !cl.state.Terminal() && a.leg() == nil && (cl.agentIndex(a.id) >= 0 || cl.caller == a) {
@@ -700,4 +695,17 @@ func (c *Core) Call(acct, callID string) (CallView, error) {
 		return cl.view(), nil
 	}
 	return CallView{}, fmt.Errorf("%w: call %s", ErrNotFound, callID)
+}
+
+// validDigits reports whether s is DTMF digits (the schemas bound the length) (0-9 * # A-D, as RFC 4733 carries them).
+func validDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, d := range s {
+		if !(d >= '0' && d <= '9' || d == '*' || d == '#' || d >= 'A' && d <= 'D' || d >= 'a' && d <= 'd') {
+			return false
+		}
+	}
+	return true
 }

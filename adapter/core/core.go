@@ -22,23 +22,12 @@ import (
 
 	"github.com/cti-adapter/cti-adapter/adapter/account"
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
+	"github.com/cti-adapter/cti-adapter/adapter/clock"
 	"github.com/cti-adapter/cti-adapter/adapter/hub"
+	"github.com/cti-adapter/cti-adapter/adapter/media"
 	"github.com/cti-adapter/cti-adapter/adapter/metrics"
 	"github.com/cti-adapter/cti-adapter/adapter/store"
 	"github.com/cti-adapter/cti-adapter/modes"
-	"github.com/cti-adapter/cti-adapter/webrtc/peer"
-)
-
-// Errors of the core. Edges map them to their protocol's codes (and *modes.ForbiddenError,
-// *call.StateError, *agent.TransitionError likewise).
-var (
-	ErrNotFound     = errors.New("not found")       // no such user or call in this account
-	ErrConflict     = errors.New("conflict")        // the user is offline or busy, the call is elsewhere
-	ErrInvalid      = errors.New("invalid request") // a malformed argument the schema could not catch
-	ErrForbidden    = errors.New("forbidden")       // the actor may not act on that user or call
-	ErrNoPhone      = errors.New("no healthy phone")
-	ErrNoRoute      = errors.New("no outbound route")
-	ErrSessionEnded = errors.New("session ended")
 )
 
 // Via is the kind of client a command comes from. Only desktops are limited by the mode.
@@ -78,10 +67,38 @@ type Store interface {
 type Options struct {
 	Log     *slog.Logger
 	Metrics *metrics.Metrics // may be nil
-	Now     func() time.Time
-	// Engine creates server-side media legs (nil: calls that need media fail with ErrNoPhone).
-	Engine *peer.Engine
+	// Clock tells the time and runs every ring, queue, wrap-up, grace and conference timer
+	// (nil: the system clock).
+	Clock clock.Clock
+	// Media is the media port: sources, relays, players and mixers for the legs the edges
+	// attach (nil: calls that need media fail with ErrNoPhone).
+	Media media.Engine
+	// Prompts gives the clips the core plays (nil: silent clips).
+	Prompts Prompts
 }
+
+// Prompts is what the core plays by itself: named IVR prompts (the account's greeting among
+// them) and hold audio, as µ-law clips of the media port's Player.
+type Prompts interface {
+	// Clip returns the named prompt, or an error for an unknown name.
+	Clip(name string) ([]byte, error)
+	// Hold returns the hold audio, meant to be looped.
+	Hold() []byte
+}
+
+// Names of the prompts the core plays (the greeting is the account's setting).
+const (
+	PromptWelcome     = "welcome"
+	PromptQueue       = "queue"
+	PromptUnavailable = "unavailable"
+	PromptInvalid     = "invalid"
+)
+
+// noPrompts is silence: empty clips.
+type noPrompts struct{}
+
+func (noPrompts) Clip(string) ([]byte, error) { return nil, nil }
+func (noPrompts) Hold() []byte                { return nil }
 
 // Core is the run-time state of every account.
 type Core struct {
@@ -100,8 +117,11 @@ func New(h *hub.Hub, st Store, accounts *account.Directory, opts Options) *Core 
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
+	if opts.Clock == nil {
+		opts.Clock = clock.Real()
+	}
+	if opts.Prompts == nil {
+		opts.Prompts = noPrompts{}
 	}
 	return &Core{hub: h, store: st, accounts: accounts, opts: opts, log: opts.Log, tenants: make(map[string]*tenant)}
 }
@@ -138,12 +158,8 @@ func (c *Core) Mode(ctx context.Context, acct string) (modes.Mode, error) {
 	return modes.ByName(s.Mode)
 }
 
-// observe records a command's latency.
-func (c *Core) observe(via Via, cmd string, start time.Time) {
-	if c.opts.Metrics != nil {
-		c.opts.Metrics.CommandLatency.WithLabelValues(string(via), cmd).Observe(time.Since(start).Seconds())
-	}
-}
+// now is the core's clock's time.
+func (c *Core) now() time.Time { return c.opts.Clock.Now() }
 
 func newID(prefix string) string {
 	b := make([]byte, 8)

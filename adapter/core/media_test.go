@@ -9,8 +9,10 @@ import (
 
 	"github.com/cti-adapter/cti-adapter/adapter/agent"
 	"github.com/cti-adapter/cti-adapter/adapter/call"
+	"github.com/cti-adapter/cti-adapter/adapter/clock"
 	"github.com/cti-adapter/cti-adapter/adapter/event"
 	"github.com/cti-adapter/cti-adapter/webrtc/peer"
+	"github.com/cti-adapter/cti-adapter/webrtc/prompts"
 	"github.com/cti-adapter/cti-adapter/webrtc/rtctest"
 )
 
@@ -24,13 +26,17 @@ type mediaEnv struct {
 
 // newMediaEnv builds a media world with settings applied and, if now is not nil, that clock.
 func newMediaEnv(t *testing.T, settings string, now func() time.Time) *mediaEnv {
+	var clk clock.Clock
+	if now != nil {
+		clk = skewClock{now}
+	}
 	t.Helper()
 	eng, err := peer.NewEngine(peer.Config{LoopbackOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { eng.Close() })
-	w := newWorld(t, Options{Engine: eng, Now: now})
+	w := newWorld(t, Options{Media: eng.Port(), Prompts: prompts.Library{}, Clock: clk})
 	if settings != "" {
 		if _, err := w.accounts.Update(context.Background(), "acme", []byte(settings)); err != nil {
 			t.Fatal(err)
@@ -433,7 +439,7 @@ func BenchmarkCallSetup(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer eng.Close()
-	w := newWorldB(b, Options{Engine: eng})
+	w := newWorldB(b, Options{Media: eng.Port(), Prompts: prompts.Library{}})
 	ctx := context.Background()
 	var durations []time.Duration
 	for i := 0; i < b.N; i++ {
@@ -503,4 +509,12 @@ func TestTransferToQueueAndDialQueue(t *testing.T) {
 	if _, err := w.core.Call("acme", v.CallID); !errors.Is(err, ErrNotFound) {
 		t.Fatal("queued call survived its caller's hang-up")
 	}
+}
+
+// skewClock is the real clock's timers with a shifted Now.
+type skewClock struct{ now func() time.Time }
+
+func (c skewClock) Now() time.Time { return c.now() }
+func (c skewClock) AfterFunc(d time.Duration, f func()) clock.Timer {
+	return clock.Real().AfterFunc(d, f)
 }

@@ -751,22 +751,3 @@ func (c *conn) command(data []byte) {
 	}
 	c.send(map[string]any{"type": "result", "request_id": m.RequestID, "data": result})
 }
-
-// Code maps a core error to a signalling error code and message.
-func Code(err error) (string, string) {
-	var fe *modes.ForbiddenError
-	var se *call.StateError
-	var te *agent.TransitionError
-	switch {
-	case errors.As(err, &fe), errors.Is(err, core.ErrForbidden):
-		return "forbidden", err.Error()
-	case errors.Is(err, core.ErrNotFound):
-		return "not_found", err.Error()
-	case errors.Is(err, core.ErrInvalid):
-		return "invalid_message", err.Error()
-	case errors.Is(err, core.ErrConflict), errors.Is(err, core.ErrNoPhone), errors.Is(err, core.ErrNoRoute),
-		errors.Is(err, core.ErrSessionEnded), errors.As(err, &se), errors.As(err, &te):
-		return "conflict", err.Error()
-	}
-	return "internal", "the command failed"
-}

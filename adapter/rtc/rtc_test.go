@@ -21,7 +21,7 @@ func TestCodeMapsEveryCoreError(t *testing.T) {
 		fmt.Errorf("x: %w", core.ErrInvalid):                                "invalid_message",
 		fmt.Errorf("x: %w", core.ErrConflict):                               "conflict",
 		fmt.Errorf("x: %w", core.ErrNoPhone):                                "conflict",
-		fmt.Errorf("x: %w", core.ErrNoRoute):                                "conflict",
+		fmt.Errorf("x: %w", core.ErrNoRoute):                                "not_found",
 		&call.StateError{CallID: "c", Op: call.OpHold, State: call.Ringing}: "conflict",
 		&agent.TransitionError{From: agent.Offline, To: agent.Ready}:        "conflict",
 		errors.New("disk on fire"):                                          "internal",

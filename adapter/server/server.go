@@ -32,6 +32,7 @@ import (
 	"github.com/cti-adapter/cti-adapter/schemas"
 	"github.com/cti-adapter/cti-adapter/static"
 	"github.com/cti-adapter/cti-adapter/webrtc/peer"
+	"github.com/cti-adapter/cti-adapter/webrtc/prompts"
 )
 
 // StoreFile is the SQLite file inside the data dir.
@@ -132,7 +133,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, base *Base) (
 		Config: cfg, Log: log, Store: base.Store, Auth: authSvc,
 		Accounts: accounts, Hub: h, Schemas: reg, Metrics: m,
 		Conns: conns.New(m.Connections), Media: engine,
-		Core: core.New(h, base.Store, accounts, core.Options{Log: log.With("component", "core"), Metrics: m, Engine: engine}),
+		Core: core.New(h, base.Store, accounts, core.Options{Log: log.With("component", "core"), Metrics: m,
+			Media: engine.Port(), Prompts: prompts.Library{}}),
 	}
 	// One bridge serves WebSocket /bridge and the TCP listener: one hub subscription per account.
 	s.Bridge = bridge.New(bridge.Deps{Log: log.With("component", "bridge"), Auth: s.Auth, Hub: s.Hub, Core: s.Core,

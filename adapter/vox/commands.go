@@ -1,152 +1,26 @@
 package vox
 
-import (
-	"context"
-	"errors"
+import "github.com/cti-adapter/cti-adapter/adapter/command"
 
-	"github.com/cti-adapter/cti-adapter/adapter/agent"
-	"github.com/cti-adapter/cti-adapter/adapter/call"
-	"github.com/cti-adapter/cti-adapter/adapter/core"
-	"github.com/cti-adapter/cti-adapter/adapter/store"
-	"github.com/cti-adapter/cti-adapter/modes"
-)
+// Command is an integrator command (adapter/command), decoded from a frame's data.
+type Command = command.Command
 
-// Command names of PROTOCOLS.md section 2. Each one's payload is validated against
-// schemas/commands/<name>.json.
+// Command names (adapter/command).
 const (
-	CmdMakeCall     = "make_call"
-	CmdSetVariables = "set_variables"
-	CmdLogout       = "logout"
+	CmdMakeCall     = command.CmdMakeCall
+	CmdSetVariables = command.CmdSetVariables
+	CmdLogout       = command.CmdLogout
 )
-
-// Command is one integrator command, decoded from a WebSocket frame's data or from a REST
-// request. Both edges run it through Run, so that they share one code path into the core and one
-// result shape.
-type Command interface {
-	// Name is the command's protocol name (make_call, set_variables, logout).
-	Name() string
-	// Run performs the command for actor and returns its command_result data (the REST body).
-	Run(ctx context.Context, c *core.Core, actor core.Actor) (any, error)
-}
-
-// MakeCall has the user's phone dial phone. Result: CallCreated.
-type MakeCall struct {
-	UserID    string            `json:"user_id"`
-	Phone     string            `json:"phone"`
-	Variables map[string]string `json:"variables,omitempty"`
-}
-
-// SetVariables merges variables into a call's set (an empty value removes a key). Result:
-// CallVariables.
-type SetVariables struct {
-	CallID    string            `json:"call_id"`
-	Variables map[string]string `json:"variables"`
-}
-
-// Logout ends every session of the user. Result: LoggedOut.
-type Logout struct {
-	UserID string `json:"user_id"`
-}
-
-// CallCreated is the result of make_call.
-type CallCreated struct {
-	CallID string `json:"call_id"`
-}
-
-// CallVariables is the result of set_variables: the call's whole variable set after the update.
-type CallVariables struct {
-	CallID    string            `json:"call_id"`
-	Variables map[string]string `json:"variables"`
-}
-
-// LoggedOut is the result of logout.
-type LoggedOut struct {
-	UserID string `json:"user_id"`
-}
-
-func (MakeCall) Name() string     { return CmdMakeCall }
-func (SetVariables) Name() string { return CmdSetVariables }
-func (Logout) Name() string       { return CmdLogout }
-
-// Run places the call.
-func (m MakeCall) Run(ctx context.Context, c *core.Core, a core.Actor) (any, error) {
-	v, err := c.MakeCall(ctx, a, m.UserID, m.Phone, m.Variables)
-	if err != nil {
-		return nil, err
-	}
-	return CallCreated{CallID: v.CallID}, nil
-}
-
-// Run merges the variables.
-func (s SetVariables) Run(ctx context.Context, c *core.Core, a core.Actor) (any, error) {
-	v, err := c.SetVariables(ctx, a, s.CallID, s.Variables)
-	if err != nil {
-		return nil, err
-	}
-	vars := v.Variables
-	if vars == nil {
-		vars = map[string]string{}
-	}
-	return CallVariables{CallID: v.CallID, Variables: vars}, nil
-}
-
-// Run logs the user out.
-func (l Logout) Run(ctx context.Context, c *core.Core, a core.Actor) (any, error) {
-	if err := c.Logout(ctx, a, l.UserID); err != nil {
-		return nil, err
-	}
-	return LoggedOut{UserID: l.UserID}, nil
-}
 
 // newCommand returns an empty command of the given name, or nil for an unknown name.
-func newCommand(name string) Command {
-	switch name {
-	case CmdMakeCall:
-		return &MakeCall{}
-	case CmdSetVariables:
-		return &SetVariables{}
-	case CmdLogout:
-		return &Logout{}
-	}
-	return nil
-}
+func newCommand(name string) Command { return command.New(name) }
 
-// Protocol error codes of PROTOCOLS.md section 2 (also the code member of REST problems).
-const (
-	CodeInvalidJSON    = "invalid_json"
-	CodeInvalidMessage = "invalid_message"
-	CodeUnknownCommand = "unknown_command"
-	CodeNotConnected   = "not_connected"
-	CodeSenderMismatch = "sender_mismatch"
-	CodeForbidden      = "forbidden"
-	CodeNotFound       = "not_found"
-	CodeConflict       = "conflict"
-	CodeRateLimited    = "rate_limited"
-	CodeInternal       = "internal"
+// The commands and their results (adapter/command), by their vox names.
+type (
+	MakeCall      = command.MakeCall
+	SetVariables  = command.SetVariables
+	Logout        = command.Logout
+	CallCreated   = command.CallCreated
+	CallVariables = command.CallVariables
+	LoggedOut     = command.LoggedOut
 )
-
-// Code maps an error returned by a command's Run to its protocol code: not_found, conflict,
-// forbidden, invalid_message, or internal for anything else (the edge logs those and does not
-// show their text). It is the one place where core errors meet protocol codes; the REST twins
-// map these codes to HTTP statuses.
-func Code(err error) string {
-	var (
-		stateErr *call.StateError
-		transErr *agent.TransitionError
-		modeErr  *modes.ForbiddenError
-	)
-	switch {
-	case err == nil:
-		return ""
-	case errors.Is(err, core.ErrNotFound), errors.Is(err, core.ErrNoRoute), errors.Is(err, store.ErrNotFound):
-		return CodeNotFound
-	case errors.Is(err, core.ErrConflict), errors.Is(err, core.ErrNoPhone), errors.Is(err, core.ErrSessionEnded),
-		errors.As(err, &stateErr), errors.As(err, &transErr):
-		return CodeConflict
-	case errors.Is(err, core.ErrForbidden), errors.As(err, &modeErr):
-		return CodeForbidden
-	case errors.Is(err, core.ErrInvalid):
-		return CodeInvalidMessage
-	}
-	return CodeInternal
-}

@@ -71,3 +71,13 @@ var holdOnce = sync.OnceValue(func() []byte {
 	}
 	return audio.Encode(make([]byte, total), pcm)
 })
+
+// Library is the embedded prompts and hold audio as one value, for the call core's Prompts
+// option (adapter/core.Prompts).
+type Library struct{}
+
+// Clip returns the named embedded prompt.
+func (Library) Clip(name string) ([]byte, error) { return Get(name) }
+
+// Hold returns the hold audio.
+func (Library) Hold() []byte { return Hold() }
