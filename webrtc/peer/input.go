@@ -19,7 +19,7 @@ type sink interface {
 
 // input is a leg's inbound audio: who consumes it, and whether it is muted.
 type input struct {
-	leg   *Leg
+	leg   *audioPath
 	muted atomic.Bool
 	recv  atomic.Uint64
 
@@ -65,4 +65,17 @@ func (in *input) close() {
 	defer in.mu.Unlock()
 	in.closed = true
 	in.sinks.Store(nil)
+}
+
+// dispatch hands one received packet to every sink unless the input is muted. It runs on the
+// leg's reader goroutine.
+func (in *input) dispatch(h *rtp.Header, payload []byte, te bool, now time.Time) {
+	if in.muted.Load() {
+		return
+	}
+	if sinks := in.sinks.Load(); sinks != nil {
+		for _, s := range *sinks {
+			s.deliver(h, payload, te, now)
+		}
+	}
 }

@@ -67,12 +67,10 @@ type LegStats struct {
 // time, in order, on the leg's own event goroutine; they may call any Leg method, including
 // Close, and a slow callback delays only this leg's later callbacks.
 type Leg struct {
-	eng   *Engine
+	audioPath
 	id    string
 	pc    *webrtc.PeerConnection
 	track *audioTrack
-	in    input
-	out   output
 
 	mu        sync.Mutex // guards the fields below
 	pending   []Candidate
@@ -84,16 +82,10 @@ type Leg struct {
 	onState atomic.Pointer[func(State)]
 	onDTMF  atomic.Pointer[func(rune)]
 
-	evMu      sync.Mutex // guards evQ
-	evQ       []func()
-	evSignal  chan struct{} // 1-buffered
-	quit      chan struct{}
-	done      chan struct{} // closed when the event goroutine exited
-	inCB      atomic.Bool
+	events
 	lastState State // event goroutine only
 
 	workers   sync.WaitGroup // reader and RTCP drain goroutines
-	dtmfSem   chan struct{}  // one SendDTMF at a time
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -118,11 +110,8 @@ func (e *Engine) NewLeg(opts LegOptions) (*Leg, error) {
 	if err != nil {
 		return nil, fmt.Errorf("peer: new peer connection: %w", err)
 	}
-	l := &Leg{eng: e, id: opts.ID, pc: pc, evSignal: make(chan struct{}, 1),
-		quit: make(chan struct{}), done: make(chan struct{}), dtmfSem: make(chan struct{}, 1)}
-	l.in.leg = l
-	l.out.leg = l
-	l.out.src = Silence
+	l := &Leg{id: opts.ID, pc: pc, events: newEvents()}
+	l.audioPath.init(e)
 	l.track = &audioTrack{streamID: opts.ID, out: &l.out}
 
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
@@ -329,73 +318,6 @@ func (l *Leg) drainRTCP(read func([]byte) (int, interceptorAttrs, error)) {
 	}
 }
 
-// SetAudioOutput switches what the remote party hears; the RTP stream stays continuous.
-func (l *Leg) SetAudioOutput(src AudioSource) error {
-	if src == nil {
-		src = Silence
-	}
-	o := &l.out
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.closed {
-		return ErrClosed
-	}
-	if src == o.src {
-		return nil
-	}
-	if err := src.attach(o); err != nil {
-		return err
-	}
-	o.setSourceLocked(src)
-	return nil
-}
-
-// AudioOutput returns the current output source.
-func (l *Leg) AudioOutput() AudioSource {
-	l.out.mu.Lock()
-	defer l.out.mu.Unlock()
-	return l.out.src
-}
-
-// SetAudioMuted mutes or unmutes the leg's input: while muted nothing of it is forwarded or
-// mixed (received DTMF is still reported to OnDTMF, not relayed).
-func (l *Leg) SetAudioMuted(muted bool) { l.in.muted.Store(muted) }
-
-// AudioMuted reports whether the input is muted.
-func (l *Leg) AudioMuted() bool { return l.in.muted.Load() }
-
-// SendDTMF sends digits (0-9 * # A-D) as RFC 4733 telephone-events on the leg's audio stream,
-// 100 ms per tone and 100 ms apart, and returns after the last end packet was written. The
-// audio output is suppressed during each event. Concurrent calls queue. Invalid digits fail
-// with a *dtmf.InvalidDigitError before anything is sent; when ctx ends, the tone in progress is
-// ended properly and ctx's error returned.
-func (l *Leg) SendDTMF(ctx context.Context, digits string) error {
-	s, err := dtmf.NewSender(digits)
-	if err != nil {
-		return err
-	}
-	select {
-	case l.dtmfSem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-l.dtmfSem }()
-	l.out.mu.Lock()
-	j, err := l.out.startDTMFLocked(s)
-	l.out.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	select {
-	case err := <-j.done:
-		return err
-	case <-ctx.Done():
-		j.cancel.Store(true)
-		<-j.done // the end packets go out within 60 ms
-		return ctx.Err()
-	}
-}
-
 // Close closes the peer connection and stops the leg's goroutines. It returns once pion and
 // the leg's reader goroutines exited; the event goroutine exits right after (Done), at once
 // unless Close was called from one of the leg's callbacks. Close is idempotent.
@@ -415,42 +337,6 @@ func (l *Leg) Close() error {
 		l.eng.forget(l)
 	})
 	return l.closeErr
-}
-
-// post queues a callback for the event goroutine; it never blocks.
-func (l *Leg) post(f func()) {
-	l.evMu.Lock()
-	l.evQ = append(l.evQ, f)
-	l.evMu.Unlock()
-	select {
-	case l.evSignal <- struct{}{}:
-	default:
-	}
-}
-
-func (l *Leg) eventLoop() {
-	defer close(l.done)
-	for {
-		select {
-		case <-l.quit:
-			return
-		case <-l.evSignal:
-		}
-		l.evMu.Lock()
-		q := l.evQ
-		l.evQ = nil
-		l.evMu.Unlock()
-		for _, f := range q {
-			select {
-			case <-l.quit:
-				return
-			default:
-			}
-			l.inCB.Store(true)
-			f()
-			l.inCB.Store(false)
-		}
-	}
 }
 
 // handleTrack runs on a pion goroutine per remote track and becomes its reader.
@@ -532,14 +418,7 @@ func (r *reader) handle(b []byte, now time.Time) {
 			})
 		}
 	}
-	if l.in.muted.Load() {
-		return
-	}
-	if sinks := l.in.sinks.Load(); sinks != nil {
-		for _, s := range *sinks {
-			s.deliver(&pkt.Header, pkt.Payload, te, now)
-		}
-	}
+	l.in.dispatch(&pkt.Header, pkt.Payload, te, now)
 }
 
 // checkAudio accepts a session description with at least one active audio m-line offering PCMU.

@@ -20,7 +20,7 @@ type Mixer struct {
 	eng *Engine
 
 	mu      sync.Mutex // guards everything below
-	inputs  map[*Leg]*mixInput
+	inputs  map[*audioPath]*mixInput
 	outputs map[*mixOutput]struct{}
 	closed  bool
 	sum     [audio.FrameSamples]int32
@@ -29,7 +29,7 @@ type Mixer struct {
 
 type mixInput struct {
 	m       *Mixer
-	leg     *Leg
+	leg     *audioPath
 	fifo    [mixDepth * audio.FrameSamples]int16
 	n       int // samples queued
 	cur     [audio.FrameSamples]int16
@@ -47,12 +47,12 @@ type mixOutput struct {
 
 // NewMixer returns an empty mixer ticked by the engine's clock while it has outputs.
 func (e *Engine) NewMixer() *Mixer {
-	return &Mixer{eng: e, inputs: map[*Leg]*mixInput{}, outputs: map[*mixOutput]struct{}{}}
+	return &Mixer{eng: e, inputs: map[*audioPath]*mixInput{}, outputs: map[*mixOutput]struct{}{}}
 }
 
 // Add makes leg a full participant: its input is mixed for the others and its output is set to
 // this mixer (it hears everybody but itself).
-func (m *Mixer) Add(leg *Leg) error {
+func (m *Mixer) Add(leg AudioLeg) error {
 	if err := m.AddInput(leg); err != nil {
 		return err
 	}
@@ -61,8 +61,9 @@ func (m *Mixer) Add(leg *Leg) error {
 
 // Remove takes leg out of the mix: its input is no longer mixed and, if its output is this
 // mixer, the output switches to Silence.
-func (m *Mixer) Remove(leg *Leg) {
-	m.RemoveInput(leg)
+func (m *Mixer) Remove(l AudioLeg) {
+	m.RemoveInput(l)
+	leg := l.path()
 	leg.out.mu.Lock()
 	if mo, ok := leg.out.src.(*mixOutput); ok && mo.m == m {
 		leg.out.setSourceLocked(Silence)
@@ -71,7 +72,8 @@ func (m *Mixer) Remove(leg *Leg) {
 }
 
 // AddInput mixes leg's (unmuted) input into every output.
-func (m *Mixer) AddInput(leg *Leg) error {
+func (m *Mixer) AddInput(l AudioLeg) error {
+	leg := l.path()
 	if leg.eng != m.eng {
 		return ErrForeignSource
 	}
@@ -90,7 +92,9 @@ func (m *Mixer) AddInput(leg *Leg) error {
 }
 
 // RemoveInput stops mixing leg's input.
-func (m *Mixer) RemoveInput(leg *Leg) {
+func (m *Mixer) RemoveInput(l AudioLeg) { m.removeInput(l.path()) }
+
+func (m *Mixer) removeInput(leg *audioPath) {
 	m.mu.Lock()
 	in, ok := m.inputs[leg]
 	if ok {
@@ -117,7 +121,7 @@ func (m *Mixer) Len() int {
 func (m *Mixer) Close() {
 	m.mu.Lock()
 	m.closed = true
-	legs := make([]*Leg, 0, len(m.inputs))
+	legs := make([]*audioPath, 0, len(m.inputs))
 	for l := range m.inputs {
 		legs = append(legs, l)
 	}
@@ -127,7 +131,7 @@ func (m *Mixer) Close() {
 	}
 	m.mu.Unlock()
 	for _, l := range legs {
-		m.RemoveInput(l)
+		m.removeInput(l)
 	}
 	for _, o := range outs {
 		o.mu.Lock()

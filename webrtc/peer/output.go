@@ -15,7 +15,7 @@ import (
 // write, which maps the producer's own sequence numbers and timestamps onto the stream's so the
 // wire sees one continuous stream across source switches and DTMF events.
 type output struct {
-	leg *Leg
+	leg *audioPath
 
 	mu sync.Mutex // guards every field below; held while a packet is written (serialises writes)
 

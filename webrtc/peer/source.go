@@ -30,10 +30,10 @@ func (silence) detach(*output)       {}
 // Forward relays from's input to the leg packet by packet, without decoding (the payload bytes
 // are copied onto the output stream with its own SSRC, sequence numbers and timestamps; the
 // telephone-event payload type is translated). Each call returns a new source value.
-func Forward(from *Leg) AudioSource { return &forward{from: from} }
+func Forward(from AudioLeg) AudioSource { return &forward{from: from.path()} }
 
 type forward struct {
-	from *Leg
+	from *audioPath
 	out  *output
 }
 
