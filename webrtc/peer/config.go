@@ -33,6 +33,12 @@ type Config struct {
 	TelephoneEventPT uint8
 	// DisconnectedTimeout and FailedTimeout are the ICE consent timeouts (defaults 5 s and 25 s).
 	DisconnectedTimeout, FailedTimeout time.Duration
+	// RTPPortMin and RTPPortMax bound the UDP ports of RTP legs (SIP), RTP on even ports and
+	// RTCP on the next one (both 0: 20000-20999).
+	RTPPortMin, RTPPortMax int
+	// RTPDisconnectedTimeout and RTPFailedTimeout are how long an RTP leg may receive neither
+	// RTP nor RTCP before it reports Disconnected and Failed (defaults 5 s and 30 s).
+	RTPDisconnectedTimeout, RTPFailedTimeout time.Duration
 	// Logger receives the package's own logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -46,6 +52,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.FailedTimeout == 0 {
 		c.FailedTimeout = 25 * time.Second
+	}
+	if c.RTPDisconnectedTimeout == 0 {
+		c.RTPDisconnectedTimeout = 5 * time.Second
+	}
+	if c.RTPFailedTimeout == 0 {
+		c.RTPFailedTimeout = 30 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

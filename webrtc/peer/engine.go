@@ -18,12 +18,14 @@ type Engine struct {
 	api   *webrtc.API
 	mux   ice.UDPMux
 	clock *clock
+	ports *rtpPorts // RTP legs' sockets
 
 	// fwdLat is the forwarding delay of relayed packets (see latency.go, ForwardLatency).
 	fwdLat LatencyHistogram
 
-	mu     sync.Mutex // guards legs and closed
-	legs   map[*Leg]struct{}
+	mu      sync.Mutex // guards legs, rtpLegs and closed
+	legs    map[*Leg]struct{}
+	rtpLegs map[*RTPLeg]struct{}
 	closed bool
 	nextID uint64
 }
@@ -44,7 +46,8 @@ func NewEngine(cfg Config) (*Engine, error) {
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se),
 		webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
 	return &Engine{cfg: cfg, log: cfg.Logger, api: api, mux: mux, clock: newClock(),
-		legs: map[*Leg]struct{}{}}, nil
+		ports: newRTPPorts(cfg.RTPPortMin, cfg.RTPPortMax),
+		legs:  map[*Leg]struct{}{}, rtpLegs: map[*RTPLeg]struct{}{}}, nil
 }
 
 // Close closes every leg still open, stops the clock and releases the UDP mux.
@@ -55,8 +58,11 @@ func (e *Engine) Close() error {
 		return nil
 	}
 	e.closed = true
-	legs := make([]*Leg, 0, len(e.legs))
+	legs := make([]interface{ Close() error }, 0, len(e.legs)+len(e.rtpLegs))
 	for l := range e.legs {
+		legs = append(legs, l)
+	}
+	for l := range e.rtpLegs {
 		legs = append(legs, l)
 	}
 	e.mu.Unlock()
@@ -70,11 +76,11 @@ func (e *Engine) Close() error {
 	return nil
 }
 
-// Legs returns the number of open legs.
+// Legs returns the number of open legs (WebRTC and RTP).
 func (e *Engine) Legs() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return len(e.legs)
+	return len(e.legs) + len(e.rtpLegs)
 }
 
 // MuxAddr returns the local address of the shared UDP mux socket, or "" without one.

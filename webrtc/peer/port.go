@@ -42,10 +42,10 @@ func (e *Engine) Port() Port { return Port{E: e} }
 // Silence returns the silent source.
 func (Port) Silence() media.Source { return Silence }
 
-// Relay forwards from's input; from must be a leg of this package (else the leg that is given
+// Relay forwards from's input; from must be a leg (WebRTC or RTP) of this package (else the leg that is given
 // the source refuses it with ErrForeignSource).
 func (Port) Relay(from media.Leg) media.Source {
-	l, ok := from.(*Leg)
+	l, ok := from.(AudioLeg)
 	if !ok {
 		return foreign{}
 	}
@@ -62,7 +62,7 @@ func (p Port) NewMixer() media.Mixer { return portMixer{p.E.NewMixer()} }
 type portMixer struct{ *Mixer }
 
 func (m portMixer) Add(l media.Leg) error {
-	pl, ok := l.(*Leg)
+	pl, ok := l.(AudioLeg)
 	if !ok {
 		return ErrForeignSource
 	}
@@ -70,13 +70,13 @@ func (m portMixer) Add(l media.Leg) error {
 }
 
 func (m portMixer) Remove(l media.Leg) {
-	if pl, ok := l.(*Leg); ok {
+	if pl, ok := l.(AudioLeg); ok {
 		m.Mixer.Remove(pl)
 	}
 }
 
 func (m portMixer) AddInput(l media.Leg) error {
-	pl, ok := l.(*Leg)
+	pl, ok := l.(AudioLeg)
 	if !ok {
 		return ErrForeignSource
 	}
@@ -84,7 +84,7 @@ func (m portMixer) AddInput(l media.Leg) error {
 }
 
 func (m portMixer) RemoveInput(l media.Leg) {
-	if pl, ok := l.(*Leg); ok {
+	if pl, ok := l.(AudioLeg); ok {
 		m.Mixer.RemoveInput(pl)
 	}
 }
