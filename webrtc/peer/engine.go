@@ -26,8 +26,8 @@ type Engine struct {
 	mu      sync.Mutex // guards legs, rtpLegs and closed
 	legs    map[*Leg]struct{}
 	rtpLegs map[*RTPLeg]struct{}
-	closed bool
-	nextID uint64
+	closed  bool
+	nextID  uint64
 }
 
 // NewEngine builds the pion API from cfg and starts the media clock.
