@@ -93,6 +93,9 @@ var migrations = []string{
 		account  TEXT PRIMARY KEY,
 		last_seq INTEGER NOT NULL
 	) WITHOUT ROWID;`,
+
+	// 4: SIP trunks and their numbers (unique across accounts); see trunks.go.
+	trunksMigration,
 }
 
 // migrate brings the schema of db to version target (at most len(migrations)). Each step runs in
