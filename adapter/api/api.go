@@ -67,6 +67,7 @@ func (a *API) Routes() chi.Router {
 
 		r.With(admin).Post("/tokens", a.postToken)
 		r.With(admin).Delete("/tokens/{token_id}", a.deleteToken)
+		trunkRoutes(a, r.With(admin))
 
 		r.With(staff).Get("/calls", a.listCalls)
 		r.With(staff).Get("/calls/{call_id}", a.getCall)

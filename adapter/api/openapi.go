@@ -130,7 +130,7 @@ func operations() []operation {
 			"description": "Page size.",
 			"schema":      obj{"type": "integer", "minimum": 1, "maximum": hi, "default": def}}
 	}
-	return []operation{
+	ops := []operation{
 		{method: "GET", path: "/openapi.json", id: "getOpenAPI", tag: "meta",
 			summary: "This document",
 			desc:    "The OpenAPI 3.1 description of /api/v1. Needs no token.",
@@ -238,6 +238,7 @@ func operations() []operation {
 			ok:      []response{{200, "The agent is logged out.", ref("LoggedOut")}},
 			errs:    []int{404, 409, 422}},
 	}
+	return append(ops, trunkOperations()...)
 }
 
 // problemResponses are the components.responses of the problem statuses, with the code each
