@@ -136,7 +136,7 @@ func trunkOperations() []operation {
 			summary: "Create or replace a SIP trunk",
 			desc:    "Creates the trunk or replaces it (an omitted password keeps the stored one). 409 when one of its numbers belongs to another trunk, of this account or another.",
 			params:  []any{nameParam}, body: "rest/put_trunk",
-			ok: []response{{200, "The trunk existed and was replaced.", trunk}, {201, "The trunk was created.", trunk}},
+			ok:   []response{{200, "The trunk existed and was replaced.", trunk}, {201, "The trunk was created.", trunk}},
 			errs: []int{409, 422}},
 		{method: "DELETE", path: "/trunks/{name}", id: "deleteTrunk", tag: "trunks", roles: adminRoles,
 			summary: "Delete a SIP trunk", params: []any{nameParam},
