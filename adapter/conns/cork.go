@@ -13,7 +13,10 @@ import (
 
 // maxSpare is the largest flush buffer a connection keeps between flushes; a larger one (a burst
 // of big events) is given back to the garbage collector, so that an idle connection holds none.
-const maxSpare = 16 << 10
+const maxSpare = 4 << 10
+
+// bufSize is the size of a WebSocket's read and write buffers.
+const bufSize = 512
 
 // Cork is the network connection under a WebSocket. While held, what the WebSocket library
 // writes (it flushes every frame) is gathered instead of written, and Release writes it all in
@@ -101,7 +104,14 @@ func (w *corkedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	w.cork = &Cork{Conn: nc, timeout: w.timeout}
-	brw.Writer.Reset(w.cork) // nothing is buffered yet: the upgrade response is written next
+	// Small buffers in place of net/http's 4 KiB ones (8 KiB of an idle connection's memory):
+	// the cork gathers what is written, and large reads bypass a bufio.Reader anyway. The
+	// writer is empty (the upgrade response is written after the hijack); the reader is kept
+	// when the client already sent bytes behind its request.
+	brw.Writer = bufio.NewWriterSize(w.cork, bufSize)
+	if brw.Reader.Buffered() == 0 {
+		brw.Reader = bufio.NewReaderSize(nc, bufSize)
+	}
 	return w.cork, brw, nil
 }
 
