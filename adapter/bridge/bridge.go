@@ -14,7 +14,6 @@ package bridge
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -70,6 +69,9 @@ type Deps struct {
 	LoginTimeout time.Duration
 	// WriteTimeout bounds the write of one message (default 10s).
 	WriteTimeout time.Duration
+	// FrameTimeout bounds the arrival of the rest of a message once its first byte came, before
+	// and after login: a peer trickling a partial frame is disconnected (default 10s).
+	FrameTimeout time.Duration
 	// MaxQueued bounds the bytes waiting to be written to one connection; a connection that
 	// falls further behind is closed (WebSocket 1013, try again later). Default 1 MiB.
 	MaxQueued int
@@ -190,6 +192,9 @@ func New(d Deps) *Bridge {
 	if d.WriteTimeout <= 0 {
 		d.WriteTimeout = 10 * time.Second
 	}
+	if d.FrameTimeout <= 0 {
+		d.FrameTimeout = 10 * time.Second
+	}
 	if d.MaxQueued <= 0 {
 		d.MaxQueued = 1 << 20
 	}
@@ -296,31 +301,18 @@ func (b *Bridge) ListenTCP(addr, certFile, keyFile string) (*Listener, error) {
 // Addr is the bound address.
 func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
 
-// Serve accepts connections until Close. Each connection is served on its own goroutine.
+// Serve accepts connections until Close. Each connection is served on its own goroutine. A
+// failed accept (out of descriptors) is retried with backoff (conns.Serve): the listener never
+// stops while it is open.
 func (l *Listener) Serve() error {
-	var delay time.Duration
-	for {
-		nc, err := l.ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
-			}
-			return err
-		}
-		delay = 0
+	return conns.Serve(l.ln, l.b.log, func(nc net.Conn) {
 		release, ok := l.b.track()
 		if !ok {
 			_ = nc.Close()
-			continue
+			return
 		}
-		go l.b.serveConn(nc, release)
-	}
+		l.b.serveConn(nc, release)
+	})
 }
 
 // ServeConn serves one length-prefixed connection (TCP, TLS, or an in-memory pipe in tests)

@@ -77,7 +77,7 @@ func (b *Bridge) newConn(t transport, release func()) *conn {
 func (c *conn) serveTCP(nc net.Conn) {
 	defer c.teardown()
 	for {
-		msg, n, err := readFrame(nc, &c.hdr)
+		msg, n, err := readFrameWithin(nc, &c.hdr, c.b.FrameTimeout)
 		switch {
 		case errors.Is(err, errFrameTooLong):
 			c.b.log.Warn("bridge tcp protocol error: length prefix far beyond 64 KiB; closing the connection",
@@ -125,7 +125,7 @@ func (c *conn) serveWS(ws *websocket.Conn) {
 			}
 			return
 		}
-		msg, n, err := readWSMessage(r)
+		msg, n, err := readWSMessageWithin(ws, r, c.b.FrameTimeout)
 		if err != nil {
 			return
 		}

@@ -74,6 +74,25 @@ func readFrame(r io.Reader, hdr *[4]byte) ([]byte, uint32, error) {
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return nil, 0, err
 	}
+	return readPayload(r, hdr)
+}
+
+// readFrameWithin is readFrame on a connection: the first byte may take any time (an idle
+// connection), the rest of the frame must arrive within timeout, so that a peer trickling a
+// partial frame cannot hold the connection (and its goroutine) indefinitely.
+func readFrameWithin(nc net.Conn, hdr *[4]byte, timeout time.Duration) ([]byte, uint32, error) {
+	if _, err := io.ReadFull(nc, hdr[:1]); err != nil {
+		return nil, 0, err
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(timeout))
+	defer nc.SetReadDeadline(time.Time{}) //nolint:errcheck // the connection may be gone
+	if _, err := io.ReadFull(nc, hdr[1:]); err != nil {
+		return nil, 0, err
+	}
+	return readPayload(nc, hdr)
+}
+
+func readPayload(r io.Reader, hdr *[4]byte) ([]byte, uint32, error) {
 	n := binary.BigEndian.Uint32(hdr[:])
 	if n > maxSkip {
 		return nil, n, errFrameTooLong
@@ -94,6 +113,14 @@ func readFrame(r io.Reader, hdr *[4]byte) ([]byte, uint32, error) {
 // readWSMessage reads one WebSocket message of at most MaxMessage bytes. A longer one is read to
 // its end and thrown away: it returns (nil, total, nil) so that the caller answers FAILURE.
 func readWSMessage(r io.Reader) ([]byte, int64, error) { return conns.ReadMessage(r, MaxMessage) }
+
+// readWSMessageWithin is readWSMessage with the rest of the message due within timeout (the
+// header has arrived): a peer trickling a partial frame is disconnected.
+func readWSMessageWithin(ws *websocket.Conn, r io.Reader, timeout time.Duration) ([]byte, int64, error) {
+	t := time.AfterFunc(timeout, func() { _ = ws.CloseNow() })
+	defer t.Stop()
+	return readWSMessage(r)
+}
 
 func tooBig(n int64) string {
 	return fmt.Sprintf("message of %d bytes exceeds the %d-byte (64 KiB) limit", n, MaxMessage)
