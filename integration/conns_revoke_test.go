@@ -49,7 +49,20 @@ func TestVoxRevocationUnderLoad(t *testing.T) {
 			}
 		}
 	}()
-	defer func() { stop(); wg.Wait() }()
+	defer func() {
+		stop()
+		wg.Wait()
+		for _, c := range append(readers, flood) { // end the clients, draining what they still get
+			_ = c.ws.CloseNow()
+			for open := true; open; {
+				select {
+				case <-c.in:
+				case <-c.done:
+					open = false
+				}
+			}
+		}
+	}()
 
 	var worst, total time.Duration
 	const rounds = 100
