@@ -3,19 +3,25 @@
 // protocol edge turns its messages into the commands here and renders the events the core
 // appends to the account's log; no edge keeps state of its own about agents or calls.
 //
-// Concurrency: each account is one tenant with one mutex. A command locks its tenant, checks and
-// changes state, numbers its events (hub.Enqueue) in the same critical section so that seq order
-// is the order of changes, then unlocks and waits for the events to be durable. Sending DTMF
-// happens after unlocking. Call records are written under the lock, in the order of the changes
-// (a record write is one SQLite statement; with the default --store-sync normal it waits for no
-// fsync), so that a slower earlier write can never overwrite a later one.
+// Concurrency: each account is one tenant with one mutex, and one helper (tenant.exec) is the
+// only way in: it runs a command's critical section under the lock, which checks and changes
+// state and collects the events and call-record changes it produced (no I/O), enqueues them to
+// the hub as one batch before unlocking (so seq order and record order are the order of the
+// changes), then unlocks and waits until the hub's writer has committed them in one transaction
+// (a call's final record is durable together with its call_disconnected). Media and DTMF work
+// and closing sessions run after unlocking.
+//
+// Files: tenant.go (the tenant and its executor), session.go (login, sessions, grace, logout),
+// owner.go (which phone owns an agent's media), call.go (a call's run-time state and its end),
+// wiring.go (what each leg hears), ivr.go, queue.go (queues, ringing, routing), control.go (call
+// controls), transfer.go (transfer, conference, leaving), dial.go (make_call, set_variables),
+// record.go (the call record and its one write), errors.go (error kinds).
 package core
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -60,7 +66,6 @@ func ActorFrom(c *auth.Claims, via Via) Actor {
 type Store interface {
 	User(ctx context.Context, account, id string) (store.User, error)
 	UserByExtension(ctx context.Context, account, ext string) (store.User, error)
-	SaveCall(ctx context.Context, c store.Call) error
 }
 
 // Options configure a core.
@@ -165,46 +170,4 @@ func newID(prefix string) string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	return prefix + hex.EncodeToString(b)
-}
-
-// tenant is one account's run-time state.
-type tenant struct {
-	core *Core
-	name string
-
-	mu     sync.Mutex // guards everything below and every agentRT / callRT of this tenant
-	agents map[string]*agentRT
-	calls  map[string]*callRT
-	queued []*callRT // calls waiting for an agent, oldest first
-}
-
-// fx collects what a locked section produced: events already numbered and work to run after
-// unlocking.
-type fx struct {
-	pending []*hub.Pending
-	after   []func() // run after unlock (closing sessions, stopping media)
-	err     error
-}
-
-func (t *tenant) emit(f *fx, name string, data any) {
-	p, err := t.core.hub.Enqueue(t.name, name, data)
-	if err != nil {
-		f.err = errors.Join(f.err, err)
-		return
-	}
-	f.pending = append(f.pending, p)
-}
-
-// finish waits for f's events and runs its deferred work. Call it after unlocking the tenant.
-func (c *Core) finish(ctx context.Context, f *fx) error {
-	err := f.err
-	for _, p := range f.pending {
-		if _, e := p.Wait(ctx); e != nil {
-			err = errors.Join(err, e)
-		}
-	}
-	for _, g := range f.after {
-		g()
-	}
-	return err
 }

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cti-adapter/cti-adapter/adapter/account"
 	"github.com/cti-adapter/cti-adapter/adapter/agent"
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
 	"github.com/cti-adapter/cti-adapter/adapter/clock"
@@ -113,11 +112,7 @@ func (a *agentRT) view() AgentView {
 	return v
 }
 
-// statusChanged is the status_changed payload.
-func statusChanged(c agent.Change) map[string]any {
-	return map[string]any{"user_id": c.UserID, "status": string(c.To), "previous": string(c.From), "reason": c.Reason}
-}
-
+// applyChange emits status_changed for a change of the agent's state machine.
 func (t *tenant) applyChange(f *fx, a *agentRT, c agent.Change, err error) error {
 	if errors.Is(err, agent.ErrUnchanged) {
 		return nil
@@ -125,7 +120,8 @@ func (t *tenant) applyChange(f *fx, a *agentRT, c agent.Change, err error) error
 	if err != nil {
 		return err
 	}
-	t.emit(f, event.StatusChanged, statusChanged(c))
+	t.emit(f, event.StatusChanged, event.StatusChangedData{UserID: c.UserID, Status: string(c.To),
+		Previous: string(c.From), Reason: c.Reason})
 	if c.To.Available() && c.From != c.To {
 		a.idleAt = c.At
 	}
@@ -146,19 +142,17 @@ func (c *Core) Login(ctx context.Context, a Actor, kind SessionKind) (*Session, 
 	}
 	s := &Session{ID: newID("s"), Account: a.Account, UserID: a.UserID, Kind: kind, done: make(chan struct{})}
 	t := c.tenant(a.Account)
-	var f fx
-	t.mu.Lock()
-	ag := t.agentLocked(a.UserID)
-	ag.name, ag.queues = u.Name, u.Queues
-	ag.sessions[s.ID] = s
-	if ag.offTimer != nil {
-		ag.offTimer.Stop()
-		ag.offTimer = nil
-	}
-	ch, cerr := ag.state.Login(c.now())
-	err = t.applyChange(&f, ag, ch, cerr)
-	t.mu.Unlock()
-	return s, errors.Join(err, c.finish(ctx, &f))
+	return s, t.exec(ctx, func(f *fx) error {
+		ag := t.agentLocked(a.UserID)
+		ag.name, ag.queues = u.Name, u.Queues
+		ag.sessions[s.ID] = s
+		if ag.offTimer != nil {
+			ag.offTimer.Stop()
+			ag.offTimer = nil
+		}
+		ch, cerr := ag.state.Login(c.now())
+		return t.applyChange(f, ag, ch, cerr)
+	})
 }
 
 // EndSession is called by the edge when a session's client went away. The agent stays logged
@@ -166,38 +160,35 @@ func (c *Core) Login(ctx context.Context, a Actor, kind SessionKind) (*Session, 
 // it was; after that, with no session back, it is logged out.
 func (c *Core) EndSession(ctx context.Context, s *Session) {
 	t := c.tenant(s.Account)
-	var f fx
-	t.mu.Lock()
-	ag := t.agents[s.UserID]
-	if ag != nil && ag.sessions[s.ID] == s {
-		delete(ag.sessions, s.ID)
-		if ag.owner == s {
-			t.ownerLostLocked(&f, ag)
+	_ = t.exec(ctx, func(f *fx) error {
+		ag := t.agents[s.UserID]
+		if ag == nil || ag.sessions[s.ID] != s {
+			return nil
 		}
+		delete(ag.sessions, s.ID)
 		if len(ag.sessions) == 0 && ag.state.Status != agent.Offline {
-			grace := t.settingsLocked(ctx).HoldGraceSeconds
-			uid := ag.id
+			grace := time.Duration(t.settingsLocked(ctx).HoldGraceSeconds) * time.Second
 			var timer clock.Timer
-			timer = t.core.opts.Clock.AfterFunc(time.Duration(grace)*time.Second, func() { c.graceLogout(s.Account, uid, timer) })
+			timer = t.afterFunc(grace, func(f *fx) { t.graceLogoutLocked(f, ag.id, timer) })
 			ag.offTimer = timer
 		}
-	}
-	t.mu.Unlock()
+		if ag.owner == s {
+			t.ownerLostLocked(f, ag)
+		}
+		return nil
+	})
 	s.end("closed")
-	_ = c.finish(ctx, &f)
 }
 
-// graceLogout logs out an agent whose sessions did not come back.
-func (c *Core) graceLogout(acct, uid string, timer clock.Timer) {
-	t := c.tenant(acct)
-	var f fx
-	t.mu.Lock()
-	if ag := t.agents[uid]; ag != nil && len(ag.sessions) == 0 && ag.offTimer == timer {
-		ag.offTimer = nil
-		t.logoutLocked(context.Background(), &f, ag, "no session", endedBySystem)
+// graceLogoutLocked logs out an agent whose sessions did not come back. Its calls, held since
+// it lost its phone, end as phone_lost (the hold grace ran out), not as a logout.
+func (t *tenant) graceLogoutLocked(f *fx, uid string, timer clock.Timer) {
+	ag := t.agents[uid]
+	if ag == nil || len(ag.sessions) != 0 || ag.offTimer != timer {
+		return
 	}
-	t.mu.Unlock()
-	_ = c.finish(context.Background(), &f)
+	ag.offTimer = nil
+	t.logoutLocked(context.Background(), f, ag, "no session", endOwnerLost, endedBySystem)
 }
 
 // Logout ends every session of the user and sets it offline, hanging up its calls. Integrators
@@ -213,31 +204,42 @@ func (c *Core) Logout(ctx context.Context, a Actor, userID string) error {
 		return ErrForbidden
 	}
 	t := c.tenant(a.Account)
-	var f fx
-	t.mu.Lock()
-	ag := t.agents[userID]
-	if ag == nil || ag.state.Status == agent.Offline {
-		t.mu.Unlock()
-		if _, err := c.store.User(ctx, a.Account, userID); err != nil {
-			return fmt.Errorf("%w: user %s", ErrNotFound, userID)
+	offline := false
+	err := t.exec(ctx, func(f *fx) error {
+		ag := t.agents[userID]
+		if ag == nil || ag.state.Status == agent.Offline {
+			offline = true
+			return nil
 		}
-		return fmt.Errorf("%w: user %s is offline", ErrConflict, userID)
+		endedBy := endedBySystem // an integrator or admin logged the agent out
+		if a.Role == auth.RoleAgent {
+			endedBy = endedByAgent
+		}
+		t.logoutLocked(ctx, f, ag, "logout", endAgentLogout, endedBy)
+		return nil
+	})
+	if offline {
+		return c.offlineError(ctx, a.Account, userID)
 	}
-	endedBy := endedBySystem // an integrator or admin logged the agent out
-	if a.Role == auth.RoleAgent {
-		endedBy = endedByAgent
-	}
-	t.logoutLocked(ctx, &f, ag, "logout", endedBy)
-	t.mu.Unlock()
-	return c.finish(ctx, &f)
+	return err
 }
 
-func (t *tenant) logoutLocked(ctx context.Context, f *fx, ag *agentRT, why, endedBy string) {
+// offlineError says why a command for an offline user failed: unknown user or offline.
+func (c *Core) offlineError(ctx context.Context, acct, userID string) error {
+	if _, err := c.store.User(ctx, acct, userID); err != nil {
+		return fmt.Errorf("%w: user %s", ErrNotFound, userID)
+	}
+	return fmt.Errorf("%w: user %s is offline", ErrConflict, userID)
+}
+
+// logoutLocked sets ag offline, ends its calls (end_reason endReason) and its alerting, and
+// ends its sessions after unlocking (why).
+func (t *tenant) logoutLocked(ctx context.Context, f *fx, ag *agentRT, why, endReason, endedBy string) {
 	// Offline first: ending the agent's calls then neither frees it nor routes a call to it.
 	ch, err := ag.state.Logout(t.core.now())
 	_ = t.applyChange(f, ag, ch, err)
 	for _, cl := range ag.calls {
-		t.endCallLocked(f, cl, endAgentLogout, endedBy)
+		t.endCallLocked(f, cl, endReason, endedBy)
 	}
 	if cl := ag.ringing; cl != nil {
 		if cl.confRing == ag {
@@ -281,170 +283,85 @@ func (c *Core) SetStatus(ctx context.Context, a Actor, userID string, st agent.S
 		return AgentView{}, fmt.Errorf("%w: an agent can set only its own status", ErrForbidden)
 	}
 	t := c.tenant(a.Account)
-	var f fx
-	t.mu.Lock()
-	ag := t.agents[userID]
-	if ag == nil || ag.state.Status == agent.Offline {
-		t.mu.Unlock()
-		return AgentView{}, fmt.Errorf("%w: user %s is not logged in", ErrConflict, userID)
-	}
-	if st == agent.Ready && (ag.owner == nil || !ag.owner.healthy()) {
-		t.mu.Unlock()
-		return AgentView{}, fmt.Errorf("%w: %s cannot be ready: no phone with a connected peer connection and a granted microphone", ErrNoPhone, userID)
-	}
-	ch, cerr := ag.state.Set(st, reason, c.now())
+	var v AgentView
+	err := t.exec(ctx, func(f *fx) error {
+		ag := t.agents[userID]
+		if ag == nil || ag.state.Status == agent.Offline {
+			return fmt.Errorf("%w: user %s is not logged in", ErrConflict, userID)
+		}
+		if st == agent.Ready && (ag.owner == nil || !ag.owner.healthy()) {
+			return fmt.Errorf("%w: %s cannot be ready: no phone with a connected peer connection and a granted microphone", ErrNoPhone, userID)
+		}
+		err := t.setStatusLocked(ctx, f, ag, st, reason)
+		v = ag.view()
+		return err
+	})
+	return v, err
+}
+
+func (t *tenant) setStatusLocked(ctx context.Context, f *fx, ag *agentRT, st agent.Status, reason string) error {
+	ch, cerr := ag.state.Set(st, reason, t.core.now())
 	if cerr == nil && ch.From == agent.AfterCallWork && ag.wrapUp != nil {
 		ag.wrapUp.Stop() // the agent ended its wrap-up by choosing a status
 		ag.wrapUp = nil
 	}
-	err := t.applyChange(&f, ag, ch, cerr)
+	err := t.applyChange(f, ag, ch, cerr)
 	if err == nil && ag.state.Status == agent.Ready {
 		// an agent who says "ready" again may be offered calls it missed before
 		for _, cl := range t.queued {
 			delete(cl.tried, ag.id)
 		}
-		t.routeLocked(ctx, &f)
+		t.routeLocked(ctx, f)
 	}
-	v := ag.view()
-	t.mu.Unlock()
-	return v, errors.Join(err, c.finish(ctx, &f))
+	return err
 }
 
 // Agent returns a snapshot of one agent (offline if never seen).
 func (c *Core) Agent(acct, userID string) AgentView {
 	t := c.tenant(acct)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if ag := t.agents[userID]; ag != nil {
-		return ag.view()
-	}
-	return AgentView{UserID: userID, Status: string(agent.Offline), Calls: []string{}}
+	v := AgentView{UserID: userID, Status: string(agent.Offline), Calls: []string{}}
+	t.read(func() {
+		if ag := t.agents[userID]; ag != nil {
+			v = ag.view()
+		}
+	})
+	return v
 }
 
 // Agents returns a snapshot of every agent seen since start.
 func (c *Core) Agents(acct string) []AgentView {
 	t := c.tenant(acct)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	out := make([]AgentView, 0, len(t.agents))
-	for _, ag := range t.agents {
-		out = append(out, ag.view())
-	}
+	var out []AgentView
+	t.read(func() {
+		out = make([]AgentView, 0, len(t.agents))
+		for _, ag := range t.agents {
+			out = append(out, ag.view())
+		}
+	})
 	return out
-}
-
-// AttachPhone gives a phone session its persistent media leg (created and negotiated by the
-// signalling edge). The leg's health is reported with PhoneHealth.
-func (c *Core) AttachPhone(ctx context.Context, s *Session, leg media.Leg) error {
-	if s.Kind != KindPhone {
-		return fmt.Errorf("%w: session %s is not a phone", ErrInvalid, s.ID)
-	}
-	t := c.tenant(s.Account)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s.leg = leg
-	return nil
-}
-
-// PhoneHealth reports a phone's peer connection state and microphone permission. A healthy
-// phone takes the media if the agent has no healthy owner; an owner that becomes unhealthy
-// hands it to a healthy standby (or holds its call for the grace period).
-func (c *Core) PhoneHealth(ctx context.Context, s *Session, connected, mic bool) {
-	t := c.tenant(s.Account)
-	var f fx
-	t.mu.Lock()
-	if ag := t.agents[s.UserID]; ag != nil && ag.sessions[s.ID] == s {
-		s.connected, s.mic = connected, mic
-		switch {
-		case ag.owner == s && !s.healthy():
-			t.ownerLostLocked(&f, ag)
-		case s.healthy() && (ag.owner == nil || !ag.owner.healthy()):
-			t.setOwnerLocked(&f, ag, s)
-		}
-	}
-	t.mu.Unlock()
-	_ = c.finish(ctx, &f)
-}
-
-// TakeOwnership makes a healthy phone session the media owner (an agent moving to this tab).
-func (c *Core) TakeOwnership(ctx context.Context, s *Session) error {
-	t := c.tenant(s.Account)
-	var f fx
-	t.mu.Lock()
-	ag := t.agents[s.UserID]
-	switch {
-	case ag == nil || ag.sessions[s.ID] != s:
-		t.mu.Unlock()
-		return ErrSessionEnded
-	case !s.healthy():
-		t.mu.Unlock()
-		return fmt.Errorf("%w: this phone's peer connection is not connected or its microphone is not granted", ErrNoPhone)
-	}
-	if ag.owner != s {
-		t.setOwnerLocked(&f, ag, s)
-	}
-	t.mu.Unlock()
-	return c.finish(ctx, &f)
-}
-
-// setOwnerLocked moves the media to s and resumes any call held for a lost owner.
-func (t *tenant) setOwnerLocked(f *fx, ag *agentRT, s *Session) {
-	prev := ag.owner
-	ag.owner = s
-	t.emit(f, event.MediaOwnerChanged, map[string]any{"user_id": ag.id, "session_id": s.ID})
-	for _, cl := range ag.calls {
-		t.moveMediaLocked(f, cl, ag, prev, s)
-	}
-}
-
-// ownerLostLocked hands the media to a healthy standby, or leaves the agent without an owner:
-// its calls are held (the caller hears hold audio) until one comes back within the grace period.
-func (t *tenant) ownerLostLocked(f *fx, ag *agentRT) {
-	lost := ag.owner
-	for _, s := range ag.sessions {
-		if s != lost && s.healthy() {
-			t.setOwnerLocked(f, ag, s)
-			return
-		}
-	}
-	ag.owner = nil
-	t.emit(f, event.MediaOwnerChanged, map[string]any{"user_id": ag.id, "session_id": ""})
-	for _, cl := range ag.calls {
-		t.ownerGoneLocked(f, cl, ag, lost)
-	}
-}
-
-func (t *tenant) settingsLocked(ctx context.Context) accountSettings {
-	s, err := t.core.accounts.Settings(ctx, t.name)
-	if err != nil {
-		t.core.log.Warn("read settings", "account", t.name, "err", err)
-		return account.Defaults(account.ModeFull)
-	}
-	return s
 }
 
 // UserChanged refreshes a logged-in agent's name and queues after an admin replaced the user;
 // the next routing decision uses them.
 func (c *Core) UserChanged(acct string, u store.User) {
 	t := c.tenant(acct)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if ag := t.agents[u.ID]; ag != nil {
-		ag.name, ag.queues = u.Name, u.Queues
-	}
+	t.run(func(*fx) {
+		if ag := t.agents[u.ID]; ag != nil {
+			ag.name, ag.queues = u.Name, u.Queues
+		}
+	})
 }
 
 // UserDeleted logs a deleted user out: its sessions end and its calls end (ended_by system).
 func (c *Core) UserDeleted(ctx context.Context, acct, id string) {
 	t := c.tenant(acct)
-	var f fx
-	t.mu.Lock()
-	if ag := t.agents[id]; ag != nil && ag.state.Status != agent.Offline {
-		t.logoutLocked(ctx, &f, ag, "user deleted", endedBySystem)
-	}
-	delete(t.agents, id)
-	t.mu.Unlock()
-	_ = c.finish(ctx, &f)
+	_ = t.exec(ctx, func(f *fx) error {
+		if ag := t.agents[id]; ag != nil && ag.state.Status != agent.Offline {
+			t.logoutLocked(ctx, f, ag, "user deleted", endAgentLogout, endedBySystem)
+		}
+		delete(t.agents, id)
+		return nil
+	})
 }
 
 // Shutdown ends every call (ended_by system, end_reason shutdown) and logs every agent out, so
@@ -458,21 +375,20 @@ func (c *Core) Shutdown(ctx context.Context) {
 	}
 	c.mu.Unlock()
 	for _, t := range tenants {
-		var f fx
-		t.mu.Lock()
-		for _, cl := range t.calls {
-			t.endCallLocked(&f, cl, "shutdown", endedBySystem)
-		}
-		for _, ag := range t.agents {
-			if ag.offTimer != nil {
-				ag.offTimer.Stop()
-				ag.offTimer = nil
+		_ = t.exec(ctx, func(f *fx) error {
+			for _, cl := range t.calls {
+				t.endCallLocked(f, cl, "shutdown", endedBySystem)
 			}
-			if ag.state.Status != agent.Offline {
-				t.logoutLocked(ctx, &f, ag, "server shutting down", endedBySystem)
+			for _, ag := range t.agents {
+				if ag.offTimer != nil {
+					ag.offTimer.Stop()
+					ag.offTimer = nil
+				}
+				if ag.state.Status != agent.Offline {
+					t.logoutLocked(ctx, f, ag, "server shutting down", endAgentLogout, endedBySystem)
+				}
 			}
-		}
-		t.mu.Unlock()
-		_ = c.finish(ctx, &f)
+			return nil
+		})
 	}
 }
