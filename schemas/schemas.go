@@ -166,15 +166,24 @@ func (r *Registry) Validate(name string, doc []byte) error {
 }
 
 // Decode validates doc against the named schema (see [Registry.Validate]) and,
-// if it is valid, unmarshals it into v with encoding/json. A value the schema
-// accepts but v's Go type cannot hold (1.0 or 1e3 for an int field) is
-// reported as an [*Error] too (v may then be partly filled). v is not touched
-// when validation fails.
+// if it is valid, unmarshals it into v with encoding/json. An integral number
+// written with a fraction or exponent (5.0, 1e2), which the schema accepts as
+// an integer, decodes into an int field as that integer (see [Integral]). A
+// value the schema accepts but v's Go type still cannot hold (1e30 for an int)
+// is reported as an [*Error] too (v may then be partly filled). v is not
+// touched when validation fails.
 func (r *Registry) Decode(name string, doc []byte, v any) error {
 	if err := r.Validate(name, doc); err != nil {
 		return err
 	}
-	if err := json.Unmarshal(doc, v); err != nil {
+	err := json.Unmarshal(doc, v)
+	if _, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+		// The rare slow path: only a document with such a number pays for the rewrite.
+		if canon, cerr := Integral(doc); cerr == nil {
+			err = json.Unmarshal(canon, v)
+		}
+	}
+	if err != nil {
 		if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
 			field := te.Field
 			if field == "" {
@@ -210,6 +219,9 @@ func goKind(t reflect.Type) string {
 // parse decodes doc the way gojsonschema expects (numbers as json.Number) and
 // refuses anything but exactly one JSON value surrounded by whitespace.
 func parse(doc []byte) (any, error) {
+	if err := CheckText(doc); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
 	var v any
