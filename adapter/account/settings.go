@@ -39,6 +39,7 @@ type Settings struct {
 	HoldGraceSeconds    int      `json:"hold_grace_seconds"`
 	MissedCallReason    string   `json:"missed_call_reason"`
 	AllowedOrigins      []string `json:"allowed_origins"`
+	FrameAncestors      []string `json:"frame_ancestors"` // origins that may frame the agent pages (PROTOCOLS §9)
 	MaxConnections      int      `json:"max_connections"`
 	IVR                 IVR      `json:"ivr"`
 	Queues              []string `json:"queues"`
@@ -54,6 +55,7 @@ func Defaults(mode string) Settings {
 		HoldGraceSeconds:    30,
 		MissedCallReason:    "missed_call",
 		AllowedOrigins:      []string{},
+		FrameAncestors:      []string{},
 		MaxConnections:      100,
 		IVR: IVR{
 			Greeting:       "welcome",
@@ -77,6 +79,9 @@ func Decode(raw []byte) (Settings, error) {
 	}
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return Settings{}, fmt.Errorf("account settings: %w", err)
+	}
+	if s.FrameAncestors == nil {
+		s.FrameAncestors = []string{}
 	}
 	return s, nil
 }
@@ -110,6 +115,9 @@ func (s Settings) Merge(patch []byte) (Settings, error) {
 	}
 	if out.AllowedOrigins == nil {
 		out.AllowedOrigins = []string{}
+	}
+	if out.FrameAncestors == nil {
+		out.FrameAncestors = []string{}
 	}
 	return out, nil
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
@@ -84,24 +85,15 @@ func viewCall(c store.Call) callView {
 }
 
 func (a *API) listCalls(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	f := store.CallFilter{UserID: q.Get("user_id"), After: q.Get("cursor")}
-	var err error
-	if f.From, err = queryTime(r, "from"); err != nil {
-		fail(a.Log, w, r, err)
-		return
-	}
-	if f.To, err = queryTime(r, "to"); err != nil {
-		fail(a.Log, w, r, err)
-		return
-	}
-	limit, err := queryInt(r, "limit", 50, 1, 500)
+	f, err := callFilter(r)
 	if err != nil {
 		fail(a.Log, w, r, err)
 		return
 	}
-	f.Limit = int(limit)
 	calls, next, err := a.Store.Calls(r.Context(), claims(r).Account, f)
+	if errors.Is(err, store.ErrInvalid) && f.After != "" {
+		err = &fieldError{field: "cursor", msg: "is not a next_cursor this API returned", query: true}
+	}
 	if err != nil {
 		fail(a.Log, w, r, err)
 		return
@@ -111,6 +103,31 @@ func (a *API) listCalls(w http.ResponseWriter, r *http.Request) {
 		out[i] = viewCall(c)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"calls": out, "next_cursor": next})
+}
+
+// callFilter reads the query of GET /calls.
+func callFilter(r *http.Request) (store.CallFilter, error) {
+	var f store.CallFilter
+	q, err := query(r)
+	if err != nil {
+		return f, err
+	}
+	if f.UserID, err = queryUserID(q, "user_id"); err != nil {
+		return f, err
+	}
+	if v := q["cursor"]; len(v) > 1 {
+		return f, &fieldError{field: "cursor", msg: "must be the next_cursor of the previous page", query: true}
+	}
+	f.After = q.Get("cursor")
+	if f.From, err = queryTime(q, "from"); err != nil {
+		return f, err
+	}
+	if f.To, err = queryTime(q, "to"); err != nil {
+		return f, err
+	}
+	limit, err := queryInt(q, "limit", 50, 1, 500)
+	f.Limit = int(limit)
+	return f, err
 }
 
 func (a *API) getCall(w http.ResponseWriter, r *http.Request) {

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -19,17 +18,21 @@ import (
 	"github.com/cti-adapter/cti-adapter/adapter/core"
 	"github.com/cti-adapter/cti-adapter/adapter/event"
 	"github.com/cti-adapter/cti-adapter/adapter/hub"
+	"github.com/cti-adapter/cti-adapter/adapter/metrics"
 	"github.com/cti-adapter/cti-adapter/adapter/store"
 	"github.com/cti-adapter/cti-adapter/schemas"
 )
 
 // cmdEnv is the REST API over a real store, hub and core (no media engine).
 type cmdEnv struct {
-	url   string
-	auth  *auth.Service
-	core  *core.Core
-	hub   *hub.Hub
-	store *store.Store
+	api     *API
+	metrics *metrics.Metrics
+	logs    *syncBuffer
+	url     string
+	auth    *auth.Service
+	core    *core.Core
+	hub     *hub.Hub
+	store   *store.Store
 }
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -37,7 +40,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func newCmdEnv(t *testing.T) *cmdEnv {
 	t.Helper()
 	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, nil))
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "cti.db"), log)
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +75,9 @@ func newCmdEnv(t *testing.T) *cmdEnv {
 	}
 	c := core.New(h, st, accounts, core.Options{Log: log})
 	r := chi.NewRouter()
-	r.Mount("/api/v1", New(Deps{Log: log, Store: st, Auth: as, Accounts: accounts, Hub: h, Core: c, Schemas: reg}).Routes())
+	m := metrics.New()
+	a := New(Deps{Log: log, Store: st, Auth: as, Accounts: accounts, Hub: h, Core: c, Schemas: reg, Metrics: m})
+	r.Mount("/api/v1", a.Routes())
 	hs := httptest.NewServer(r)
 	t.Cleanup(func() {
 		hs.Close()
@@ -79,7 +85,7 @@ func newCmdEnv(t *testing.T) *cmdEnv {
 		<-h.Done()
 		st.Close()
 	})
-	return &cmdEnv{url: hs.URL, auth: as, core: c, hub: h, store: st}
+	return &cmdEnv{api: a, metrics: m, logs: logs, url: hs.URL, auth: as, core: c, hub: h, store: st}
 }
 
 func (e *cmdEnv) token(t *testing.T, acct string, role auth.Role, sub string) string {

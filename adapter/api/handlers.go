@@ -6,13 +6,13 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
 	"github.com/cti-adapter/cti-adapter/adapter/store"
+	"github.com/cti-adapter/cti-adapter/schemas"
 )
 
 // userView is a user as the API shows it.
@@ -134,6 +134,10 @@ func (a *API) putSettings(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = a.Schemas.Validate("rest/put_settings", body)
 	}
+	if err == nil {
+		// 5.0 and 1e2 are the integers the schema accepted; the merge decodes Go ints.
+		body, err = schemas.Integral(body)
+	}
 	if err != nil {
 		fail(a.Log, w, r, err)
 		return
@@ -223,66 +227,4 @@ func (a *API) deleteToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// queryInt reads an optional integer query parameter within [lo, hi].
-func queryInt(r *http.Request, name string, def, lo, hi int64) (int64, error) {
-	v := r.URL.Query().Get(name)
-	if v == "" {
-		return def, nil
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < lo || n > hi {
-		return 0, &fieldError{field: name, msg: "must be an integer from " + strconv.FormatInt(lo, 10) + " to " + strconv.FormatInt(hi, 10)}
-	}
-	return n, nil
-}
-
-func queryTime(r *http.Request, name string) (time.Time, error) {
-	v := r.URL.Query().Get(name)
-	if v == "" {
-		return time.Time{}, nil
-	}
-	t, err := time.Parse(time.RFC3339, v)
-	if err != nil {
-		return time.Time{}, &fieldError{field: name, msg: "must be an RFC 3339 time"}
-	}
-	return t, nil
-}
-
-func (a *API) listEvents(w http.ResponseWriter, r *http.Request) {
-	since, err := queryInt(r, "since", 0, 0, 1<<62)
-	if err != nil {
-		fail(a.Log, w, r, err)
-		return
-	}
-	limit, err := queryInt(r, "limit", 100, 1, 1000)
-	if err != nil {
-		fail(a.Log, w, r, err)
-		return
-	}
-	acct := claims(r).Account
-	oldest, err := a.Hub.OldestSeq(r.Context(), acct)
-	if err != nil {
-		fail(a.Log, w, r, err)
-		return
-	}
-	if since == 0 && oldest > 1 {
-		since = oldest - 1 // "from the beginning" is from the oldest retained event, as resume_from 0
-	} else if since+1 < oldest {
-		p := problem(http.StatusGone, "resync_required", "events after "+strconv.FormatInt(since, 10)+" are no longer all retained; read from oldest_seq")
-		p.OldestSeq = &oldest
-		writeProblem(w, r, p)
-		return
-	}
-	evs, err := a.Hub.Events(r.Context(), acct, since, int(limit))
-	if err != nil {
-		fail(a.Log, w, r, err)
-		return
-	}
-	next := since
-	if len(evs) > 0 {
-		next = evs[len(evs)-1].Seq
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"events": evs, "next_since": next, "oldest_seq": oldest})
 }

@@ -171,7 +171,9 @@ func operations() []operation {
 			desc: "sub is the user id for role agent (it must be an agent of the account) and a name otherwise. ttl is a Go duration from 1s to " +
 				strconv.Itoa(int(auth.MaxTTL.Hours())) + "h; omitted means " + strconv.Itoa(int(auth.DefaultTTL.Hours())) + "h.",
 			body: "rest/post_token",
-			ok:   []response{{201, "The new token.", ref("MintedToken")}}},
+			ok:   []response{{201, "The new token.", ref("MintedToken")}},
+			headers: map[int]obj{201: {"Cache-Control": obj{"description": "no-store: the answer carries a secret.",
+				"schema": obj{"type": "string", "const": "no-store"}}}}},
 		{method: "DELETE", path: "/tokens/{token_id}", id: "deleteToken", tag: "tokens", roles: adminRoles,
 			summary: "Revoke a token",
 			desc:    "The token is refused everywhere within one second. Revoking a revoked token succeeds again.",
@@ -197,7 +199,7 @@ func operations() []operation {
 				limit(50, 500),
 			},
 			ok:   []response{{200, "One page of call records.", ref("CallPage")}},
-			errs: []int{400, 422}},
+			errs: []int{400}},
 		{method: "GET", path: "/calls/{call_id}", id: "getCall", tag: "calls", roles: staffRoles,
 			summary: "Get one call record", params: []any{param("CallIDPath")},
 			ok:   []response{{200, "The call record.", ref("Call")}},
@@ -205,7 +207,7 @@ func operations() []operation {
 
 		{method: "GET", path: "/events", id: "listEvents", tag: "events", roles: staffRoles,
 			summary: "Read the account's event log",
-			desc:    "The same per-account log the CTI WebSocket replays: events with seq > since, in seq order, at most limit of them. Poll again with since = next_since. If events after since are no longer retained (since + 1 < oldest_seq), the answer is 410 resync_required with oldest_seq: reload state, then read from oldest_seq - 1. The data of each event is described by the components named events_<event>.",
+			desc:    "The same per-account log the CTI WebSocket replays: events with seq > since, in seq order, at most limit of them. Poll again with since = next_since. If the log cannot continue from since, because events after it are no longer retained (since + 1 < oldest_seq) or since is beyond the newest event (a position from another log), the answer is 410 resync_required with oldest_seq: reload state, then read from oldest_seq - 1. The CTI WebSocket answers resume_from the same way (resync_required). The data of each event is described by the components named events_<event>.",
 			params: []any{
 				obj{"name": "since", "in": "query", "required": false,
 					"description": "The last seq already seen; 0 (the default) reads from the start of the log.",
@@ -213,7 +215,7 @@ func operations() []operation {
 				limit(100, 1000),
 			},
 			ok:   []response{{200, "Events after since.", ref("EventPage")}},
-			errs: []int{410, 422}},
+			errs: []int{400, 410}},
 
 		// The REST twins of the CTI WebSocket commands (commands.go).
 		{method: "POST", path: "/calls", id: "makeCall", tag: "calls", roles: staffRoles,
@@ -244,15 +246,15 @@ func operations() []operation {
 // problemResponses are the components.responses of the problem statuses, with the code each
 // carries (the one its example shows, where a status has several).
 var problemResponses = map[int]struct{ name, code, desc string }{
-	400: {"BadRequest", "invalid_json", "The body is not well-formed JSON (invalid_json), or a parameter the store cannot use, such as an unreadable cursor (invalid_message)."},
+	400: {"BadRequest", "invalid_json", "The body is not well-formed JSON or holds invalid UTF-8, NUL or a lone surrogate (invalid_json), or a query parameter does not match its documented form, such as an unreadable cursor or a malformed user_id (invalid_message; errors names the parameter)."},
 	401: {"Unauthorized", "unauthorized", "No token, or a token that is malformed, badly signed, expired, revoked, or of an account that does not exist (unauthorized)."},
 	403: {"Forbidden", "forbidden", "The token's role may not use this operation (forbidden)."},
 	404: {"NotFound", "not_found", "No such resource in the token's account (not_found)."},
 	409: {"Conflict", "conflict", "The change conflicts with the current state, e.g. an extension taken by another agent (conflict)."},
-	410: {"ResyncRequired", "resync_required", "Events after since are no longer retained (resync_required); oldest_seq is the oldest retained seq."},
+	410: {"ResyncRequired", "resync_required", "The log cannot continue from since: events after it are no longer retained, or since is beyond the newest event (resync_required); oldest_seq is the oldest retained seq."},
 	413: {"PayloadTooLarge", "payload_too_large", "The body is over 64 KiB (payload_too_large)."},
 	415: {"UnsupportedMediaType", "unsupported_media", "The Content-Type is not application/json (unsupported_media)."},
-	422: {"ValidationFailed", "invalid_message", "The body or a parameter is invalid (invalid_message); errors lists each field."},
+	422: {"ValidationFailed", "invalid_message", "The body or a path parameter is invalid (invalid_message); errors lists each field. Integral numbers written with a fraction or exponent (5.0, 1e2) are accepted where an integer is expected."},
 	500: {"InternalError", "internal", "The request could not be completed (internal); nothing about internals is disclosed."},
 }
 

@@ -4,6 +4,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -31,17 +32,18 @@ type Problem struct {
 }
 
 var titles = map[string]string{
-	"invalid_json":      "Malformed JSON",
-	"invalid_message":   "Invalid message",
-	"unauthorized":      "Unauthorized",
-	"forbidden":         "Forbidden",
-	"not_found":         "Not found",
-	"conflict":          "Conflict",
-	"payload_too_large": "Payload too large",
-	"unsupported_media": "Unsupported media type",
-	"rate_limited":      "Too many requests",
-	"resync_required":   "Events no longer retained",
-	"internal":          "Internal error",
+	"invalid_json":       "Malformed JSON",
+	"invalid_message":    "Invalid message",
+	"unauthorized":       "Unauthorized",
+	"forbidden":          "Forbidden",
+	"not_found":          "Not found",
+	"method_not_allowed": "Method not allowed",
+	"conflict":           "Conflict",
+	"payload_too_large":  "Payload too large",
+	"unsupported_media":  "Unsupported media type",
+	"rate_limited":       "Too many requests",
+	"resync_required":    "Events no longer retained",
+	"internal":           "Internal error",
 }
 
 // writeProblem writes p as application/problem+json.
@@ -74,6 +76,11 @@ var errUnsupportedMedia = errors.New("Content-Type must be application/json")
 func fail(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
 	var se *schemas.Error
 	switch {
+	case clientClosed(r, err):
+		// Not a server error: the client went away mid-request (nginx's 499). Nobody reads the
+		// answer; the status is for the request counter and the log.
+		log.Info("client closed request", "method", r.Method, "path", r.URL.Path, "err", err)
+		w.WriteHeader(StatusClientClosed)
 	case errors.As(err, &se):
 		writeProblem(w, r, Problem{Status: http.StatusUnprocessableEntity, Code: "invalid_message",
 			Detail: "the body does not match " + se.Schema, Errors: se.Fields})
@@ -97,7 +104,11 @@ func fail(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
 	default:
 		var fe *fieldError
 		if errors.As(err, &fe) {
-			writeProblem(w, r, Problem{Status: http.StatusUnprocessableEntity, Code: "invalid_message",
+			status := http.StatusUnprocessableEntity
+			if fe.query {
+				status = http.StatusBadRequest
+			}
+			writeProblem(w, r, Problem{Status: status, Code: "invalid_message",
 				Detail: fe.Error(), Errors: []schemas.FieldError{{Field: fe.field, Message: fe.msg}}})
 			return
 		}
@@ -106,9 +117,22 @@ func fail(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
+// StatusClientClosed is the status recorded for a request whose client disconnected before the
+// answer (nginx's 499 "client closed request"): counted as 4xx, logged at INFO, never a 5xx.
+const StatusClientClosed = 499
+
+// clientClosed reports whether err is only the request's context ending because the client left.
+func clientClosed(r *http.Request, err error) bool {
+	return r.Context().Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
+}
+
 // fieldError is a validation failure found in code rather than by a schema (a query parameter,
-// a reference to a user that does not exist).
-type fieldError struct{ field, msg string }
+// a reference to a user that does not exist). Query parameters are 400 (the request line is
+// wrong), body fields 422 like schema failures.
+type fieldError struct {
+	field, msg string
+	query      bool
+}
 
 func (e *fieldError) Error() string { return e.field + ": " + e.msg }
 

@@ -198,7 +198,8 @@ func New(d Deps) *Bridge {
 	if d.MaxQueued <= 0 {
 		d.MaxQueued = 1 << 20
 	}
-	b := &Bridge{Deps: d, log: d.Log.With("component", "bridge"), controlTarget: d.Processor + ".CONTROL",
+	// d.Log already names the component (server.New): adding it again repeats the JSON key.
+	b := &Bridge{Deps: d, log: d.Log, controlTarget: d.Processor + ".CONTROL",
 		bodySchemas: map[string]bool{}, feeds: map[string]*feed{}, live: map[*conn]struct{}{}}
 	for _, n := range d.Schemas.Names() {
 		if len(n) > len("bridge/") && n[:len("bridge/")] == "bridge/" {

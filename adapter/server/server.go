@@ -158,11 +158,16 @@ func (s *Server) routes() http.Handler {
 	signalling := rtc.New(rtc.Deps{Log: s.Log.With("component", "rtc"), Auth: s.Auth, Core: s.Core, Hub: s.Hub,
 		Accounts: s.Accounts, Schemas: s.Schemas, Media: s.Media, Conns: s.Conns, Store: s.Store})
 	r.Get("/rtc", signalling.ServeHTTP)
-	r.Post("/webcall/{account}/token", signalling.CustomerToken)
+	webcall := r.With(web.WebcallCORS(s.Accounts)) // CORS for the account's allowed_origins, preflight included
+	webcall.Post("/webcall/{account}/token", signalling.CustomerToken)
+	webcall.Options("/webcall/{account}/token", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Allow", "POST, OPTIONS") // an OPTIONS that is not a preflight
+		w.WriteHeader(http.StatusNoContent)
+	})
 	r.Get("/{room:[a-z0-9][a-z0-9_-]{0,62}-[0-9a-fA-F]{32}}", vox.New(vox.Deps{Log: s.Log.With("component", "vox"), Auth: s.Auth, Hub: s.Hub, Core: s.Core, Accounts: s.Accounts, Schemas: s.Schemas, Metrics: s.Metrics, Conns: s.Conns}, vox.Options{}).ServeHTTP)
-	web.Mount(r, static.Files)
+	web.Mount(r, static.Files, s.Accounts)
 	r.Mount("/api/v1", api.New(api.Deps{
-		Log: s.Log, Store: s.Store, Auth: s.Auth, Accounts: s.Accounts, Hub: s.Hub, Core: s.Core,
+		Log: s.Log.With("component", "api"), Store: s.Store, Auth: s.Auth, Accounts: s.Accounts, Hub: s.Hub, Core: s.Core,
 		Schemas: s.Schemas, Metrics: s.Metrics, PublicURL: s.Config.PublicURL,
 	}).Routes())
 	r.Mount("/bridge", s.Bridge)

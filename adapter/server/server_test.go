@@ -327,8 +327,8 @@ func TestSettingsUpdateEmitsEvent(t *testing.T) {
 	if r := ts.do(t, "GET", "/api/v1/events", ts.token(t, "globex", auth.RoleAdmin, "ops"), nil); len(r.body["events"].([]any)) != 0 {
 		t.Fatalf("globex sees acme's events: %s", r.raw)
 	}
-	ts.do(t, "GET", "/api/v1/events?limit=0", admin, nil).expect(t, 422, "invalid_message")
-	ts.do(t, "GET", "/api/v1/events?since=-1", admin, nil).expect(t, 422, "invalid_message")
+	ts.do(t, "GET", "/api/v1/events?limit=0", admin, nil).expect(t, 400, "invalid_message") // query parameters: 400
+	ts.do(t, "GET", "/api/v1/events?since=-1", admin, nil).expect(t, 400, "invalid_message")
 	ts.do(t, "PUT", "/api/v1/settings", admin, map[string]any{"mode": "full"}).expect(t, 200, "")
 	if _, err := ts.Store.PruneEvents(context.Background(), time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
@@ -400,6 +400,6 @@ func TestCallRecords(t *testing.T) {
 		t.Fatalf("call record: %s", one.raw)
 	}
 	ts.do(t, "GET", "/api/v1/calls/c0", ts.token(t, "globex", auth.RoleAdmin, "ops"), nil).expect(t, 404, "not_found")
-	ts.do(t, "GET", "/api/v1/calls?from=yesterday", admin, nil).expect(t, 422, "invalid_message")
+	ts.do(t, "GET", "/api/v1/calls?from=yesterday", admin, nil).expect(t, 400, "invalid_message")
 	ts.do(t, "GET", "/api/v1/calls?cursor=!!!", admin, nil).expect(t, 400, "")
 }

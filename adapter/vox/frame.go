@@ -102,6 +102,10 @@ func decodeFrame(reg *schemas.Registry, raw []byte, s session) (frame, *protoErr
 	if !json.Valid(raw) {
 		return frame{}, &protoError{Code: CodeInvalidJSON, Message: jsonProblem(raw)}
 	}
+	if err := schemas.CheckText(raw); err != nil {
+		// Refused before anything is read from it: a request_id would be echoed mangled.
+		return frame{}, &protoError{Code: CodeInvalidJSON, Message: "the frame is not valid text: " + err.Error()}
+	}
 	var env envelope
 	if err := json.Unmarshal(raw, &env); err != nil {
 		// Valid JSON that is not an object.
@@ -179,6 +183,9 @@ func invalid(rid, msg string, err error) *protoError {
 	if errors.As(err, &se) {
 		return &protoError{RequestID: rid, Code: CodeInvalidMessage, Message: msg, Details: se.Fields}
 	}
+	if errors.Is(err, schemas.ErrInvalidJSON) {
+		return &protoError{RequestID: rid, Code: CodeInvalidJSON, Message: msg + ": " + err.Error()}
+	}
 	// Decode's other failures (a value the schema admits but Go cannot hold) are rare; say so.
 	return &protoError{RequestID: rid, Code: CodeInvalidMessage, Message: msg + ": " + err.Error()}
 }
@@ -250,13 +257,36 @@ type errorFrame struct {
 }
 
 type errorData struct {
-	Code    string               `json:"code"`
-	Message string               `json:"message"`
-	Details []schemas.FieldError `json:"details,omitempty"`
+	Code           string               `json:"code"`
+	Message        string               `json:"message"`
+	Details        []schemas.FieldError `json:"details,omitempty"`
+	DetailsOmitted int                  `json:"details_omitted,omitempty"`
 }
 
-// maxMessage bounds the human text of an error frame (schemas/vox/error.json).
-const maxMessage = 1024
+// Bounds of an error frame (schemas/vox/error.json): the human text, the details listed (the
+// rest are counted in details_omitted), and each detail's field path.
+const (
+	maxMessage    = 1024
+	maxDetails    = 20
+	maxDetailPath = 256
+)
+
+// capDetails keeps the first maxDetails details, with long paths cut, and counts the rest: a
+// frame with thousands of unknown fields gets a reply of bounded size.
+func capDetails(d []schemas.FieldError) ([]schemas.FieldError, int) {
+	omitted := 0
+	if len(d) > maxDetails {
+		d, omitted = d[:maxDetails], len(d)-maxDetails
+	}
+	out := make([]schemas.FieldError, len(d))
+	for i, f := range d {
+		if len(f.Field) > maxDetailPath {
+			f.Field = truncate(f.Field, maxDetailPath)
+		}
+		out[i] = f
+	}
+	return out, omitted
+}
 
 func encodeError(e *protoError) []byte {
 	msg := e.Message
@@ -266,8 +296,9 @@ func encodeError(e *protoError) []byte {
 	if len(msg) > maxMessage {
 		msg = truncate(msg, maxMessage)
 	}
+	details, omitted := capDetails(e.Details)
 	b, _ := json.Marshal(errorFrame{Event: "error", RequestID: e.RequestID,
-		Data: errorData{Code: e.Code, Message: msg, Details: e.Details}})
+		Data: errorData{Code: e.Code, Message: msg, Details: details, DetailsOmitted: omitted}})
 	return b
 }
 

@@ -14,12 +14,18 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/cti-adapter/cti-adapter/adapter/account"
 )
 
 // CSP is the Content-Security-Policy of every page: scripts, styles, images and connections
-// (fetch and WebSocket) only from the adapter itself, audio from the page's own streams.
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-	"connect-src 'self'; media-src 'self' blob: mediastream:; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
+// (fetch and WebSocket) only from the adapter itself, audio from the page's own streams, and
+// framing by the adapter's own pages only. A page loaded with ?account=<name> may also be framed
+// by that account's frame_ancestors (PROTOCOLS.md section 9; see framePolicy).
+const CSP = cspBase + "frame-ancestors 'self'"
+
+const cspBase = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; media-src 'self' blob: mediastream:; base-uri 'none'; form-action 'self'; "
 
 // Pages maps each page route to its embedded file.
 var Pages = map[string]string{
@@ -54,9 +60,10 @@ type asset struct {
 	etag  string
 }
 
-// Mount registers /static/* and the page routes on r. It panics if a page file is missing from
-// files (a build mistake, caught by the package's tests).
-func Mount(r chi.Router, files fs.FS) {
+// Mount registers /static/* and the page routes on r. accts gives the frame_ancestors of the
+// account a page names in ?account= (nil: every page is framed by the adapter only). It panics
+// if a page file is missing from files (a build mistake, caught by the package's tests).
+func Mount(r chi.Router, files fs.FS, accts Settings) {
 	assets := map[string]asset{}
 	err := fs.WalkDir(files, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -92,14 +99,19 @@ func Mount(r chi.Router, files fs.FS) {
 		if !ok {
 			panic("web: page " + route + " needs static/" + file)
 		}
-		r.Get(route, func(w http.ResponseWriter, req *http.Request) { serve(w, req, a) })
+		r.Get(route, func(w http.ResponseWriter, req *http.Request) {
+			w.Header().Set("Content-Security-Policy", cspBase+framePolicy(req, accts))
+			serve(w, req, a)
+		})
 	}
 }
 
 // serve writes an asset with the security headers; revalidation by ETag keeps updates visible.
 func serve(w http.ResponseWriter, r *http.Request, a asset) {
 	h := w.Header()
-	h.Set("Content-Security-Policy", CSP)
+	if h.Get("Content-Security-Policy") == "" {
+		h.Set("Content-Security-Policy", CSP)
+	}
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Permissions-Policy", "microphone=(self), camera=(self), display-capture=(self)")
@@ -107,4 +119,19 @@ func serve(w http.ResponseWriter, r *http.Request, a asset) {
 	h.Set("Content-Type", a.ctype)
 	h.Set("ETag", a.etag)
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
+}
+
+// framePolicy is the frame-ancestors directive of a page: 'self', plus the frame_ancestors of the
+// account named by ?account= when it is a valid, existing account. Anything else (no account,
+// a bad name, an unknown account) is 'self' alone: a page never fails for its query.
+func framePolicy(r *http.Request, accts Settings) string {
+	acct := r.URL.Query().Get("account")
+	if accts == nil || acct == "" || !account.ValidName(acct) {
+		return "frame-ancestors 'self'"
+	}
+	s, err := accts.Settings(r.Context(), acct)
+	if err != nil || len(s.FrameAncestors) == 0 {
+		return "frame-ancestors 'self'"
+	}
+	return "frame-ancestors 'self' " + strings.Join(s.FrameAncestors, " ")
 }

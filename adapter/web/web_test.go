@@ -18,7 +18,7 @@ import (
 func server(t *testing.T) *httptest.Server {
 	t.Helper()
 	r := chi.NewRouter()
-	web.Mount(r, static.Files)
+	web.Mount(r, static.Files, nil)
 	s := httptest.NewServer(r)
 	t.Cleanup(s.Close)
 	return s
