@@ -34,8 +34,8 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// do sends one request with optional headers ("Name: value").
-func (e *cmdEnv) do(t *testing.T, method, path, token, body string, headers ...string) answer {
+// send sends one request with optional headers ("Name: value").
+func (e *cmdEnv) send(t *testing.T, method, path, token, body string, headers ...string) answer {
 	t.Helper()
 	var rd *strings.Reader
 	if body == "" {
@@ -70,7 +70,7 @@ func (e *cmdEnv) do(t *testing.T, method, path, token, body string, headers ...s
 func TestUnknownRoutesAndMethodsAreProblems(t *testing.T) {
 	e := newCmdEnv(t)
 	admin := e.token(t, "acme", auth.RoleAdmin, "root")
-	nf := e.do(t, "GET", "/api/v1/nope", admin, "")
+	nf := e.send(t, "GET", "/api/v1/nope", admin, "")
 	nf.is(t, http.StatusNotFound, "not_found")
 	if nf.header.Get("X-Content-Type-Options") != "nosniff" {
 		t.Errorf("404 without nosniff: %v", nf.header)
@@ -80,13 +80,13 @@ func TestUnknownRoutesAndMethodsAreProblems(t *testing.T) {
 		{"POST", "/api/v1/users/bob", "GET, PUT, DELETE"},
 		{"DELETE", "/api/v1/calls", "GET, POST"},
 	} {
-		a := e.do(t, tc.method, tc.path, admin, "")
+		a := e.send(t, tc.method, tc.path, admin, "")
 		a.is(t, http.StatusMethodNotAllowed, "method_not_allowed")
 		if a.header.Get("Allow") != tc.allow {
 			t.Errorf("%s %s: Allow %q, want %q", tc.method, tc.path, a.header.Get("Allow"), tc.allow)
 		}
 	}
-	if ok := e.do(t, "GET", "/api/v1/users", admin, ""); ok.header.Get("X-Content-Type-Options") != "nosniff" {
+	if ok := e.send(t, "GET", "/api/v1/users", admin, ""); ok.header.Get("X-Content-Type-Options") != "nosniff" {
 		t.Errorf("200 without nosniff: %v", ok.header)
 	}
 }
@@ -103,22 +103,22 @@ func TestQueryParametersValidated(t *testing.T) {
 		"limit=0":           "limit",
 		"from=yesterday":    "from",
 	} {
-		a := e.do(t, "GET", "/api/v1/calls?"+q, admin, "")
+		a := e.send(t, "GET", "/api/v1/calls?"+q, admin, "")
 		a.is(t, http.StatusBadRequest, "invalid_message")
 		errs, _ := a.body["errors"].([]any)
 		if len(errs) != 1 || errs[0].(map[string]any)["field"] != field {
 			t.Errorf("%s: errors %v, want field %s", q, a.body["errors"], field)
 		}
 	}
-	e.do(t, "GET", "/api/v1/calls?user_id=bob&limit=5", admin, "").is(t, http.StatusOK, "")
-	e.do(t, "GET", "/api/v1/events?since=%zz", admin, "").is(t, http.StatusBadRequest, "invalid_message")
+	e.send(t, "GET", "/api/v1/calls?user_id=bob&limit=5", admin, "").is(t, http.StatusOK, "")
+	e.send(t, "GET", "/api/v1/events?since=%zz", admin, "").is(t, http.StatusBadRequest, "invalid_message")
 }
 
 func TestEventsSinceBeyondHeadIsResync(t *testing.T) {
 	e := newCmdEnv(t)
 	admin := e.token(t, "acme", auth.RoleAdmin, "root")
 	for range 3 {
-		if a := e.do(t, "PUT", "/api/v1/settings", admin, `{"wrap_up_seconds":1}`); a.status != 200 {
+		if a := e.send(t, "PUT", "/api/v1/settings", admin, `{"wrap_up_seconds":1}`); a.status != 200 {
 			t.Fatalf("put settings: %d %v", a.status, a.body)
 		}
 	}
@@ -126,12 +126,12 @@ func TestEventsSinceBeyondHeadIsResync(t *testing.T) {
 	if head < 3 {
 		t.Fatalf("head %d after three settings changes", head)
 	}
-	at := e.do(t, "GET", "/api/v1/events?since="+itoa(head), admin, "")
+	at := e.send(t, "GET", "/api/v1/events?since="+itoa(head), admin, "")
 	at.is(t, http.StatusOK, "")
 	if evs := at.body["events"].([]any); len(evs) != 0 || at.body["next_since"].(float64) != float64(head) {
 		t.Errorf("since=head: %v", at.body)
 	}
-	beyond := e.do(t, "GET", "/api/v1/events?since="+itoa(head+1), admin, "")
+	beyond := e.send(t, "GET", "/api/v1/events?since="+itoa(head+1), admin, "")
 	beyond.is(t, http.StatusGone, "resync_required")
 	if beyond.body["oldest_seq"] == nil {
 		t.Errorf("resync without oldest_seq: %v", beyond.body)
@@ -149,30 +149,30 @@ func TestIntegralNumbersAccepted(t *testing.T) {
 		`{"max_connections":1e2}`:   {"max_connections", 100.0},
 		`{"max_connections":2.5e2}`: {"max_connections", 250.0},
 	} {
-		a := e.do(t, "PUT", "/api/v1/settings", admin, body)
+		a := e.send(t, "PUT", "/api/v1/settings", admin, body)
 		a.is(t, http.StatusOK, "")
 		if got := a.body[want[0].(string)]; got != want[1] {
 			t.Errorf("%s: %s = %v, want %v", body, want[0], got, want[1])
 		}
 	}
-	e.do(t, "PUT", "/api/v1/settings", admin, `{"wrap_up_seconds":5.5}`).is(t, http.StatusUnprocessableEntity, "invalid_message")
+	e.send(t, "PUT", "/api/v1/settings", admin, `{"wrap_up_seconds":5.5}`).is(t, http.StatusUnprocessableEntity, "invalid_message")
 }
 
 func TestInvalidTextRefused(t *testing.T) {
 	e := newCmdEnv(t)
 	admin := e.token(t, "acme", auth.RoleAdmin, "root")
 	for _, body := range []string{"{\"name\":\"\xff\xfe\"}", `{"name":"a\u0000b"}`, `{"name":"\ud800"}`} {
-		e.do(t, "PUT", "/api/v1/users/x", admin, body).is(t, http.StatusBadRequest, "invalid_json")
+		e.send(t, "PUT", "/api/v1/users/x", admin, body).is(t, http.StatusBadRequest, "invalid_json")
 	}
-	e.do(t, "GET", "/api/v1/users/x", admin, "").is(t, http.StatusNotFound, "not_found") // nothing stored
+	e.send(t, "GET", "/api/v1/users/x", admin, "").is(t, http.StatusNotFound, "not_found") // nothing stored
 	integ := e.token(t, "acme", auth.RoleIntegrator, "crm")
-	e.do(t, "POST", "/api/v1/calls", integ, "{\"user_id\":\"bob\",\"phone\":\"1002\",\"variables\":{\"k\":\"\xc3\"}}").is(t, http.StatusBadRequest, "invalid_json")
+	e.send(t, "POST", "/api/v1/calls", integ, "{\"user_id\":\"bob\",\"phone\":\"1002\",\"variables\":{\"k\":\"\xc3\"}}").is(t, http.StatusBadRequest, "invalid_json")
 }
 
 func TestTokenAnswerNotCached(t *testing.T) {
 	e := newCmdEnv(t)
 	admin := e.token(t, "acme", auth.RoleAdmin, "root")
-	a := e.do(t, "POST", "/api/v1/tokens", admin, `{"role":"integrator","sub":"crm"}`)
+	a := e.send(t, "POST", "/api/v1/tokens", admin, `{"role":"integrator","sub":"crm"}`)
 	a.is(t, http.StatusCreated, "")
 	if a.header.Get("Cache-Control") != "no-store" || a.header.Get("X-Content-Type-Options") != "nosniff" {
 		t.Errorf("token answer headers: %v", a.header)
@@ -183,7 +183,7 @@ func TestTokenAnswerNotCached(t *testing.T) {
 func TestClientCloseIsNotServerError(t *testing.T) {
 	e := newCmdEnv(t)
 	admin := e.token(t, "acme", auth.RoleAdmin, "root")
-	e.do(t, "GET", "/api/v1/users", admin, "").is(t, http.StatusOK, "") // the account is known now
+	e.send(t, "GET", "/api/v1/users", admin, "").is(t, http.StatusOK, "") // the account is known now
 	h := e.api.Routes()
 	ctx, cancel := context.WithCancel(context.Background())
 	req := httptest.NewRequestWithContext(ctx, "GET", "/users", nil)
@@ -218,10 +218,10 @@ func TestAPICORS(t *testing.T) {
 	e := newCmdEnv(t)
 	acme := e.token(t, "acme", auth.RoleAdmin, "root")
 	globex := e.token(t, "globex", auth.RoleAdmin, "root")
-	e.do(t, "PUT", "/api/v1/settings", acme, `{"allowed_origins":["https://crm.acme.test"]}`).is(t, http.StatusOK, "")
-	e.do(t, "PUT", "/api/v1/settings", globex, `{"allowed_origins":["https://crm.globex.test"]}`).is(t, http.StatusOK, "")
+	e.send(t, "PUT", "/api/v1/settings", acme, `{"allowed_origins":["https://crm.acme.test"]}`).is(t, http.StatusOK, "")
+	e.send(t, "PUT", "/api/v1/settings", globex, `{"allowed_origins":["https://crm.globex.test"]}`).is(t, http.StatusOK, "")
 	preflight := func(origin string) answer {
-		return e.do(t, "OPTIONS", "/api/v1/calls", "", "", "Origin: "+origin,
+		return e.send(t, "OPTIONS", "/api/v1/calls", "", "", "Origin: "+origin,
 			"Access-Control-Request-Method: POST", "Access-Control-Request-Headers: authorization, content-type")
 	}
 	for _, o := range []string{"https://crm.acme.test", "https://crm.globex.test"} {
@@ -247,12 +247,12 @@ func TestAPICORS(t *testing.T) {
 		{globex, "https://crm.globex.test", true},
 		{acme, "https://evil.test", false},
 	} {
-		a := e.do(t, "GET", "/api/v1/users", tc.token, "", "Origin: "+tc.origin)
+		a := e.send(t, "GET", "/api/v1/users", tc.token, "", "Origin: "+tc.origin)
 		if got := a.header.Get("Access-Control-Allow-Origin"); (got == tc.origin) != tc.allowed || (!tc.allowed && got != "") {
 			t.Errorf("GET /users from %s: Access-Control-Allow-Origin %q, want allowed=%v", tc.origin, got, tc.allowed)
 		}
 	}
-	if a := e.do(t, "POST", "/api/v1/calls", acme, `{"user_id":"nobody","phone":"1"}`, "Origin: https://crm.acme.test"); a.header.Get("Access-Control-Allow-Origin") != "https://crm.acme.test" {
+	if a := e.send(t, "POST", "/api/v1/calls", acme, `{"user_id":"nobody","phone":"1"}`, "Origin: https://crm.acme.test"); a.header.Get("Access-Control-Allow-Origin") != "https://crm.acme.test" {
 		t.Errorf("an error answer is unreadable cross-origin: %d %v", a.status, a.header)
 	}
 }
