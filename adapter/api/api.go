@@ -15,6 +15,7 @@ import (
 
 	"github.com/cti-adapter/cti-adapter/adapter/account"
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
+	"github.com/cti-adapter/cti-adapter/adapter/conns"
 	"github.com/cti-adapter/cti-adapter/adapter/core"
 	"github.com/cti-adapter/cti-adapter/adapter/event"
 	"github.com/cti-adapter/cti-adapter/adapter/hub"
@@ -37,6 +38,8 @@ type Deps struct {
 	Core     *core.Core // the commands of the REST twins (commands.go)
 	Schemas  *schemas.Registry
 	Metrics  *metrics.Metrics
+	// Budget is the per-account budget shared by every surface (nil: none).
+	Budget *conns.Budget
 	// PublicURL is the adapter's external base URL (for ws_url); empty derives it from the request.
 	PublicURL string
 }
@@ -66,6 +69,7 @@ func (a *API) Routes() chi.Router {
 		r.Use(a.Auth.Middleware(func(w http.ResponseWriter, r *http.Request, err error) { fail(a.Log, w, r, err) }))
 		r.Use(web.APIActual(a.Accounts, func(r *http.Request) string { return claims(r).Account }))
 		r.Use(a.count)
+		r.Use(a.budget)
 		staff := roles(auth.RoleAdmin, auth.RoleIntegrator)
 		admin := roles(auth.RoleAdmin)
 		desk := roles(auth.RoleAdmin, auth.RoleIntegrator, auth.RoleAgent)

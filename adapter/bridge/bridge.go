@@ -42,6 +42,17 @@ const DefaultVersion = "0.1.0"
 // expired (the same code as /rtc): get a new token, then reconnect. TCP connections just close.
 const CloseToken websocket.StatusCode = 4003
 
+// Frame limit of one connection (as on vox and /rtc): FrameRate messages per second, FrameBurst at
+// once; beyond it a request is answered FAILURE unprocessed, and more than FrameBurst refusals
+// within a second close the connection (WebSocket 1008).
+const (
+	FrameRate  = 20
+	FrameBurst = 40
+)
+
+// DefaultMaxPerAddr is how many bridge connections one client address may hold by default.
+const DefaultMaxPerAddr = 256
+
 // ReasonToken is the session.ended reason (and close reason) when the login's token was revoked
 // or expired.
 const ReasonToken = "token revoked or expired"
@@ -72,6 +83,11 @@ type Deps struct {
 	// FrameTimeout bounds the arrival of the rest of a message once its first byte came, before
 	// and after login: a peer trickling a partial frame is disconnected (default 10s).
 	FrameTimeout time.Duration
+	// Budget is the per-account budget shared by every surface (nil: none).
+	Budget *conns.Budget
+	// MaxPerAddr caps the connections of one client address, WebSocket and TCP together
+	// (default DefaultMaxPerAddr): the bridge accepts connections before any login.
+	MaxPerAddr int
 	// MaxQueued bounds the bytes waiting to be written to one connection; a connection that
 	// falls further behind is closed (WebSocket 1013, try again later). Default 1 MiB.
 	MaxQueued int
@@ -84,6 +100,8 @@ type Bridge struct {
 	log           *slog.Logger
 	controlTarget string
 	bodySchemas   map[string]bool // message names with a body schema bridge/<name>
+
+	addrs *conns.Caps // connections per client address
 
 	mu      sync.Mutex // guards feeds, live, watch, closing, gone
 	feeds   map[string]*feed
@@ -192,6 +210,9 @@ func New(d Deps) *Bridge {
 	if d.WriteTimeout <= 0 {
 		d.WriteTimeout = 10 * time.Second
 	}
+	if d.MaxPerAddr <= 0 {
+		d.MaxPerAddr = DefaultMaxPerAddr
+	}
 	if d.FrameTimeout <= 0 {
 		d.FrameTimeout = 10 * time.Second
 	}
@@ -200,7 +221,7 @@ func New(d Deps) *Bridge {
 	}
 	// d.Log already names the component (server.New): adding it again repeats the JSON key.
 	b := &Bridge{Deps: d, log: d.Log, controlTarget: d.Processor + ".CONTROL",
-		bodySchemas: map[string]bool{}, feeds: map[string]*feed{}, live: map[*conn]struct{}{}}
+		bodySchemas: map[string]bool{}, feeds: map[string]*feed{}, live: map[*conn]struct{}{}, addrs: conns.NewCaps(d.MaxPerAddr)}
 	for _, n := range d.Schemas.Names() {
 		if len(n) > len("bridge/") && n[:len("bridge/")] == "bridge/" {
 			b.bodySchemas[n[len("bridge/"):]] = true
@@ -234,9 +255,14 @@ func (b *Bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusUnauthorized, "Authorization must be a Bearer token")
 		return
 	}
-	release, ok := b.track()
+	release, ok := b.track(conns.RequestAddr(r))
 	if !ok {
-		httpError(w, http.StatusServiceUnavailable, "shutting down")
+		if b.isClosing() {
+			httpError(w, http.StatusServiceUnavailable, "shutting down")
+			return
+		}
+		w.Header().Set("Retry-After", "5")
+		httpError(w, http.StatusTooManyRequests, fmt.Sprintf("this address already holds %d bridge connections", b.MaxPerAddr))
 		return
 	}
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{})
@@ -258,18 +284,33 @@ func httpError(w http.ResponseWriter, status int, msg string) {
 	_, _ = fmt.Fprintf(w, "{\"error\":%q}\n", msg)
 }
 
-// track registers a connection with the tracker (if any).
-func (b *Bridge) track() (func(), bool) {
-	b.mu.Lock()
-	closing := b.closing
-	b.mu.Unlock()
-	if closing {
+// track registers a connection of addr (a client address, "" for none) with the address caps
+// and the tracker (if any); false when shutting down or addr has its maximum.
+func (b *Bridge) track(addr string) (func(), bool) {
+	if b.isClosing() {
 		return nil, false
 	}
-	if b.Conns == nil {
-		return func() {}, true
+	free, ok := func() {}, true
+	if addr != "" {
+		if free, ok = b.addrs.Admit(addr); !ok {
+			return nil, false
+		}
 	}
-	return b.Conns.Add("bridge")
+	if b.Conns == nil {
+		return free, true
+	}
+	release, ok := b.Conns.Add("bridge")
+	if !ok {
+		free()
+		return nil, false
+	}
+	return func() { release(); free() }, true
+}
+
+func (b *Bridge) isClosing() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.closing
 }
 
 // Listener is the bridge's TCP listener.
@@ -307,7 +348,7 @@ func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
 // stops while it is open.
 func (l *Listener) Serve() error {
 	return conns.Serve(l.ln, l.b.log, func(nc net.Conn) {
-		release, ok := l.b.track()
+		release, ok := l.b.track(conns.AddrKey(nc.RemoteAddr().String()))
 		if !ok {
 			_ = nc.Close()
 			return
@@ -319,7 +360,7 @@ func (l *Listener) Serve() error {
 // ServeConn serves one length-prefixed connection (TCP, TLS, or an in-memory pipe in tests)
 // until it ends.
 func (b *Bridge) ServeConn(nc net.Conn) {
-	release, ok := b.track()
+	release, ok := b.track("")
 	if !ok {
 		_ = nc.Close()
 		return

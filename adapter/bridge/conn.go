@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
+	"github.com/cti-adapter/cti-adapter/adapter/conns"
 	"github.com/cti-adapter/cti-adapter/adapter/core"
 )
 
@@ -31,6 +33,7 @@ type conn struct {
 	hdr       [4]byte      // TCP length prefix buffer
 	wg        sync.WaitGroup
 	login     *time.Timer
+	frames    conns.Frames // reader-owned
 
 	mu          sync.Mutex // guards everything below
 	closed      bool       // ended: nothing more is queued or started
@@ -60,7 +63,7 @@ type conn struct {
 
 func (b *Bridge) newConn(t transport, release func()) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &conn{b: b, t: t, release: release, ctx: ctx, cancel: cancel}
+	c := &conn{b: b, t: t, release: release, ctx: ctx, cancel: cancel, frames: conns.NewFrames(FrameRate, FrameBurst, time.Now())}
 	b.addLive(c)
 	c.login = time.AfterFunc(b.LoginTimeout, func() {
 		c.mu.Lock()
@@ -289,13 +292,34 @@ func (c *conn) closeSlow(reason string) {
 	c.closeAfterFlush(websocket.StatusTryAgainLater, reason)
 }
 
-// handle answers one received message.
+// handle answers one received message. Beyond the connection's frame limit it is refused
+// (FAILURE) without being handled, and a connection that floods is closed (WebSocket 1008); a
+// logged-in agent's request also takes one unit of its account's budget.
 func (c *conn) handle(raw []byte) {
 	start := time.Now()
+	verdict := c.frames.Check(start)
+	if verdict == conns.Close {
+		c.b.log.Info("bridge connection closed: frame flood", "transport", c.t.kind(), "user_id", c.actor.UserID)
+		c.closeAfterFlush(conns.ClosePolicy, "frame flood: more than twice the frame budget for a second")
+		return
+	}
 	in, fail := c.b.decode(raw)
 	if fail != nil {
 		c.send(encodeResponse(fail.hdr, fail.msg, nil))
 		return
+	}
+	if verdict == conns.Refuse {
+		c.reply(in, fmt.Sprintf("rate limited: more than %d messages per second (burst %d); this request was not processed", FrameRate, FrameBurst), nil)
+		return
+	}
+	c.mu.Lock()
+	acct := c.actor.Account
+	c.mu.Unlock()
+	if acct != "" {
+		if ok, wait := c.b.Budget.Take(acct, 1); !ok {
+			c.reply(in, "rate limited: the account is over its share of the server; retry in "+wait.Round(time.Millisecond).String(), nil)
+			return
+		}
 	}
 	c.dispatch(in)
 	if m := c.b.Metrics; m != nil {

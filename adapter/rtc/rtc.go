@@ -63,6 +63,7 @@ type Deps struct {
 	Media    *peer.Engine
 	Conns    *conns.Tracker
 	Store    *store.Store
+	Budget   *conns.Budget // the per-account budget shared by every surface; nil: none
 }
 
 // Edge serves /rtc and the customer token endpoint.
@@ -73,11 +74,16 @@ type Edge struct {
 	spent map[string]time.Time // customer token ids already used -> expiry
 
 	tokenLimits *limiter
+	customers   *conns.Caps // customer sockets per client address
 }
+
+// MaxCustomersPerAddr caps the customer sockets one client address may hold at once.
+const MaxCustomersPerAddr = 64
 
 // New returns the signalling edge.
 func New(d Deps) *Edge {
-	return &Edge{Deps: d, spent: make(map[string]time.Time), tokenLimits: newLimiter(rate.Every(6*time.Second), 10)}
+	return &Edge{Deps: d, spent: make(map[string]time.Time), tokenLimits: newLimiter(rate.Every(6*time.Second), 10),
+		customers: conns.NewCaps(MaxCustomersPerAddr)}
 }
 
 // spend marks a customer token used; false if it already was.
@@ -160,6 +166,13 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var sess *core.Session
 	if claims.Role == auth.RoleCustomer {
+		free, ok := e.customers.Admit(conns.RequestAddr(r))
+		if !ok {
+			w.Header().Set("Retry-After", "5")
+			httpError(w, http.StatusTooManyRequests, "rate_limited", fmt.Sprintf("this address already holds %d customer connections", MaxCustomersPerAddr))
+			return
+		}
+		defer free()
 		if !e.spend(claims.ID, claims.ExpiresAt.Time) {
 			httpError(w, http.StatusConflict, "conflict", "this customer token was already used for a call; ask for a new one")
 			return
@@ -192,7 +205,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(HardFrame)
-	c := &conn{edge: e, ws: ws, claims: claims, sess: sess, via: via, resume: resume, limiter: rate.NewLimiter(CommandRate, CommandBurst), started: make(chan *core.WebCall, 1),
+	c := &conn{edge: e, ws: ws, claims: claims, sess: sess, via: via, resume: resume, limiter: conns.NewFrames(CommandRate, CommandBurst, time.Now()), started: make(chan *core.WebCall, 1),
 		log: e.Log.With("rtc", claims.Role, "account", claims.Account, "sub", claims.Subject)}
 	c.run()
 }
@@ -205,7 +218,7 @@ type conn struct {
 	sess    *core.Session // agent phones
 	via     core.Via      // phone or desktop: whether the mode limits this connection's commands
 	resume  int64         // resume_from of the agent's event stream (-1: live only)
-	limiter *rate.Limiter
+	limiter conns.Frames  // reader-owned
 	log     *slog.Logger
 
 	ctx    context.Context
@@ -266,9 +279,13 @@ func (c *conn) run() {
 			c.fail("", "invalid_json", "frames must be JSON text", nil)
 			continue
 		}
-		if !c.limiter.Allow() {
+		switch c.limiter.Check(time.Now()) {
+		case conns.Refuse:
 			c.fail(requestID(data), "rate_limited", fmt.Sprintf("more than %d frames per second; slow down", CommandRate), nil)
 			continue
+		case conns.Close:
+			c.close(conns.ClosePolicy, "frame flood: more than twice the frame budget for a second")
+			return
 		}
 		if data == nil {
 			c.fail("", "invalid_message", fmt.Sprintf("frame of %d bytes exceeds the %d-byte (64 KiB) limit; it was not processed", size, MaxFrame), nil)
@@ -709,6 +726,10 @@ func (c *conn) command(data []byte) {
 		Variables map[string]string `json:"variables"`
 	}
 	_ = json.Unmarshal(data, &m)
+	if ok, wait := c.edge.Budget.Take(c.claims.Account, 1); !ok {
+		c.fail(m.RequestID, "rate_limited", "the account is over its share of the server; retry in "+wait.Round(time.Millisecond).String(), nil)
+		return
+	}
 	a := core.ActorFrom(c.claims, c.via)
 	uid := c.sess.UserID
 	var result any

@@ -49,6 +49,7 @@ type Server struct {
 	Schemas  *schemas.Registry
 	Metrics  *metrics.Metrics
 	Conns    *conns.Tracker
+	Budget   *conns.Budget // each account's share of the server, taken by every surface
 	Core     *core.Core
 	Media    *peer.Engine
 	Bridge   *bridge.Bridge
@@ -133,12 +134,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, base *Base) (
 		Config: cfg, Log: log, Store: base.Store, Auth: authSvc,
 		Accounts: accounts, Hub: h, Schemas: reg, Metrics: m,
 		Conns: conns.New(m.Connections), Media: engine,
+		Budget: conns.NewBudget(conns.DefaultAccountRate, conns.DefaultAccountBurst, nil),
 		Core: core.New(h, base.Store, accounts, core.Options{Log: log.With("component", "core"), Metrics: m,
 			Media: engine.Port(), Prompts: prompts.Library{}}),
 	}
 	// One bridge serves WebSocket /bridge and the TCP listener: one hub subscription per account.
 	s.Bridge = bridge.New(bridge.Deps{Log: log.With("component", "bridge"), Auth: s.Auth, Hub: s.Hub, Core: s.Core,
-		Users: s.Store, Schemas: s.Schemas, Metrics: s.Metrics, Conns: s.Conns, Processor: cfg.Processor})
+		Users: s.Store, Schemas: s.Schemas, Metrics: s.Metrics, Conns: s.Conns, Processor: cfg.Processor,
+		Budget: s.Budget})
 	s.handler = s.routes()
 	return s, nil
 }
@@ -156,7 +159,7 @@ func (s *Server) routes() http.Handler {
 	r.Get("/readyz", s.readyz)
 	r.Handle("/metrics", s.Metrics.Handler())
 	signalling := rtc.New(rtc.Deps{Log: s.Log.With("component", "rtc"), Auth: s.Auth, Core: s.Core, Hub: s.Hub,
-		Accounts: s.Accounts, Schemas: s.Schemas, Media: s.Media, Conns: s.Conns, Store: s.Store})
+		Accounts: s.Accounts, Schemas: s.Schemas, Media: s.Media, Conns: s.Conns, Store: s.Store, Budget: s.Budget})
 	r.Get("/rtc", signalling.ServeHTTP)
 	webcall := r.With(web.WebcallCORS(s.Accounts)) // CORS for the account's allowed_origins, preflight included
 	webcall.Post("/webcall/{account}/token", signalling.CustomerToken)
@@ -164,11 +167,11 @@ func (s *Server) routes() http.Handler {
 		w.Header().Set("Allow", "POST, OPTIONS") // an OPTIONS that is not a preflight
 		w.WriteHeader(http.StatusNoContent)
 	})
-	r.Get("/{room:[a-z0-9][a-z0-9_-]{0,62}-[0-9a-fA-F]{32}}", vox.New(vox.Deps{Log: s.Log.With("component", "vox"), Auth: s.Auth, Hub: s.Hub, Core: s.Core, Accounts: s.Accounts, Schemas: s.Schemas, Metrics: s.Metrics, Conns: s.Conns}, vox.Options{}).ServeHTTP)
+	r.Get("/{room:[a-z0-9][a-z0-9_-]{0,62}-[0-9a-fA-F]{32}}", vox.New(vox.Deps{Log: s.Log.With("component", "vox"), Auth: s.Auth, Hub: s.Hub, Core: s.Core, Accounts: s.Accounts, Schemas: s.Schemas, Metrics: s.Metrics, Conns: s.Conns, Budget: s.Budget}, vox.Options{}).ServeHTTP)
 	web.Mount(r, static.Files, s.Accounts)
 	r.Mount("/api/v1", api.New(api.Deps{
 		Log: s.Log.With("component", "api"), Store: s.Store, Auth: s.Auth, Accounts: s.Accounts, Hub: s.Hub, Core: s.Core,
-		Schemas: s.Schemas, Metrics: s.Metrics, PublicURL: s.Config.PublicURL,
+		Schemas: s.Schemas, Metrics: s.Metrics, PublicURL: s.Config.PublicURL, Budget: s.Budget,
 	}).Routes())
 	r.Mount("/bridge", s.Bridge)
 	return r

@@ -52,7 +52,7 @@ type conn struct {
 
 	// Reader-owned.
 	connected bool
-	limiter   bucket
+	limiter   conns.Frames
 }
 
 // outMsg is handed from the reader to the writer: a frame to send, or (once) the subscription
@@ -95,7 +95,7 @@ func (c *conn) serve(ws *websocket.Conn, cork *conns.Cork) {
 	c.ws, c.cork = ws, cork
 	ws.SetReadLimit(c.h.opts.HardReadLimit)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.limiter = newBucket(c.h.opts.CommandRate, c.h.opts.CommandBurst, time.Now())
+	c.limiter = conns.NewFrames(c.h.opts.CommandRate, c.h.opts.CommandBurst, time.Now())
 	c.log.Debug("vox: connection opened")
 
 	if c.write(encodeAccepted(c.senderID)) {
@@ -151,9 +151,13 @@ func (c *conn) readLoop() {
 // returns false when the connection is over.
 func (c *conn) handle(typ websocket.MessageType, raw []byte, size int64) bool {
 	now := time.Now()
-	if !c.limiter.take(now) {
+	switch c.limiter.Check(now) {
+	case conns.Refuse:
 		return c.reply(encodeError(&protoError{RequestID: peekRequestID(raw), Code: CodeRateLimited,
 			Message: "too many frames: at most " + rateText(c.h.opts) + "; this frame was not processed"}))
+	case conns.Close:
+		c.kick(conns.ClosePolicy, "frame flood: more than twice the frame budget for a second")
+		return true // the writer closes; the reader ends when the close handshake does
 	}
 	if raw == nil {
 		return c.reply(encodeError(&protoError{Code: CodeInvalidMessage,
@@ -172,6 +176,10 @@ func (c *conn) handle(typ websocket.MessageType, raw []byte, size int64) bool {
 	case kindConnected:
 		return c.connect(f.resumeFrom)
 	case kindCommand:
+		if ok, wait := c.h.Budget.Take(c.acct, 1); !ok {
+			return c.reply(encodeError(&protoError{RequestID: f.requestID, Code: CodeRateLimited,
+				Message: "the account is over its share of the server; retry in " + wait.Round(time.Millisecond).String()}))
+		}
 		return c.command(f, now)
 	}
 	return true

@@ -5,7 +5,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 
@@ -191,33 +190,6 @@ func FuzzDecodeFrame(f *testing.F) {
 		}
 		checkErrorFrame(t, reg, encodeError(perr))
 	})
-}
-
-func TestBucket(t *testing.T) {
-	now := time.Unix(1000, 0)
-	b := newBucket(20, 40, now)
-	n := 0
-	for b.take(now) {
-		n++
-	}
-	if n != 40 {
-		t.Fatalf("burst %d, want 40", n)
-	}
-	if b.take(now.Add(49 * time.Millisecond)) {
-		t.Fatal("a token after 49ms at 20/s")
-	}
-	if !b.take(now.Add(50 * time.Millisecond)) {
-		t.Fatal("no token after 50ms at 20/s")
-	}
-	// A long pause refills to the burst, not beyond.
-	later := now.Add(time.Hour)
-	n = 0
-	for b.take(later) {
-		n++
-	}
-	if n != 40 {
-		t.Fatalf("refill %d, want 40", n)
-	}
 }
 
 // BenchmarkDecodeFrame is the decode cost of a make_call frame: envelope parse, two schema

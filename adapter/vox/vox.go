@@ -108,6 +108,7 @@ type Deps struct {
 	Schemas  *schemas.Registry
 	Metrics  *metrics.Metrics // may be nil
 	Conns    *conns.Tracker
+	Budget   *conns.Budget // the per-account budget shared by every surface; nil: none
 }
 
 // Handler serves the CTI WebSocket. Mount it on GET /{account}-{md5hex(jti)}.

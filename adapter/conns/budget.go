@@ -1,0 +1,61 @@
+package conns
+
+import (
+	"sync"
+	"time"
+)
+
+// Budget is the per-account share of the server: one token bucket per account in front of the
+// tenant, taken by every surface that makes the server work on an account's behalf (REST
+// writes and event reads, vox commands, bridge requests, /rtc commands). An account over its
+// budget is refused cheaply (REST 429 rate_limited with Retry-After, a rate_limited frame, a
+// bridge FAILURE) before any work is done for it, so that one account's flood cannot take the
+// server from the others. It is safe for concurrent use; a nil *Budget allows everything.
+type Budget struct {
+	rate  float64
+	burst int
+	now   func() time.Time
+
+	mu      sync.Mutex // guards buckets
+	buckets map[string]*Bucket
+}
+
+// Default per-account budget: generous for any one integration (a CRM's REST calls, its CTI
+// WebSockets' commands, its agents' desktops), small enough that a flood is refused.
+const (
+	DefaultAccountRate  = 2000
+	DefaultAccountBurst = 4000
+)
+
+// NewBudget returns a budget of rate units per second per account, burst at once (rate <= 0:
+// no budget, nil). now is the clock (time.Now when nil).
+func NewBudget(rate float64, burst int, now func() time.Time) *Budget {
+	if rate <= 0 {
+		return nil
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Budget{rate: rate, burst: max(burst, 1), now: now, buckets: map[string]*Bucket{}}
+}
+
+// Take spends cost units of account's budget. When the account has not got them it returns
+// false and how long until it will.
+func (b *Budget) Take(account string, cost float64) (ok bool, retryAfter time.Duration) {
+	if b == nil {
+		return true, 0
+	}
+	now := b.now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	bk := b.buckets[account]
+	if bk == nil {
+		nb := NewBucket(b.rate, b.burst, now)
+		bk = &nb
+		b.buckets[account] = bk
+	}
+	if bk.Take(now, cost) {
+		return true, 0
+	}
+	return false, bk.Wait(cost)
+}

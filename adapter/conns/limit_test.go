@@ -1,0 +1,125 @@
+package conns
+
+import (
+	"testing"
+	"time"
+)
+
+func TestFramesRefuseThenCloseAFlood(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	f := NewFrames(20, 40, t0)
+	// A one-off burst of 200: the burst is allowed, the rest refused, the connection kept.
+	allowed := 0
+	for i := 0; i < 200; i++ {
+		switch f.Check(t0) {
+		case Allow:
+			allowed++
+		case Close:
+			t.Fatalf("a one-off burst closed the connection at frame %d", i)
+		}
+	}
+	if allowed != 40 {
+		t.Fatalf("%d of the burst allowed, want 40", allowed)
+	}
+	// A sustained flood (500 frames/s) is closed in its third second.
+	now, closedAt := t0, time.Duration(0)
+	for i := 0; i < 5000 && closedAt == 0; i++ {
+		now = now.Add(2 * time.Millisecond)
+		if f.Check(now) == Close {
+			closedAt = now.Sub(t0)
+		}
+	}
+	if closedAt < 2*time.Second || closedAt > 3*time.Second {
+		t.Fatalf("flood closed after %v, want in its third second", closedAt)
+	}
+	// A client slightly over the rate (25/s) is refused now and then, never closed.
+	g := NewFrames(20, 40, t0)
+	now = t0
+	refused := 0
+	for i := 0; i < 25*60; i++ {
+		now = now.Add(40 * time.Millisecond)
+		switch g.Check(now) {
+		case Refuse:
+			refused++
+		case Close:
+			t.Fatalf("closed at frame %d", i)
+		}
+	}
+	if refused == 0 {
+		t.Fatal("25 frames/s against 20/s was never refused")
+	}
+}
+
+func TestCaps(t *testing.T) {
+	c := NewCaps(2)
+	r1, ok1 := c.Admit("10.0.0.1")
+	_, ok2 := c.Admit("10.0.0.1")
+	_, ok3 := c.Admit("10.0.0.1")
+	_, other := c.Admit("10.0.0.2")
+	if !ok1 || !ok2 || ok3 || !other {
+		t.Fatalf("admit: %v %v %v %v", ok1, ok2, ok3, other)
+	}
+	r1()
+	r1() // once only
+	if _, ok := c.Admit("10.0.0.1"); !ok {
+		t.Fatal("not admitted after a release")
+	}
+	if _, ok := c.Admit("10.0.0.1"); ok {
+		t.Fatal("a double release freed two places")
+	}
+	if AddrKey("[::1]:5060") != "::1" || AddrKey("1.2.3.4:80") != "1.2.3.4" {
+		t.Fatal("AddrKey")
+	}
+}
+
+func TestBudgetPerAccount(t *testing.T) {
+	now := time.Unix(1000, 0)
+	b := NewBudget(10, 20, func() time.Time { return now })
+	for i := 0; i < 20; i++ {
+		if ok, _ := b.Take("flood", 1); !ok {
+			t.Fatalf("take %d refused within the burst", i)
+		}
+	}
+	ok, wait := b.Take("flood", 1)
+	if ok || wait != 100*time.Millisecond {
+		t.Fatalf("over budget: ok %v, retry after %v (want 100ms)", ok, wait)
+	}
+	if ok, _ := b.Take("quiet", 1); !ok {
+		t.Fatal("one account's flood spent another's budget")
+	}
+	now = now.Add(time.Second)
+	if ok, _ := b.Take("flood", 10); !ok {
+		t.Fatal("the budget did not refill")
+	}
+	var none *Budget
+	if ok, _ := none.Take("x", 1e9); !ok || NewBudget(0, 0, nil) != nil {
+		t.Fatal("a nil budget must allow everything")
+	}
+}
+
+func TestBucket(t *testing.T) {
+	now := time.Unix(1000, 0)
+	b := NewBucket(20, 40, now)
+	n := 0
+	for b.Take(now, 1) {
+		n++
+	}
+	if n != 40 {
+		t.Fatalf("burst %d, want 40", n)
+	}
+	if b.Take(now.Add(49*time.Millisecond), 1) {
+		t.Fatal("a token after 49ms at 20/s")
+	}
+	if !b.Take(now.Add(50*time.Millisecond), 1) {
+		t.Fatal("no token after 50ms at 20/s")
+	}
+	// A long pause refills to the burst, not beyond.
+	later := now.Add(time.Hour)
+	n = 0
+	for b.Take(later, 1) {
+		n++
+	}
+	if n != 40 {
+		t.Fatalf("refill %d, want 40", n)
+	}
+}
