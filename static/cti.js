@@ -226,7 +226,7 @@
 
   const frame = (f) => {
     const t = f.type, pc = S.pc;
-    if (t === 'welcome') { S.session = f.session_id; S.user = f.user_id; tabsOpen(); }
+    if (t === 'welcome') { S.session = f.session_id; S.user = f.user_id; if (f.client) S.client = f.client; tabsOpen(); }
     else if (t === 'snapshot') onSnapshot(f);
     else if (t === 'event') onEvent(f.event);
     else if (t === 'answer' && pc) {

@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -96,6 +97,8 @@ func TestVerifyRefusesEveryBadToken(t *testing.T) {
 		{"RS256", sign(t, jwt.SigningMethodRS256, rsaKey, good()), ErrInvalidToken, "algorithm"},
 		{"wrong secret", sign(t, jwt.SigningMethodHS256, other, good()), ErrInvalidToken, "signature"},
 		{"expired", sign(t, jwt.SigningMethodHS256, secret, with("exp", time.Now().Add(-time.Minute).Unix())), ErrExpiredToken, ""},
+		{"exp as a string", sign(t, jwt.SigningMethodHS256, secret, with("exp", strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10))), ErrInvalidToken, "exp"},
+		{"iat as a string", sign(t, jwt.SigningMethodHS256, secret, with("iat", strconv.FormatInt(time.Now().Unix(), 10))), ErrInvalidToken, "iat"},
 		{"no exp", sign(t, jwt.SigningMethodHS256, secret, with("exp", nil)), ErrInvalidToken, "exp"},
 		{"no iat", sign(t, jwt.SigningMethodHS256, secret, with("iat", nil)), ErrInvalidToken, "iat"},
 		{"iat in the future", sign(t, jwt.SigningMethodHS256, secret, with("iat", time.Now().Add(time.Hour).Unix())), ErrInvalidToken, "iat"},

@@ -1,7 +1,9 @@
 package auth
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -61,6 +63,35 @@ func (c *Claims) Validate() error {
 		return fmt.Errorf("%w: sub of an agent token must be a user id", jwt.ErrTokenInvalidClaims)
 	}
 	return nil
+}
+
+// errDateNotNumber is wrapped by the decode error of a date claim that is not a number.
+var errDateNotNumber = errors.New("numeric dates only")
+
+// dateError names the date claim that is not a number.
+type dateError struct{ claim string }
+
+func (e *dateError) Error() string { return e.claim + " must be a JSON number of seconds" }
+func (e *dateError) Unwrap() error { return errDateNotNumber }
+
+// UnmarshalJSON refuses dates that are not JSON numbers: jwt's NumericDate also reads a string
+// such as "1700000000", which RFC 7519 does not allow (exp, iat and nbf are NumericDate values).
+func (c *Claims) UnmarshalJSON(b []byte) error {
+	var dates struct {
+		Exp json.RawMessage `json:"exp"`
+		Iat json.RawMessage `json:"iat"`
+		Nbf json.RawMessage `json:"nbf"`
+	}
+	if err := json.Unmarshal(b, &dates); err != nil {
+		return err
+	}
+	for name, raw := range map[string]json.RawMessage{"exp": dates.Exp, "iat": dates.Iat, "nbf": dates.Nbf} {
+		if t := bytes.TrimSpace(raw); len(t) > 0 && (t[0] < '0' || t[0] > '9') && string(t) != "null" {
+			return &dateError{claim: name}
+		}
+	}
+	type plain Claims // without this method
+	return json.Unmarshal(b, (*plain)(c))
 }
 
 // UserID is the agent's user id (the subject of an agent token).

@@ -284,6 +284,12 @@ func classify(err error, alg string) error {
 		return fmt.Errorf("%w: signing algorithm not accepted (only %s)", ErrInvalidToken, alg)
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return ErrExpiredToken
+	case errors.Is(err, errDateNotNumber):
+		var dn *dateError
+		if errors.As(err, &dn) {
+			return fmt.Errorf("%w: %s must be a JSON number (numeric dates only)", ErrInvalidToken, dn.claim)
+		}
+		return fmt.Errorf("%w: %v", ErrInvalidToken, errDateNotNumber)
 	case errors.Is(err, jwt.ErrTokenMalformed):
 		return fmt.Errorf("%w: malformed", ErrInvalidToken)
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):

@@ -181,13 +181,34 @@ func clip(s string) string {
 	return s + "..."
 }
 
+// responseHeader is the header of a response: PROTOCOLS.md section 4 says responses add result
+// and errorMessage, so errorMessage is sent on SUCCESS too (empty).
+type responseHeader struct {
+	Type         string `json:"type"`
+	Name         string `json:"name"`
+	Target       string `json:"target"`
+	RequestID    string `json:"requestId,omitempty"`
+	Result       string `json:"result"`
+	ErrorMessage string `json:"errorMessage"`
+}
+
+// responseMessage is a response the adapter sends.
+type responseMessage struct {
+	Header responseHeader `json:"header"`
+	Body   any            `json:"body,omitempty"`
+}
+
 // encodeResponse encodes a response to hdr's query or request.
 func encodeResponse(hdr Header, errMsg string, body any) []byte {
-	h := Header{Type: TypeResponse, Name: hdr.Name, Target: hdr.Target, RequestID: hdr.RequestID, Result: Success}
+	h := responseHeader{Type: TypeResponse, Name: hdr.Name, Target: hdr.Target, RequestID: hdr.RequestID, Result: Success}
 	if errMsg != "" {
 		h.Result, h.ErrorMessage, body = Failure, clip(errMsg), nil
 	}
-	return encode(h, body)
+	b, err := json.Marshal(responseMessage{Header: h, Body: body})
+	if err != nil { // only plain data is encoded; keep the message valid anyway
+		b, _ = json.Marshal(responseMessage{Header: h})
+	}
+	return b
 }
 
 // encodeEvent encodes an event on target.

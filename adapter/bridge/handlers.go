@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -367,10 +368,30 @@ func (c *conn) endSession(s *core.Session, why string) {
 
 // --- channel ---
 
+// channelInit answers the channel's current state (seed 002: "current state"), read after the
+// feed caught up (dispatch syncs queries): a notready sent before the query is in the answer,
+// so the channel.statechanged events raised before it are not replayed after it.
 func (c *conn) channelInit(r *req) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.answerInitLocked(r, &c.channel.dest, c.channel.cur)
+	d := &c.channel.dest
+	if !d.inited {
+		d.base = nil
+		d.pending = dropEvents(d.pending, "channel.statechanged")
+	}
+	c.answerInitLocked(r, d, c.channel.cur)
+}
+
+// dropEvents removes the encoded events named name from msgs.
+func dropEvents(msgs [][]byte, name string) [][]byte {
+	mark := []byte(`"type":"` + TypeEvent + `","name":"` + name + `"`)
+	out := msgs[:0]
+	for _, m := range msgs {
+		if !bytes.Contains(m, mark) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func (c *conn) channelReady(r *req) { c.setStatus(r, agent.Ready, "") }

@@ -149,12 +149,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusForbidden, "forbidden", "origin "+r.Header.Get("Origin")+" is not allowed for this account")
 		return
 	}
-	// A CRM page (cti.js) says client=desktop: its commands are then limited by the account's
-	// mode, while the standalone softphone (the default, client=phone) is not.
-	via := core.ViaPhone
-	if r.URL.Query().Get("client") == "desktop" {
-		via = core.ViaDesktop
-	}
+	via := clientVia(r) // phone or mode-limited desktop (rights.go)
 	resume := int64(-1)
 	if v := r.URL.Query().Get("resume_from"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)

@@ -242,11 +242,26 @@ func (g *gen) sendLoop(w, senders int, start time.Time, stop <-chan struct{}, ma
 			maxLag.Store(lag)
 		}
 		for ; next <= due; next++ {
+			// The stop check runs for every slot: a generator that fell behind stops at its
+			// deadline instead of catching up first (which took longer the further behind it was).
+			if stopped(stop) {
+				return
+			}
 			for _, c := range mine[next%slots] {
 				binary.BigEndian.PutUint64(payload, uint64(time.Now().UnixNano()))
 				c.sendAudio(payload)
 			}
 		}
+	}
+}
+
+// stopped reports, without blocking, whether stop is closed.
+func stopped(stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	default:
+		return false
 	}
 }
 

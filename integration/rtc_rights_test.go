@@ -1,0 +1,91 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/cti-adapter/cti-adapter/adapter/auth"
+)
+
+// rightsProbe opens /rtc as agent1 with query and Origin, and returns the welcome's client and
+// the error code the server answers a hold and a transfer of an unknown call with.
+func rightsProbe(t *testing.T, s *rtcServer, query, origin string) (client string, codes []string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	h := http.Header{}
+	if origin != "" {
+		h.Set("Origin", origin)
+	}
+	tok := s.token(t, auth.RoleAgent, "agent1")
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(s.URL, "http")+"/rtc?access_token="+tok+query, &websocket.DialOptions{HTTPHeader: h})
+	if err != nil {
+		t.Fatalf("dial %s (Origin %q): %v", query, origin, err)
+	}
+	defer ws.Close(websocket.StatusNormalClosure, "")
+	read := func(match func(map[string]any) bool) map[string]any {
+		for {
+			_, b, err := ws.Read(ctx)
+			if err != nil {
+				t.Fatalf("read: %v", err)
+			}
+			var m map[string]any
+			if json.Unmarshal(b, &m) == nil && match(m) {
+				return m
+			}
+		}
+	}
+	welcome := read(func(m map[string]any) bool { return m["type"] == "welcome" })
+	client, _ = welcome["client"].(string)
+	for i, cmd := range []map[string]any{
+		{"type": "command", "request_id": "h1", "command": "hold", "call_id": "c1"},
+		{"type": "command", "request_id": "t1", "command": "transfer", "call_id": "c1", "arg": "agent2"},
+	} {
+		b, _ := json.Marshal(cmd)
+		if err := ws.Write(ctx, websocket.MessageText, b); err != nil {
+			t.Fatal(err)
+		}
+		id := cmd["request_id"]
+		f := read(func(m map[string]any) bool { return m["request_id"] == id })
+		code, _ := f["code"].(string)
+		if f["type"] != "error" {
+			code = "result " + string(rune('0'+i))
+		}
+		codes = append(codes, code)
+	}
+	return client, codes
+}
+
+// TestRTCModeCannotBeOptedOut: in simple mode, a CRM page (another origin) gets desktop rights
+// whatever it asks for, so hold and transfer are refused by the mode (forbidden); the adapter's
+// own pages and non-browser clients keep phone rights (the same commands reach the call lookup).
+func TestRTCModeCannotBeOptedOut(t *testing.T) {
+	s := newRTCServer(t)
+	if _, err := s.Accounts.Update(context.Background(), "demo", []byte(`{"mode":"simple"}`)); err != nil {
+		t.Fatal(err)
+	}
+	own := s.URL // the adapter's own origin
+	for _, tc := range []struct {
+		query, origin, client, code string
+	}{
+		{"", "https://shop.example", "desktop", "forbidden"},
+		{"&client=phone", "https://shop.example", "desktop", "forbidden"},
+		{"&client=desktop", "https://shop.example", "desktop", "forbidden"},
+		{"&client=desktop", own, "desktop", "forbidden"},
+		{"&client=desktop", "", "desktop", "forbidden"},
+		{"", own, "phone", "not_found"},
+		{"&client=phone", own, "phone", "not_found"},
+		{"", "", "phone", "not_found"},
+	} {
+		client, codes := rightsProbe(t, s, tc.query, tc.origin)
+		if client != tc.client || codes[0] != tc.code || codes[1] != tc.code {
+			t.Errorf("query %q Origin %q: client %q, hold/transfer %v; want %q, %s", tc.query, tc.origin, client, codes, tc.client, tc.code)
+		}
+	}
+}
