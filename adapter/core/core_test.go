@@ -13,8 +13,10 @@ import (
 	"github.com/cti-adapter/cti-adapter/adapter/account"
 	"github.com/cti-adapter/cti-adapter/adapter/agent"
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
+	"github.com/cti-adapter/cti-adapter/adapter/clock"
 	"github.com/cti-adapter/cti-adapter/adapter/event"
 	"github.com/cti-adapter/cti-adapter/adapter/hub"
+	"github.com/cti-adapter/cti-adapter/adapter/media/mediatest"
 	"github.com/cti-adapter/cti-adapter/adapter/store"
 	"github.com/cti-adapter/cti-adapter/modes"
 	"github.com/cti-adapter/cti-adapter/schemas"
@@ -28,13 +30,28 @@ type world struct {
 	accounts *account.Directory
 	schemas  *schemas.Registry
 	sub      *hub.Subscription
+	clock    *clock.Fake
+	eng      *mediatest.Engine
 }
+
+// testPrompts names each clip by its bytes ("welcome", "hold"), so Hears shows which plays.
+type testPrompts struct{}
+
+func (testPrompts) Clip(name string) ([]byte, error) {
+	switch name {
+	case PromptWelcome, PromptQueue, PromptUnavailable, PromptInvalid:
+		return []byte(name), nil
+	}
+	return nil, errors.New("no prompt " + name)
+}
+func (testPrompts) Hold() []byte { return []byte("hold") }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-func newWorld(t *testing.T, opts Options) *world { return newWorldB(t, opts) }
+// newWorld is a world on the in-memory media port and a fake clock, with settings applied.
+func newWorld(t *testing.T, settings string) *world { return newWorldB(t, settings) }
 
-func newWorldB(t testing.TB, opts Options) *world {
+func newWorldB(t testing.TB, settings string) *world {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "cti.db"), quiet)
@@ -67,8 +84,20 @@ func newWorldB(t testing.TB, opts Options) *world {
 		<-h.Done()
 		st.Close()
 	})
-	opts.Log = quiet
-	return &world{core: New(h, st, dir, opts), hub: h, store: st, accounts: dir, schemas: reg, sub: sub}
+	if settings != "" {
+		if _, err := dir.Update(ctx, "acme", []byte(settings)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := &world{hub: h, store: st, accounts: dir, schemas: reg, sub: sub,
+		clock: clock.NewFake(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)), eng: mediatest.NewEngine()}
+	w.core = New(h, st, dir, Options{Log: quiet, Clock: w.clock, Media: w.eng, Prompts: testPrompts{}})
+	t.Cleanup(func() { // (before the hub stops) customers hang up: their calls end, players stop
+		for _, l := range w.eng.Open() {
+			_ = l.Close()
+		}
+	})
+	return w
 }
 
 func agentActor(uid string, via Via) Actor {
@@ -112,7 +141,7 @@ func (w *world) setMode(t *testing.T, mode string) {
 }
 
 func TestLoginStatusLogout(t *testing.T) {
-	w := newWorld(t, Options{})
+	w := newWorld(t, "")
 	ctx := context.Background()
 	s1, err := w.core.Login(ctx, agentActor("a1", ViaDesktop), KindDesktop)
 	if err != nil {
@@ -184,7 +213,7 @@ func TestLoginStatusLogout(t *testing.T) {
 // TestModesLimitDesktopsOnly: each mode refuses exactly what it should from a desktop, with a
 // *modes.ForbiddenError naming op and mode, and changes nothing; phones are not limited.
 func TestModesLimitDesktopsOnly(t *testing.T) {
-	w := newWorld(t, Options{})
+	w := newWorld(t, "")
 	ctx := context.Background()
 	if _, err := w.core.Login(ctx, agentActor("a1", ViaDesktop), KindDesktop); err != nil {
 		t.Fatal(err)
@@ -218,7 +247,7 @@ func TestModesLimitDesktopsOnly(t *testing.T) {
 }
 
 func TestMakeCallRefusals(t *testing.T) {
-	w := newWorld(t, Options{})
+	w := newWorld(t, "")
 	ctx := context.Background()
 	if _, err := w.core.MakeCall(ctx, integrator, "ghost", "102", nil); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown user: %v", err)

@@ -3,42 +3,24 @@ package core
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cti-adapter/cti-adapter/adapter/agent"
 	"github.com/cti-adapter/cti-adapter/adapter/call"
 	"github.com/cti-adapter/cti-adapter/adapter/event"
-	"github.com/cti-adapter/cti-adapter/webrtc/rtctest"
 )
-
-// callAt makes a customer call through the IVR (digit 2, support) and has uid answer it.
-func callAt(t *testing.T, w *world, e *mediaEnv, uid string) *WebCall {
-	t.Helper()
-	wc, cust := w.customer(t, e.eng)
-	rtctest.Eventually(t, wait, "the IVR greeting", cust.Loud)
-	if err := cust.SendDigits("2"); err != nil {
-		t.Fatal(err)
-	}
-	w.expectFor(t, event.IncomingCall, uid)
-	w.control(t, uid, wc.ID, call.OpAnswer, "")
-	w.expectFor(t, event.CallConnected, uid)
-	return wc
-}
 
 // TestTransferToQueueIsANewQueueVisit: a call that talked longer than the queue timeout and is
 // then transferred to a queue waits a full timeout again, and is not offered back to the agent
 // who transferred it.
 func TestTransferToQueueIsANewQueueVisit(t *testing.T) {
-	var skew atomic.Int64
-	e := newMediaEnv(t, `{"queue_timeout_seconds":60}`, func() time.Time { return time.Now().Add(time.Duration(skew.Load())) })
-	w := e.w
-	w.phone(t, e.eng, "a1", true)
-	w.phone(t, e.eng, "a2", true)
+	w := newWorld(t, `{"queue_timeout_seconds":60}`)
+	w.phone(t, "a1", true)
+	w.phone(t, "a2", true)
 	w.ready(t, "a1")
-	wc := callAt(t, w, e, "a1")
-	skew.Store(int64(10 * time.Minute)) // the call has talked for ten minutes
+	wc, _ := callAt(t, w, "a1")
+	w.clock.Advance(10 * time.Minute) // the call has talked for ten minutes
 	w.ready(t, "a2")
 	w.control(t, "a1", wc.ID, call.OpTransfer, "sales")
 	for {
@@ -59,15 +41,15 @@ func TestTransferToQueueIsANewQueueVisit(t *testing.T) {
 // TestConferenceInviteTimesOutWhileHeld: holding the customer while a conference invitation
 // rings does not cancel the invitation's ring timeout.
 func TestConferenceInviteTimesOutWhileHeld(t *testing.T) {
-	e := newMediaEnv(t, `{"ring_timeout_seconds":1}`, nil)
-	w := e.w
-	w.phone(t, e.eng, "a1", true)
-	w.phone(t, e.eng, "a2", true)
+	w := newWorld(t, `{"ring_timeout_seconds":1}`)
+	w.phone(t, "a1", true)
+	w.phone(t, "a2", true)
 	w.ready(t, "a1")
-	wc := callAt(t, w, e, "a1")
+	wc, _ := callAt(t, w, "a1")
 	w.control(t, "a1", wc.ID, call.OpConference, "a2")
 	w.expectFor(t, event.IncomingCall, "a2")
 	w.control(t, "a1", wc.ID, call.OpHold, "")
+	w.clock.Advance(time.Second)
 	if f := w.expectFor(t, event.CallFailed, "a2"); f["code"] != 408.0 {
 		t.Fatalf("conference invite end: %v", f)
 	}
@@ -76,42 +58,80 @@ func TestConferenceInviteTimesOutWhileHeld(t *testing.T) {
 	}
 }
 
+// TestConferenceInviteeGetsCallConnected: an invitee who answers joins with party_added and its
+// own call_connected (its desktop learns it is on the call like any answering agent).
+func TestConferenceInviteeGetsCallConnected(t *testing.T) {
+	w := newWorld(t, "")
+	w.phone(t, "a1", true)
+	w.phone(t, "a2", true)
+	w.ready(t, "a1")
+	wc, _ := callAt(t, w, "a1")
+	w.control(t, "a1", wc.ID, call.OpConference, "a2")
+	w.expectFor(t, event.IncomingCall, "a2")
+	w.control(t, "a2", wc.ID, call.OpAnswer, "")
+	w.expectFor(t, event.PartyAdded, "a2")
+	if d := w.expectFor(t, event.CallConnected, "a2"); d["call_id"] != wc.ID || d["phone"] != "+15550100" {
+		t.Fatalf("call_connected of the invitee: %v", d)
+	}
+}
+
 // TestPhoneLossGraceSurvivesHold: a held call whose agent lost its phone still ends after the
 // grace period (hold does not cancel the grace timer), with ended_by system.
 func TestPhoneLossGraceSurvivesHold(t *testing.T) {
-	e := newMediaEnv(t, `{"hold_grace_seconds":1}`, nil)
-	w := e.w
+	w := newWorld(t, `{"hold_grace_seconds":1}`)
 	ctx := context.Background()
-	s1, _ := w.phone(t, e.eng, "a1", true)
+	s1, _ := w.phone(t, "a1", true)
 	if _, err := w.core.Login(ctx, agentActor("a1", ViaDesktop), KindDesktop); err != nil {
 		t.Fatal(err)
 	}
 	w.ready(t, "a1")
-	wc := callAt(t, w, e, "a1")
+	wc, _ := callAt(t, w, "a1")
 	w.core.PhoneHealth(ctx, s1, false, true) // the phone's peer connection dropped
 	if _, err := w.core.Control(ctx, agentActor("a1", ViaDesktop), wc.ID, call.OpHold, ""); err != nil {
 		t.Fatal(err)
 	}
+	w.clock.Advance(time.Second)
 	d := data(t, w.expect(t, event.CallDisconnected))
 	if d["ended_by"] != "system" || d["call_id"] != wc.ID {
 		t.Fatalf("call_disconnected %v", d)
 	}
 }
 
+// TestLastSessionLostEndsCallAsPhoneLost: an agent whose only session (its phone) went away
+// mid-call is logged out when the hold grace ends, and its call ends with the record's
+// end_reason phone_lost (docs/rtc.md), not agent_logout, whichever timer fires first.
+func TestLastSessionLostEndsCallAsPhoneLost(t *testing.T) {
+	w := newWorld(t, `{"hold_grace_seconds":5}`)
+	ctx := context.Background()
+	s1, _ := w.phone(t, "a1", true)
+	w.ready(t, "a1")
+	wc, _ := callAt(t, w, "a1")
+	w.core.EndSession(ctx, s1)
+	w.clock.Advance(5 * time.Second)
+	if d := data(t, w.expect(t, event.CallDisconnected)); d["ended_by"] != "system" {
+		t.Fatalf("call_disconnected %v", d)
+	}
+	rec, err := w.store.Call(ctx, "acme", wc.ID)
+	if err != nil || rec.EndReason != endOwnerLost {
+		t.Fatalf("record end_reason %q (%v), want %s", rec.EndReason, err, endOwnerLost)
+	}
+	if v := w.core.Agent("acme", "a1"); v.Status != "offline" {
+		t.Fatalf("a1 after the grace: %s", v.Status)
+	}
+}
+
 // TestInternalCallEdges: the caller losing its phone ends the call after the grace period;
 // removing the callee ends a two-party call; a failed dial is no reason for wrap-up.
 func TestInternalCallEdges(t *testing.T) {
-	e := newMediaEnv(t, `{"hold_grace_seconds":1,"wrap_up_seconds":30}`, nil)
-	w := e.w
+	w := newWorld(t, `{"hold_grace_seconds":1,"wrap_up_seconds":30}`)
 	ctx := context.Background()
-	s1, _ := w.phone(t, e.eng, "a1", true)
+	s1, _ := w.phone(t, "a1", true)
 	if _, err := w.core.Login(ctx, agentActor("a1", ViaDesktop), KindDesktop); err != nil {
 		t.Fatal(err)
 	}
-	w.phone(t, e.eng, "a2", true)
+	w.phone(t, "a2", true)
 
-	v, err := w.core.MakeCall(ctx, agentActor("a1", ViaPhone), "a1", "+15551234", nil)
-	if err != nil {
+	if _, err := w.core.MakeCall(ctx, agentActor("a1", ViaPhone), "a1", "+15551234", nil); err != nil {
 		t.Fatal(err)
 	}
 	w.expect(t, event.CallDisconnected)
@@ -119,7 +139,7 @@ func TestInternalCallEdges(t *testing.T) {
 		t.Fatalf("after a failed dial the caller is %s, want online (no wrap-up)", st)
 	}
 
-	v, err = w.core.MakeCall(ctx, agentActor("a1", ViaPhone), "a1", "a2", nil)
+	v, err := w.core.MakeCall(ctx, agentActor("a1", ViaPhone), "a1", "a2", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,6 +169,7 @@ func TestInternalCallEdges(t *testing.T) {
 	w.expectFor(t, event.IncomingCall, "a2")
 	w.control(t, "a2", v.CallID, call.OpAnswer, "")
 	w.core.PhoneHealth(ctx, s1, false, true) // the caller's phone is gone
+	w.clock.Advance(time.Second)
 	if d := data(t, w.expect(t, event.CallDisconnected)); d["ended_by"] != "system" || d["call_id"] != v.CallID {
 		t.Fatalf("caller lost its phone: %v", d)
 	}
@@ -158,17 +179,14 @@ func TestInternalCallEdges(t *testing.T) {
 // caller who hangs up while an agent is alerted ends the alerting with 487; a transfer out of
 // a conference is refused; call_disconnected precedes the agents' status changes.
 func TestRingingEdges(t *testing.T) {
-	e := newMediaEnv(t, `{"ring_timeout_seconds":1}`, nil)
-	w := e.w
+	w := newWorld(t, `{"ring_timeout_seconds":1}`)
 	ctx := context.Background()
-	w.phone(t, e.eng, "a1", true)
+	w.phone(t, "a1", true)
 	w.ready(t, "a1")
-	wc, cust := w.customer(t, e.eng)
-	rtctest.Eventually(t, wait, "the IVR greeting", cust.Loud)
-	if err := cust.SendDigits("2"); err != nil {
-		t.Fatal(err)
-	}
+	wc, cust := w.customer(t)
+	cust.Press("2")
 	w.expectFor(t, event.IncomingCall, "a1")
+	w.clock.Advance(time.Second)
 	w.expectFor(t, event.CallFailed, "a1") // missed: a1 goes to dnd
 	if _, err := w.core.SetStatus(ctx, agentActor("a1", ViaPhone), "a1", agent.Ready, ""); err != nil {
 		t.Fatal(err)
@@ -183,9 +201,9 @@ func TestRingingEdges(t *testing.T) {
 	w.expect(t, event.CallDisconnected)
 
 	w.accounts.Update(ctx, "acme", []byte(`{"ring_timeout_seconds":20}`))
-	w.phone(t, e.eng, "a2", true)
-	w.phone(t, e.eng, "a3", true)
-	wc = callAt(t, w, e, "a1")
+	w.phone(t, "a2", true)
+	w.phone(t, "a3", true)
+	wc, _ = callAt(t, w, "a1")
 	w.control(t, "a1", wc.ID, call.OpConference, "a2")
 	w.expectFor(t, event.IncomingCall, "a2")
 	w.control(t, "a2", wc.ID, call.OpAnswer, "")
@@ -196,8 +214,7 @@ func TestRingingEdges(t *testing.T) {
 	w.control(t, "a2", wc.ID, call.OpHangUp, "") // a2 leaves the conference
 	w.expectFor(t, event.PartyRemoved, "a2")
 	w.control(t, "a1", wc.ID, call.OpHangUp, "")
-	sawEnd := false
-	for !sawEnd {
+	for sawEnd := false; !sawEnd; {
 		ev := w.next(t)
 		d := data(t, ev)
 		switch {
@@ -212,17 +229,13 @@ func TestRingingEdges(t *testing.T) {
 // TestLogoutInCallDoesNotRingTheLeavingAgent: logging out an agent on a call while another call
 // waits never offers the waiting call to that agent.
 func TestLogoutInCallDoesNotRingTheLeavingAgent(t *testing.T) {
-	e := newMediaEnv(t, "", nil)
-	w := e.w
+	w := newWorld(t, "")
 	ctx := context.Background()
-	w.phone(t, e.eng, "a1", true)
+	w.phone(t, "a1", true)
 	w.ready(t, "a1")
-	first := callAt(t, w, e, "a1")
-	_, cust2 := w.customer(t, e.eng)
-	rtctest.Eventually(t, wait, "the IVR greeting", cust2.Loud)
-	if err := cust2.SendDigits("2"); err != nil {
-		t.Fatal(err)
-	}
+	first, _ := callAt(t, w, "a1")
+	_, cust2 := w.customer(t)
+	cust2.Press("2")
 	w.expect(t, event.DataUpdated) // the second call chose its queue and waits
 	if err := w.core.Logout(ctx, integrator, "a1"); err != nil {
 		t.Fatal(err)

@@ -67,6 +67,8 @@ type relay struct{ from *Leg }
 
 type mixOut struct{ m *Mixer }
 
+type foreign struct{}
+
 // Silence returns the silent source.
 func (e *Engine) Silence() media.Source { return silence{} }
 
@@ -74,7 +76,7 @@ func (e *Engine) Silence() media.Source { return silence{} }
 func (e *Engine) Relay(from media.Leg) media.Source {
 	l, ok := from.(*Leg)
 	if !ok || l.e != e {
-		return nil
+		return foreign{} // every leg refuses it
 	}
 	return relay{l}
 }
