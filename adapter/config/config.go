@@ -34,6 +34,8 @@ type Config struct {
 	Processor       string        // processor name of the bridge's control destination ({processor}.CONTROL)
 	BridgeTLSCert   string        // PEM certificate of the bridge TCP listener (TLS when set with the key)
 	BridgeTLSKey    string        // PEM private key of the bridge TCP listener
+	SIPAddr         string        // UDP and TCP listen address of the SIP edge (empty: SIP off)
+	SIPRTPPorts     string        // RTP port range of SIP calls, "min-max"
 }
 
 // Default returns the embedded defaults.
@@ -48,6 +50,7 @@ func Default() Config {
 		SubscriberQueue: 256,
 		ShutdownTimeout: 10 * time.Second,
 		Processor:       "CTI",
+		SIPRTPPorts:     "20000-20999",
 	}
 }
 
@@ -87,6 +90,8 @@ func (c *Config) Bind(fs *flag.FlagSet, scope Scope) error {
 		b.str(&c.Processor, "processor", "CTI_PROCESSOR", "processor name of the bridge control destination <processor>.CONTROL")
 		b.str(&c.BridgeTLSCert, "bridge-tls-cert", "CTI_BRIDGE_TLS_CERT", "PEM certificate file: the bridge TCP listener speaks TLS (with --bridge-tls-key)")
 		b.str(&c.BridgeTLSKey, "bridge-tls-key", "CTI_BRIDGE_TLS_KEY", "PEM private key file of --bridge-tls-cert")
+		b.str(&c.SIPAddr, "sip-addr", "CTI_SIP_ADDR", "UDP and TCP listen address of the SIP edge, e.g. 127.0.0.1:5060 (empty: SIP off)")
+		b.str(&c.SIPRTPPorts, "sip-rtp-ports", "CTI_SIP_RTP_PORTS", "UDP port range of SIP calls' RTP (even ports) and RTCP (the next odd port), min-max")
 	}
 	return errors.Join(b.errs...)
 }
@@ -116,6 +121,9 @@ func (c *Config) Validate() error {
 	}
 	if (c.BridgeTLSCert == "") != (c.BridgeTLSKey == "") {
 		errs = append(errs, errors.New("bridge TLS needs both --bridge-tls-cert and --bridge-tls-key"))
+	}
+	if _, _, err := c.RTPPortRange(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

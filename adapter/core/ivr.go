@@ -16,6 +16,7 @@ type WebCaller struct {
 	DisplayName string
 	Phone       string   // what the customer gave as a number or id ("" for anonymous)
 	Media       []string // audio, plus video / screen when offered
+	Source      string   // the call's source: "webrtc" (the default) or "sip"
 }
 
 // WebCall is a customer's call as its signalling edge sees it.
@@ -40,10 +41,13 @@ func (c *Core) StartWebCall(ctx context.Context, acct string, who WebCaller, leg
 	if phone == "" {
 		phone = "anonymous"
 	}
+	if who.Source == "" {
+		who.Source = "webrtc"
+	}
 	t := c.tenant(acct)
 	var cl *callRT
 	err := t.exec(ctx, func(f *fx) error {
-		cl = t.newCallLocked("inbound", "webrtc", phone, who.DisplayName, who.Media, nil)
+		cl = t.newCallLocked("inbound", who.Source, phone, who.DisplayName, who.Media, nil)
 		cl.customer = leg
 		now := c.now()
 		cl.rec.addLeg("customer", "", leg.ID(), true, now)

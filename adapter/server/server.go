@@ -122,6 +122,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, base *Base) (
 		return nil, err
 	}
 	rtc := peer.Config{UDPMuxPort: cfg.RTCUDPPort, LoopbackOnly: cfg.RTCLoopback, Logger: log.With("component", "media")}
+	rtc.RTPPortMin, rtc.RTPPortMax, _ = cfg.RTPPortRange() // validated with the config
 	if cfg.RTCPublicIP != "" {
 		rtc.PublicIPs = []string{cfg.RTCPublicIP}
 	}
@@ -244,6 +245,13 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	hubDone := s.Background(bg)
+	sipDone, err := s.startSIP(bg)
+	if err != nil {
+		stopBG()
+		<-hubDone
+		_ = ln.Close()
+		return err
+	}
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -276,6 +284,7 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 	}
 	s.Core.Shutdown(grace) // calls end and agents go offline in the log before the hub stops
 	stopBG()
+	<-sipDone
 	<-hubDone
 	if e := s.Media.Close(); e != nil {
 		s.Log.Warn("media engine close", "err", e)

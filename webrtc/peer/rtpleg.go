@@ -377,3 +377,13 @@ func (l *RTPLeg) readRTP() {
 		l.in.dispatch(&pkt.Header, payload, te, now)
 	}
 }
+
+// ReportDTMF reports a digit the signalling received (SIP INFO) through OnDTMF, in order with
+// the digits received over RTP.
+func (l *RTPLeg) ReportDTMF(d rune) {
+	l.post(func() {
+		if f := l.onDTMF.Load(); f != nil {
+			(*f)(d)
+		}
+	})
+}

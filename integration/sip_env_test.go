@@ -1,0 +1,198 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"text/template"
+	"time"
+
+	"github.com/cti-adapter/cti-adapter/adapter/server"
+	"github.com/cti-adapter/cti-adapter/adapter/sip"
+	"github.com/cti-adapter/cti-adapter/adapter/store"
+)
+
+// sipServer is the rtc environment (demo account, agents agent1/agent2, IVR 1 sales, 2 support)
+// plus a SIP edge on a loopback port and a trunk for +15550100 from 127.0.0.1.
+type sipServer struct {
+	*rtcServer
+	addr string
+	edge *sip.Edge
+}
+
+func needSipp(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("sipp")
+	if err != nil {
+		t.Skip("sipp not installed (apt-get install -y sip-tester): SIP interop tests skipped")
+	}
+	return p
+}
+
+func freeUDPPort(t *testing.T) int {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+func newSIPServer(t *testing.T, trunk store.Trunk) *sipServer {
+	t.Helper()
+	s := newRTCServer(t)
+	trunk.Account = "demo"
+	if trunk.Name == "" {
+		trunk.Name = "carrier"
+	}
+	if trunk.Host == "" {
+		trunk.Host = "127.0.0.1"
+	}
+	if len(trunk.Numbers) == 0 {
+		trunk.Numbers = []string{"+15550100"}
+	}
+	if len(trunk.Codecs) == 0 {
+		trunk.Codecs = []string{"PCMU", "PCMA"}
+	}
+	if trunk.MaxCalls == 0 {
+		trunk.MaxCalls = 10
+	}
+	if _, err := s.Store.PutTrunk(context.Background(), trunk); err != nil {
+		t.Fatal(err)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(freeUDPPort(t))
+	edge, err := sip.New(sip.Config{Addr: addr, Engine: s.Media, Trunks: s.Store, Calls: s.Core, Log: s.Log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- edge.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("sip edge: %v", err)
+		}
+	})
+	waitSIPUp(t, addr)
+	return &sipServer{rtcServer: s, addr: addr, edge: edge}
+}
+
+// waitSIPUp waits until the edge answers OPTIONS over UDP.
+func waitSIPUp(t *testing.T, addr string) {
+	t.Helper()
+	c, err := net.Dial("udp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	la := c.LocalAddr().String()
+	opt := "OPTIONS sip:" + addr + " SIP/2.0\r\nVia: SIP/2.0/UDP " + la + ";branch=z9hG4bK-up" +
+		strconv.FormatInt(time.Now().UnixNano(), 36) + "\r\nFrom: <sip:probe@" + la + ">;tag=1\r\nTo: <sip:" + addr +
+		">\r\nCall-ID: up-" + la + "\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+	buf := make([]byte, 2048)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		_, _ = c.Write([]byte(opt))
+		_ = c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		if n, err := c.Read(buf); err == nil && bytes.HasPrefix(buf[:n], []byte("SIP/2.0 200")) {
+			return
+		}
+	}
+	t.Fatal("SIP edge does not answer OPTIONS")
+}
+
+// sipp runs one sipp call of scenario (a file in testdata/sip, or a rendered template) against
+// the edge and returns its exit error and output. The process is started with a context that
+// ends with the test.
+type sippRun struct {
+	done chan struct{}
+	err  error
+	out  bytes.Buffer
+}
+
+func (s *sipServer) sipp(t *testing.T, scenario string, extra ...string) *sippRun {
+	t.Helper()
+	bin := needSipp(t)
+	dir := t.TempDir()
+	args := append([]string{s.addr, "-sf", scenario, "-m", "1", "-s", "+15550100", "-i", "127.0.0.1",
+		"-p", strconv.Itoa(freeUDPPort(t)), "-mi", "127.0.0.1", "-mp", strconv.Itoa(20000 + 2*(freeUDPPort(t)%5000)),
+		"-timeout", "60s", "-timeout_error", "-nostdin", "-trace_err", "-error_file", filepath.Join(dir, "err.log")}, extra...)
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, args...)
+	r := &sippRun{done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = &r.out, &r.out
+	cmd.Dir = dir
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	go func() {
+		r.err = cmd.Wait()
+		if b, _ := os.ReadFile(filepath.Join(dir, "err.log")); len(b) > 0 {
+			r.out.Write(b)
+		}
+		close(r.done)
+	}()
+	t.Cleanup(func() { cancel(); <-r.done })
+	return r
+}
+
+// wait fails the test unless sipp exits 0 within d.
+func (r *sippRun) wait(t *testing.T, d time.Duration) {
+	t.Helper()
+	select {
+	case <-r.done:
+	case <-time.After(d):
+		t.Fatalf("sipp still running after %s", d)
+	}
+	if r.err != nil {
+		t.Fatalf("sipp failed: %v\n%s", r.err, r.out.String())
+	}
+}
+
+// renderScenario writes testdata/sip/name with data applied and returns its path.
+func renderScenario(t *testing.T, name string, data any) string {
+	t.Helper()
+	tpl, err := template.ParseFiles(filepath.Join("testdata", "sip", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), name)
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := tpl.Execute(f, data); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func scenarioPath(name string) string {
+	p, _ := filepath.Abs(filepath.Join("testdata", "sip", name))
+	return p
+}
+
+// countEvents counts the demo account's logged events named name for callID.
+func countEvents(t *testing.T, srv *server.Server, name, callID string) int {
+	t.Helper()
+	evs, err := srv.Store.Events(context.Background(), "demo", 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range evs {
+		if e.Name == name && bytes.Contains(e.Data, []byte(`"call_id":"`+callID+`"`)) {
+			n++
+		}
+	}
+	return n
+}
