@@ -76,7 +76,7 @@ type Edge struct {
 	limit  *limiter
 	nonces *nonces
 
-	mu      sync.Mutex // guards calls and perTrunk
+	mu      sync.Mutex         // guards calls and perTrunk
 	calls   map[string]*inCall // by Call-ID
 	perTrk  map[string]int     // active calls by account/trunk
 	serving sync.WaitGroup
