@@ -27,6 +27,7 @@ import (
 	"github.com/cti-adapter/cti-adapter/adapter/conns"
 	"github.com/cti-adapter/cti-adapter/adapter/core"
 	"github.com/cti-adapter/cti-adapter/adapter/hub"
+	"github.com/cti-adapter/cti-adapter/adapter/metrics"
 	"github.com/cti-adapter/cti-adapter/adapter/store"
 	"github.com/cti-adapter/cti-adapter/modes"
 	"github.com/cti-adapter/cti-adapter/schemas"
@@ -63,7 +64,8 @@ type Deps struct {
 	Media    *peer.Engine
 	Conns    *conns.Tracker
 	Store    *store.Store
-	Budget   *conns.Budget // the per-account budget shared by every surface; nil: none
+	Budget   *conns.Budget    // the per-account budget shared by every surface; nil: none
+	Metrics  *metrics.Metrics // nil: no command latency recorded
 }
 
 // Edge serves /rtc and the customer token endpoint.
@@ -482,7 +484,7 @@ func (c *conn) handle(data []byte) {
 		}
 		_ = c.edge.Core.CustomerHangUp(c.ctx, c.claims.Account, wc.ID)
 	case "command":
-		c.command(data)
+		c.observeCommand(data) // runs c.command and records its latency (metrics.go)
 	}
 }
 

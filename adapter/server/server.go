@@ -160,7 +160,7 @@ func (s *Server) routes() http.Handler {
 	r.Get("/readyz", s.readyz)
 	r.Handle("/metrics", s.Metrics.Handler())
 	signalling := rtc.New(rtc.Deps{Log: s.Log.With("component", "rtc"), Auth: s.Auth, Core: s.Core, Hub: s.Hub,
-		Accounts: s.Accounts, Schemas: s.Schemas, Media: s.Media, Conns: s.Conns, Store: s.Store, Budget: s.Budget})
+		Accounts: s.Accounts, Schemas: s.Schemas, Media: s.Media, Conns: s.Conns, Store: s.Store, Metrics: s.Metrics, Budget: s.Budget})
 	r.Get("/rtc", signalling.ServeHTTP)
 	webcall := r.With(web.WebcallCORS(s.Accounts)) // CORS for the account's allowed_origins, preflight included
 	webcall.Post("/webcall/{account}/token", signalling.CustomerToken)

@@ -36,10 +36,15 @@ const testSecret = "test-secret-test-secret-test-secret-42"
 
 func newTestServer(t *testing.T) *testServer {
 	t.Helper()
+	return newTestServerLog(t, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// newTestServerLog is newTestServer logging to log.
+func newTestServerLog(t *testing.T, log *slog.Logger) *testServer {
+	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.JWTSecret = testSecret
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx := context.Background()
 	base, err := OpenBase(ctx, cfg, log)
 	if err != nil {
