@@ -10,8 +10,8 @@ import (
 )
 
 // eventsPerUnit is how many events of a GET /events page cost one budget unit (a page of the
-// maximum 1,000 costs 11 units: one for the request and one per 100 events asked for).
-const eventsPerUnit = 100
+// maximum 1,000 costs 101 units: one for the request and one per 10 events asked for).
+const eventsPerUnit = 10
 
 // budget charges each authenticated request to its account's share of the server
 // (conns.Budget, shared with vox, the bridge and /rtc) before any work is done for it: one unit

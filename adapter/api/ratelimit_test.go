@@ -12,7 +12,7 @@ import (
 
 func TestBudgetMiddleware(t *testing.T) {
 	now := time.Unix(1000, 0)
-	a := &API{Deps: Deps{Budget: conns.NewBudget(10, 20, func() time.Time { return now })}}
+	a := &API{Deps: Deps{Budget: conns.NewBudget(100, 200, func() time.Time { return now })}}
 	served := 0
 	h := a.budget(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served++ }))
 	call := func(acct, target string) *httptest.ResponseRecorder {
@@ -22,7 +22,7 @@ func TestBudgetMiddleware(t *testing.T) {
 		h.ServeHTTP(w, r)
 		return w
 	}
-	// a page of 1,000 events costs 11 units: the first fits the burst of 20, the second not
+	// a page of 1,000 events costs 101 units: the first fits the burst of 200, the second not
 	if w := call("flood", "/api/v1/events?limit=1000"); w.Code != 200 {
 		t.Fatalf("first page: %d", w.Code)
 	}
@@ -42,7 +42,7 @@ func TestBudgetMiddleware(t *testing.T) {
 	for _, tc := range []struct {
 		target string
 		cost   float64
-	}{{"/api/v1/events", 2}, {"/api/v1/events?limit=50", 1.5}, {"/api/v1/events?limit=99999", 11}, {"/api/v1/calls", 1}} {
+	}{{"/api/v1/events", 11}, {"/api/v1/events?limit=50", 6}, {"/api/v1/events?limit=99999", 101}, {"/api/v1/calls", 1}} {
 		if c := requestCost(httptest.NewRequest("GET", tc.target, nil)); c != tc.cost {
 			t.Errorf("%s costs %v, want %v", tc.target, c, tc.cost)
 		}

@@ -303,6 +303,9 @@ func (c *conn) handle(raw []byte) {
 		c.closeAfterFlush(conns.ClosePolicy, "frame flood: more than twice the frame budget for a second")
 		return
 	}
+	if verdict == conns.Pace && !c.frames.Pace(c.ctx, time.Now) {
+		return // flooding: the reader waited for a token; the connection ended meanwhile
+	}
 	in, fail := c.b.decode(raw)
 	if fail != nil {
 		c.send(encodeResponse(fail.hdr, fail.msg, nil))

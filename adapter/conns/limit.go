@@ -1,6 +1,7 @@
 package conns
 
 import (
+	"context"
 	"math"
 	"net"
 	"net/http"
@@ -50,7 +51,11 @@ const (
 	Allow Verdict = iota
 	// Refuse: answer it rate_limited (or FAILURE) without handling it.
 	Refuse
-	// Close: the connection has been flooding; close it with ClosePolicy instead of answering.
+	// Pace: the connection was refused more than burst frames this second: answering each
+	// would cost more than the frames are worth. Stop reading until a token is there (Frames.Pace;
+	// the peer's writes block on TCP flow control), then handle the frame.
+	Pace
+	// Close: the connection has been flooding for seconds; close it with ClosePolicy.
 	Close
 )
 
@@ -58,9 +63,10 @@ const (
 const floodSeconds = 3
 
 // Frames is one connection's frame limit: a token bucket, and the flood rule that makes
-// refusals cheap. A second in which a connection was refused more than burst frames is a
-// flooding second; in its third flooding second in a row the connection is closed (ClosePolicy)
-// instead of being answered frame by frame. A one-off burst, or a client a little over the
+// refusals cheap. The first burst refusals of a second are answered (Refuse); beyond them the
+// connection is paced (Pace: its reader waits for a token, so the flood stops costing reads and
+// replies); a second with more than burst refusals is a flooding second, and in the third in a
+// row the connection is closed (ClosePolicy). A one-off burst, or a client a little over the
 // rate, is only refused.
 type Frames struct {
 	bucket  Bucket
@@ -89,10 +95,34 @@ func (f *Frames) Check(now time.Time) Verdict {
 		return Allow
 	}
 	f.refused++
-	if f.refused > f.burst && f.flooded >= floodSeconds-1 {
+	switch {
+	case f.refused <= f.burst:
+		return Refuse
+	case f.flooded >= floodSeconds-1:
 		return Close
 	}
-	return Refuse
+	return Pace
+}
+
+// Pace waits until a token is there and takes it (after Check said Pace). It returns false when
+// ctx ended first.
+func (f *Frames) Pace(ctx context.Context, now func() time.Time) bool {
+	for {
+		wait := f.bucket.Wait(1)
+		if wait <= 0 && f.bucket.Take(now(), 1) {
+			return true
+		}
+		t := time.NewTimer(max(wait, time.Millisecond))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+		if f.bucket.Take(now(), 1) {
+			return true
+		}
+	}
 }
 
 // Caps counts open connections per key (a client address, an account) and refuses one beyond

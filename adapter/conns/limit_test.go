@@ -1,6 +1,7 @@
 package conns
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -8,18 +9,13 @@ import (
 func TestFramesRefuseThenCloseAFlood(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	f := NewFrames(20, 40, t0)
-	// A one-off burst of 200: the burst is allowed, the rest refused, the connection kept.
-	allowed := 0
+	// A one-off burst of 200: the burst is allowed, the next 40 refused, the rest paced.
+	var got [4]int
 	for i := 0; i < 200; i++ {
-		switch f.Check(t0) {
-		case Allow:
-			allowed++
-		case Close:
-			t.Fatalf("a one-off burst closed the connection at frame %d", i)
-		}
+		got[f.Check(t0)]++
 	}
-	if allowed != 40 {
-		t.Fatalf("%d of the burst allowed, want 40", allowed)
+	if got[Allow] != 40 || got[Refuse] != 40 || got[Pace] != 120 || got[Close] != 0 {
+		t.Fatalf("allowed %d, refused %d, paced %d, closed %d", got[Allow], got[Refuse], got[Pace], got[Close])
 	}
 	// A sustained flood (500 frames/s) is closed in its third second.
 	now, closedAt := t0, time.Duration(0)
@@ -121,5 +117,21 @@ func TestBucket(t *testing.T) {
 	}
 	if n != 40 {
 		t.Fatalf("refill %d, want 40", n)
+	}
+}
+
+func TestFramesPaceWaitsForAToken(t *testing.T) {
+	now := time.Now()
+	f := NewFrames(1000, 1, now)
+	f.Check(now) // the one token
+	if !f.Pace(context.Background(), time.Now) {
+		t.Fatal("no token after pacing")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	slow := NewFrames(0.001, 1, now)
+	slow.Check(now)
+	if slow.Pace(ctx, time.Now) {
+		t.Fatal("paced past a cancelled context")
 	}
 }

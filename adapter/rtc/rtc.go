@@ -280,6 +280,10 @@ func (c *conn) run() {
 		case conns.Refuse:
 			c.fail(requestID(data), "rate_limited", fmt.Sprintf("more than %d frames per second; slow down", CommandRate), nil)
 			continue
+		case conns.Pace: // flooding: stop reading until a token is there, then handle the frame
+			if !c.limiter.Pace(c.ctx, time.Now) {
+				return
+			}
 		case conns.Close:
 			c.close(conns.ClosePolicy, "frame flood: more than twice the frame budget for a second")
 			return

@@ -155,6 +155,10 @@ func (c *conn) handle(typ websocket.MessageType, raw []byte, size int64) bool {
 	case conns.Refuse:
 		return c.reply(encodeError(&protoError{RequestID: peekRequestID(raw), Code: CodeRateLimited,
 			Message: "too many frames: at most " + rateText(c.h.opts) + "; this frame was not processed"}))
+	case conns.Pace: // flooding: stop reading until a token is there, then handle the frame
+		if !c.limiter.Pace(c.ctx, time.Now) {
+			return false
+		}
 	case conns.Close:
 		c.kick(conns.ClosePolicy, "frame flood: more than twice the frame budget for a second")
 		return true // the writer closes; the reader ends when the close handshake does
