@@ -13,6 +13,9 @@ import (
 // maximum 1,000 costs 101 units: one for the request and one per 10 events asked for).
 const eventsPerUnit = 10
 
+// maxRefusalHold is the longest a 429 is held before it is sent.
+const maxRefusalHold = 250 * time.Millisecond
+
 // budget charges each authenticated request to its account's share of the server
 // (conns.Budget, shared with vox, the bridge and /rtc) before any work is done for it: one unit
 // per request, event reads by the page size asked for. An account over its share gets 429
@@ -25,6 +28,14 @@ func (a *API) budget(next http.Handler) http.Handler {
 			return
 		}
 		if ok, wait := a.Budget.Take(c.Account, requestCost(r)); !ok {
+			// Hold the refusal a moment (never past Retry-After): a client that retries at once
+			// then refuses itself, instead of costing a request's parsing and token check each time.
+			t := time.NewTimer(min(wait, maxRefusalHold))
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+			}
 			secs := max(1, int(math.Ceil(wait.Seconds())))
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
 			writeProblem(w, r, problem(http.StatusTooManyRequests, "rate_limited",
