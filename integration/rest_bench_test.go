@@ -1,0 +1,166 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/cti-adapter/cti-adapter/adapter/auth"
+	"github.com/cti-adapter/cti-adapter/adapter/core"
+	"github.com/cti-adapter/cti-adapter/adapter/media/mediatest"
+	"github.com/cti-adapter/cti-adapter/adapter/store"
+)
+
+// The REST make_call path with online agents, against a bare chi handler that only verifies the
+// JWT, in one run:
+//
+//	go test ./integration -run '^$' -bench 'RESTMakeCall|BareJWT' -benchtime 3s
+//
+// BenchmarkRESTMakeCall: POST /api/v1/calls for agents with a healthy phone (an in-memory leg:
+// the call fails at once with call_failed 404 no outbound route, so every request runs the whole
+// command: outgoing_call, call_failed, call_disconnected, the call record, the agent's status,
+// all durable before the 201). Each client goroutine dials for its own agent.
+
+const benchAgents = 64
+
+type restBench struct {
+	url, token string
+	client     *http.Client
+	auth       *auth.Service
+}
+
+func startRESTBench(b *testing.B) *restBench {
+	b.Helper()
+	hs := startHarness(b, harnessOptions{secret: voxSecret})
+	srv := hs.Server
+	ctx := context.Background()
+	if _, err := srv.Accounts.Create(ctx, "acme", "full"); err != nil {
+		b.Fatal(err)
+	}
+	eng := mediatest.NewEngine()
+	for i := 0; i < benchAgents; i++ {
+		uid := fmt.Sprintf("u%d", i)
+		if _, err := srv.Store.PutUser(ctx, store.User{Account: "acme", ID: uid, Name: uid}); err != nil {
+			b.Fatal(err)
+		}
+		s, err := srv.Core.Login(ctx, core.Actor{Account: "acme", Role: auth.RoleAgent, UserID: uid, Via: core.ViaPhone}, core.KindPhone)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := srv.Core.AttachPhone(ctx, s, eng.NewLeg(uid)); err != nil {
+			b.Fatal(err)
+		}
+		srv.Core.PhoneHealth(ctx, s, true, true)
+	}
+	m, err := srv.Auth.Mint(ctx, auth.MintRequest{Account: "acme", Role: auth.RoleIntegrator, Subject: "crm"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rb := &restBench{url: hs.URL + "/api/v1/calls", token: m.Token, auth: srv.Auth,
+		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
+	b.Cleanup(rb.client.CloseIdleConnections)
+	return rb
+}
+
+// post sends one make_call for uid and returns its latency and status.
+func (rb *restBench) post(url, uid string) (time.Duration, int, error) {
+	req, _ := http.NewRequest("POST", url, strings.NewReader(`{"user_id":"`+uid+`","phone":"+15550100","variables":{"crm_id":"42"}}`))
+	req.Header.Set("Authorization", "Bearer "+rb.token)
+	req.Header.Set("Content-Type", "application/json")
+	start := time.Now()
+	res, err := rb.client.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return time.Since(start), res.StatusCode, nil
+}
+
+// parallel runs b.N requests from benchAgents goroutines, goroutine i for agent u<i>.
+func (rb *restBench) parallel(b *testing.B, url string, want int) {
+	var next atomic.Int64
+	var failed atomic.Value
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for g := 0; g < benchAgents; g++ {
+		wg.Add(1)
+		go func(uid string) {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				if _, code, err := rb.post(url, uid); err != nil || code != want {
+					failed.Store(fmt.Sprintf("status %d, err %v", code, err))
+					return
+				}
+			}
+		}(fmt.Sprintf("u%d", g))
+	}
+	wg.Wait()
+	b.StopTimer()
+	if f := failed.Load(); f != nil {
+		b.Fatal(f)
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+}
+
+func BenchmarkRESTMakeCall(b *testing.B) {
+	rb := startRESTBench(b)
+	rb.parallel(b, rb.url, http.StatusCreated)
+}
+
+// BenchmarkBareJWT is the ceiling: a chi route whose handler only verifies the bearer token
+// with the same auth service, over the same client and loopback.
+func BenchmarkBareJWT(b *testing.B) {
+	rb := startRESTBench(b)
+	r := chi.NewRouter()
+	r.Post("/api/v1/calls", func(w http.ResponseWriter, req *http.Request) {
+		if _, err := rb.auth.Verify(req.Context(), strings.TrimPrefix(req.Header.Get("Authorization"), "Bearer ")); err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte(`{"call_id":"c0"}`))
+	})
+	bare := httptest.NewServer(r)
+	defer bare.Close()
+	rb.parallel(b, bare.URL+"/api/v1/calls", http.StatusCreated)
+}
+
+// BenchmarkRESTMakeCallAt1000 is the open-loop figure: 1,000 requests/s for 3 s, round-robin
+// over the agents; it reports the client-side p50/p99 (target: p99 < 5 ms).
+func BenchmarkRESTMakeCallAt1000(b *testing.B) {
+	rb := startRESTBench(b)
+	const total = 3000
+	for n := 0; n < b.N; n++ {
+		lat := make([]time.Duration, total)
+		codes := make([]int, total)
+		var wg sync.WaitGroup
+		start := time.Now()
+		for i := 0; i < total; i++ {
+			time.Sleep(time.Until(start.Add(time.Duration(i) * time.Millisecond)))
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				lat[i], codes[i], _ = rb.post(rb.url, fmt.Sprintf("u%d", i%benchAgents))
+			}(i)
+		}
+		wg.Wait()
+		for i, c := range codes {
+			if c != http.StatusCreated && c != http.StatusConflict { // 409: the agent's previous call still ending
+				b.Fatalf("request %d: status %d", i, c)
+			}
+		}
+		b.ReportMetric(float64(percentile(lat, .5).Microseconds()), "p50-µs")
+		b.ReportMetric(float64(percentile(lat, .99).Microseconds()), "p99-µs")
+	}
+}
