@@ -249,15 +249,13 @@ func (c *conn) writeLoop() {
 		batch := c.out
 		c.out, c.outBytes = nil, 0
 		c.mu.Unlock()
-		for _, m := range batch {
-			if err := c.t.write(m); err != nil {
-				c.mu.Lock()
-				c.out, c.outBytes, c.writing = nil, 0, false
-				c.closing = true
-				c.mu.Unlock()
-				c.t.close(0, "")
-				return
-			}
+		if err := c.t.write(batch); err != nil {
+			c.mu.Lock()
+			c.out, c.outBytes, c.writing = nil, 0, false
+			c.closing = true
+			c.mu.Unlock()
+			c.t.close(0, "")
+			return
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -16,7 +15,9 @@ import (
 
 // transport writes whole messages and closes the connection.
 type transport interface {
-	write(msg []byte) error
+	// write writes msgs in order, in one system write where the transport allows, within the
+	// write timeout.
+	write(msgs [][]byte) error
 	// close ends the connection; code is a WebSocket close code (TCP just closes).
 	close(code websocket.StatusCode, reason string)
 	kind() string
@@ -24,15 +25,11 @@ type transport interface {
 
 // wsTransport is one JSON message per WebSocket text frame.
 type wsTransport struct {
-	ws      *websocket.Conn
-	timeout time.Duration
+	ws   *websocket.Conn
+	cork *conns.Cork // batches a flush into one write, bounded by the write timeout
 }
 
-func (t *wsTransport) write(msg []byte) error {
-	ctx, cancel := context.WithTimeout(context.Background(), t.timeout)
-	defer cancel()
-	return t.ws.Write(ctx, websocket.MessageText, msg)
-}
+func (t *wsTransport) write(msgs [][]byte) error { return conns.WriteBatch(t.ws, t.cork, msgs) }
 
 func (t *wsTransport) close(code websocket.StatusCode, reason string) {
 	if code == 0 {
@@ -50,12 +47,16 @@ type tcpTransport struct {
 	timeout time.Duration
 }
 
-func (t *tcpTransport) write(msg []byte) error {
-	var hdr [4]byte
-	binary.BigEndian.PutUint32(hdr[:], uint32(len(msg)))
+func (t *tcpTransport) write(msgs [][]byte) error {
+	hdrs := make([]byte, 4*len(msgs))
+	bufs := make(net.Buffers, 0, 2*len(msgs))
+	for i, m := range msgs {
+		h := hdrs[4*i : 4*i+4]
+		binary.BigEndian.PutUint32(h, uint32(len(m)))
+		bufs = append(bufs, h, m)
+	}
 	_ = t.nc.SetWriteDeadline(time.Now().Add(t.timeout))
-	bufs := net.Buffers{hdr[:], msg}
-	_, err := bufs.WriteTo(t.nc)
+	_, err := bufs.WriteTo(t.nc) // one writev for the whole batch
 	return err
 }
 
