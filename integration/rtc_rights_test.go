@@ -89,3 +89,37 @@ func TestRTCModeCannotBeOptedOut(t *testing.T) {
 		}
 	}
 }
+
+// TestWebcallTokenCORS: POST /webcall/{account}/token answers CORS, preflight included, for the
+// account's allowed_origins and no others; credentials are never allowed.
+func TestWebcallTokenCORS(t *testing.T) {
+	s := newRTCServer(t) // demo allows https://shop.example
+	req := func(method, origin string) *http.Response {
+		r, _ := http.NewRequest(method, s.URL+"/webcall/demo/token", nil)
+		r.Header.Set("Origin", origin)
+		if method == "OPTIONS" {
+			r.Header.Set("Access-Control-Request-Method", "POST")
+			r.Header.Set("Access-Control-Request-Headers", "content-type")
+		}
+		res, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	pre := req("OPTIONS", "https://shop.example")
+	if pre.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" || !strings.Contains(pre.Header.Get("Access-Control-Allow-Methods"), "POST") ||
+		pre.Header.Get("Access-Control-Allow-Credentials") != "" {
+		t.Errorf("preflight from an allowed origin: %d %v", pre.StatusCode, pre.Header)
+	}
+	if pre := req("OPTIONS", "https://evil.example"); pre.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("preflight from another origin allowed: %v", pre.Header)
+	}
+	if res := req("POST", "https://shop.example"); res.StatusCode != 201 || res.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" {
+		t.Errorf("POST from an allowed origin: %d %v", res.StatusCode, res.Header)
+	}
+	if res := req("POST", "https://evil.example"); res.StatusCode != 403 || res.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("POST from another origin: %d %v", res.StatusCode, res.Header)
+	}
+}
