@@ -35,6 +35,7 @@ func (p *Pending) Events() []event.Event { return p.evs }
 // returns the first event (Event). A record the store refused (its account does not exist) is
 // reported here; it never fails the events committed with it.
 func (p *Pending) Wait(ctx context.Context) (event.Event, error) {
+	p.b.waiters.Add(1)
 	select {
 	case <-p.b.done:
 	case <-ctx.Done():
@@ -144,6 +145,13 @@ func (h *Hub) EnqueueBatch(b *Batch) (*Pending, error) {
 		ev.Frame = event.AppendWire(make([]byte, 0, 80+len(ev.Data)), ev)
 	}
 	h.seq[b.account] = seq
+	if h.enqueues++; h.gatherAt != 0 && h.enqueues >= h.gatherAt {
+		h.gatherAt = 0
+		select {
+		case h.gathered <- struct{}{}:
+		default:
+		}
+	}
 	cur := h.cur
 	if cur == nil {
 		cur = &batch{done: make(chan struct{})}

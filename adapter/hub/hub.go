@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -61,12 +62,18 @@ type Hub struct {
 	log  Log
 	opts Options
 
-	mu     sync.Mutex       // guards seq, cur, closed
-	seq    map[string]int64 // last seq handed out per account
-	cur    *batch           // events waiting for the next commit, in seq order
-	closed bool
-	wake   chan struct{}
-	done   chan struct{} // closed when Run has committed the last batch
+	mu       sync.Mutex       // guards seq, cur, closed
+	seq      map[string]int64 // last seq handed out per account
+	cur      *batch           // events waiting for the next commit, in seq order
+	closed   bool
+	wake     chan struct{}
+	enqueues uint64        // EnqueueBatch calls so far
+	gatherAt uint64        // when not 0, the enqueue count at which gathered is signalled
+	gathered chan struct{} // capacity 1: gather's wait is over
+
+	// Written by Run only: how many waiters the last commit released, and enqueues at that time.
+	released, releasedAt uint64
+	done                 chan struct{} // closed when Run has committed the last batch
 
 	base    map[string]int64 // last committed seq per account at start (read-only)
 	roomsMu sync.RWMutex     // guards rooms
@@ -77,7 +84,8 @@ type Hub struct {
 type batch struct {
 	evs      []event.Event
 	calls    []store.CallRow
-	callErrs []error // after commit: callErrs[i] is the store's refusal of calls[i], if any
+	callErrs []error      // after commit: callErrs[i] is the store's refusal of calls[i], if any
+	waiters  atomic.Int64 // Wait calls on this batch (see gather)
 	err      error
 	done     chan struct{}
 }
@@ -103,7 +111,7 @@ func New(ctx context.Context, log Log, opts Options) (*Hub, error) {
 	}
 	return &Hub{
 		log: log, opts: opts, seq: seq, base: last,
-		wake:  make(chan struct{}, 1),
+		wake: make(chan struct{}, 1), gathered: make(chan struct{}, 1),
 		done:  make(chan struct{}),
 		rooms: make(map[string]*room),
 	}, nil
@@ -127,6 +135,7 @@ func (h *Hub) Run(ctx context.Context) {
 	for {
 		select {
 		case <-h.wake:
+			h.gather()
 			h.commit(h.take(false))
 		case <-ctx.Done():
 			h.commit(h.take(true))
@@ -137,6 +146,40 @@ func (h *Hub) Run(ctx context.Context) {
 
 // Done is closed when Run has returned (everything published is durable or failed).
 func (h *Hub) Done() <-chan struct{} { return h.done }
+
+// gatherLinger bounds how long gather waits for released publishers: a fraction of one commit
+// (an fsync is of the order of a millisecond).
+const gatherLinger = 500 * time.Microsecond
+
+// gather lets the publishers the last commit released add to the next batch before it is taken:
+// it waits until as many enqueues as there were waiters on that commit have happened since (a
+// publisher in a loop comes straight back; any other publisher's enqueue counts as well), or
+// gatherLinger has passed. Without it, publishers that wait for their commit split into two
+// alternating partial batches, and each commit (an fsync) carries a part of what it could. As
+// long as the load does not drop, gather does not wait at all.
+func (h *Hub) gather() {
+	h.mu.Lock()
+	target := h.releasedAt + h.released
+	if h.enqueues >= target {
+		h.mu.Unlock()
+		return
+	}
+	select { // a signal left over from an earlier round
+	case <-h.gathered:
+	default:
+	}
+	h.gatherAt = target
+	h.mu.Unlock()
+	t := time.NewTimer(gatherLinger)
+	defer t.Stop()
+	select {
+	case <-h.gathered:
+	case <-t.C:
+	}
+	h.mu.Lock()
+	h.gatherAt = 0
+	h.mu.Unlock()
+}
 
 func (h *Hub) take(close bool) *batch {
 	h.mu.Lock()
@@ -176,7 +219,11 @@ func (h *Hub) commit(b *batch) {
 		h.opts.Appended.Add(float64(len(b.evs)))
 	}
 	h.fanout(b.evs)
+	h.mu.Lock()
+	h.releasedAt = h.enqueues
+	h.mu.Unlock()
 	close(b.done)
+	h.released = uint64(b.waiters.Load())
 }
 
 // rollback fails a batch that did not commit and every batch numbered after it, and rewinds the

@@ -53,16 +53,36 @@ const maxInsertRows = 256
 
 // writeStmts are the statements of Commit, prepared once on the writer connection.
 type writeStmts struct {
-	mu                           sync.Mutex        // guards inserts (the statements themselves are safe to share)
-	inserts                      map[int]*sql.Stmt // multi-row event INSERT by row count, prepared on first use
-	first                        *sql.Stmt         // an account's first event: INSERT its seq row
-	advance                      *sql.Stmt         // an account's next events: UPDATE its seq row if it is where they continue
+	mu                           sync.Mutex             // guards sized (the statements themselves are safe to share)
+	sized                        map[sizedKey]*sql.Stmt // statements over n rows, prepared on first use
+	first                        *sql.Stmt              // an account's first event: INSERT its seq row
 	saveRec, clearUsers, addUser *sql.Stmt
+}
+
+// sizedKey names a statement over n rows: a multi-row event INSERT or a seq UPDATE of n accounts.
+type sizedKey struct {
+	advance bool
+	n       int
+}
+
+// sizedSQL is the text of a sized statement.
+func sizedSQL(k sizedKey) string {
+	if k.advance {
+		// Moves each account's last seq from column2 to column3, only where it is column2: the
+		// caller checks that every row matched.
+		return `UPDATE event_seqs SET last_seq = v.column3 FROM (VALUES (?, ?, ?)` +
+			strings.Repeat(`, (?, ?, ?)`, k.n-1) +
+			`) AS v WHERE event_seqs.account = v.column1 AND event_seqs.last_seq = v.column2`
+	}
+	// OR ROLLBACK: a duplicate seq ends the whole transaction anyway, and SQLite then needs no
+	// statement journal for the multi-row statement.
+	return `INSERT OR ROLLBACK INTO events (account, seq, ts, name, data) VALUES (?, ?, ?, ?, ?)` +
+		strings.Repeat(`, (?, ?, ?, ?, ?)`, k.n-1)
 }
 
 func (s *Store) prepareWrites(ctx context.Context) error {
 	w := &s.stmts
-	w.inserts = make(map[int]*sql.Stmt)
+	w.sized = make(map[sizedKey]*sql.Stmt)
 	var err error
 	prep := func(q string) *sql.Stmt {
 		if err != nil {
@@ -73,7 +93,6 @@ func (s *Store) prepareWrites(ctx context.Context) error {
 		return st
 	}
 	w.first = prep(`INSERT INTO event_seqs (account, last_seq) VALUES (?, ?)`)
-	w.advance = prep(`UPDATE event_seqs SET last_seq = ? WHERE account = ? AND last_seq = ?`)
 	w.saveRec = prep(saveCallSQL)
 	w.clearUsers = prep(`DELETE FROM call_users WHERE account = ? AND call_id = ?`)
 	w.addUser = prep(`INSERT INTO call_users (account, user_id, created_at, call_id) VALUES (?, ?, ?, ?)`)
@@ -86,35 +105,34 @@ func (s *Store) prepareWrites(ctx context.Context) error {
 func (w *writeStmts) all() []*sql.Stmt {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	out := []*sql.Stmt{w.first, w.advance, w.saveRec, w.clearUsers, w.addUser}
-	for _, st := range w.inserts {
+	out := []*sql.Stmt{w.first, w.saveRec, w.clearUsers, w.addUser}
+	for _, st := range w.sized {
 		out = append(out, st)
 	}
 	return out
 }
 
-// insert returns the prepared INSERT of n event rows.
-func (s *Store) insert(ctx context.Context, n int) (*sql.Stmt, error) {
+// sized returns the prepared statement k. It must not be called inside a transaction: it may
+// need the writer connection.
+func (s *Store) sized(ctx context.Context, k sizedKey) (*sql.Stmt, error) {
 	w := &s.stmts
 	w.mu.Lock()
-	st := w.inserts[n]
+	st := w.sized[k]
 	w.mu.Unlock()
 	if st != nil {
 		return st, nil
 	}
-	q := `INSERT INTO events (account, seq, ts, name, data) VALUES (?, ?, ?, ?, ?)` +
-		strings.Repeat(`, (?, ?, ?, ?, ?)`, n-1)
-	st, err := s.w.PrepareContext(ctx, q)
+	st, err := s.w.PrepareContext(ctx, sizedSQL(k))
 	if err != nil {
 		return nil, err
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if prev := w.inserts[n]; prev != nil {
+	if prev := w.sized[k]; prev != nil {
 		_ = st.Close()
 		return prev, nil
 	}
-	w.inserts[n] = st
+	w.sized[k] = st
 	return st, nil
 }
 
@@ -135,16 +153,22 @@ func (s *Store) Commit(ctx context.Context, evs []event.Event, calls []CallRow) 
 	if err != nil {
 		return nil, err
 	}
-	// The INSERTs are prepared before the transaction: it holds the only writer connection.
+	// The statements are prepared before the transaction: it holds the only writer connection.
 	inserts, err := s.insertsFor(ctx, len(evs))
 	if err != nil {
 		return nil, fmt.Errorf("store: commit: prepare: %w", err)
+	}
+	var advance *sql.Stmt
+	if n := countAdvancing(seqs); n > 0 {
+		if advance, err = s.sized(ctx, sizedKey{advance: true, n: n}); err != nil {
+			return nil, fmt.Errorf("store: commit: prepare: %w", err)
+		}
 	}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := insertEvents(ctx, tx, inserts, evs); err != nil {
 			return err
 		}
-		if err := s.advanceSeqs(ctx, tx, seqs); err != nil {
+		if err := s.advanceSeqs(ctx, tx, advance, seqs); err != nil {
 			return err
 		}
 		callErrs, err = s.saveCalls(ctx, tx, calls)
@@ -200,7 +224,7 @@ func checkSeqs(evs []event.Event) ([]seqSpan, error) {
 func (s *Store) insertsFor(ctx context.Context, n int) ([]*sql.Stmt, error) {
 	var out []*sql.Stmt
 	for ; n > 0; n -= min(n, maxInsertRows) {
-		st, err := s.insert(ctx, min(n, maxInsertRows))
+		st, err := s.sized(ctx, sizedKey{n: min(n, maxInsertRows)})
 		if err != nil {
 			return nil, err
 		}
@@ -231,29 +255,46 @@ func insertEvents(ctx context.Context, tx *sql.Tx, inserts []*sql.Stmt, evs []ev
 	return nil
 }
 
-// advanceSeqs moves each account's last seq to the end of its range, checking that the range
-// continues where the account's log ended: one statement per account, no read.
-func (s *Store) advanceSeqs(ctx context.Context, tx *sql.Tx, seqs []seqSpan) error {
+// countAdvancing is how many accounts of the batch already have events (their seq row is
+// updated; the others get theirs inserted).
+func countAdvancing(seqs []seqSpan) int {
+	n := 0
 	for _, r := range seqs {
-		if r.first == 1 {
-			if _, err := tx.StmtContext(ctx, s.stmts.first).ExecContext(ctx, r.account, r.last); err != nil {
-				if isUnique(err) {
-					return fmt.Errorf("account %q: event seq 1 again: %w", r.account, ErrConflict)
-				}
-				return err
-			}
+		if r.first > 1 {
+			n++
+		}
+	}
+	return n
+}
+
+// advanceSeqs moves each account's last seq to the end of its span, checking that the span
+// continues where the account's log ended: one UPDATE for every account that has events (advance,
+// over countAdvancing rows), an INSERT for each account's first events. Nothing is read.
+func (s *Store) advanceSeqs(ctx context.Context, tx *sql.Tx, advance *sql.Stmt, seqs []seqSpan) error {
+	args := make([]any, 0, 3*len(seqs))
+	for _, r := range seqs {
+		if r.first > 1 {
+			args = append(args, r.account, r.first-1, r.last)
 			continue
 		}
-		res, err := tx.StmtContext(ctx, s.stmts.advance).ExecContext(ctx, r.last, r.account, r.first-1)
-		if err != nil {
+		if _, err := tx.StmtContext(ctx, s.stmts.first).ExecContext(ctx, r.account, r.last); err != nil {
+			if isUnique(err) {
+				return fmt.Errorf("account %q: event seq 1 again: %w", r.account, ErrConflict)
+			}
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n != 1 {
-			return fmt.Errorf("account %q: event seq %d does not follow the account's last seq: %w",
-				r.account, r.first, ErrConflict)
-		}
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	res, err := tx.StmtContext(ctx, advance).ExecContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if int(n) != len(args)/3 {
+		return fmt.Errorf("events do not follow their account's last seq: %w", ErrConflict)
 	}
 	return nil
 }
