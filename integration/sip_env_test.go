@@ -34,14 +34,50 @@ func needSipp(t *testing.T) string {
 	return p
 }
 
-func freeUDPPort(t *testing.T) int {
+// freePort returns a loopback port free for both UDP and TCP right now.
+func freePort(t *testing.T) int {
 	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := c.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		_ = c.Close()
+		if err == nil {
+			_ = l.Close()
+			return port
+		}
 	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
+	t.Fatal("no free port")
+	return 0
+}
+
+// freeMediaPort returns an even UDP port with the next three free (sipp's audio and video
+// RTP/RTCP), outside the server's RTP range.
+func freeMediaPort(t *testing.T) int {
+	t.Helper()
+	for p := 40000 + 4*(freePort(t)%4000); p < 60000; p += 4 {
+		ok := true
+		var held []*net.UDPConn
+		for i := range 4 {
+			c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p + i})
+			if err != nil {
+				ok = false
+				break
+			}
+			held = append(held, c)
+		}
+		for _, c := range held {
+			_ = c.Close()
+		}
+		if ok {
+			return p
+		}
+	}
+	t.Fatal("no free media port")
+	return 0
 }
 
 func newSIPServer(t *testing.T, trunk store.Trunk) *sipServer {
@@ -66,7 +102,7 @@ func newSIPServer(t *testing.T, trunk store.Trunk) *sipServer {
 	if _, err := s.Store.PutTrunk(context.Background(), trunk); err != nil {
 		t.Fatal(err)
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(freeUDPPort(t))
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	edge, err := sip.New(sip.Config{Addr: addr, Engine: s.Media, Trunks: s.Store, Calls: s.Core, Log: s.Log})
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +158,7 @@ func (s *sipServer) sipp(t *testing.T, scenario string, extra ...string) *sippRu
 	bin := needSipp(t)
 	dir := t.TempDir()
 	args := append([]string{s.addr, "-sf", scenario, "-m", "1", "-s", "+15550100", "-i", "127.0.0.1",
-		"-p", strconv.Itoa(freeUDPPort(t)), "-mi", "127.0.0.1", "-mp", strconv.Itoa(20000 + 2*(freeUDPPort(t)%5000)),
+		"-p", strconv.Itoa(freePort(t)), "-mi", "127.0.0.1", "-mp", strconv.Itoa(freeMediaPort(t)),
 		"-timeout", "60s", "-timeout_error", "-nostdin", "-trace_err", "-error_file", filepath.Join(dir, "err.log")}, extra...)
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, args...)

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,8 +14,15 @@ import (
 // A caller on a trunk (sipp) reaches the IVR, picks support with SIP INFO DTMF, rings agent1's
 // WebRTC phone, who answers; the agent's tone reaches sipp and comes back through sipp's RTP
 // echo (audio both ways through the RTP leg); the agent hangs up and sipp gets the BYE.
+// The A-law case is a PCMA-only trunk: the law is translated at the RTP leg both ways.
 func TestSIPInboundCallThroughIVRToAgent(t *testing.T) {
-	s := newSIPServer(t, store.Trunk{})
+	for _, law := range []map[string]any{{"PT": 0, "Codec": "PCMU"}, {"PT": 8, "Codec": "PCMA"}} {
+		t.Run(law["Codec"].(string), func(t *testing.T) { inboundCallToAgent(t, law) })
+	}
+}
+
+func inboundCallToAgent(t *testing.T, law map[string]any) {
+	s := newSIPServer(t, store.Trunk{Codecs: []string{law["Codec"].(string)}})
 	phone, _, err := s.dial(t, s.token(t, auth.RoleAgent, "agent1"), "")
 	if err != nil {
 		t.Fatal(err)
@@ -25,7 +33,7 @@ func TestSIPInboundCallThroughIVRToAgent(t *testing.T) {
 	phone.expect("snapshot", func(m map[string]any) bool { return m["owner"] == true })
 	phone.result("r1", "ready", nil)
 
-	run := s.sipp(t, scenarioPath("uac_ivr_agent_bye.xml"), "-rtp_echo")
+	run := s.sipp(t, renderScenario(t, "uac_ivr_agent_bye.xml", law), "-rtp_echo")
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("sipp output:\n%s", run.out.String())
@@ -94,4 +102,26 @@ func TestSIPRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A carrier that never sets the Marker bit still drives the IVR by RFC 4733 (a real sipp playing
+// a PCAP with the bit cleared); hold and retrieve re-INVITEs are answered recvonly then sendrecv
+// (sipp checks the bodies); the caller's BYE ends the call with one call_disconnected.
+func TestSIPRFC4733WithoutMarkerHoldAndCallerBye(t *testing.T) {
+	s := newSIPServer(t, store.Trunk{})
+	pcap, _ := filepath.Abs(filepath.Join("testdata", "sip", "dtmf_2_nomarker.pcap"))
+	run := s.sipp(t, renderScenario(t, "uac_rfc4733_hold_bye.xml", map[string]any{"PCAP": pcap}))
+	run.wait(t, 60*time.Second)
+	recs, _, err := s.Store.Calls(context.Background(), "demo", store.CallFilter{})
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("call records %+v, %v", recs, err)
+	}
+	rec := recs[0]
+	if rec.Source != "sip" || rec.Phone != "+15550888" || rec.Variables["ivr_choice"] != "2" || rec.EndedBy != "remote" {
+		t.Fatalf("call record: %+v", rec)
+	}
+	if n := countEvents(t, s.Server, "call_disconnected", rec.ID); n != 1 {
+		t.Fatalf("%d call_disconnected events, want 1", n)
+	}
+	rtctest.Eventually(t, 10*time.Second, "edge has no call left", func() bool { return s.edge.Calls() == 0 })
 }
