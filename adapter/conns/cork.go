@@ -11,9 +11,22 @@ import (
 	"github.com/coder/websocket"
 )
 
-// maxSpare is the largest flush buffer a connection keeps between flushes; a larger one (a burst
-// of big events) is given back to the garbage collector, so that an idle connection holds none.
-const maxSpare = 4 << 10
+// maxPooled is the largest flush buffer put back in the pool; a larger one (a burst of big
+// events) is left to the garbage collector.
+const maxPooled = 64 << 10
+
+// flushBufs are the flush buffers, shared by every connection: a connection holds one only
+// while it flushes, so an idle connection holds none.
+var flushBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+func getBuf() []byte { return (*flushBufs.Get().(*[]byte))[:0] }
+
+func putBuf(b []byte) {
+	if cap(b) <= maxPooled {
+		b = b[:0]
+		flushBufs.Put(&b)
+	}
+}
 
 // bufSize is the size of a WebSocket's read and write buffers.
 const bufSize = 512
@@ -27,16 +40,18 @@ type Cork struct {
 	net.Conn
 	timeout time.Duration
 
-	mu    sync.Mutex // guards held, buf and spare
-	held  bool
-	buf   []byte
-	spare []byte
+	mu   sync.Mutex // guards held and buf
+	held bool
+	buf  []byte // from flushBufs while a batch is gathered
 }
 
 // Write writes p now, or adds it to the batch while the cork is held.
 func (c *Cork) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	if c.held {
+		if c.buf == nil {
+			c.buf = getBuf()
+		}
 		c.buf = append(c.buf, p...)
 		c.mu.Unlock()
 		return len(p), nil
@@ -64,18 +79,18 @@ func (c *Cork) Release() error {
 			return nil
 		}
 		out := c.buf
-		c.buf, c.spare = c.spare[:0], nil
+		c.buf = nil // what other goroutines write meanwhile starts a new buffer
 		c.mu.Unlock()
 		err := c.writeOut(out)
-		c.mu.Lock()
-		if cap(out) <= maxSpare {
-			c.spare = out[:0]
-		}
+		putBuf(out)
 		if err != nil {
-			c.held, c.buf = false, nil
-		}
-		c.mu.Unlock()
-		if err != nil {
+			c.mu.Lock()
+			c.held = false
+			if c.buf != nil {
+				putBuf(c.buf)
+				c.buf = nil
+			}
+			c.mu.Unlock()
 			_ = c.Conn.Close()
 			return err
 		}

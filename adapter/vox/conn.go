@@ -29,7 +29,6 @@ type conn struct {
 	actor    core.Actor
 	claims   *auth.Claims
 	senderID string
-	log      *slog.Logger
 
 	ws     *websocket.Conn
 	cork   *conns.Cork     // under ws: batches the writer's flushes into one write
@@ -75,9 +74,14 @@ func newConn(h *Handler, claims *auth.Claims) *conn {
 		kicks:      make(chan closeMsg, 1),
 		writerDone: make(chan struct{}),
 	}
-	c.log = h.Log.With("account", c.acct, "sender_id", c.senderID, "jti", claims.ID)
 	c.heard()
 	return c
+}
+
+// logger is the connection's logger, built when something is logged: a logger kept per idle
+// connection costs about half a KiB.
+func (c *conn) logger() *slog.Logger {
+	return c.h.Log.With("account", c.acct, "sender_id", c.senderID, "jti", c.claims.ID)
 }
 
 func (c *conn) heard() { c.lastHeard.Store(time.Now().UnixNano()) }
@@ -96,7 +100,7 @@ func (c *conn) serve(ws *websocket.Conn, cork *conns.Cork) {
 	ws.SetReadLimit(c.h.opts.HardReadLimit)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.limiter = conns.NewFrames(c.h.opts.CommandRate, c.h.opts.CommandBurst, time.Now())
-	c.log.Debug("vox: connection opened")
+	c.logger().Debug("vox: connection opened")
 
 	if c.write(encodeAccepted(c.senderID)) {
 		go c.writeLoop()
@@ -121,7 +125,7 @@ func (c *conn) serve(ws *websocket.Conn, cork *conns.Cork) {
 	}
 	_ = c.ws.CloseNow()
 	c.pings.Wait()
-	c.log.Debug("vox: connection closed", "stalled", c.stalled.Load())
+	c.logger().Debug("vox: connection closed", "stalled", c.stalled.Load())
 }
 
 // readLoop reads and answers client frames until the connection fails or closes.
@@ -141,10 +145,20 @@ func (c *conn) readLoop() {
 			return
 		}
 		c.heard()
-		if !c.handle(typ, raw, size) {
+		if !c.handleApart(typ, raw, size) {
 			return
 		}
 	}
+}
+
+// handleApart runs handle on a goroutine of its own and waits for it: decoding, validating and
+// running a command need a deep stack, and the reader's stack would keep that depth for the
+// life of the connection (an idle connection's largest cost). Frames are rare (at most 20 a
+// second), so the spawn costs nothing that matters.
+func (c *conn) handleApart(typ websocket.MessageType, raw []byte, size int64) bool {
+	done := make(chan bool, 1)
+	go func() { done <- c.handle(typ, raw, size) }()
+	return <-done
 }
 
 // handle answers one client frame of size bytes; raw is nil when it was larger than ReadLimit. It
@@ -244,7 +258,7 @@ func (c *conn) internal(requestID, what string, err error) bool {
 	if c.ctx.Err() != nil {
 		return false
 	}
-	c.log.Error("vox: "+what, "err", err)
+	c.logger().Error("vox: "+what, "err", err)
 	return c.reply(encodeError(&protoError{RequestID: requestID, Code: CodeInternal,
 		Message: "the server could not complete this request; try again"}))
 }
@@ -408,7 +422,7 @@ func (c *conn) replay() bool {
 				return true
 			}
 			if c.ctx.Err() == nil {
-				c.log.Error("vox: replay", "err", err)
+				c.logger().Error("vox: replay", "err", err)
 				c.flush()
 				c.close(CloseInternal, "the event log could not be read: reconnect with resume_from")
 			}
@@ -484,7 +498,7 @@ func (c *conn) keepalive() bool {
 // close sends a close frame with code and waits (bounded by the library: 5s to write it, 5s for
 // the peer's answer) for the close handshake.
 func (c *conn) close(code websocket.StatusCode, reason string) {
-	c.log.Debug("vox: closing", "code", int(code), "reason", reason)
+	c.logger().Debug("vox: closing", "code", int(code), "reason", reason)
 	_ = c.ws.Close(code, conns.ClipReason(reason))
 }
 
