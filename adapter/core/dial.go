@@ -95,15 +95,30 @@ func (t *tenant) dialLocked(ctx context.Context, f *fx, caller *agentRT, phone, 
 	return cl.view()
 }
 
-// resolveUser maps a destination to a user id: the id itself or an extension.
+// resolveUser maps a destination to a user id: the id itself or an extension. A destination
+// that cannot be a user id (auth.ValidUserID) or an extension (digits only) is not looked up,
+// so dialling an E.164 number ("+1...") costs no store read.
 func (c *Core) resolveUser(ctx context.Context, acct, dest string) (string, error) {
-	if u, err := c.store.User(ctx, acct, dest); err == nil {
-		return u.ID, nil
+	if auth.ValidUserID(dest) {
+		if u, err := c.store.User(ctx, acct, dest); err == nil {
+			return u.ID, nil
+		}
 	}
-	if u, err := c.store.UserByExtension(ctx, acct, dest); err == nil {
-		return u.ID, nil
+	if allDigits(dest) {
+		if u, err := c.store.UserByExtension(ctx, acct, dest); err == nil {
+			return u.ID, nil
+		}
 	}
 	return "", ErrNotFound
+}
+
+func allDigits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // SetVariables merges variables into a call's set (an empty value removes a key) and emits
