@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync"
 
 	"github.com/cti-adapter/cti-adapter/adapter/store"
 )
@@ -17,17 +16,17 @@ type Store interface {
 }
 
 // Directory reads and changes account settings through a cache: settings are read on every
-// command (the mode check), so they are served from memory; writes go through the store first.
+// command (the mode check), so they are served from memory; an update is written to the store
+// first and put in the cache after its commit. No lock is held while the store is read or
+// written: readers of every account and updates of other accounts never wait for the disk.
 type Directory struct {
 	store Store
-
-	mu    sync.Mutex          // guards cache and serialises updates
-	cache map[string]Settings // account -> settings
+	cache *cache
 }
 
 // NewDirectory returns a directory over st.
 func NewDirectory(st Store) *Directory {
-	return &Directory{store: st, cache: make(map[string]Settings)}
+	return &Directory{store: st, cache: newCache()}
 }
 
 // Create makes an account with the defaults of mode, if it does not exist yet.
@@ -47,54 +46,43 @@ func (d *Directory) Create(ctx context.Context, name, mode string) (created bool
 
 // Settings returns account's settings (store.ErrNotFound for an unknown account).
 func (d *Directory) Settings(ctx context.Context, name string) (Settings, error) {
-	d.mu.Lock()
-	s, ok := d.cache[name]
-	d.mu.Unlock()
-	if ok {
+	if s, ok := d.cache.get(name); ok {
 		return s, nil
 	}
 	a, err := d.store.Account(ctx, name)
 	if err != nil {
 		return Settings{}, err
 	}
-	s, err = Decode(a.Settings)
+	s, err := Decode(a.Settings)
 	if err != nil {
 		return Settings{}, err
 	}
-	d.mu.Lock()
-	if cached, ok := d.cache[name]; ok {
-		s = cached // an update won the race; it is newer
-	} else {
-		d.cache[name] = s
-	}
-	d.mu.Unlock()
-	return s, nil
+	return d.cache.fill(name, s), nil
 }
 
-// Update applies a validated partial update and returns the new settings.
+// Update applies a validated partial update and returns the new settings. Updates of one
+// account apply one after the other, each to the result of the one before.
 func (d *Directory) Update(ctx context.Context, name string, patch []byte) (Settings, error) {
+	unlock, err := d.cache.lockWriter(ctx, name)
+	if err != nil {
+		return Settings{}, err
+	}
+	defer unlock()
 	cur, err := d.Settings(ctx, name)
 	if err != nil {
 		return Settings{}, err
 	}
-	d.mu.Lock()
-	if c, ok := d.cache[name]; ok {
-		cur = c
-	}
 	next, err := cur.Merge(patch)
 	if err != nil {
-		d.mu.Unlock()
 		return Settings{}, err
 	}
 	raw, err := json.Marshal(next)
-	if err == nil {
-		err = d.store.SetSettings(ctx, name, raw)
-	}
 	if err != nil {
-		d.mu.Unlock()
 		return Settings{}, err
 	}
-	d.cache[name] = next
-	d.mu.Unlock()
+	if err := d.store.SetSettings(ctx, name, raw); err != nil {
+		return Settings{}, err
+	}
+	d.cache.put(name, next)
 	return next, nil
 }

@@ -1,0 +1,64 @@
+package account
+
+import (
+	"context"
+	"sync"
+)
+
+// cache holds the settings of the accounts read so far and serialises the updates of each
+// account. Its mutex guards only the maps: it is never held while the store is read or written.
+type cache struct {
+	mu       sync.Mutex
+	settings map[string]Settings      // account -> last committed settings
+	writers  map[string]chan struct{} // account -> token of the update in progress (capacity 1)
+}
+
+func newCache() *cache {
+	return &cache{settings: make(map[string]Settings), writers: make(map[string]chan struct{})}
+}
+
+func (c *cache) get(name string) (Settings, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.settings[name]
+	return s, ok
+}
+
+// fill caches settings loaded from the store unless the account is already cached: an entry put
+// there meanwhile came from a committed update, or from a load at least as recent.
+func (c *cache) fill(name string, s Settings) Settings {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cached, ok := c.settings[name]; ok {
+		return cached
+	}
+	c.settings[name] = s
+	return s
+}
+
+// put caches settings an update has just committed.
+func (c *cache) put(name string, s Settings) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.settings[name] = s
+}
+
+// lockWriter waits for the account's update token: one read-modify-write of an account's
+// settings at a time, so that no update is lost and the cache follows the commit order. It
+// blocks only other updates of the same account, never readers. The returned func gives the
+// token back.
+func (c *cache) lockWriter(ctx context.Context, name string) (func(), error) {
+	c.mu.Lock()
+	tok := c.writers[name]
+	if tok == nil {
+		tok = make(chan struct{}, 1)
+		c.writers[name] = tok
+	}
+	c.mu.Unlock()
+	select {
+	case tok <- struct{}{}:
+		return func() { <-tok }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
