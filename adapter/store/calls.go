@@ -361,3 +361,26 @@ func (s *Store) Calls(ctx context.Context, account string, f CallFilter) (calls 
 	}
 	return calls, next, nil
 }
+
+// OpenCalls returns every call record, of every account, that has no end yet, oldest first.
+// Outside a running server these are the calls a crash left open.
+func (s *Store) OpenCalls(ctx context.Context) ([]Call, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+callCols+` FROM calls c WHERE c.ended_at IS NULL
+		ORDER BY c.account, c.created_at, c.id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: open calls: %w", err)
+	}
+	defer rows.Close()
+	var out []Call
+	for rows.Next() {
+		c, err := scanCall(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: open calls: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: open calls: %w", err)
+	}
+	return out, nil
+}

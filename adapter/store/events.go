@@ -126,3 +126,38 @@ func (s *Store) PruneEvents(ctx context.Context, before time.Time) (int64, error
 		}
 	}
 }
+
+// AgentStatus is an agent's status as the log last recorded it (its last status_changed).
+type AgentStatus struct {
+	Account, UserID, Status string
+}
+
+// LastStatuses returns, for every agent with a retained status_changed event, the status of the
+// last one, ordered by account and user id. Events whose data is not a JSON object with a
+// user_id are ignored. It reads the whole retained log: meant for start-up, not for requests.
+func (s *Store) LastStatuses(ctx context.Context) ([]AgentStatus, error) {
+	rows, err := s.r.QueryContext(ctx, `WITH sc AS (
+			SELECT account, seq, json_extract(CAST(data AS TEXT), '$.user_id') AS user_id,
+				json_extract(CAST(data AS TEXT), '$.status') AS status
+			FROM events WHERE name = ? AND json_valid(CAST(data AS TEXT))),
+		last AS (SELECT account, user_id, MAX(seq) AS seq FROM sc WHERE user_id IS NOT NULL GROUP BY account, user_id)
+		SELECT sc.account, sc.user_id, COALESCE(sc.status, '') FROM sc JOIN last
+			ON sc.account = last.account AND sc.seq = last.seq
+		ORDER BY sc.account, sc.user_id`, event.StatusChanged)
+	if err != nil {
+		return nil, fmt.Errorf("store: last statuses: %w", err)
+	}
+	defer rows.Close()
+	var out []AgentStatus
+	for rows.Next() {
+		var a AgentStatus
+		if err := rows.Scan(&a.Account, &a.UserID, &a.Status); err != nil {
+			return nil, fmt.Errorf("store: last statuses: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: last statuses: %w", err)
+	}
+	return out, nil
+}
