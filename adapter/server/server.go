@@ -25,6 +25,7 @@ import (
 	"github.com/cti-adapter/cti-adapter/adapter/core"
 	"github.com/cti-adapter/cti-adapter/adapter/hub"
 	"github.com/cti-adapter/cti-adapter/adapter/metrics"
+	"github.com/cti-adapter/cti-adapter/adapter/recovery"
 	"github.com/cti-adapter/cti-adapter/adapter/rtc"
 	"github.com/cti-adapter/cti-adapter/adapter/store"
 	"github.com/cti-adapter/cti-adapter/adapter/vox"
@@ -230,11 +231,22 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 	if err != nil {
 		return err
 	}
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	hubDone := s.Background(bg)
+	fail := func(err error) error {
+		stopBG()
+		<-hubDone
+		_ = ln.Close()
+		return err
+	}
+	// What a crash left open is closed before anything is served (adapter/recovery).
+	if _, err := recovery.Run(ctx, s.Store, s.Hub, time.Now(), s.Log.With("component", "recovery")); err != nil {
+		return fail(err)
+	}
 	var bridgeLn *bridge.Listener
 	if s.Config.BridgeAddr != "" {
 		if bridgeLn, err = s.Bridge.ListenTCP(s.Config.BridgeAddr, s.Config.BridgeTLSCert, s.Config.BridgeTLSKey); err != nil {
-			_ = ln.Close()
-			return fmt.Errorf("bridge listener: %w", err)
+			return fail(fmt.Errorf("bridge listener: %w", err))
 		}
 		go func() {
 			if e := bridgeLn.Serve(); e != nil {
@@ -243,8 +255,6 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 		}()
 		s.Log.Info("bridge listening", "addr", bridgeLn.Addr().String(), "tls", s.Config.BridgeTLSCert != "")
 	}
-	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	hubDone := s.Background(bg)
 	sipDone, err := s.startSIP(bg)
 	if err != nil {
 		stopBG()
