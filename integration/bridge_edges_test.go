@@ -37,3 +37,21 @@ func TestBridgeInitAfterQueuedNotReady(t *testing.T) {
 		}
 	}
 }
+
+// TestBridgeInvalidTextRefused: a message with invalid UTF-8 or NUL is a FAILURE that echoes no
+// mangled requestId, and changes nothing.
+func TestBridgeInvalidTextRefused(t *testing.T) {
+	e := newBridgeEnv(t, account.ModeFull)
+	c := e.ws("")
+	for _, raw := range []string{
+		"{\"header\":{\"type\":\"cti.query\",\"name\":\"control.query.init\",\"target\":\"CTI.CONTROL\",\"requestId\":\"r\xff\"}}",
+		`{"header":{"type":"cti.query","name":"control.query.init","target":"CTI.CONTROL","requestId":"r\u0000"}}`,
+	} {
+		m := c.mark()
+		c.sendRaw([]byte(raw))
+		f := c.waitFor(m, "the FAILURE", func(b bmsg) bool { return b.Header.Type == "cti.response" })
+		if f.Header.Result != "FAILURE" || f.Header.RequestID != "unknown" || !bytes.Contains(f.raw, []byte("not valid text")) {
+			t.Errorf("%q: %s", raw, f.raw)
+		}
+	}
+}

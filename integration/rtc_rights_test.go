@@ -123,3 +123,25 @@ func TestWebcallTokenCORS(t *testing.T) {
 		t.Errorf("POST from another origin: %d %v", res.StatusCode, res.Header)
 	}
 }
+
+// TestRTCInvalidTextRefused: /rtc frames with invalid UTF-8, NUL or a lone surrogate are
+// invalid_json, without echoing the (mangled) request_id.
+func TestRTCInvalidTextRefused(t *testing.T) {
+	s := newRTCServer(t)
+	c, _, err := s.dial(t, s.token(t, auth.RoleAgent, "agent1"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.expect("welcome", nil)
+	for _, raw := range []string{
+		"{\"type\":\"command\",\"request_id\":\"r\xff\",\"command\":\"online\"}",
+		`{"type":"command","request_id":"r\u0000","command":"online"}`,
+		`{"type":"command","request_id":"r\udc00","command":"online"}`,
+	} {
+		c.sendRaw(raw)
+		f := c.errorFrame()
+		if f["code"] != "invalid_json" || f["request_id"] != nil {
+			t.Errorf("%q: %v", raw, f)
+		}
+	}
+}

@@ -37,7 +37,7 @@ type cmdEnv struct {
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func newCmdEnv(t *testing.T) *cmdEnv {
+func newCmdEnv(t testing.TB) *cmdEnv {
 	t.Helper()
 	ctx := context.Background()
 	logs := &syncBuffer{}
@@ -88,7 +88,7 @@ func newCmdEnv(t *testing.T) *cmdEnv {
 	return &cmdEnv{api: a, metrics: m, logs: logs, url: hs.URL, auth: as, core: c, hub: h, store: st}
 }
 
-func (e *cmdEnv) token(t *testing.T, acct string, role auth.Role, sub string) string {
+func (e *cmdEnv) token(t testing.TB, acct string, role auth.Role, sub string) string {
 	t.Helper()
 	m, err := e.auth.Mint(context.Background(), auth.MintRequest{Account: acct, Role: role, Subject: sub})
 	if err != nil {

@@ -105,6 +105,10 @@ func (b *Bridge) decode(raw []byte) (*inbound, *failure) {
 	if len(raw) > MaxMessage {
 		return nil, &failure{b.echoHeader(nil), fmt.Sprintf("message of %d bytes exceeds the %d-byte (64 KiB) limit", len(raw), MaxMessage)}
 	}
+	if err := schemas.CheckText(raw); err != nil {
+		// Refused before the header is read: an echoed requestId would come back mangled.
+		return nil, &failure{b.echoHeader(nil), "message is not valid text: " + err.Error()}
+	}
 	var p probe
 	if err := json.Unmarshal(raw, &p); err != nil {
 		var ute *json.UnmarshalTypeError

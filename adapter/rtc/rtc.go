@@ -414,6 +414,10 @@ func requestID(data []byte) string {
 
 // handle decodes, validates and dispatches one frame.
 func (c *conn) handle(data []byte) {
+	if err := schemas.CheckText(data); err != nil { // before any request_id is read and echoed
+		c.fail("", "invalid_json", "frame is not valid text: "+err.Error(), nil)
+		return
+	}
 	var f frame
 	if err := json.Unmarshal(data, &f); err != nil {
 		c.fail("", "invalid_json", "frame is not a JSON object: "+err.Error(), nil)
