@@ -54,3 +54,15 @@ func TestIntegral(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCheckText is the text rule's cost per document, to compare with
+// BenchmarkValidateMakeCall (the validation it is part of) in the same run.
+func BenchmarkCheckText(b *testing.B) {
+	b.ReportAllocs()
+	b.SetBytes(int64(len(makeCallDoc)))
+	for b.Loop() {
+		if err := CheckText(makeCallDoc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
