@@ -9,17 +9,18 @@ import (
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
 )
 
-// eventsPerUnit is how many events of a GET /events page cost one budget unit (a page of the
-// maximum 1,000 costs 101 units: one for the request and one per 10 events asked for).
-const eventsPerUnit = 10
+// bytesPerUnit is how many response bytes of a read cost one budget unit beyond the request's
+// own: a GET /events page of 1,000 small events (~250 KiB) costs about 60 units, a page that
+// finds nothing new (a client tailing the log) costs 1.
+const bytesPerUnit = 4 << 10
 
 // maxRefusalHold is the longest a 429 is held before it is sent.
 const maxRefusalHold = 250 * time.Millisecond
 
 // budget charges each authenticated request to its account's share of the server
-// (conns.Budget, shared with vox, the bridge and /rtc) before any work is done for it: one unit
-// per request, event reads by the page size asked for. An account over its share gets 429
-// rate_limited with Retry-After at once, so that its flood costs the others little.
+// (conns.Budget, shared with vox, the bridge and /rtc): one unit before any work is done for it,
+// and a read's response size afterwards (large /events pages). An account over its share gets
+// 429 rate_limited with Retry-After, so that its flood costs the others little.
 func (a *API) budget(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := auth.ClaimsFrom(r.Context())
@@ -27,7 +28,7 @@ func (a *API) budget(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if ok, wait := a.Budget.Take(c.Account, requestCost(r)); !ok {
+		if ok, wait := a.Budget.Take(c.Account, 1); !ok {
 			// Hold the refusal a moment (never past Retry-After): a client that retries at once
 			// then refuses itself, instead of costing a request's parsing and token check each time.
 			t := time.NewTimer(min(wait, maxRefusalHold))
@@ -42,18 +43,22 @@ func (a *API) budget(next http.Handler) http.Handler {
 				"account "+c.Account+" is over its share of the server; retry in "+wait.Round(time.Millisecond).String()))
 			return
 		}
-		next.ServeHTTP(w, r)
+		cw := &countingWriter{ResponseWriter: w}
+		next.ServeHTTP(cw, r)
+		a.Budget.Charge(c.Account, float64(cw.n)/bytesPerUnit)
 	})
 }
 
-// requestCost is 1, plus the page size over eventsPerUnit for an event read (default page 100).
-func requestCost(r *http.Request) float64 {
-	if r.Method != http.MethodGet || r.URL.Path[max(0, len(r.URL.Path)-len("/events")):] != "/events" {
-		return 1
-	}
-	limit := 100
-	if n, err := strconv.Atoi(r.URL.Query().Get("limit")); err == nil && n > 0 {
-		limit = min(n, 1000)
-	}
-	return 1 + float64(limit)/eventsPerUnit
+// countingWriter counts the body bytes written.
+type countingWriter struct {
+	http.ResponseWriter
+	n int
 }
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(p)
+	w.n += n
+	return n, err
+}
+
+func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

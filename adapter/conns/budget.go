@@ -39,6 +39,31 @@ func NewBudget(rate float64, burst int, now func() time.Time) *Budget {
 	return &Budget{rate: rate, burst: max(burst, 1), now: now, buckets: map[string]*Bucket{}}
 }
 
+// Charge spends cost units of account's budget after the fact (work whose size is known only
+// once done, like an event page): the account may go into debt, down to minus its burst, and
+// its next requests are refused until the debt is paid.
+func (b *Budget) Charge(account string, cost float64) {
+	if b == nil || cost <= 0 {
+		return
+	}
+	now := b.now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	bk := b.bucket(account, now)
+	bk.Take(now, 0) // refill to now
+	bk.tokens = max(bk.tokens-cost, -bk.burst)
+}
+
+func (b *Budget) bucket(account string, now time.Time) *Bucket {
+	bk := b.buckets[account]
+	if bk == nil {
+		nb := NewBucket(b.rate, b.burst, now)
+		bk = &nb
+		b.buckets[account] = bk
+	}
+	return bk
+}
+
 // Take spends cost units of account's budget. When the account has not got them it returns
 // false and how long until it will.
 func (b *Budget) Take(account string, cost float64) (ok bool, retryAfter time.Duration) {
@@ -48,12 +73,7 @@ func (b *Budget) Take(account string, cost float64) (ok bool, retryAfter time.Du
 	now := b.now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	bk := b.buckets[account]
-	if bk == nil {
-		nb := NewBucket(b.rate, b.burst, now)
-		bk = &nb
-		b.buckets[account] = bk
-	}
+	bk := b.bucket(account, now)
 	if bk.Take(now, cost) {
 		return true, 0
 	}

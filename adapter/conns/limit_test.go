@@ -87,6 +87,11 @@ func TestBudgetPerAccount(t *testing.T) {
 	if ok, _ := b.Take("flood", 10); !ok {
 		t.Fatal("the budget did not refill")
 	}
+	// work charged after the fact can put the account in debt, down to minus its burst
+	b.Charge("flood", 1000)
+	if ok, wait := b.Take("flood", 1); ok || wait != 2100*time.Millisecond {
+		t.Fatalf("in debt: ok %v, retry after %v (want 2.1s: a debt of 20, the burst, and 1 unit at 10/s)", ok, wait)
+	}
 	var none *Budget
 	if ok, _ := none.Take("x", 1e9); !ok || NewBudget(0, 0, nil) != nil {
 		t.Fatal("a nil budget must allow everything")
