@@ -71,8 +71,10 @@ type Hub struct {
 	gatherAt uint64        // when not 0, the enqueue count at which gathered is signalled
 	gathered chan struct{} // capacity 1: gather's wait is over
 
-	// Written by Run only: how many waiters the last commit released, and enqueues at that time.
+	// Used by Run only: how many waiters the last commit released, enqueues at that time, and
+	// gather's timer.
 	released, releasedAt uint64
+	gapTimer             *time.Timer
 	done                 chan struct{} // closed when Run has committed the last batch
 
 	base    map[string]int64 // last committed seq per account at start (read-only)
@@ -147,38 +149,49 @@ func (h *Hub) Run(ctx context.Context) {
 // Done is closed when Run has returned (everything published is durable or failed).
 func (h *Hub) Done() <-chan struct{} { return h.done }
 
-// gatherLinger bounds how long gather waits for released publishers: a fraction of one commit
-// (an fsync is of the order of a millisecond).
-const gatherLinger = 500 * time.Microsecond
+// gatherLinger bounds how long gather waits for released publishers in all, gatherGap how long
+// it waits for the next of them: a fraction of one commit (of the order of a millisecond).
+const (
+	gatherLinger = 500 * time.Microsecond
+	gatherGap    = 100 * time.Microsecond
+)
 
 // gather lets the publishers the last commit released add to the next batch before it is taken:
 // it waits until as many enqueues as there were waiters on that commit have happened since (a
-// publisher in a loop comes straight back; any other publisher's enqueue counts as well), or
-// gatherLinger has passed. Without it, publishers that wait for their commit split into two
-// alternating partial batches, and each commit (an fsync) carries a part of what it could. As
-// long as the load does not drop, gather does not wait at all.
+// publisher in a loop comes straight back; any other publisher's enqueue counts as well), as
+// long as enqueues keep coming (gatherGap) and at most gatherLinger. Without it, publishers that
+// wait for their commit split into two alternating partial batches, and each commit (an fsync)
+// carries a part of what it could. As long as the load does not drop, gather does not wait.
 func (h *Hub) gather() {
-	h.mu.Lock()
-	target := h.releasedAt + h.released
-	if h.enqueues >= target {
+	start := time.Now()
+	for {
+		h.mu.Lock()
+		if h.enqueues >= h.releasedAt+h.released || time.Since(start) >= gatherLinger {
+			h.gatherAt = 0
+			h.mu.Unlock()
+			return
+		}
+		select { // a signal left over from an earlier wait
+		case <-h.gathered:
+		default:
+		}
+		h.gatherAt = h.enqueues + 1
 		h.mu.Unlock()
-		return
+		if h.gapTimer == nil {
+			h.gapTimer = time.NewTimer(gatherGap)
+		} else {
+			h.gapTimer.Reset(gatherGap)
+		}
+		select {
+		case <-h.gathered:
+			h.gapTimer.Stop()
+		case <-h.gapTimer.C:
+			h.mu.Lock()
+			h.gatherAt = 0
+			h.mu.Unlock()
+			return
+		}
 	}
-	select { // a signal left over from an earlier round
-	case <-h.gathered:
-	default:
-	}
-	h.gatherAt = target
-	h.mu.Unlock()
-	t := time.NewTimer(gatherLinger)
-	defer t.Stop()
-	select {
-	case <-h.gathered:
-	case <-t.C:
-	}
-	h.mu.Lock()
-	h.gatherAt = 0
-	h.mu.Unlock()
 }
 
 func (h *Hub) take(close bool) *batch {
