@@ -152,6 +152,6 @@ func TestBrowserShimReconnectResume(t *testing.T) {
 	}
 	// The reconnected tab is a phone again (new peer connection) and the status is current.
 	crm.waitPhone()
-	crm.waitFor("status in the page", `document.getElementById('agent-status').textContent === 'dnd (lunch)'`, browserStep)
+	crm.waitFor("status in the page", `document.getElementById('agent-status').textContent === 'Not ready: lunch' && document.getElementById('agent-status').dataset.status === 'dnd'`, browserStep)
 	crm.noCSPViolations()
 }

@@ -2,7 +2,7 @@
 // a screen-pop card, click-to-dial links and an event log.
 (function () {
   'use strict';
-  var CTI = window.CTI;
+  var CTI = window.CTI, Desk = window.CTIDesk;
   var $ = function (id) { return document.getElementById(id); };
   // A tiny customer directory: the screen pop looks the caller's number up here.
   var DIRECTORY = {
@@ -27,10 +27,17 @@
     while (ol.children.length > 100) ol.removeChild(ol.lastChild);
   }
   function fail(e) {
-    var m = e && e.errCode ? e.errCode + ': ' + e.errMessage : String(e);
+    var m = Desk.words(e);
     text('error', m);
-    log('error ' + m);
+    log('error ' + m + (e && e.errCode ? ' [' + e.errCode + ']' : ''));
   }
+  var agentState = { status: 'offline', reason: '', since: '' };
+  function showStatus() {
+    text('agent-status', Desk.label(agentState.status, agentState.reason));
+    $('agent-status').setAttribute('data-status', agentState.status);
+    text('agent-since', Desk.since(agentState.since));
+  }
+  setInterval(showStatus, 1000);
   function run(p) { text('error', ''); return p.catch(fail); }
 
   // Mode-aware controls: an element with data-op is shown only when the mode allows that operation.
@@ -81,9 +88,23 @@
   }
   function tick() {
     var c = current && calls[current];
-    var s = c && c.connectedAt ? Math.floor((Date.now() - c.connectedAt) / 1000) : 0;
-    text('call-timer', ('0' + Math.floor(s / 60)).slice(-2) + ':' + ('0' + s % 60).slice(-2));
+    text('call-timer', Desk.clock(c && c.connectedAt ? Date.now() - c.connectedAt : 0));
   }
+  // popEnded marks the caller card of a call that ended here (it stays up for the notes).
+  function popEnded(e) {
+    var card = $('pop');
+    if (card.getAttribute('data-call-id') !== e.callId) return;
+    var why = e.pyEventName === 'Abandoned' || e.code === 487 ? 'Caller hung up before the answer'
+      : e.reason === 'left' ? (transferredTo[e.callId] ? 'Transferred to ' + transferredTo[e.callId] : 'You left the call')
+        : e.code ? 'Not connected: ' + Desk.sip(e.code, e.reason)
+          : e.endedBy === 'agent' ? 'You hung up' : e.endedBy === 'remote' ? 'The caller hung up' : 'Call ended';
+    card.classList.remove('alerting');
+    card.classList.add('ended');
+    card.setAttribute('data-ended', why);
+    text('pop-ended', why + (e.durationMs ? ' · ' + Desk.clock(e.durationMs) : ''));
+    $('pop-ended').hidden = false;
+  }
+  var transferredTo = {};
 
   function screenPop(p) {
     var who = DIRECTORY[p.caller.phone];
@@ -102,6 +123,9 @@
     });
     var card = $('pop');
     card.hidden = false;
+    card.classList.remove('ended');
+    card.removeAttribute('data-ended');
+    $('pop-ended').hidden = true;
     card.classList.add('alerting');
     card.setAttribute('data-call-id', p.callId);
     card.setAttribute('data-event-ts', p.ts || '');
@@ -110,7 +134,9 @@
 
   function onCall(e) {
     log('CallEvent ' + e.pyEventName + ' ' + e.pyCallId + (e.code ? ' ' + e.code + ' ' + (e.reason || '') : ''));
+    if (e.pyEventName === 'Transferred') transferredTo[e.callId] = e.to;
     if (e.state === 'ended') {
+      popEnded(e);
       delete calls[e.callId];
       if (current === e.callId) current = Object.keys(calls)[0] || '';
       if (!current) $('pop').classList.remove('alerting');
@@ -122,22 +148,12 @@
     renderCall();
   }
 
-  function start(token) {
-    text('link', 'connecting…');
-    $('signin-btn').disabled = true;
-    return CTI.init({ server: location.origin, token: token }).then(function (caps) {
-      sessionStorage.setItem('cti-crm-token', token);
-      $('signin').hidden = true;
-      $('agent').hidden = false;
-      $('contacts').hidden = false;
-      applyCaps(caps);
-    }).catch(function (e) { $('signin-btn').disabled = false; text('link', 'signed out'); fail(e); });
-  }
+  var start = Desk.session({ storageKey: 'cti-crm-token', client: 'desktop', signin: 'signin', sections: ['agent', 'contacts'], link: 'link', media: 'media', error: 'error', onSignedIn: applyCaps });
 
   CTI.on('Snapshot', function (s) {
     text('agent-id', s.pyAgentId);
-    text('agent-status', s.status + (s.reason ? ' (' + s.reason + ')' : ''));
-    text('media', s.mediaOwner ? 'audio: this tab' : 'audio: another tab');
+    agentState = { status: s.status, reason: s.reason, since: s.since };
+    showStatus();
     calls = {};
     s.pyCalls.forEach(function (c) { calls[c.callId] = c; });
     if (!calls[current]) current = Object.keys(calls)[0] || '';
@@ -145,16 +161,16 @@
     log('Snapshot ' + s.pyAgentState + ', ' + s.pyCalls.length + ' call(s)');
   });
   CTI.on('AgentEvent', function (e) {
-    text('agent-status', e.status + (e.reason ? ' (' + e.reason + ')' : ''));
+    agentState = { status: e.status, reason: e.reason, since: e.since || '' };
+    showStatus();
     log('AgentEvent ' + e.pyEventName + (e.pyReasonCode ? ' ' + e.pyReasonCode : ''));
-    if (e.status === 'offline') { sessionStorage.removeItem('cti-crm-token'); $('signin').hidden = false; $('agent').hidden = true; $('contacts').hidden = true; $('signin-btn').disabled = false; }
   });
   CTI.on('CallEvent', onCall);
   CTI.on('screenPop', screenPop);
   CTI.on('CallInfoEvent', function (e) { log('CallInfo ' + e.callId + ' ' + JSON.stringify(e.variables)); });
   CTI.on('capabilities', applyCaps);
   CTI.on('alertStop', function () { $('pop').classList.remove('alerting'); });
-  CTI.on('link', function (l) { text('link', l.state === 'CONNECTED' ? 'connected' : 'reconnecting…'); log('link ' + l.state); });
+  CTI.on('link', function (l) { log('link ' + l.state); });
   CTI.on('phone', function (p) { if (p.state === 'nomic' || p.state === 'failed') log('phone ' + p.state + ' ' + (p.micError || p.detail)); });
   CTI.on('error', fail);
 
@@ -175,7 +191,6 @@
 
   renderContacts();
   // #token=… signs in at once (then leaves the address bar); a reload of the tab reuses it.
-  var m = /[#&]token=([^&]+)/.exec(location.hash), tok = m ? decodeURIComponent(m[1]) : sessionStorage.getItem('cti-crm-token');
-  if (m) history.replaceState(null, '', location.pathname + location.search);
+  var tok = Desk.tokenFromPage('cti-crm-token');
   if (tok) start(tok);
 })();

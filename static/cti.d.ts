@@ -140,6 +140,10 @@ export interface Snapshot extends Omit<AgentEvent, 'pyEventType' | 'pyEventName'
   capabilities: Operation[];
   /** This tab owns the agent's media (calls ring and play here). */
   mediaOwner: boolean;
+  /** Where the agent's audio plays: this tab, another tab or session, or none (no healthy phone). */
+  audio: 'this-tab' | 'other-tab' | 'none';
+  /** When the agent entered its current status (server time, RFC 3339). */
+  since: string;
   sessionId: string;
   sessions: number;
   mic: boolean;
@@ -161,7 +165,9 @@ export interface Capabilities {
   methods: string[];
 }
 
-export interface LinkEvent { state: 'CONNECTED' | 'DISCONNECTED'; sessionId?: string; code?: number; reason?: string }
+/** SIGNED_OUT (final: true): no reconnect follows (logged out 4001, token revoked or expired 4003,
+ * login refused); reason says why in words. DISCONNECTED: a reconnect follows. */
+export interface LinkEvent { state: 'CONNECTED' | 'DISCONNECTED' | 'SIGNED_OUT'; sessionId?: string; code?: number; reason?: string; final?: boolean }
 export interface PhoneEvent {
   state: 'new' | 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed' | 'mic' | 'nomic';
   mic: boolean;
@@ -231,6 +237,8 @@ export interface CTI {
   takeMedia(): Promise<{ session_id: string }>;
   /** Switches the microphone (replaces the track on the live peer connection). */
   setMicrophone(deviceId: string): Promise<{ deviceId: string; label: string }>;
+  /** Asks for the microphone again (after a denial) and renegotiates; rejects OPENCTI_DEVICE_NOT_READY. */
+  retryMicrophone(): Promise<{ mic: true }>;
   getMicrophoneStream(): MediaStream | null;
   getPeerConnection(): RTCPeerConnection | null;
   getCalls(): CallEvent[];
@@ -244,6 +252,8 @@ declare const CTI: CTI;
 export default CTI;
 
 declare global {
+  /** The classic script's global (`<script src=".../cti.js">` then `CTI.init(...)`). */
+  var CTI: CTI;
   interface Window {
     CTI: CTI;
   }

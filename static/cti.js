@@ -24,7 +24,7 @@
     opts: null, client: 'desktop', token: '', http: '', acct: '',
     ws: null, gen: 0, live: false, wanted: false, everUp: false, tries: 0, retry: 0, resumed: false, openedAt: 0,
     seq: 0, session: '', user: '', mode: '', caps: [], owner: false, agent: { status: 'offline', reason: '' },
-    calls: {}, failed: {}, reqs: {}, nreq: 0, waiters: [], handlers: {},
+    exp: 0, skew: 0, calls: {}, failed: {}, reqs: {}, nreq: 0, waiters: [], handlers: {},
     pc: null, stream: null, mic: false, micError: '', deviceId: '', audio: null, cands: [],
     bc: null, tab: Math.random().toString(36).slice(2, 10), tabs: {}
   };
@@ -62,7 +62,8 @@
     pyEventType: 'SnapshotEvent', pyEventName: 'Snapshot', pyAgentState: AGENT[S.agent.status] || 'Unknown',
     pyLinkState: S.live ? 'CONNECTED' : 'DISCONNECTED', pyDeviceState: S.agent.phone_ready ? 'OPENED' : 'CLOSED',
     pyCalls: Object.values(S.calls).map((c) => callEvent(CALLSTATE[c.state] || 'Unknown', c)),
-    mode: S.mode, capabilities: S.caps.slice(), mediaOwner: S.owner, sessionId: S.session, sessions: S.agent.sessions || 0, mic: S.mic
+    mode: S.mode, capabilities: S.caps.slice(), mediaOwner: S.owner,
+    audio: S.owner ? 'this-tab' : S.agent.media_owner ? 'other-tab' : 'none', since: S.agent.since || '', sessionId: S.session, sessions: S.agent.sessions || 0, mic: S.mic
   });
 
   // --- local call model -----------------------------------------------------------------------
@@ -72,9 +73,12 @@
     return assign(old, {
       callId: v.call_id, state: st, direction: v.direction, phone: v.phone, displayName: v.display_name || '', source: v.source,
       media: v.media, queue: v.queue || '', caller: v.caller || '', variables: v.variables || {}, muted: (v.muted || []).includes(S.user),
-      connectedAt: old.connectedAt || (st === 'connected' || st === 'held' ? now() : 0)
+      // the timer counts from the answer on the server, also in a tab opened during the call
+      connectedAt: old.connectedAt || (st === 'connected' || st === 'held' ? serverTime(v.answered_at || v.created_at) : 0)
     });
   };
+  // serverTime turns a server timestamp into this browser's clock (skew measured on live events).
+  const serverTime = (ts) => (ts && !isNaN(Date.parse(ts)) ? Math.min(now(), Date.parse(ts) + S.skew) : now());
   const newCall = (d, state, extra) => (S.calls[d.call_id] = assign(S.calls[d.call_id] || {
     callId: d.call_id, direction: 'inbound', phone: d.phone || '', displayName: d.display_name || '', source: d.source || 'internal',
     media: [].concat(d.media || 'audio'), queue: d.queue || '', caller: '', variables: {}, muted: false, connectedAt: 0
@@ -101,10 +105,11 @@
     const d = ev.data || {}, me = d.user_id === S.user, n = ev.event;
     // replayed: appended before this connection opened, i.e. delivered by resume_from
     const x = { seq: ev.seq, ts: ev.ts, replayed: S.resumed && Date.parse(ev.ts) < S.openedAt };
+    if (!x.replayed && ev.ts && S.live) S.skew = now() - Date.parse(ev.ts);
     let c = S.calls[d.call_id];
     if (n === 'status_changed' && me) {
-      S.agent.status = d.status; S.agent.reason = d.reason || '';
-      emit('AgentEvent', agentEvent(d.status, d.reason, assign({ previous: d.previous }, x)));
+      S.agent.status = d.status; S.agent.reason = d.reason || ''; S.agent.since = ev.ts || '';
+      emit('AgentEvent', agentEvent(d.status, d.reason, assign({ previous: d.previous, since: ev.ts }, x)));
     } else if (n === 'incoming_call' && me) {
       c = newCall(d, 'alerting', { phone: d.phone, displayName: d.display_name || '', queue: d.queue || '', variables: d.variables || {} });
       emit('CallEvent', callEvent('Alerting', c, x));
@@ -114,10 +119,12 @@
       }, x));
     } else if (n === 'outgoing_call' && me) {
       emit('CallEvent', callEvent('Initiated', newCall(d, 'dialing', { direction: 'outbound', caller: S.user, variables: d.variables || {} }), x));
+    } else if (n === 'call_connected' && me && c && c.answered) {
+      c.answered = false; c.connectedAt = serverTime(ev.ts); // already applied by answerCall
     } else if (n === 'call_connected' && (c || me)) {
       c = c || newCall(d, 'connected');
       if (c.state === 'alerting') emit('alertStop', { callId: c.callId });
-      c.state = 'connected'; c.connectedAt = c.connectedAt || now();
+      c.state = 'connected'; c.connectedAt = c.connectedAt || serverTime(ev.ts);
       emit('CallEvent', callEvent(me ? 'Connected' : 'Established', c, x));
     } else if ((n === 'call_held' || n === 'call_retrieved') && c) {
       c.state = n === 'call_held' ? 'held' : 'connected';
@@ -153,7 +160,7 @@
 
   const onSnapshot = (f) => {
     const a = f.agent || {}, seen = {};
-    S.agent = { status: a.status || 'offline', reason: a.reason || '', phone_ready: a.phone_ready, sessions: a.sessions };
+    S.agent = { status: a.status || 'offline', reason: a.reason || '', since: a.since || '', phone_ready: a.phone_ready, sessions: a.sessions, media_owner: a.media_owner || '' };
     (f.calls || []).forEach((v) => { seen[v.call_id] = 1; S.calls[v.call_id] = fromView(v); });
     for (const id in S.calls) if (!seen[id]) gone(id, 'Disconnected', { reason: 'snapshot' });
     const first = !S.live, modeChanged = f.mode && f.mode !== S.mode && !first;
@@ -175,10 +182,12 @@
   const connect = () => {
     clearTimeout(S.retry);
     const gen = ++S.gen;
-    const url = S.http.replace(/^http/, 'ws') + '/rtc?access_token=' + encodeURIComponent(S.token) + '&client=' + S.client + (S.seq ? '&resume_from=' + S.seq : '');
+    // The token travels as a subprotocol, not in the URL: browsers print a failed socket's URL
+    // into the console (docs/js.md).
+    const url = S.http.replace(/^http/, 'ws') + '/rtc?client=' + S.client + (S.seq ? '&resume_from=' + S.seq : '');
     S.resumed = S.seq > 0; S.openedAt = now();
     let ws;
-    try { ws = new WebSocket(url); } catch (e) { return fail(gen, 1006, String(e)); }
+    try { ws = new WebSocket(url, ['cti.rtc', 'access_token.' + S.token]); } catch (e) { return fail(gen, 1006, String(e)); }
     S.ws = ws;
     ws.onmessage = (e) => {
       if (gen !== S.gen) return;
@@ -196,23 +205,36 @@
     closePc();
     for (const id in S.reqs) S.reqs[id].no(err('OPENCTI_LINK_DOWN', `the connection closed (${code}) before the answer`));
     S.reqs = {};
-    if (was) emit('link', { state: 'DISCONNECTED', code, reason: reason || '' });
-    if (code === 4001) { // logged out: every session of the agent ended
-      S.wanted = false;
+    if (code === 4001 || code === 4003) { // logged out (every session of the agent ended), or the token ended
+      S.wanted = false; S.owner = false;
       S.agent = { status: 'offline', reason: '' };
-      for (const c in S.calls) gone(c, 'Disconnected', { reason: 'logout' });
+      for (const c in S.calls) gone(c, 'Disconnected', { reason: code === 4001 ? 'logout' : 'token' });
       emit('AgentEvent', agentEvent('offline', reason));
     }
-    if (code === 4003) { S.wanted = false; emit('error', err('OPENCTI_LOGIN_FAILED', 'the token was revoked or expired: init with a new one')); }
+    if (code === 4003) {
+      const m = S.exp && S.exp * 1000 <= now() ? 'the token expired: sign in with a new one' : 'the token was revoked: sign in with a new one';
+      emit('link', { state: 'SIGNED_OUT', code, reason: m, final: true });
+      emit('error', err('OPENCTI_LOGIN_FAILED', m));
+    } else if (!S.wanted) emit('link', { state: 'SIGNED_OUT', code, reason: 'signed out', final: true });
+    else if (was) emit('link', { state: 'DISCONNECTED', code, reason: reason || '' });
     if (!S.wanted) return flush('OPENCTI_AGENT_NOT_LOGGED_IN', 'logged out');
-    if (!S.everUp) { // never connected: the token, the origin or the user was refused
-      S.wanted = false;
-      const m = 'login refused (token, origin or user) or server unreachable';
-      flush('OPENCTI_LOGIN_FAILED', m);
-      return emit('error', err('OPENCTI_LOGIN_FAILED', m));
-    }
+    if (!S.everUp) return refused(); // never connected: the token, the origin or the user was refused
     S.retry = setTimeout(connect, Math.min(8000, 250 * 2 ** S.tries++) * (0.75 + Math.random() / 2)); // backoff with jitter
   };
+  // refused ends a login refused before the upgrade: GET /api/v1/settings says why (same origin).
+  const refused = () => {
+    S.wanted = false;
+    const gen = S.gen, give = (m) => {
+      if (gen !== S.gen) return;
+      flush('OPENCTI_LOGIN_FAILED', m);
+      emit('link', { state: 'SIGNED_OUT', code: 0, reason: m, final: true });
+      emit('error', err('OPENCTI_LOGIN_FAILED', m));
+    };
+    fetch(S.http + '/api/v1/settings', { headers: { Authorization: 'Bearer ' + S.token } })
+      .then((r) => (r.ok ? 'the server refused the login: the agent may no longer exist, or this page\'s origin is not allowed'
+        : r.json().then((p) => tokenWords(p.detail || '')))).catch(() => 'the server cannot be reached').then(give);
+  };
+  const tokenWords = (m) => 'the token ' + (/expired/i.test(m) ? 'expired' : /revoked/i.test(m) ? 'was revoked' : 'is not valid here') + ': sign in with a new one';
   const flush = (code, msg) => S.waiters.splice(0).forEach((w) => w.no(err(code, msg)));
   const whenLive = (ms) => {
     if (S.live) return Promise.resolve();
@@ -370,6 +392,15 @@
   const guard = (method) => !S.opts ? err('OPENCTI_NOT_INITIALIZED', 'call CTI.init({server, token}) first')
     : S.client !== 'phone' && S.mode && !S.caps.includes(OPS[method]) ? err('OPENCTI_MODE_NOT_SUPPORTED', `${method} is not available in ${S.mode} telephony mode`)
       : !S.wanted && method !== 'login' ? err('OPENCTI_AGENT_NOT_LOGGED_IN', 'the agent is not logged in: call login()') : null;
+  // answered applies a successful answer at once (the server's call_connected follows and is
+  // then not emitted twice).
+  const answered = (id, state) => {
+    const c = S.calls[id];
+    if (!c || c.state !== 'alerting' || (state && state !== 'connected')) return;
+    emit('alertStop', { callId: id });
+    c.state = 'connected'; c.connectedAt = c.connectedAt || now(); c.answered = true;
+    emit('CallEvent', callEvent('Connected', c, {}));
+  };
   const pick = (want) => Object.keys(S.calls).find((id) => want.includes(S.calls[id].state)) || '';
   // control runs a call control; callId defaults to the alerting call (answer, reject) or the active one.
   const control = (method, callId, arg) => {
@@ -379,7 +410,7 @@
     if (!id) return reject('OPENCTI_CF_INVALID_OBJECT_STATE', method + ': there is no call to act on');
     if (typeof id !== 'string') return reject('OPENCTI_INVALID_ARGUMENT', method + ': callId must be a string');
     return request(op, arg === undefined ? { call_id: id } : { call_id: id, arg }).then((v) => {
-      if (op === 'answer') post('answered', { callId: id });
+      if (op === 'answer') { post('answered', { callId: id }); answered(id, v.state); }
       return { callId: id, state: v.state };
     });
   };
@@ -405,16 +436,18 @@
       o = o || {};
       const claims = typeof o.token === 'string' && claimsOf(o.token);
       if (!claims) return reject('OPENCTI_INVALID_ARGUMENT', 'init needs {server, token} with an agent JWT');
+      if (claims.role !== 'agent') return reject('OPENCTI_LOGIN_FAILED', `this is ${/^[aeiou]/.test(claims.role || '') ? 'an' : 'a'} ${claims.role || 'unknown'} token: this page needs an agent token`);
+      if (claims.exp && claims.exp * 1000 < now()) return reject('OPENCTI_LOGIN_FAILED', 'the token expired: sign in with a new one');
       if (S.ws) { S.gen++; S.ws.close(1000); S.ws = null; }
       CTI.timing.initStart = perf();
       assign(S, {
         opts: o, token: o.token, client: o.client === 'phone' ? 'phone' : 'desktop', http: (o.server || location.origin).replace(/\/+$/, ''),
-        acct: claims.acct || '', seq: 0, everUp: false, live: false, calls: {}, mode: '', caps: [], wanted: true, tries: 0
+        acct: claims.acct || '', exp: claims.exp || 0, seq: 0, everUp: false, live: false, calls: {}, mode: '', caps: [], wanted: true, tries: 0
       });
       // The mode: from GET /api/v1/settings or the first snapshot (cross-origin pages), whichever is first.
       const link = whenLive(o.timeout || TIMEOUT);
       const settings = fetch(S.http + '/api/v1/settings', { headers: { Authorization: 'Bearer ' + S.token } }).then((r) => {
-        if (r.status === 401) throw err('OPENCTI_LOGIN_FAILED', 'the token was refused (bad, expired or revoked)');
+        if (r.status === 401) return r.json().then((p) => { throw err('OPENCTI_LOGIN_FAILED', tokenWords(p.detail || p.title || '')); });
         return r.ok ? r.json() : link;
       }, () => link).then((st) => { if (st && MODES[st.mode] && !S.mode) { S.mode = st.mode; S.caps = MODES[st.mode].slice(); } });
       connect();
@@ -474,6 +507,18 @@
     // Extras (not in OpenCTI): media, state and tabs.
     takeMedia: () => (S.opts ? request('take_ownership', {}) : reject('OPENCTI_NOT_INITIALIZED', 'call CTI.init first')),
     setMicrophone,
+    // retryMicrophone asks for the microphone again (after a denial) and renegotiates with it.
+    retryMicrophone: () => (!S.opts ? reject('OPENCTI_NOT_INITIALIZED', 'call CTI.init first') : getMic().then((st) => {
+      if (!st) return reject('OPENCTI_DEVICE_NOT_READY', S.micError || 'microphone unavailable');
+      const pc = S.pc, tr = pc && pc.getTransceivers().find((x) => x.receiver.track.kind === 'audio');
+      if (!tr) { if (S.live) phone(); return { mic: true }; }
+      tr.direction = 'sendrecv'; // renegotiate the same peer connection, now sending the microphone
+      return tr.sender.replaceTrack(st.getAudioTracks()[0]).then(() => pc.createOffer()).then((o) => pc.setLocalDescription(o)).then(() => {
+        send({ type: 'offer', sdp: pc.localDescription.sdp, mic: true });
+        micChanged(true);
+        return { mic: true };
+      });
+    })),
     getMicrophoneStream: () => S.stream,
     getPeerConnection: () => S.pc,
     getCalls: () => Object.values(S.calls).map((c) => callEvent(CALLSTATE[c.state] || 'Unknown', c)),

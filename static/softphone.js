@@ -2,7 +2,7 @@
 // It is built on window.CTI like any page, so its tab is one of the agent's phones.
 (function () {
   'use strict';
-  var CTI = window.CTI;
+  var CTI = window.CTI, Desk = window.CTIDesk;
   var $ = function (id) { return document.getElementById(id); };
   var calls = {}, current = '', timer = 0, audioCtx = null, meters = {};
 
@@ -15,9 +15,9 @@
     while (ol.children.length > 100) ol.removeChild(ol.lastChild);
   }
   function fail(e) {
-    var m = e && e.errCode ? e.errCode + ': ' + e.errMessage : String(e);
+    var m = Desk.words(e);
     text('error', m);
-    log('error ' + m);
+    log('error ' + m + (e && e.errCode ? ' [' + e.errCode + ']' : ''));
   }
   function run(p) { text('error', ''); return p.catch(fail); }
   function call() { return current && calls[current]; }
@@ -90,9 +90,16 @@
     } else if (timer) { clearInterval(timer); timer = 0; }
   }
   function tick() {
-    var c = call(), s = c && c.connectedAt ? Math.floor((Date.now() - c.connectedAt) / 1000) : 0;
-    text('call-timer', ('0' + Math.floor(s / 60)).slice(-2) + ':' + ('0' + s % 60).slice(-2));
+    var c = call();
+    text('call-timer', Desk.clock(c && c.connectedAt ? Date.now() - c.connectedAt : 0));
   }
+  var agentState = { status: 'offline', reason: '', since: '' };
+  function showStatus() {
+    text('agent-status', Desk.label(agentState.status, agentState.reason));
+    $('agent-status').setAttribute('data-status', agentState.status);
+    text('agent-since', Desk.since(agentState.since));
+  }
+  setInterval(showStatus, 1000);
   function pickCurrent() {
     if (calls[current]) return;
     current = Object.keys(calls)[0] || '';
@@ -100,8 +107,8 @@
 
   CTI.on('Snapshot', function (s) {
     text('agent-id', s.pyAgentId);
-    text('agent-status', s.status + (s.reason ? ' (' + s.reason + ')' : ''));
-    text('media', s.mediaOwner ? 'audio: this tab' : 'audio: another tab');
+    agentState = { status: s.status, reason: s.reason, since: s.since };
+    showStatus();
     $('btn-take').disabled = s.mediaOwner;
     calls = {};
     s.pyCalls.forEach(function (c) { calls[c.callId] = c; });
@@ -109,21 +116,21 @@
     render();
   });
   CTI.on('AgentEvent', function (e) {
-    text('agent-status', e.status + (e.reason ? ' (' + e.reason + ')' : ''));
-    log('status ' + e.status + (e.reason ? ' ' + e.reason : ''));
-    if (e.status === 'offline') { $('signin').hidden = false; ['agent', 'mic', 'dialer'].forEach(function (id) { $(id).hidden = true; }); $('signin-btn').disabled = false; }
+    agentState = { status: e.status, reason: e.reason, since: e.since || '' };
+    showStatus();
+    log('status ' + Desk.label(e.status, e.reason));
   });
   CTI.on('CallEvent', function (e) {
-    log(e.pyEventName + ' ' + (e.displayName || e.phone) + (e.code ? ' (' + e.code + ' ' + e.reason + ')' : ''));
+    log(e.pyEventName + ' ' + (e.displayName || e.phone) + (e.code ? ': ' + Desk.sip(e.code, e.reason) : ''));
     if (e.state === 'ended') delete calls[e.callId]; else calls[e.callId] = e;
     if (e.state !== 'ended' && (!calls[current] || e.state === 'alerting' && !current)) current = e.callId;
     pickCurrent();
     render();
   });
   CTI.on('alertStop', function (a) { if (calls[a.callId] && calls[a.callId].state === 'alerting') { $('incoming').hidden = true; } });
-  CTI.on('link', function (l) { text('link', l.state === 'CONNECTED' ? 'connected' : 'reconnecting…'); });
   CTI.on('phone', function (p) {
-    text('mic-state', p.mic ? 'granted' : 'not available' + (p.micError ? ' (' + p.micError + ')' : ''));
+    text('mic-state', Desk.micWords(p));
+    $('btn-mic-retry').hidden = !!p.mic;
     if (p.state === 'mic' || p.state === 'connected') { meter('level', CTI.getMicrophoneStream()); devices(); }
     var pc = CTI.getPeerConnection();
     if (p.state === 'connected' && pc) {
@@ -134,15 +141,8 @@
   CTI.on('error', fail);
   if (navigator.mediaDevices && navigator.mediaDevices.addEventListener) navigator.mediaDevices.addEventListener('devicechange', devices);
 
-  function start(token) {
-    text('link', 'connecting…');
-    $('signin-btn').disabled = true;
-    return CTI.init({ server: location.origin, token: token, client: 'phone' }).then(function () {
-      sessionStorage.setItem('cti-phone-token', token);
-      $('signin').hidden = true;
-      ['agent', 'mic', 'dialer'].forEach(function (id) { $(id).hidden = false; });
-    }).catch(function (e) { $('signin-btn').disabled = false; text('link', 'signed out'); fail(e); });
-  }
+  var start = Desk.session({ storageKey: 'cti-phone-token', client: 'phone', signin: 'signin', sections: ['agent', 'mic', 'dialer'], link: 'link', media: 'media', error: 'error' });
+  $('btn-mic-retry').addEventListener('click', function () { run(CTI.retryMicrophone()); });
 
   $('signin-form').addEventListener('submit', function (e) { e.preventDefault(); start($('token').value.trim()); });
   $('btn-ready').addEventListener('click', function () { run(CTI.agentReady()); });
@@ -183,7 +183,6 @@
   $('number').addEventListener('keydown', function (e) { if (e.key === 'Enter') { e.preventDefault(); dial(); } });
   $('btn-clear').addEventListener('click', function () { $('number').value = ''; });
 
-  var m = /[#&]token=([^&]+)/.exec(location.hash), tok = m ? decodeURIComponent(m[1]) : sessionStorage.getItem('cti-phone-token');
-  if (m) history.replaceState(null, '', location.pathname + location.search);
+  var tok = Desk.tokenFromPage('cti-phone-token');
   if (tok) start(tok);
 })();

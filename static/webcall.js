@@ -70,7 +70,8 @@
       if (state === 'connected' && !w.started) w.started = Date.now();
     }
     setInterval(function () {
-      var s = w.started && w.state !== 'ended' ? Math.floor((Date.now() - w.started) / 1000) : 0;
+      // after the end the timer shows the call's length (frozen at the end)
+      var s = w.started ? Math.floor(((w.endedAt || Date.now()) - w.started) / 1000) : 0;
       if (w.started) clock.textContent = ('0' + Math.floor(s / 60)).slice(-2) + ':' + ('0' + s % 60).slice(-2);
     }, 500);
     function send(m) { if (w.ws && w.ws.readyState === 1) w.ws.send(JSON.stringify(m)); }
@@ -78,6 +79,7 @@
       if (w.pc) w.pc.close();
       if (w.stream) w.stream.getTracks().forEach(function (t) { t.stop(); });
       w.pc = null; w.stream = null;
+      if (w.started && !w.endedAt) w.endedAt = Date.now();
       if (w.ws && w.ws.readyState <= 1) w.ws.close(1000);
       show(failed ? 'failed' : 'ended', msg);
       callBtn.textContent = 'Call again';
@@ -86,7 +88,7 @@
     w.start = function () {
       if (w.ws) return;
       show('connecting', 'Connecting…');
-      w.started = 0; w.callId = ''; w.digits = '';
+      w.started = 0; w.endedAt = 0; w.callId = ''; w.digits = '';
       var cands = [];
       return fetch(server + '/webcall/' + encodeURIComponent(account) + '/token', { method: 'POST' }).then(function (r) {
         if (r.status === 429) throw new Error('Too many calls from here just now: try again in a minute.');
@@ -98,7 +100,8 @@
           throw new Error('The call needs your microphone: allow it and try again.');
         });
       }).then(function (t) {
-        var ws = w.ws = new WebSocket(server.replace(/^http/, 'ws') + (t.rtc_path || '/rtc') + '?access_token=' + encodeURIComponent(t.token));
+        // the token as a subprotocol: a failed socket's URL is printed in the console (docs/js.md)
+        var ws = w.ws = new WebSocket(server.replace(/^http/, 'ws') + (t.rtc_path || '/rtc'), ['cti.rtc', 'access_token.' + t.token]);
         ws.onmessage = function (e) {
           var f = JSON.parse(e.data);
           if (f.type === 'welcome') offer();

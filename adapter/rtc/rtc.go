@@ -133,7 +133,7 @@ func originAllowed(r *http.Request, s account.Settings) bool {
 
 // ServeHTTP upgrades /rtc after checking the token (401), role and origin (403).
 func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	claims, err := e.Auth.Verify(r.Context(), auth.TokenFrom(r))
+	claims, err := e.Auth.Verify(r.Context(), tokenOf(r))
 	if err != nil {
 		httpError(w, http.StatusUnauthorized, "unauthorized", err.Error())
 		return
@@ -194,7 +194,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true}) // origin checked above
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true, Subprotocols: []string{Subprotocol}}) // origin checked above
 	if err != nil {
 		if sess != nil {
 			e.Core.EndSession(context.Background(), sess)

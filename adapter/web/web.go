@@ -38,6 +38,7 @@ var Pages = map[string]string{
 // types are the content types of the assets, by suffix (checked in order).
 var types = []struct{ suffix, ctype string }{
 	{".d.ts", "text/plain; charset=utf-8"},
+	{".d.mts", "text/plain; charset=utf-8"},
 	{".mjs", "text/javascript; charset=utf-8"},
 	{".js", "text/javascript; charset=utf-8"},
 	{".css", "text/css; charset=utf-8"},

@@ -1,0 +1,92 @@
+// desk.js: what the agent pages (softphone, demo CRM) share on top of window.CTI: plain-word
+// status labels and errors, the signed-in / signed-out state of the page, and the ringer.
+// No dependencies; it sets window.CTIDesk. docs/js.md, "The pages".
+(function (g) {
+  'use strict';
+  var STATUS = {
+    offline: 'Offline', online: 'Available (direct calls only)', ready: 'Ready',
+    dnd: 'Not ready', in_call: 'In a call', after_call_work: 'After-call work'
+  };
+  // Outcome of a call that failed, in words (the SIP-style code stays in brackets).
+  var SIP = { 404: 'no such destination', 408: 'not answered in time', 480: 'nobody was available', 486: 'busy', 487: 'the caller hung up', 603: 'rejected' };
+
+  function label(status, reason) {
+    var s = STATUS[status] || status || '–';
+    if (status === 'dnd' && reason) s += ': ' + reason.replace(/_/g, ' ');
+    return s;
+  }
+  function since(ts) {
+    var t = ts ? Date.parse(ts) : NaN;
+    if (isNaN(t)) return '';
+    var s = Math.max(0, Math.floor((Date.now() - t) / 1000));
+    return s < 3600 ? Math.floor(s / 60) + ':' + ('0' + s % 60).slice(-2) : Math.floor(s / 3600) + ' h ' + Math.floor(s % 3600 / 60) + ' min';
+  }
+  function clock(ms) {
+    var s = Math.max(0, Math.floor(ms / 1000));
+    return ('0' + Math.floor(s / 60)).slice(-2) + ':' + ('0' + s % 60).slice(-2);
+  }
+  function sip(code, reason) { return (SIP[code] || reason || 'failed') + (code ? ' (' + code + ')' : ''); }
+  // words turns a CTI rejection into a sentence for the agent (never a bare OPENCTI_* code).
+  function words(e) {
+    if (!e) return '';
+    var m = String(e.errMessage || e.message || e);
+    if (e.errCode === 'OPENCTI_LINK_DOWN' || e.errCode === 'OPENCTI_TIMEOUT') m = 'No answer from the server: ' + m;
+    if (e.errCode === 'OPENCTI_MODE_NOT_SUPPORTED') m = 'Not available here: ' + m;
+    if (e.errCode === 'OPENCTI_DEVICE_NOT_READY') m = 'No working phone: ' + m;
+    if (e.errCode === 'OPENCTI_DEST_BUSY') m = 'Busy: ' + m;
+    return m.charAt(0).toUpperCase() + m.slice(1);
+  }
+  function micWords(p) {
+    if (p.mic) return 'granted';
+    var e = p.micError || '';
+    if (/NotAllowed|denied|permission/i.test(e)) return 'blocked: allow the microphone for this site, then press "Try again"';
+    if (/NotFound/i.test(e)) return 'no microphone found: plug one in, then press "Try again"';
+    if (/NotReadable/i.test(e)) return 'in use by another program';
+    return e ? 'not available (' + e + ')' : 'not available';
+  }
+  function audioWords(s) {
+    return s.audio === 'this-tab' ? 'audio: this tab' : s.audio === 'other-tab' ? 'audio: another tab' : 'audio: no tab has audio';
+  }
+
+  // session wires the page's sign-in form to CTI: o = {storageKey, client, signin, sections,
+  // link, media, error, onSignedIn}. It returns start(token).
+  function session(o) {
+    var $ = function (id) { return document.getElementById(id); };
+    function show(signedIn) {
+      $(o.signin).hidden = signedIn;
+      o.sections.forEach(function (id) { $(id).hidden = !signedIn; });
+      $('signin-btn').disabled = false;
+    }
+    function out(why) {
+      sessionStorage.removeItem(o.storageKey);
+      $(o.link).textContent = 'signed out';
+      $(o.link).className = 'badge';
+      if (o.media) $(o.media).textContent = 'audio: –';
+      show(false);
+      if (why) $(o.error).textContent = words({ errMessage: why });
+    }
+    g.CTI.on('link', function (l) {
+      if (l.state === 'SIGNED_OUT') return out(l.code === 4001 ? '' : l.reason);
+      $(o.link).textContent = l.state === 'CONNECTED' ? 'connected' : 'reconnecting…';
+    });
+    g.CTI.on('Snapshot', function (s) { if (o.media) $(o.media).textContent = audioWords(s); });
+    return function start(token) {
+      $(o.link).textContent = 'connecting…';
+      $('signin-btn').disabled = true;
+      $(o.error).textContent = '';
+      return g.CTI.init({ server: location.origin, token: token, client: o.client }).then(function (caps) {
+        sessionStorage.setItem(o.storageKey, token);
+        show(true);
+        if (o.onSignedIn) o.onSignedIn(caps);
+      }).catch(function (e) { out(words(e)); });
+    };
+  }
+  // tokenFromPage reads #token=… (and removes it from the address bar) or the tab's stored one.
+  function tokenFromPage(key) {
+    var m = /[#&]token=([^&]+)/.exec(location.hash);
+    if (m) history.replaceState(null, '', location.pathname + location.search);
+    return m ? decodeURIComponent(m[1]) : sessionStorage.getItem(key);
+  }
+
+  g.CTIDesk = { label: label, since: since, clock: clock, sip: sip, words: words, micWords: micWords, audioWords: audioWords, session: session, tokenFromPage: tokenFromPage };
+})(window);
