@@ -2,9 +2,13 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"reflect"
 	"testing"
 	"time"
+
+	"github.com/cti-adapter/cti-adapter/adapter/event"
 )
 
 func commitCall(acct, id, state string) CallRow {
@@ -63,5 +67,48 @@ func TestCommitConflictWritesNothing(t *testing.T) {
 	last, _ := s.LastSeqs(ctx)
 	if last["a"] != 2+2*maxInsertRows+7 {
 		t.Fatalf("last seq %d after a long batch", last["a"])
+	}
+}
+
+func TestLastStatusesAndOpenCalls(t *testing.T) {
+	s := newStore(t, "a")
+	ctx := context.Background()
+	ev := func(seq int64, name, data string) event.Event {
+		e := event.Event{Account: "a", Seq: seq, Time: at(time.Duration(seq) * time.Second), Name: name}
+		if data != "" {
+			e.Data = json.RawMessage(data)
+		}
+		return e
+	}
+	batch := []event.Event{
+		ev(1, event.StatusChanged, `{"user_id":"u1","status":"ready"}`),
+		ev(2, event.StatusChanged, `{"user_id":"u2","status":"online"}`),
+		ev(3, event.StatusChanged, `{"user_id":"u1","status":"in_call"}`),
+		ev(4, event.StatusChanged, `not json`),
+		ev(5, event.StatusChanged, `{"status":"ready"}`), // no user: ignored
+		ev(6, event.StatusChanged, ``),                   // no data: ignored
+		ev(7, event.CallConnected, `{"user_id":"u2","status":"offline"}`),
+		ev(8, event.StatusChanged, `{"user_id":"u2","status":"offline"}`),
+	}
+	if _, err := s.Commit(ctx, batch, []CallRow{commitCall("a", "c-open", "connected")}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.LastStatuses(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []AgentStatus{{"a", "u1", "in_call"}, {"a", "u2", "offline"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("last statuses %+v, want %+v", got, want)
+	}
+	ended := commitCall("a", "c-done", "ended")
+	end := at(time.Hour)
+	ended.c.EndedAt = &end
+	if _, err := s.Commit(ctx, nil, []CallRow{ended}); err != nil {
+		t.Fatal(err)
+	}
+	open, err := s.OpenCalls(ctx)
+	if err != nil || len(open) != 1 || open[0].ID != "c-open" {
+		t.Fatalf("open calls %+v, %v", open, err)
 	}
 }
