@@ -80,7 +80,7 @@ func freeMediaPort(t *testing.T) int {
 	return 0
 }
 
-func newSIPServer(t *testing.T, trunk store.Trunk) *sipServer {
+func newSIPServer(t *testing.T, trunk store.Trunk, opts ...func(*sip.Config)) *sipServer {
 	t.Helper()
 	s := newRTCServer(t)
 	trunk.Account = "demo"
@@ -103,10 +103,16 @@ func newSIPServer(t *testing.T, trunk store.Trunk) *sipServer {
 		t.Fatal(err)
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	edge, err := sip.New(sip.Config{Addr: addr, Engine: s.Media, Trunks: s.Store, Calls: s.Core, Log: s.Log})
+	cfg := sip.Config{Addr: addr, Engine: s.Media, Trunks: s.Store, Calls: s.Core, Log: s.Log}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	edge, err := sip.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.SIP.Set(edge) // outbound make_call dials through this edge
+	t.Cleanup(func() { s.SIP.Set(nil) })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- edge.Run(ctx) }()
@@ -155,11 +161,21 @@ type sippRun struct {
 
 func (s *sipServer) sipp(t *testing.T, scenario string, extra ...string) *sippRun {
 	t.Helper()
+	return runSipp(t, append([]string{s.addr, "-sf", scenario, "-s", "+15550100", "-p", strconv.Itoa(freePort(t))}, extra...))
+}
+
+// sippUAS starts sipp as the far end of outbound calls on port.
+func (s *sipServer) sippUAS(t *testing.T, scenario string, port int, extra ...string) *sippRun {
+	t.Helper()
+	return runSipp(t, append([]string{"-sf", scenario, "-p", strconv.Itoa(port)}, extra...))
+}
+
+func runSipp(t *testing.T, base []string) *sippRun {
+	t.Helper()
 	bin := needSipp(t)
 	dir := t.TempDir()
-	args := append([]string{s.addr, "-sf", scenario, "-m", "1", "-s", "+15550100", "-i", "127.0.0.1",
-		"-p", strconv.Itoa(freePort(t)), "-mi", "127.0.0.1", "-mp", strconv.Itoa(freeMediaPort(t)),
-		"-timeout", "60s", "-timeout_error", "-nostdin", "-trace_err", "-error_file", filepath.Join(dir, "err.log")}, extra...)
+	args := append(base, "-m", "1", "-i", "127.0.0.1", "-mi", "127.0.0.1", "-mp", strconv.Itoa(freeMediaPort(t)),
+		"-timeout", "60s", "-timeout_error", "-nostdin", "-trace_err", "-error_file", filepath.Join(dir, "err.log"))
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, args...)
 	r := &sippRun{done: make(chan struct{})}

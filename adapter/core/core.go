@@ -80,6 +80,8 @@ type Options struct {
 	Media media.Engine
 	// Prompts gives the clips the core plays (nil: silent clips).
 	Prompts Prompts
+	// Dialer reaches phone numbers over the account's trunk (nil: no outbound route).
+	Dialer media.Dialer
 }
 
 // Prompts is what the core plays by itself: named IVR prompts (the account's greeting among

@@ -85,6 +85,7 @@ func (t *tenant) dialLocked(ctx context.Context, f *fx, caller *agentRT, phone, 
 		cl.rec.addLeg("agent", callee.id, "", false, now)
 		cl.rec.addParty(callee.id, "", "callee", now)
 		t.ringLocked(ctx, f, cl, callee)
+	case t.dialOutLocked(ctx, f, cl, caller, phone): // a phone number over the trunk (sip.go)
 	default:
 		t.emit(f, event.CallFailed, event.CallFailedData{CallID: cl.id, UserID: caller.id, Phone: phone, Code: 404, Reason: "no outbound route"})
 		t.endCallLocked(f, cl, endNoRoute, endedBySystem)

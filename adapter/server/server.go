@@ -54,6 +54,7 @@ type Server struct {
 	Core     *core.Core
 	Media    *peer.Engine
 	Bridge   *bridge.Bridge
+	SIP      *SIPDialer // the core's dialer; set to the SIP edge when it runs (sip.go)
 
 	handler http.Handler
 }
@@ -132,13 +133,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, base *Base) (
 		return nil, fmt.Errorf("media engine: %w", err)
 	}
 	accounts := account.NewDirectory(base.Store)
+	dialer := &SIPDialer{}
 	s := &Server{
+		SIP:    dialer,
 		Config: cfg, Log: log, Store: base.Store, Auth: authSvc,
 		Accounts: accounts, Hub: h, Schemas: reg, Metrics: m,
 		Conns: conns.New(m.Connections), Media: engine,
 		Budget: conns.NewBudget(conns.DefaultAccountRate, conns.DefaultAccountBurst, nil),
 		Core: core.New(h, base.Store, accounts, core.Options{Log: log.With("component", "core"), Metrics: m,
-			Media: engine.Port(), Prompts: prompts.Library{}}),
+			Media: engine.Port(), Prompts: prompts.Library{}, Dialer: dialer}),
 	}
 	// One bridge serves WebSocket /bridge and the TCP listener: one hub subscription per account.
 	s.Bridge = bridge.New(bridge.Deps{Log: log.With("component", "bridge"), Auth: s.Auth, Hub: s.Hub, Core: s.Core,

@@ -2,9 +2,27 @@ package server
 
 import (
 	"context"
+	"sync/atomic"
 
+	"github.com/cti-adapter/cti-adapter/adapter/media"
 	"github.com/cti-adapter/cti-adapter/adapter/sip"
 )
+
+// SIPDialer is the core's media.Dialer: the SIP edge once it runs, else no outbound route. It
+// breaks the construction cycle (the edge needs the core, the core needs a dialer).
+type SIPDialer struct{ edge atomic.Pointer[sip.Edge] }
+
+// Set makes edge the dialer (nil: none).
+func (d *SIPDialer) Set(edge *sip.Edge) { d.edge.Store(edge) }
+
+// Dial implements media.Dialer.
+func (d *SIPDialer) Dial(ctx context.Context, acct, phone string, ev media.DialEvents) (media.Leg, func(), error) {
+	e := d.edge.Load()
+	if e == nil {
+		return nil, nil, media.ErrNoRoute
+	}
+	return e.Dial(ctx, acct, phone, ev)
+}
 
 // startSIP starts the SIP edge when --sip-addr is set; the returned channel closes when it has
 // stopped (at once when SIP is off). It stops when ctx ends.
@@ -19,8 +37,10 @@ func (s *Server) startSIP(ctx context.Context) (<-chan struct{}, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.SIP.Set(edge)
 	go func() {
 		defer close(done)
+		defer s.SIP.Set(nil)
 		if err := edge.Run(ctx); err != nil {
 			s.Log.Error("sip edge", "err", err)
 		}

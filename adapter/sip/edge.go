@@ -33,9 +33,11 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
-// Trunks finds the trunk that owns a number (store.Store implements it).
+// Trunks finds the trunk that owns a number, and an account's trunks (store.Store implements
+// it).
 type Trunks interface {
 	TrunkByNumber(ctx context.Context, number string) (store.Trunk, error)
+	Trunks(ctx context.Context, account string) ([]store.Trunk, error)
 }
 
 // Calls is what the edge needs of the core.
@@ -60,6 +62,8 @@ type Config struct {
 	InviteBurst      int
 	// RetryAfter is the Retry-After of every 503, in seconds (default 5).
 	RetryAfter int
+	// RingTimeout ends an unanswered outbound call with 408 (default 60 s).
+	RingTimeout time.Duration
 	// Now is the edge's clock (default time.Now).
 	Now func() time.Time
 }
@@ -71,6 +75,7 @@ type Edge struct {
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
 	ds     *sipgo.DialogServerCache
+	dc     *sipgo.DialogClientCache
 	host   string
 	port   int
 	limit  *limiter
@@ -110,6 +115,9 @@ func New(cfg Config) (*Edge, error) {
 	if cfg.RetryAfter == 0 {
 		cfg.RetryAfter = 5
 	}
+	if cfg.RingTimeout == 0 {
+		cfg.RingTimeout = 60 * time.Second
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -129,8 +137,9 @@ func New(cfg Config) (*Edge, error) {
 	if chost == "" || net.ParseIP(chost).IsUnspecified() {
 		chost = "127.0.0.1" // replaced per request by the address the far end reached
 	}
+	contact := sip.ContactHeader{Address: sip.Uri{User: "cti", Host: chost, Port: port}}
 	e := &Edge{cfg: cfg, log: cfg.Log, ua: ua, srv: srv, host: host, port: port,
-		ds:    sipgo.NewDialogServerCache(cli, sip.ContactHeader{Address: sip.Uri{User: "cti", Host: chost, Port: port}}),
+		ds: sipgo.NewDialogServerCache(cli, contact), dc: sipgo.NewDialogClientCache(cli, contact),
 		limit: newLimiter(cfg.InvitesPerSecond, cfg.InviteBurst, cfg.Now), nonces: newNonces(cfg.Now),
 		calls: map[string]*inCall{}, perTrk: map[string]int{}}
 	srv.OnInvite(e.onInvite)

@@ -227,6 +227,9 @@ func (e *Edge) onAck(req *sip.Request, tx sip.ServerTransaction) { _ = e.ds.Read
 
 // onBye ends the call: the far end hung up.
 func (e *Edge) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	if e.dc.ReadBye(req, tx) == nil { // an outbound call's far end hung up (dial.go)
+		return
+	}
 	c := e.call(req)
 	if c == nil || e.ds.ReadBye(req, tx) != nil {
 		respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")

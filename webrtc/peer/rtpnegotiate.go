@@ -23,18 +23,18 @@ func (l *RTPLeg) offer(d Direction) (string, error) {
 	return localSDP(l.sessID, l.ver, l.adIP, l.port, l.codecs, l.tePT, d), nil
 }
 
-// AcceptAnswer applies the far end's answer to our last offer.
+// AcceptAnswer applies the far end's answer to our last offer (again for a final answer after
+// an early one).
 func (l *RTPLeg) AcceptAnswer(answer string) error {
 	rm, err := parseRemote(answer)
 	if err != nil {
 		return err
 	}
 	l.mu.Lock()
-	if !l.offered {
+	if !l.offered { // an early answer (183) may be followed by the final one: both apply
 		l.mu.Unlock()
 		return fmt.Errorf("%w: answer without an offer", ErrBadSDP)
 	}
-	l.offered = false
 	l.mu.Unlock()
 	n, _, err := rm.choose(l.codecs, rm.dir.reverse())
 	if err != nil {

@@ -1,0 +1,99 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"regexp"
+
+	"github.com/cti-adapter/cti-adapter/adapter/call"
+	"github.com/cti-adapter/cti-adapter/adapter/event"
+	"github.com/cti-adapter/cti-adapter/adapter/media"
+)
+
+// Outbound calls to phone numbers over the account's trunk (issue 11, PROTOCOLS.md section 6).
+// The dialing agent is joined at once (it asked for the call) as the call's agent; the far end
+// is the call's remote leg, a SIP leg from the Dialer. The call is Dialing until the far end
+// answers (Connected, call_connected) or refuses (call_failed with the SIP status).
+
+// phoneNumber is what make_call treats as a number to dial over the trunk.
+var phoneNumber = regexp.MustCompile(`^\+?[0-9]{3,15}$`)
+
+// endDialFailed is the end reason of an outbound call the far end refused.
+const endDialFailed = "dial_failed"
+
+// dialOutLocked dials phone over the trunk for caller's call cl; false (nothing changed) when
+// there is no dialer, phone is not a number, or the account has no route.
+func (t *tenant) dialOutLocked(ctx context.Context, f *fx, cl *callRT, caller *agentRT, phone string) bool {
+	d := t.core.opts.Dialer
+	if d == nil || !phoneNumber.MatchString(phone) {
+		return false
+	}
+	c, id := t.core, cl.id
+	leg, start, err := d.Dial(ctx, t.name, phone, media.DialEvents{
+		EarlyMedia: func() { c.onOutbound(t, id, t.earlyMediaLocked) },
+		Answered:   func() { c.onOutbound(t, id, t.outAnsweredLocked) },
+		Failed: func(code int, reason string) {
+			c.onOutbound(t, id, func(f *fx, cl *callRT) {
+				t.emit(f, event.CallFailed, event.CallFailedData{CallID: cl.id, UserID: cl.rec.UserID, Phone: cl.phone, Code: code, Reason: reason})
+				t.endCallLocked(f, cl, endDialFailed, endedByRemote)
+			})
+		},
+		Ended: func() {
+			c.onOutbound(t, id, func(f *fx, cl *callRT) { t.endCallLocked(f, cl, endRemoteHangUp, endedByRemote) })
+		},
+	})
+	if err != nil {
+		if !errors.Is(err, media.ErrNoRoute) {
+			t.core.log.Warn("dial out", "call_id", id, "err", err)
+		}
+		return false
+	}
+	now := t.core.now()
+	cl.caller = nil
+	cl.agents = append(cl.agents, caller)
+	cl.customer = leg
+	_ = cl.moveLocked(call.Dialing)
+	cl.rec.State = string(call.Dialing)
+	cl.rec.addLeg(string(leg.Kind()), "", leg.ID(), false, now)
+	cl.rec.addParty("", phone, "callee", now)
+	t.wireLocked(cl)
+	f.after = append(f.after, start)
+	return true
+}
+
+// onOutbound runs fn on the call if it is still going on.
+func (c *Core) onOutbound(t *tenant, id string, fn func(f *fx, cl *callRT)) {
+	_ = t.exec(context.Background(), func(f *fx) error {
+		if cl := t.calls[id]; cl != nil && !cl.state.Terminal() {
+			fn(f, cl)
+		}
+		return nil
+	})
+}
+
+// earlyMediaLocked lets the agent hear the far end's ringback or announcement before the answer.
+func (t *tenant) earlyMediaLocked(_ *fx, cl *callRT) {
+	if eng := t.core.opts.Media; eng != nil && cl.state == call.Dialing && cl.customer != nil {
+		for _, a := range cl.agents {
+			if l := a.leg(); l != nil {
+				_ = l.SetOutput(eng.Relay(cl.customer))
+			}
+		}
+	}
+}
+
+// outAnsweredLocked connects the call when the far end answers.
+func (t *tenant) outAnsweredLocked(f *fx, cl *callRT) {
+	if cl.state != call.Dialing {
+		return
+	}
+	now := t.core.now()
+	_ = cl.moveLocked(call.Connected)
+	cl.answered = now
+	cl.rec.AnsweredAt = &now
+	cl.rec.State = string(call.Connected)
+	cl.rec.answerLeg("", cl.customer.ID(), now)
+	t.wireLocked(cl)
+	t.emit(f, event.CallConnected, event.CallConnectedData{CallID: cl.id, UserID: cl.rec.UserID, Phone: cl.phone})
+	t.saveLocked(f, cl)
+}
