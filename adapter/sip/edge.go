@@ -121,15 +121,18 @@ func New(cfg Config) (*Edge, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("cti-adapter"))
+	quiet := redacting(cfg.Log) // sipgo's own logs: never a whole message (see redact.go)
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("cti-adapter"),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(quiet)),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(quiet)))
 	if err != nil {
 		return nil, fmt.Errorf("sip: user agent: %w", err)
 	}
-	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(cfg.Log))
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(quiet))
 	if err != nil {
 		return nil, fmt.Errorf("sip: server: %w", err)
 	}
-	cli, err := sipgo.NewClient(ua)
+	cli, err := sipgo.NewClient(ua, sipgo.WithClientLogger(quiet))
 	if err != nil {
 		return nil, fmt.Errorf("sip: client: %w", err)
 	}
