@@ -15,13 +15,36 @@
       if (r.status === 204) return null;
       return r.json().then(function (j) {
         if (!r.ok) {
-          var e = new Error((j.title || r.status) + ': ' + (j.detail || '') + (j.errors ? ' ' + j.errors.map(function (x) { return x.field + ' ' + x.message; }).join('; ') : ''));
+          var e = new Error(problemWords(r.status, j));
           e.status = r.status; e.problem = j;
           throw e;
         }
         return j;
       });
     });
+  }
+  // problemWords says what a REST refusal means in plain words: each field once, by its label,
+  // never a schema pattern; a refused admin token in the same words as the agent pages.
+  var FIELDS = { sub: 'Subject', ttl: 'Lifetime', role: 'Role', mode: 'Mode', name: 'Name', extension: 'Extension', queues: 'Queues' };
+  var PLAIN = { ttl: 'a lifetime such as 8h, 30m or 1h30m (hours, minutes, seconds; at most 8784h)' };
+  function problemWords(status, j) {
+    if (status === 401) {
+      var d = j.detail || '';
+      return 'The token ' + (/expired/i.test(d) ? 'expired' : /revoked/i.test(d) ? 'was revoked' : 'is not valid here') + ': sign in with a new one';
+    }
+    if (status === 403) return 'This token may not do that (an admin token is needed).';
+    if (j.errors && j.errors.length) {
+      var seen = {};
+      return j.errors.map(function (x) {
+        var f = String(x.field || '').replace(/^\/+|^\$\.?/g, ''), label = FIELDS[f] || f || 'Request';
+        var m = PLAIN[f] && /pattern|match|duration|minLength|length/i.test(x.message) ? 'must be ' + PLAIN[f] : x.message;
+        var line = label + ': ' + m;
+        if (seen[line]) return '';
+        seen[line] = 1;
+        return line;
+      }).filter(Boolean).join('. ') + '.';
+    }
+    return (j.detail || j.title || 'The server refused (' + status + ')') + '';
   }
   function cell(tr, s) { var td = document.createElement('td'); td.textContent = s == null ? '' : String(s); tr.appendChild(td); return td; }
   function when(ts) { return ts ? new Date(ts).toLocaleTimeString() : ''; }
@@ -140,6 +163,7 @@
     e.preventDefault();
     var body = { role: $('mint-role').value, sub: $('mint-sub').value.trim() };
     if ($('mint-ttl').value.trim()) body.ttl = $('mint-ttl').value.trim();
+    if (body.ttl && !/^(\d+h)?(\d+m)?(\d+s)?$/.test(body.ttl)) return fail(new Error('Lifetime: must be ' + PLAIN.ttl + '.'));
     api('POST', '/tokens', body).then(function (r) {
       $('minted').hidden = false;
       $('minted-token').value = r.token;
