@@ -16,22 +16,72 @@ import (
 func TestKill9MidCallRecovery(t *testing.T) {
 	dir := t.TempDir()
 	p := startServer(t, dir)
-	mint := func(args ...string) string {
-		out, errOut, code := cli(t, append(append([]string{"token", "--account", "demo"}, args...), "--data-dir", dir)...)
-		if code != 0 {
-			t.Fatalf("token %v: %s", args, errOut)
-		}
-		return strings.TrimSpace(out)
+	admin := mintCLI(t, dir, "--role", "admin")
+	callID := connectWebCall(t, p.base, admin, mintCLI(t, dir, "--role", "agent", "--user", "agent1"))
+	before := allEvents(t, p.base, admin)
+
+	p.kill() // mid-call: nothing got a chance to end it
+
+	p2 := startServer(t, dir)
+	after := allEvents(t, p2.base, admin)
+	if len(after) < len(before) {
+		t.Fatalf("%d events before the crash, %d after", len(before), len(after))
 	}
-	admin, agentTok := mint("--role", "admin"), mint("--role", "agent", "--user", "agent1")
-	req, _ := http.NewRequest("PUT", p.base+"/api/v1/settings", strings.NewReader(`{"allowed_origins":["https://shop.example"]}`))
+	checkRecoveryEvents(t, after[len(before):], callID, lastStatus(before, "agent1"))
+	var rec struct {
+		State     string  `json:"state"`
+		EndReason string  `json:"end_reason"`
+		EndedBy   string  `json:"ended_by"`
+		EndedAt   *string `json:"ended_at"`
+	}
+	code, body := get(t, p2.base+"/api/v1/calls/"+callID, admin)
+	_ = json.Unmarshal(body, &rec)
+	if code != 200 || rec.EndReason != "system_restart" || rec.EndedBy != "system" || rec.EndedAt == nil || rec.State != "ended" {
+		t.Fatalf("call record after the restart: %d %s", code, body)
+	}
+	// The log and the records agree: every call the log disconnected has an ended record.
+	for _, ev := range after {
+		var d struct {
+			CallID string `json:"call_id"`
+		}
+		if ev.Event != "call_disconnected" || json.Unmarshal(ev.Data, &d) != nil {
+			continue
+		}
+		if code, body := get(t, p2.base+"/api/v1/calls/"+d.CallID, admin); code != 200 || !strings.Contains(string(body), `"ended_at":"`) {
+			t.Fatalf("call_disconnected %s without an ended record: %d %s", d.CallID, code, body)
+		}
+	}
+
+	// A clean stop leaves nothing open: the next start adds nothing.
+	p2.stop(t)
+	p3 := startServer(t, dir)
+	if again := allEvents(t, p3.base, admin); len(again) != len(after) {
+		t.Fatalf("a start after a clean stop added %d events", len(again)-len(after))
+	}
+	p3.stop(t)
+}
+
+// mintCLI mints a demo-account token with the CLI.
+func mintCLI(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	out, errOut, code := cli(t, append(append([]string{"token", "--account", "demo"}, args...), "--data-dir", dir)...)
+	if code != 0 {
+		t.Fatalf("token %v: %s", args, errOut)
+	}
+	return strings.TrimSpace(out)
+}
+
+// connectWebCall logs agent1 in on /rtc with media, makes it ready, places a customer web call
+// through the IVR to it, answers, and returns the call id once the customer is connected.
+func connectWebCall(t *testing.T, base, admin, agentTok string) string {
+	t.Helper()
+	req, _ := http.NewRequest("PUT", base+"/api/v1/settings", strings.NewReader(`{"allowed_origins":["https://shop.example"]}`))
 	req.Header.Set("Authorization", "Bearer "+admin)
 	req.Header.Set("Content-Type", "application/json")
 	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 200 {
 		t.Fatalf("PUT settings: %v %v", res, err)
 	}
-
-	s := &rtcServer{URL: p.base}
+	s := &rtcServer{URL: base}
 	phone, _, err := s.dial(t, agentTok, "")
 	if err != nil {
 		t.Fatal(err)
@@ -58,35 +108,29 @@ func TestKill9MidCallRecovery(t *testing.T) {
 	})
 	phone.result("r2", "answer", map[string]any{"call_id": callID})
 	cust.expect("state", func(m map[string]any) bool { return m["state"] == "connected" })
-	before := allEvents(t, p.base, admin)
+	return callID
+}
 
-	p.kill() // mid-call: nothing got a chance to end it
-
-	p2 := startServer(t, dir)
-	after := allEvents(t, p2.base, admin)
-	if len(after) < len(before) {
-		t.Fatalf("%d events before the crash, %d after", len(before), len(after))
-	}
-	added := after[len(before):]
+// checkRecoveryEvents: what the restart added is exactly the call's call_disconnected (ended_by
+// system) and agent1's status_changed to offline from its last logged status.
+func checkRecoveryEvents(t *testing.T, added []wireEvent, callID, lastLogged string) {
+	t.Helper()
 	var disconnected, offline int
 	for _, ev := range added {
 		var d struct {
-			CallID, UserID, EndedBy, Status, Previous, Reason string
+			CallID   string `json:"call_id"`
+			UserID   string `json:"user_id"`
+			EndedBy  string `json:"ended_by"`
+			Status   string `json:"status"`
+			Previous string `json:"previous"`
 		}
-		_ = json.Unmarshal(ev.Data, &struct {
-			CallID   *string `json:"call_id"`
-			UserID   *string `json:"user_id"`
-			EndedBy  *string `json:"ended_by"`
-			Status   *string `json:"status"`
-			Previous *string `json:"previous"`
-			Reason   *string `json:"reason"`
-		}{&d.CallID, &d.UserID, &d.EndedBy, &d.Status, &d.Previous, &d.Reason})
+		_ = json.Unmarshal(ev.Data, &d)
 		switch {
 		case ev.Event == "call_disconnected" && d.CallID == callID && d.EndedBy == "system":
 			disconnected++
 		case ev.Event == "status_changed" && d.UserID == "agent1" && d.Status == "offline":
-			if want := lastStatus(before, "agent1"); d.Previous != want || d.Previous == "offline" {
-				t.Fatalf("recovery status_changed previous %q, want the last logged %q", d.Previous, want)
+			if d.Previous != lastLogged || d.Previous == "offline" {
+				t.Fatalf("recovery status_changed previous %q, want the last logged %q", d.Previous, lastLogged)
 			}
 			offline++
 		default:
@@ -97,41 +141,6 @@ func TestKill9MidCallRecovery(t *testing.T) {
 		t.Fatalf("after the restart: %d call_disconnected for %s and %d status_changed offline for agent1, want 1 and 1",
 			disconnected, callID, offline)
 	}
-	code, body := get(t, p2.base+"/api/v1/calls/"+callID, admin)
-	var rec struct {
-		State, EndReason, EndedBy string
-		EndedAt                   *string
-	}
-	_ = json.Unmarshal(body, &struct {
-		State     *string  `json:"state"`
-		EndReason *string  `json:"end_reason"`
-		EndedBy   *string  `json:"ended_by"`
-		EndedAt   **string `json:"ended_at"`
-	}{&rec.State, &rec.EndReason, &rec.EndedBy, &rec.EndedAt})
-	if code != 200 || rec.EndReason != "system_restart" || rec.EndedBy != "system" || rec.EndedAt == nil || rec.State != "ended" {
-		t.Fatalf("call record after the restart: %d %s", code, body)
-	}
-	// The log and the records agree: every call the log disconnected has an ended record.
-	for _, ev := range after {
-		if ev.Event != "call_disconnected" {
-			continue
-		}
-		var d struct {
-			CallID string `json:"call_id"`
-		}
-		_ = json.Unmarshal(ev.Data, &d)
-		if code, body := get(t, p2.base+"/api/v1/calls/"+d.CallID, admin); code != 200 || !strings.Contains(string(body), `"ended_at":"`) {
-			t.Fatalf("call_disconnected %s without an ended record: %d %s", d.CallID, code, body)
-		}
-	}
-
-	// A clean stop leaves nothing open: the next start adds nothing.
-	p2.stop(t)
-	p3 := startServer(t, dir)
-	if again := allEvents(t, p3.base, admin); len(again) != len(after) {
-		t.Fatalf("a start after a clean stop added %d events", len(again)-len(after))
-	}
-	p3.stop(t)
 }
 
 // allEvents reads the whole retained log of the token's account.
