@@ -122,20 +122,8 @@ func BenchmarkRawInsert(b *testing.B) {
 			q.Set("_journal_mode", "WAL")
 			q.Set("_synchronous", strings.ToUpper(syncMode))
 			q.Set("_foreign_keys", "1")
-			db, err := sql.Open("sqlite", (&url.URL{Scheme: "file", Path: path, RawQuery: q.Encode()}).String())
-			if err != nil {
-				b.Fatal(err)
-			}
+			db := openRaw(b, path, q.Encode(), syncMode)
 			defer db.Close()
-			db.SetMaxOpenConns(1)
-			var mode string
-			var syncLevel int
-			if err := db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
-				b.Fatalf("journal_mode %q, %v", mode, err)
-			}
-			if err := db.QueryRow(`PRAGMA synchronous`).Scan(&syncLevel); err != nil || syncLevel != map[string]int{store.SyncFull: 2, store.SyncNormal: 1}[syncMode] {
-				b.Fatalf("synchronous %d, %v", syncLevel, err)
-			}
 			const rows = 64
 			ins, err := db.Prepare(`INSERT INTO events (account, seq, ts, name, data) VALUES (?, ?, ?, ?, ?)` +
 				strings.Repeat(`, (?, ?, ?, ?, ?)`, rows-1))
@@ -239,4 +227,22 @@ type countingLog struct {
 func (l *countingLog) Commit(ctx context.Context, evs []event.Event, calls []store.CallRow) ([]error, error) {
 	l.commits.Add(1)
 	return l.Store.Commit(ctx, evs, calls)
+}
+
+// openRaw opens the store's file with the store's writer pragmas and checks that they hold.
+func openRaw(b *testing.B, path, query, syncMode string) *sql.DB {
+	db, err := sql.Open("sqlite", (&url.URL{Scheme: "file", Path: path, RawQuery: query}).String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	var mode string
+	var syncLevel int
+	if err := db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		b.Fatalf("journal_mode %q, %v", mode, err)
+	}
+	if err := db.QueryRow(`PRAGMA synchronous`).Scan(&syncLevel); err != nil || syncLevel != map[string]int{store.SyncFull: 2, store.SyncNormal: 1}[syncMode] {
+		b.Fatalf("synchronous %d, %v", syncLevel, err)
+	}
+	return db
 }

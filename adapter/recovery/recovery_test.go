@@ -106,10 +106,6 @@ func TestRecoveryClosesWhatACrashLeftOpen(t *testing.T) {
 		t.Fatalf("a call that had ended was changed: %+v", d)
 	}
 
-	reg, err := schemas.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
 	after, _ := st.Events(ctx, "a", int64(len(before)), 100)
 	if len(after) != 2 || after[0].Name != event.CallDisconnected || after[1].Name != event.StatusChanged {
 		t.Fatalf("events of a after recovery: %+v", after)
@@ -128,14 +124,24 @@ func TestRecoveryClosesWhatACrashLeftOpen(t *testing.T) {
 	if len(bEvs) != 1 || bEvs[0].Name != event.StatusChanged {
 		t.Fatalf("events of b after recovery: %+v", bEvs)
 	}
-	for _, e := range append(after, bEvs...) {
-		if err := reg.Validate("events/"+e.Name, e.Data); err != nil {
-			t.Errorf("%s does not match its schema: %v", e.Name, err)
-		}
-	}
+	validate(t, append(after, bEvs...))
 
 	// Nothing is left open: a second start writes nothing.
 	if rep, err := Run(ctx, st, h, now.Add(time.Minute), slog.New(slog.DiscardHandler)); err != nil || rep != (Report{}) {
 		t.Fatalf("second recovery: %+v, %v", rep, err)
+	}
+}
+
+// validate checks every event against its schema.
+func validate(t *testing.T, evs []event.Event) {
+	t.Helper()
+	reg, err := schemas.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		if err := reg.Validate("events/"+e.Name, e.Data); err != nil {
+			t.Errorf("%s does not match its schema: %v", e.Name, err)
+		}
 	}
 }
