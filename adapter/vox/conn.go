@@ -145,24 +145,18 @@ func (c *conn) readLoop() {
 			return
 		}
 		c.heard()
-		if !c.handleApart(typ, raw, size) {
+		if !c.handle(typ, raw, size) {
 			return
 		}
 	}
 }
 
-// handleApart runs handle on a goroutine of its own and waits for it: decoding, validating and
-// running a command need a deep stack, and the reader's stack would keep that depth for the
-// life of the connection (an idle connection's largest cost). Frames are rare (at most 20 a
-// second), so the spawn costs nothing that matters.
-func (c *conn) handleApart(typ websocket.MessageType, raw []byte, size int64) bool {
-	done := make(chan bool, 1)
-	go func() { done <- c.handle(typ, raw, size) }()
-	return <-done
-}
-
-// handle answers one client frame of size bytes; raw is nil when it was larger than ReadLimit. It
-// returns false when the connection is over.
+// handle applies the frame limit on the reader, then answers the frame (size bytes; raw is nil
+// when it was larger than ReadLimit) on a goroutine of its own, waiting for it: decoding,
+// validating and running a command need a deep stack, and the reader's would keep that depth
+// for the life of the connection (an idle connection's largest cost). Frames that pass the
+// limit are at most 20 a second, so the spawn costs nothing that matters. It returns false when
+// the connection is over.
 func (c *conn) handle(typ websocket.MessageType, raw []byte, size int64) bool {
 	now := time.Now()
 	switch c.limiter.Check(now) {
@@ -174,9 +168,19 @@ func (c *conn) handle(typ websocket.MessageType, raw []byte, size int64) bool {
 			return false
 		}
 	case conns.Close:
-		c.kick(conns.ClosePolicy, "frame flood: more than twice the frame budget for a second")
-		return true // the writer closes; the reader ends when the close handshake does
+		// Close from here and stop reading: a reader that went on would read the flood unpaced
+		// until the close handshake ended. The library serialises this close frame with the
+		// writer's frames, and reads the peer's answer itself since nobody else reads.
+		c.close(conns.ClosePolicy, "frame flood: more than twice the frame budget for three seconds")
+		return false
 	}
+	done := make(chan bool, 1)
+	go func() { done <- c.answer(typ, raw, size, now) }()
+	return <-done
+}
+
+// answer answers one frame that passed the limit.
+func (c *conn) answer(typ websocket.MessageType, raw []byte, size int64, now time.Time) bool {
 	if raw == nil {
 		return c.reply(encodeError(&protoError{Code: CodeInvalidMessage,
 			Message: fmt.Sprintf("frame of %d bytes exceeds the %d-byte (%d KiB) limit; it was not processed",
