@@ -72,6 +72,9 @@ func inboundCallToAgent(t *testing.T, law map[string]any) {
 	if err != nil || rec.Source != "sip" || rec.Variables["ivr_choice"] != "2" {
 		t.Fatalf("call record: %+v %v", rec, err)
 	}
+	if l := sipLeg(rec); l == nil || l.SIPStatus != 200 || l.SIPCallID == "" {
+		t.Fatalf("call record legs %+v: want a sip leg with its Call-ID and 200", rec.Legs)
+	}
 	rtctest.Eventually(t, 10*time.Second, "edge has no call left", func() bool { return s.edge.Calls() == 0 })
 }
 

@@ -76,12 +76,8 @@ func TestSIPOutboundAnswered(t *testing.T) {
 	if err != nil || rec.Direction != "outbound" || rec.AnsweredAt == nil || rec.EndedBy != "agent" {
 		t.Fatalf("call record %+v, %v", rec, err)
 	}
-	kinds := ""
-	for _, l := range rec.Legs {
-		kinds += l.Kind + ","
-	}
-	if !strings.Contains(kinds, "sip,") {
-		t.Fatalf("no sip leg in the record: %s", kinds)
+	if l := sipLeg(rec); l == nil || l.SIPCallID == "" || l.SIPStatus != 200 {
+		t.Fatalf("no sip leg with its Call-ID and status 200 in the record: %+v", rec.Legs)
 	}
 }
 
@@ -96,6 +92,10 @@ func TestSIPOutboundRefused(t *testing.T) {
 			rtctest.Eventually(t, 10*time.Second, "call_failed "+strconv.Itoa(code), func() bool {
 				return failedWith(t, s, callID) == code
 			})
+			rec, err := s.Store.Call(context.Background(), "demo", callID)
+			if l := sipLeg(rec); err != nil || l == nil || l.SIPStatus != code || l.SIPCallID == "" {
+				t.Fatalf("record legs %+v, %v; want sip_status %d", rec.Legs, err, code)
+			}
 		})
 	}
 }
@@ -142,3 +142,13 @@ func failedWith(t *testing.T, s *sipServer, callID string) int {
 }
 
 func jsonDecode(res *http.Response, v any) error { return json.NewDecoder(res.Body).Decode(v) }
+
+// sipLeg returns the record's leg of kind sip.
+func sipLeg(rec store.Call) *store.Leg {
+	for i := range rec.Legs {
+		if rec.Legs[i].Kind == "sip" {
+			return &rec.Legs[i]
+		}
+	}
+	return nil
+}

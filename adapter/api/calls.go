@@ -19,6 +19,8 @@ type legView struct {
 	StartedAt  string   `json:"started_at"`
 	AnsweredAt *string  `json:"answered_at"`
 	EndedAt    *string  `json:"ended_at"`
+	SIPCallID  string   `json:"sip_call_id,omitempty"`
+	SIPStatus  int      `json:"sip_status,omitempty"`
 }
 
 type partyView struct {
@@ -76,7 +78,8 @@ func viewCall(c store.Call) callView {
 	}
 	for i, l := range c.Legs {
 		v.Legs[i] = legView{LegID: l.ID, Kind: l.Kind, UserID: l.UserID, Peer: l.Peer, Media: nonNil(l.Media), State: l.State,
-			StartedAt: ts(l.StartedAt), AnsweredAt: tsPtr(l.AnsweredAt), EndedAt: tsPtr(l.EndedAt)}
+			StartedAt: ts(l.StartedAt), AnsweredAt: tsPtr(l.AnsweredAt), EndedAt: tsPtr(l.EndedAt),
+			SIPCallID: l.SIPCallID, SIPStatus: l.SIPStatus}
 	}
 	for i, p := range c.Parties {
 		v.Parties[i] = partyView{UserID: p.UserID, Phone: p.Phone, Role: p.Role, JoinedAt: ts(p.JoinedAt), LeftAt: tsPtr(p.LeftAt)}

@@ -517,6 +517,8 @@ func (b *openAPIBuilder) responseSchemas() {
 			"started_at":  ts,
 			"answered_at": nullable(ts),
 			"ended_at":    nullable(ts),
+			"sip_call_id": obj{"type": "string", "description": "SIP legs: the dialog's Call-ID."},
+			"sip_status":  obj{"type": "integer", "description": "SIP legs: the final SIP status code (200 when answered)."},
 		},
 	}
 	party := obj{

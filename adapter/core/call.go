@@ -271,6 +271,7 @@ func (t *tenant) endCallLocked(f *fx, cl *callRT, reason, endedBy string) {
 	}
 	// The final record commits with call_disconnected; the agents are freed after it, so that
 	// no status_changed shows an agent free while its call still looks up.
+	t.sipRecordLocked(cl) // sip.go
 	cl.rec.end(reason, endedBy, userID, cl.vars, now)
 	t.saveLocked(f, cl)
 	t.emit(f, event.CallDisconnected, event.CallDisconnectedData{CallID: cl.id, UserID: userID, Phone: cl.phone,

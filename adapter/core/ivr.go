@@ -50,7 +50,7 @@ func (c *Core) StartWebCall(ctx context.Context, acct string, who WebCaller, leg
 		cl = t.newCallLocked("inbound", who.Source, phone, who.DisplayName, who.Media, nil)
 		cl.customer = leg
 		now := c.now()
-		cl.rec.addLeg("customer", "", leg.ID(), true, now)
+		cl.rec.addLeg(customerLegKind(leg), "", leg.ID(), true, now)
 		cl.rec.addParty("", phone, "caller", now)
 		_ = cl.moveLocked(call.IVR)
 		t.incomingLocked(f, cl, "")

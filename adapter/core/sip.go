@@ -93,7 +93,29 @@ func (t *tenant) outAnsweredLocked(f *fx, cl *callRT) {
 	cl.rec.AnsweredAt = &now
 	cl.rec.State = string(call.Connected)
 	cl.rec.answerLeg("", cl.customer.ID(), now)
+	t.sipRecordLocked(cl)
 	t.wireLocked(cl)
 	t.emit(f, event.CallConnected, event.CallConnectedData{CallID: cl.id, UserID: cl.rec.UserID, Phone: cl.phone})
 	t.saveLocked(f, cl)
+}
+
+// customerLegKind is the record kind of a customer's leg: "sip" for SIP legs.
+func customerLegKind(leg media.Leg) string {
+	if leg.Kind() == media.KindSIP {
+		return string(media.KindSIP)
+	}
+	return "customer"
+}
+
+// sipRecordLocked copies the SIP leg's Call-ID and final status into its leg record.
+func (t *tenant) sipRecordLocked(cl *callRT) {
+	info, ok := cl.customer.(media.SIPInfo)
+	if !ok || cl.customer == nil {
+		return
+	}
+	for i := range cl.rec.Legs {
+		if l := &cl.rec.Legs[i]; l.Peer == cl.customer.ID() {
+			l.SIPCallID, l.SIPStatus = info.SIPCallID(), info.SIPStatus()
+		}
+	}
 }

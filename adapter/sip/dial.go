@@ -89,6 +89,7 @@ func (o *outCall) run() {
 		o.failed(500, "ACK failed")
 		return
 	}
+	o.leg.SetSIP("", sip.StatusOK)
 	if o.ev.Answered != nil {
 		o.ev.Answered()
 	}
@@ -114,6 +115,9 @@ func (o *outCall) invite(ctx context.Context) (*sipgo.DialogClientSession, error
 	sess, err := o.e.dc.Invite(rctx, o.to, []byte(o.offer), from, sip.NewHeader("Content-Type", "application/sdp"))
 	if err != nil {
 		return nil, err
+	}
+	if id := sess.InviteRequest.CallID(); id != nil {
+		o.leg.SetSIP(id.Value(), 0)
 	}
 	err = sess.WaitAnswer(rctx, sipgo.AnswerOptions{Username: o.tr.Username, Password: o.tr.Password,
 		OnResponse: func(res *sip.Response) error {
@@ -154,6 +158,7 @@ func (o *outCall) fail(ctx context.Context, err error) {
 }
 
 func (o *outCall) failed(code int, reason string) {
+	o.leg.SetSIP("", code)
 	if o.ev.Failed != nil {
 		o.ev.Failed(code, reason)
 	}

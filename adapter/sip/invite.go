@@ -79,6 +79,7 @@ func (e *Edge) admit(req *sip.Request) (*inCall, int, string, []sip.Header) {
 		return nil, sip.StatusServiceUnavailable, "No Media Port", []sip.Header{e.retryAfter()}
 	}
 	c.leg = leg
+	leg.SetSIP(c.callID, 0)
 	return c, 0, "", nil
 }
 
@@ -159,6 +160,7 @@ func (e *Edge) answer(req *sip.Request, tx sip.ServerTransaction, c *inCall) {
 		c.hangUp(false)
 		return
 	}
+	c.leg.SetSIP("", sip.StatusOK)
 	e.serving.Add(1)
 	go c.watch(wc.Done())
 }

@@ -20,6 +20,8 @@ type Leg struct {
 	State               string
 	StartedAt           time.Time
 	AnsweredAt, EndedAt *time.Time
+	SIPCallID           string // SIP legs: the dialog's Call-ID
+	SIPStatus           int    // SIP legs: the final SIP status (200 when answered)
 }
 
 // Party is one participant of a call. Role is "caller", "agent", "transfer" or "conference".
@@ -71,6 +73,8 @@ type dbLeg struct {
 	StartedAt  int64    `json:"started_at"`
 	AnsweredAt *int64   `json:"answered_at,omitempty"`
 	EndedAt    *int64   `json:"ended_at,omitempty"`
+	SIPCallID  string   `json:"sip_call_id,omitempty"`
+	SIPStatus  int      `json:"sip_status,omitempty"`
 }
 
 type dbParty struct {
@@ -109,7 +113,8 @@ func encodeCall(c Call) (media, vars, legs, parties string, err error) {
 	ls := make([]dbLeg, len(c.Legs))
 	for i, l := range c.Legs {
 		ls[i] = dbLeg{ID: l.ID, Kind: l.Kind, UserID: l.UserID, Peer: l.Peer, Media: l.Media, State: l.State,
-			StartedAt: ms(l.StartedAt), AnsweredAt: msOpt(l.AnsweredAt), EndedAt: msOpt(l.EndedAt)}
+			StartedAt: ms(l.StartedAt), AnsweredAt: msOpt(l.AnsweredAt), EndedAt: msOpt(l.EndedAt),
+			SIPCallID: l.SIPCallID, SIPStatus: l.SIPStatus}
 	}
 	ps := make([]dbParty, len(c.Parties))
 	for i, p := range c.Parties {
@@ -242,7 +247,8 @@ func scanCall(sc scanner) (Call, error) {
 	c.Legs = make([]Leg, len(ls))
 	for i, l := range ls {
 		c.Legs[i] = Leg{ID: l.ID, Kind: l.Kind, UserID: l.UserID, Peer: l.Peer, Media: l.Media, State: l.State,
-			StartedAt: fromMS(l.StartedAt), AnsweredAt: timeOpt(l.AnsweredAt), EndedAt: timeOpt(l.EndedAt)}
+			StartedAt: fromMS(l.StartedAt), AnsweredAt: timeOpt(l.AnsweredAt), EndedAt: timeOpt(l.EndedAt),
+			SIPCallID: l.SIPCallID, SIPStatus: l.SIPStatus}
 	}
 	c.Parties = make([]Party, len(ps))
 	for i, p := range ps {

@@ -16,8 +16,9 @@ import (
 )
 
 var (
-	_ AudioLeg  = (*RTPLeg)(nil)
-	_ media.Leg = (*RTPLeg)(nil)
+	_ AudioLeg      = (*RTPLeg)(nil)
+	_ media.Leg     = (*RTPLeg)(nil)
+	_ media.SIPInfo = (*RTPLeg)(nil)
 )
 
 // RTPOptions configure a new RTP leg.
@@ -67,6 +68,9 @@ type RTPLeg struct {
 
 	onState atomic.Pointer[func(State)]
 	onDTMF  atomic.Pointer[func(rune)]
+
+	sipCallID atomic.Pointer[string]
+	sipStatus atomic.Int32
 
 	workers   sync.WaitGroup
 	wbuf      [1500]byte // written under out.mu (the output serialises writes)
@@ -387,3 +391,25 @@ func (l *RTPLeg) ReportDTMF(d rune) {
 		}
 	})
 }
+
+// SetSIP records the leg's dialog Call-ID and final SIP status for call records (the SIP edge
+// sets them; status 0 leaves the status unchanged).
+func (l *RTPLeg) SetSIP(callID string, status int) {
+	if callID != "" {
+		l.sipCallID.Store(&callID)
+	}
+	if status != 0 {
+		l.sipStatus.Store(int32(status))
+	}
+}
+
+// SIPCallID is the dialog's Call-ID ("" if unset).
+func (l *RTPLeg) SIPCallID() string {
+	if p := l.sipCallID.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// SIPStatus is the final SIP status (0 if unset).
+func (l *RTPLeg) SIPStatus() int { return int(l.sipStatus.Load()) }
