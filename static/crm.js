@@ -189,6 +189,13 @@
   $('conference-form').addEventListener('submit', function (e) { e.preventDefault(); run(CTI.conferenceInitiate(current, $('conference-to').value.trim())); });
   $('dtmf-form').addEventListener('submit', function (e) { e.preventDefault(); run(CTI.sendDTMF(current, $('dtmf').value.trim())); });
 
+  var ringTimeout = 20;
+  CTI.on('link', function (l) {
+    if (l.state !== 'CONNECTED') return;
+    fetch('/api/v1/settings', { headers: { Authorization: 'Bearer ' + sessionStorage.getItem('cti-crm-token') } })
+      .then(function (r) { return r.ok ? r.json() : {}; }).then(function (st) { if (st.ring_timeout_seconds) ringTimeout = st.ring_timeout_seconds; }, function () {});
+  });
+  Desk.ringer({ answer: 'btn-answer', countdown: 'ring-countdown', timeoutSeconds: function () { return ringTimeout; } });
   renderContacts();
   // #token=… signs in at once (then leaves the address bar); a reload of the tab reuses it.
   var tok = Desk.tokenFromPage('cti-crm-token');

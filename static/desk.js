@@ -88,5 +88,60 @@
     return m ? decodeURIComponent(m[1]) : sessionStorage.getItem(key);
   }
 
-  g.CTIDesk = { label: label, since: since, clock: clock, sip: sip, words: words, micWords: micWords, audioWords: audioWords, session: session, tokenFromPage: tokenFromPage };
+  // ringer alerts the agent to a call ringing here: the ringtone (/static/ring.wav, looped; only in
+  // the tab that holds the audio; volume, output device and "mute the ringer" are kept per browser
+  // in localStorage), a desktop notification when the tab is hidden, a flashing title, focus on
+  // Answer and a countdown to the ring timeout. It stops the moment the call stops alerting here
+  // or in another tab (alertStop). o = {answer, countdown, timeoutSeconds()}.
+  function ringer(o) {
+    var $ = function (id) { return document.getElementById(id); };
+    var audio = new Audio('/static/ring.wav'), ringing = '', flash = 0, count = 0, title = document.title, note = null, until = 0;
+    audio.loop = true;
+    audio.setAttribute('data-cti-ringer', '');
+    audio.hidden = true;
+    document.addEventListener('DOMContentLoaded', function () { document.body.appendChild(audio); });
+    if (document.body) document.body.appendChild(audio);
+    function prefs() {
+      audio.volume = Math.min(1, Math.max(0, Number(localStorage.getItem('cti-ring-volume') || '0.8')));
+      audio.muted = localStorage.getItem('cti-ring-muted') === '1';
+      var sink = localStorage.getItem('cti-ring-sink');
+      if (sink && audio.setSinkId) audio.setSinkId(sink).catch(function () {});
+    }
+    function stop(id) {
+      if (!ringing || (id && id !== ringing)) return;
+      ringing = '';
+      audio.pause(); audio.currentTime = 0;
+      clearInterval(flash); clearInterval(count);
+      document.title = title;
+      if (note) { note.close(); note = null; }
+      if ($(o.countdown)) $(o.countdown).textContent = '';
+    }
+    function start(e) {
+      if (ringing === e.callId) return;
+      stop();
+      ringing = e.callId;
+      prefs();
+      if (g.CTI.getState().mediaOwner) audio.play().catch(function () {}); // autoplay may need a first click
+      var who = e.displayName || e.phone || 'a caller', on = false;
+      flash = setInterval(function () { on = !on; document.title = on ? '📞 Call from ' + who : title; }, 800);
+      until = Date.now() + (o.timeoutSeconds() || 20) * 1000;
+      var tick = function () { if ($(o.countdown)) $(o.countdown).textContent = 'Rings for ' + Math.max(0, Math.ceil((until - Date.now()) / 1000)) + ' s more'; };
+      tick(); count = setInterval(tick, 500);
+      if ($(o.answer)) $(o.answer).focus();
+      if (document.hidden && g.Notification) {
+        var show = function () {
+          if (Notification.permission !== 'granted' || ringing !== e.callId) return;
+          note = new Notification('Incoming call', { body: who + (e.queue ? ' · ' + e.queue : ''), tag: 'cti-' + e.callId, requireInteraction: true });
+          note.onclick = function () { g.focus(); if ($(o.answer)) $(o.answer).focus(); };
+        };
+        if (Notification.permission === 'default') Notification.requestPermission().then(show); else show();
+      }
+    }
+    g.CTI.on('CallEvent', function (e) { if (e.state === 'alerting' && !e.replayed) start(e); else stop(e.callId); });
+    g.CTI.on('alertStop', function (a) { stop(a.callId); });
+    g.CTI.on('Snapshot', function (s) { if (ringing && !s.pyCalls.some(function (c) { return c.callId === ringing && c.state === 'alerting'; })) stop(); });
+    return { audio: audio, prefs: prefs, stop: stop, ringing: function () { return ringing; } };
+  }
+
+  g.CTIDesk = { ringer: ringer,  label: label, since: since, clock: clock, sip: sip, words: words, micWords: micWords, audioWords: audioWords, session: session, tokenFromPage: tokenFromPage };
 })(window);

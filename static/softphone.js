@@ -142,6 +142,19 @@
   if (navigator.mediaDevices && navigator.mediaDevices.addEventListener) navigator.mediaDevices.addEventListener('devicechange', devices);
 
   var start = Desk.session({ storageKey: 'cti-phone-token', client: 'phone', signin: 'signin', sections: ['agent', 'mic', 'dialer'], link: 'link', media: 'media', error: 'error' });
+  // Ringing: ring_timeout_seconds from the account settings (read with the agent token).
+  var ringTimeout = 20;
+  CTI.on('link', function (l) {
+    if (l.state !== 'CONNECTED') return;
+    fetch('/api/v1/settings', { headers: { Authorization: 'Bearer ' + sessionStorage.getItem('cti-phone-token') } })
+      .then(function (r) { return r.ok ? r.json() : {}; }).then(function (st) { if (st.ring_timeout_seconds) ringTimeout = st.ring_timeout_seconds; }, function () {});
+  });
+  var ring = Desk.ringer({ answer: 'btn-answer', countdown: 'ring-countdown', timeoutSeconds: function () { return ringTimeout; } });
+  $('ring-volume').value = localStorage.getItem('cti-ring-volume') || '0.8';
+  $('ring-muted').checked = localStorage.getItem('cti-ring-muted') === '1';
+  $('ring-volume').addEventListener('input', function () { localStorage.setItem('cti-ring-volume', $('ring-volume').value); ring.prefs(); });
+  $('ring-muted').addEventListener('change', function () { localStorage.setItem('cti-ring-muted', $('ring-muted').checked ? '1' : '0'); ring.prefs(); });
+  $('ring-test').addEventListener('click', function () { ring.prefs(); ring.audio.play().then(function () { setTimeout(function () { if (!ring.ringing()) ring.audio.pause(); }, 1500); }, fail); });
   $('btn-mic-retry').addEventListener('click', function () { run(CTI.retryMicrophone()); });
 
   $('signin-form').addEventListener('submit', function (e) { e.preventDefault(); start($('token').value.trim()); });

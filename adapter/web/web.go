@@ -74,13 +74,14 @@ func Mount(r chi.Router, files fs.FS, accts Settings) {
 		if err != nil {
 			return err
 		}
-		sum := sha256.Sum256(b)
-		assets[p] = asset{body: b, ctype: contentType(p), etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+		assets[p] = asset{body: b, ctype: contentType(p), etag: etagOf(b)}
 		return nil
 	})
 	if err != nil {
 		panic("web: reading the embedded files: " + err.Error())
 	}
+	ring := asset{body: Ringtone, ctype: "audio/wav", etag: etagOf(Ringtone)}
+	r.Get("/static/ring.wav", func(w http.ResponseWriter, req *http.Request) { serve(w, req, ring) })
 	r.Get("/static/*", func(w http.ResponseWriter, req *http.Request) {
 		name := path.Clean(chi.URLParam(req, "*"))
 		a, ok := assets[name]
@@ -105,6 +106,11 @@ func Mount(r chi.Router, files fs.FS, accts Settings) {
 			serve(w, req, a)
 		})
 	}
+}
+
+func etagOf(b []byte) string {
+	sum := sha256.Sum256(b)
+	return `"` + hex.EncodeToString(sum[:8]) + `"`
 }
 
 // serve writes an asset with the security headers; revalidation by ETag keeps updates visible.

@@ -168,3 +168,37 @@ func TestShimBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestRingtone: the generated ringtone is a well-formed WAV (RIFF/WAVE, PCM 8 kHz mono 16-bit,
+// sizes consistent) served as audio/wav, with sound in its bursts and silence between them.
+func TestRingtone(t *testing.T) {
+	b := web.Ringtone
+	if string(b[0:4]) != "RIFF" || string(b[8:16]) != "WAVEfmt " || string(b[36:40]) != "data" {
+		t.Fatalf("header %q", b[:44])
+	}
+	le := func(i, n int) int {
+		v := 0
+		for k := n - 1; k >= 0; k-- {
+			v = v<<8 | int(b[i+k])
+		}
+		return v
+	}
+	if le(4, 4) != len(b)-8 || le(40, 4) != len(b)-44 || le(20, 2) != 1 || le(22, 2) != 1 || le(24, 4) != 8000 || le(34, 2) != 16 {
+		t.Errorf("sizes or format wrong: riff %d data %d len %d", le(4, 4), le(40, 4), len(b))
+	}
+	sample := func(sec float64) int { return int(int16(le(44+2*int(sec*8000), 2))) }
+	loud := 0
+	for i := 0; i < 40; i++ {
+		if s := sample(0.1 + float64(i)*0.005); s > 2000 || s < -2000 {
+			loud++
+		}
+	}
+	if loud == 0 || sample(0.5) != 0 || sample(2.0) != 0 {
+		t.Errorf("burst has %d loud samples of 40; gap %d, tail %d", loud, sample(0.5), sample(2.0))
+	}
+	s := server(t)
+	res, body := get(t, s.URL+"/static/ring.wav")
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "audio/wav" || len(body) != len(b) {
+		t.Errorf("/static/ring.wav: %d %q %d bytes", res.StatusCode, res.Header.Get("Content-Type"), len(body))
+	}
+}
