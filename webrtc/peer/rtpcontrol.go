@@ -13,8 +13,8 @@ const rtcpEvery = 5 * time.Second
 
 // alive notes that the far end was heard (RTP or RTCP) at now.
 func (l *RTPLeg) alive(now time.Time) {
-	prev := l.lastRx.Swap(int64(now.Sub(monoBase)))
-	if prev == 0 || l.State() != StateConnected {
+	l.lastRx.Store(int64(now.Sub(monoBase)))
+	if !l.live.Load() {
 		l.setState(StateConnected)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cti-adapter/cti-adapter/adapter/media"
 	"github.com/cti-adapter/cti-adapter/webrtc/audio"
@@ -58,6 +59,8 @@ type RTPLeg struct {
 	dest     atomic.Pointer[net.UDPAddr] // where RTP goes (latched source or the SDP address)
 	destRTCP atomic.Pointer[net.UDPAddr]
 	lastRx   atomic.Int64 // monoNow of the last RTP or RTCP received, ns since monoBase
+	live     atomic.Bool  // state is Connected (read per packet without mu)
+	latchedA atomic.Bool  // mirrors latched (read per packet without mu)
 
 	mu      sync.Mutex // guards the fields below
 	latched bool
@@ -216,6 +219,7 @@ func (l *RTPLeg) setState(s State) {
 		return
 	}
 	l.state = s
+	l.live.Store(s == StateConnected)
 	l.mu.Unlock()
 	l.post(func() {
 		if f := l.onState.Load(); f != nil {
@@ -259,6 +263,7 @@ func (l *RTPLeg) apply(n *negotiated) {
 	}
 	if changed {
 		l.latched = false
+		l.latchedA.Store(false)
 		l.dest.Store(n.remote)
 		l.destRTCP.Store(n.rtcp)
 	}
@@ -305,8 +310,8 @@ func (w rtpWriter) Write(b []byte) (int, error) {
 // latch accepts a packet from src: the first one after each negotiation fixes the destination
 // (symmetric RTP, for far ends behind NAT); later ones from elsewhere are dropped.
 func (l *RTPLeg) latch(src *net.UDPAddr) bool {
-	if d := l.dest.Load(); d != nil && l.isLatched() {
-		return d.IP.Equal(src.IP) && d.Port == src.Port
+	if d := l.dest.Load(); d != nil && l.latchedA.Load() {
+		return d.Port == src.Port && d.IP.Equal(src.IP)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -315,6 +320,7 @@ func (l *RTPLeg) latch(src *net.UDPAddr) bool {
 		return d.IP.Equal(src.IP) && d.Port == src.Port
 	}
 	l.latched = true
+	l.latchedA.Store(true)
 	s := *src
 	l.dest.Store(&s)
 	if n := l.neg.Load(); n != nil && n.rtcp.Port == n.remote.Port { // rtcp-mux
@@ -325,20 +331,11 @@ func (l *RTPLeg) latch(src *net.UDPAddr) bool {
 	return true
 }
 
-func (l *RTPLeg) isLatched() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.latched
-}
-
 // readRTP is the leg's reader: it runs until the socket closes.
 func (l *RTPLeg) readRTP() {
 	defer l.workers.Done()
 	buf := make([]byte, 1500)
-	conv := make([]byte, 1500)
-	var pkt rtp.Packet
-	var rx dtmf.EndReceiver
-	var ssrc uint32
+	st := &rtpReader{conv: make([]byte, 1500)}
 	for {
 		nb, src, err := l.rtp.ReadFromUDP(buf)
 		if err != nil {
@@ -347,39 +344,49 @@ func (l *RTPLeg) readRTP() {
 			}
 			continue
 		}
-		now := monoNow()
-		if nb >= 2 && buf[1] >= 200 && buf[1] <= 204 { // RTCP multiplexed on the RTP port
-			l.alive(now)
-			continue
-		}
-		n := l.neg.Load()
-		if n == nil || pkt.Unmarshal(buf[:nb]) != nil {
-			continue
-		}
-		te := n.hasTE && pkt.PayloadType == n.tePT
-		if (!te && pkt.PayloadType != n.pt) || !l.latch(src) {
-			continue
-		}
-		l.alive(now)
-		l.in.recv.Add(1)
-		if pkt.SSRC != ssrc {
-			ssrc = pkt.SSRC
-			rx.Reset()
-		}
-		payload := pkt.Payload
-		if te {
-			if d, ok := rx.Push(pkt.Timestamp, payload); ok {
-				l.post(func() {
-					if f := l.onDTMF.Load(); f != nil {
-						(*f)(d)
-					}
-				})
-			}
-		} else if n.alaw {
-			payload = audio.ALawToULaw(conv, payload)
-		}
-		l.in.dispatch(&pkt.Header, payload, te, now)
+		l.handle(st, buf[:nb], src, monoNow())
 	}
+}
+
+// rtpReader is the inbound state of an RTP leg, owned by its reader goroutine.
+type rtpReader struct {
+	pkt  rtp.Packet
+	rx   dtmf.EndReceiver
+	ssrc uint32
+	conv []byte // A-law -> µ-law scratch
+}
+
+// handle processes one datagram from src: RTCP (liveness), or RTP of the negotiated law or
+// telephone-event from the latched source: DTMF on End, A-law translated, then every sink.
+func (l *RTPLeg) handle(st *rtpReader, b []byte, src *net.UDPAddr, now time.Time) {
+	if len(b) >= 2 && b[1] >= 200 && b[1] <= 204 { // RTCP multiplexed on the RTP port
+		l.alive(now)
+		return
+	}
+	n := l.neg.Load()
+	pkt := &st.pkt
+	if n == nil || pkt.Unmarshal(b) != nil {
+		return
+	}
+	te := n.hasTE && pkt.PayloadType == n.tePT
+	if (!te && pkt.PayloadType != n.pt) || !l.latch(src) {
+		return
+	}
+	l.alive(now)
+	l.in.recv.Add(1)
+	if pkt.SSRC != st.ssrc {
+		st.ssrc = pkt.SSRC
+		st.rx.Reset()
+	}
+	payload := pkt.Payload
+	if te {
+		if d, ok := st.rx.Push(pkt.Timestamp, payload); ok {
+			l.ReportDTMF(d)
+		}
+	} else if n.alaw {
+		payload = audio.ALawToULaw(st.conv, payload)
+	}
+	l.in.dispatch(&pkt.Header, payload, te, now)
 }
 
 // ReportDTMF reports a digit the signalling received (SIP INFO) through OnDTMF, in order with
