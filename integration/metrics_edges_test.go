@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
 )
@@ -35,8 +36,15 @@ func commandCounts(t *testing.T, base string) map[string]float64 {
 // protocols are the label values README documents for cti_command_duration_seconds.
 var protocols = map[string]bool{"vox": true, "rest": true, "bridge": true, "rtc": true}
 
-func checkCounts(t *testing.T, got map[string]float64, want map[string]float64) {
+// checkCounts scrapes /metrics until every wanted count is reached (an edge may observe just
+// after its reply went out), then checks each is exact and every label documented.
+func checkCounts(t *testing.T, base string, want map[string]float64) {
 	t.Helper()
+	got := commandCounts(t, base)
+	for deadline := time.Now().Add(10 * time.Second); !reached(got, want) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond) // polling /metrics: the observation has no other signal
+		got = commandCounts(t, base)
+	}
 	for k, n := range want {
 		if got[k] != n {
 			t.Errorf("cti_command_duration_seconds_count %s = %v, want %v (all: %v)", k, got[k], n, got)
@@ -48,6 +56,15 @@ func checkCounts(t *testing.T, got map[string]float64, want map[string]float64) 
 			t.Errorf("undocumented protocol label in %s (all: %v)", k, got)
 		}
 	}
+}
+
+func reached(got, want map[string]float64) bool {
+	for k, n := range want {
+		if got[k] < n {
+			return false
+		}
+	}
+	return true
 }
 
 func cutSlash(s string) (string, string, bool) {
@@ -74,7 +91,7 @@ func TestCommandLatencyObservedOncePerEdge(t *testing.T) {
 		}
 		c.expect("welcome", nil)
 		c.result("r1", "online", nil)
-		checkCounts(t, commandCounts(t, s.URL), map[string]float64{"rest/logout": 1, "rtc/online": 1})
+		checkCounts(t, s.URL, map[string]float64{"rest/logout": 1, "rtc/online": 1})
 	})
 	t.Run("vox", func(t *testing.T) {
 		s := newVoxServer(t, voxSetup{})
@@ -82,12 +99,12 @@ func TestCommandLatencyObservedOncePerEdge(t *testing.T) {
 		c := s.connect(t, "acme", jti, tok, -1)
 		c.command("logout", "r1", map[string]any{"user_id": "bob"})
 		c.reply("r1")
-		checkCounts(t, commandCounts(t, s.URL), map[string]float64{"vox/logout": 1})
+		checkCounts(t, s.URL, map[string]float64{"vox/logout": 1})
 	})
 	t.Run("bridge", func(t *testing.T) {
 		e := newBridgeEnv(t, "full")
 		c := e.ws("")
 		c.request("control.request.login", control, map[string]string{"token": e.token(auth.RoleAgent, "a1")})
-		checkCounts(t, commandCounts(t, e.url), map[string]float64{"bridge/control.request.login": 1})
+		checkCounts(t, e.url, map[string]float64{"bridge/control.request.login": 1})
 	})
 }
