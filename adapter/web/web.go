@@ -1,5 +1,5 @@
 // Package web serves the embedded browser side (static/): the JS shim and widget under /static/,
-// and the pages /softphone, /demo/crm, /demo/customer and /admin, all with a strict Content
+// and the pages / (the start page), /softphone, /demo/crm, /demo/customer and /admin, all with a strict Content
 // Security Policy (no inline script or style, nothing from another origin).
 package web
 
@@ -29,6 +29,7 @@ const cspBase = "default-src 'none'; script-src 'self'; style-src 'self'; img-sr
 
 // Pages maps each page route to its embedded file.
 var Pages = map[string]string{
+	"/":              "index.html",
 	"/softphone":     "softphone.html",
 	"/demo/crm":      "crm.html",
 	"/demo/customer": "customer.html",
