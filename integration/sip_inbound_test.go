@@ -128,3 +128,16 @@ func TestSIPRFC4733WithoutMarkerHoldAndCallerBye(t *testing.T) {
 	}
 	rtctest.Eventually(t, 10*time.Second, "edge has no call left", func() bool { return s.edge.Calls() == 0 })
 }
+
+// A trunk at max_calls answers the next INVITE 503 with Retry-After (sipp checks the header).
+func TestSIPTrunkAtCapacity(t *testing.T) {
+	s := newSIPServer(t, store.Trunk{MaxCalls: 1})
+	first := s.sipp(t, renderScenario(t, "uac_ivr_agent_bye.xml", map[string]any{"PT": 0, "Codec": "PCMU"}))
+	rtctest.Eventually(t, 15*time.Second, "first call up", func() bool { return s.edge.Calls() == 1 })
+	sc := renderScenario(t, "uac_refused.xml", map[string]any{"Code": 503, "Formats": "0", "RetryAfter": true})
+	s.sipp(t, sc).wait(t, 30*time.Second)
+	if n := s.edge.Calls(); n != 1 {
+		t.Fatalf("%d calls after the refusal, want the first one only", n)
+	}
+	_ = first // ended by the test's cleanup (sipp killed, edge hangs up on shutdown)
+}
