@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"text/template"
@@ -154,6 +155,7 @@ func waitSIPUp(t *testing.T, addr string) {
 // the edge and returns its exit error and output. The process is started with a context that
 // ends with the test.
 type sippRun struct {
+	dir  string
 	done chan struct{}
 	err  error
 	out  bytes.Buffer
@@ -174,11 +176,14 @@ func runSipp(t *testing.T, base []string) *sippRun {
 	t.Helper()
 	bin := needSipp(t)
 	dir := t.TempDir()
-	args := append(base, "-m", "1", "-i", "127.0.0.1", "-mi", "127.0.0.1", "-mp", strconv.Itoa(freeMediaPort(t)),
+	if !slices.Contains(base, "-m") {
+		base = append(base, "-m", "1")
+	}
+	args := append(base, "-i", "127.0.0.1", "-mi", "127.0.0.1", "-mp", strconv.Itoa(freeMediaPort(t)),
 		"-timeout", "60s", "-timeout_error", "-nostdin", "-trace_err", "-error_file", filepath.Join(dir, "err.log"))
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, args...)
-	r := &sippRun{done: make(chan struct{})}
+	r := &sippRun{dir: dir, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = &r.out, &r.out
 	cmd.Dir = dir
 	if err := cmd.Start(); err != nil {
