@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -196,12 +197,20 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 }
 
 // Background runs the loops every server needs (event commit, revocation refresh, retention)
-// until ctx ends; the returned channel closes when the hub has committed its last batch.
+// until ctx ends; the returned channel closes when all of them returned and the hub has
+// committed its last batch, so the store may be closed after it.
 func (s *Server) Background(ctx context.Context) <-chan struct{} {
+	var loops sync.WaitGroup
 	go s.Hub.Run(ctx)
-	go s.Auth.Run(ctx)
-	go s.prune(ctx)
-	return s.Hub.Done()
+	loops.Go(func() { s.Auth.Run(ctx) })
+	loops.Go(func() { s.prune(ctx) })
+	done := make(chan struct{})
+	go func() {
+		loops.Wait()
+		<-s.Hub.Done()
+		close(done)
+	}()
+	return done
 }
 
 // prune drops events past retention and expired token rows, hourly and once at start.
