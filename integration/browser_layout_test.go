@@ -1,0 +1,41 @@
+package integration
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// inView is true when the element's box lies inside the viewport without scrolling.
+func inView(sel string) string {
+	return fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (!e || e.offsetParent === null) return false;
+	  const r = e.getBoundingClientRect(); return window.scrollY === 0 && r.top >= 0 && r.bottom <= window.innerHeight && r.right <= window.innerWidth; })()`, sel)
+}
+
+// TestBrowserLayout400 (issue 14 item 8): on a 400 x 700 px screen the softphone's and the CRM's
+// Answer button, and then Hang up, are visible without scrolling when a call arrives.
+func TestBrowserLayout400(t *testing.T) {
+	browserTest(t)
+	s := newRTCServer(t)
+	b := newBrowser(t)
+	phone := s.agentTab(b, "softphone agent2", "/softphone", "agent2")
+	phone.waitPhone()
+	crm := s.agentTab(b, "crm agent2", "/demo/crm", "agent2")
+	for _, tb := range []*tab{phone, crm} {
+		ctx, cancel := tb.step()
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(400, 700)); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+	}
+	caller := s.agentTab(b, "softphone agent1", "/softphone", "agent1")
+	caller.waitPhone()
+	caller.setValue("#number", "1002")
+	caller.click("#btn-dial")
+	phone.waitFor("Answer in view", inView("#btn-answer"), browserStep)
+	crm.waitFor("Answer in view", inView("#btn-answer"), browserStep)
+	phone.click("#btn-answer")
+	phone.waitFor("Hang up in view", inView("#btn-hangup"), browserStep)
+	crm.waitFor("Hang up in view", inView("#btn-hangup"), browserStep)
+}
