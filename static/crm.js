@@ -196,6 +196,7 @@
       .then(function (r) { return r.ok ? r.json() : {}; }).then(function (st) { if (st.ring_timeout_seconds) ringTimeout = st.ring_timeout_seconds; }, function () {});
   });
   Desk.ringer({ answer: 'btn-answer', countdown: 'ring-countdown', timeoutSeconds: function () { return ringTimeout; } });
+  Desk.shortcuts({ toggle: 'shortcuts-on', answer: 'btn-answer', hangup: 'btn-hangup', hold: ['btn-hold', 'btn-retrieve'], mute: ['btn-mute', 'btn-unmute'] });
   renderContacts();
   // #token=… signs in at once (then leaves the address bar); a reload of the tab reuses it.
   var tok = Desk.tokenFromPage('cti-crm-token');

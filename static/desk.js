@@ -143,5 +143,26 @@
     return { audio: audio, prefs: prefs, stop: stop, ringing: function () { return ringing; } };
   }
 
-  g.CTIDesk = { ringer: ringer,  label: label, since: since, clock: clock, sip: sip, words: words, micWords: micWords, audioWords: audioWords, session: session, tokenFromPage: tokenFromPage };
+  // shortcuts: Alt+A answer, Alt+H hang up, Alt+O hold or retrieve, Alt+M mute or unmute (the
+  // page's own buttons are clicked, so a disabled or hidden control does nothing). Off when
+  // localStorage 'cti-shortcuts' is 'off' (the page's checkbox o.toggle).
+  function shortcuts(o) {
+    var $ = function (id) { return document.getElementById(id); };
+    var keys = { a: o.answer, h: o.hangup, o: o.hold, m: o.mute };
+    var box = $(o.toggle);
+    if (box) {
+      box.checked = localStorage.getItem('cti-shortcuts') !== 'off';
+      box.addEventListener('change', function () { localStorage.setItem('cti-shortcuts', box.checked ? 'on' : 'off'); });
+    }
+    document.addEventListener('keydown', function (e) {
+      if (!e.altKey || e.ctrlKey || e.metaKey || localStorage.getItem('cti-shortcuts') === 'off') return;
+      var ids = [].concat(keys[String(e.key).toLowerCase()] || []);
+      var el = ids.map($).filter(function (x) { return x && !x.disabled && x.offsetParent !== null; })[0];
+      if (!el) return;
+      e.preventDefault();
+      el.click();
+    });
+  }
+
+  g.CTIDesk = { shortcuts: shortcuts, ringer: ringer,  label: label, since: since, clock: clock, sip: sip, words: words, micWords: micWords, audioWords: audioWords, session: session, tokenFromPage: tokenFromPage };
 })(window);

@@ -155,6 +155,7 @@
   $('ring-volume').addEventListener('input', function () { localStorage.setItem('cti-ring-volume', $('ring-volume').value); ring.prefs(); });
   $('ring-muted').addEventListener('change', function () { localStorage.setItem('cti-ring-muted', $('ring-muted').checked ? '1' : '0'); ring.prefs(); });
   $('ring-test').addEventListener('click', function () { ring.prefs(); ring.audio.play().then(function () { setTimeout(function () { if (!ring.ringing()) ring.audio.pause(); }, 1500); }, fail); });
+  Desk.shortcuts({ toggle: 'shortcuts-on', answer: 'btn-answer', hangup: 'btn-hangup', hold: ['btn-hold', 'btn-retrieve'], mute: 'btn-mute' });
   $('btn-mic-retry').addEventListener('click', function () { run(CTI.retryMicrophone()); });
 
   $('signin-form').addEventListener('submit', function (e) { e.preventDefault(); start($('token').value.trim()); });
