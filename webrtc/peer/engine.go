@@ -3,6 +3,7 @@ package peer
 import (
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 
 	"github.com/pion/ice/v4"
@@ -93,6 +94,20 @@ func (e *Engine) MuxAddr() string {
 		return ""
 	}
 	return addrs[0].String()
+}
+
+// legID returns id, or a new one with prefix when id is empty; ErrClosed once the engine closed.
+func (e *Engine) legID(id, prefix string) (string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return "", ErrClosed
+	}
+	e.nextID++
+	if id == "" {
+		id = prefix + strconv.FormatUint(e.nextID, 10)
+	}
+	return id, nil
 }
 
 func (e *Engine) forget(l *Leg) {

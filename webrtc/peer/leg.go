@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -93,17 +92,11 @@ type Leg struct {
 // NewLeg creates a leg with a sendrecv audio track whose output is Silence. Negotiate it with
 // Answer (remote offer) or Offer/AcceptAnswer (server offer).
 func (e *Engine) NewLeg(opts LegOptions) (*Leg, error) {
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return nil, ErrClosed
+	id, err := e.legID(opts.ID, "leg-")
+	if err != nil {
+		return nil, err
 	}
-	e.nextID++
-	n := e.nextID
-	e.mu.Unlock()
-	if opts.ID == "" {
-		opts.ID = "leg-" + strconv.FormatUint(n, 10)
-	}
+	opts.ID = id
 	pc, err := e.api.NewPeerConnection(webrtc.Configuration{
 		BundlePolicy: webrtc.BundlePolicyMaxBundle,
 	})

@@ -17,14 +17,23 @@ func (l *Leg) Kind() media.Kind { return media.KindWebRTC }
 
 // SetOutput is SetAudioOutput for the media port: src must be a source of this package.
 func (l *Leg) SetOutput(src media.Source) error {
+	as, err := audioSource(src)
+	if err != nil {
+		return err
+	}
+	return l.SetAudioOutput(as)
+}
+
+// audioSource turns a port source into this package's: nil is Silence, a foreign source an error.
+func audioSource(src media.Source) (AudioSource, error) {
 	if src == nil {
-		return l.SetAudioOutput(Silence)
+		return Silence, nil
 	}
 	as, ok := src.(AudioSource)
 	if !ok {
-		return ErrForeignSource
+		return nil, ErrForeignSource
 	}
-	return l.SetAudioOutput(as)
+	return as, nil
 }
 
 // SetMuted is SetAudioMuted for the media port.

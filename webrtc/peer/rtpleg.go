@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -101,17 +100,11 @@ func (e *Engine) NewRTPLeg(opts RTPOptions) (*RTPLeg, error) {
 	if opts.TelephoneEventPT == 0 {
 		opts.TelephoneEventPT = e.cfg.TelephoneEventPT
 	}
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return nil, ErrClosed
+	id, err := e.legID(opts.ID, "rtp-")
+	if err != nil {
+		return nil, err
 	}
-	e.nextID++
-	n := e.nextID
-	e.mu.Unlock()
-	if opts.ID == "" {
-		opts.ID = "rtp-" + strconv.FormatUint(n, 10)
-	}
+	opts.ID = id
 	a, b, err := e.ports.open(opts.BindIP)
 	if err != nil {
 		return nil, err
@@ -195,12 +188,9 @@ func (l *RTPLeg) Stats() LegStats {
 
 // SetOutput is SetAudioOutput for the media port: src must be a source of this package.
 func (l *RTPLeg) SetOutput(src media.Source) error {
-	if src == nil {
-		return l.SetAudioOutput(Silence)
-	}
-	as, ok := src.(AudioSource)
-	if !ok {
-		return ErrForeignSource
+	as, err := audioSource(src)
+	if err != nil {
+		return err
 	}
 	return l.SetAudioOutput(as)
 }
