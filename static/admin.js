@@ -125,6 +125,7 @@
       ['mode-sec', 'tokens-sec', 'agents-sec', 'calls-sec'].forEach(function (id) { $(id).hidden = false; });
       text('who', 'signed in');
       since = 0; status = {}; calls = {};
+      loadTokens();
       return poll();
     }).then(function () {
       clearInterval(polling);
@@ -132,25 +133,28 @@
     }).catch(function (e) { fail(e); token = ''; });
   }
 
+  // Tokens: every token of the account (GET /api/v1/tokens), newest first, each revocable.
+  function loadTokens() {
+    return api('GET', '/tokens').then(function (r) { minted = r.tokens; renderTokens(); }, fail);
+  }
   function renderTokens() {
     var ul = $('token-list');
     ul.textContent = '';
     minted.forEach(function (m) {
       var li = document.createElement('li'), span = document.createElement('span'), b = document.createElement('button');
-      span.textContent = m.role + ' ' + m.sub + ' · ' + m.id + (m.revoked ? ' (revoked)' : '');
-      b.type = 'button'; b.className = 'secondary'; b.textContent = 'Revoke'; b.disabled = !!m.revoked;
+      var expired = Date.parse(m.expires_at) < Date.now();
+      span.textContent = m.role + ' ' + m.sub + ' · ' + m.token_id + ' · expires ' + new Date(m.expires_at).toLocaleString() +
+        ' · last used ' + (m.last_used_at ? new Date(m.last_used_at).toLocaleString() : 'not recorded') + (m.revoked ? ' (revoked)' : expired ? ' (expired)' : '');
+      li.setAttribute('data-token-id', m.token_id);
+      b.type = 'button'; b.className = 'secondary'; b.textContent = 'Revoke'; b.disabled = !!m.revoked || expired;
       b.setAttribute('aria-label', 'Revoke the ' + m.role + ' token of ' + m.sub);
-      b.addEventListener('click', function () { revoke(m.id); });
+      b.addEventListener('click', function () { revoke(m.token_id); });
       li.appendChild(span); li.appendChild(b);
       ul.appendChild(li);
     });
   }
   function revoke(id) {
-    return api('DELETE', '/tokens/' + encodeURIComponent(id)).then(function () {
-      minted.forEach(function (m) { if (m.id === id) m.revoked = true; });
-      renderTokens();
-      text('error', '');
-    }, fail);
+    return api('DELETE', '/tokens/' + encodeURIComponent(id)).then(function () { text('error', ''); return loadTokens(); }, fail);
   }
 
   $('signin-form').addEventListener('submit', function (e) { e.preventDefault(); signIn($('token').value.trim()); });
@@ -172,10 +176,14 @@
       var a = $('minted-open');
       a.hidden = body.role !== 'agent';
       a.href = '/softphone#token=' + encodeURIComponent(r.token);
-      minted.unshift({ id: r.token_id, role: body.role, sub: body.sub });
-      renderTokens();
+      loadTokens();
       text('error', '');
     }, fail);
+  });
+  $('minted-copy').addEventListener('click', function () {
+    var v = $('minted-token').value;
+    (navigator.clipboard ? navigator.clipboard.writeText(v) : Promise.reject(new Error('no clipboard'))).then(function () { text('minted-copied', 'copied'); },
+      function () { $('minted-token').select(); text('minted-copied', 'selected: press Ctrl+C'); });
   });
   $('revoke-form').addEventListener('submit', function (e) { e.preventDefault(); revoke($('revoke-id').value.trim()); });
 

@@ -84,6 +84,7 @@ func (a *API) Routes() chi.Router {
 
 		r.With(admin, noStore).Post("/tokens", a.postToken)
 		r.With(admin).Delete("/tokens/{token_id}", a.deleteToken)
+		r.With(admin).Get("/tokens", a.listTokens)
 		trunkRoutes(a, r.With(admin))
 
 		r.With(staff).Get("/calls", a.listCalls)

@@ -119,3 +119,34 @@ func (s *Store) PruneTokens(ctx context.Context, now time.Time) (int64, error) {
 	}
 	return n, nil
 }
+
+// TokensOf lists the account's tokens, newest first (at most limit; 0 means 1000). The token
+// itself is never stored, only its record.
+func (s *Store) TokensOf(ctx context.Context, account string, limit int) ([]Token, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT id, account, role, subject, issued_at, expires_at, revoked_at
+		FROM tokens WHERE account = ? ORDER BY issued_at DESC, id LIMIT ?`, account, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: tokens of %q: %w", account, err)
+	}
+	defer rows.Close()
+	out := []Token{}
+	for rows.Next() {
+		var (
+			t               Token
+			issued, expires int64
+			revoked         sql.NullInt64
+		)
+		if err := rows.Scan(&t.ID, &t.Account, &t.Role, &t.Subject, &issued, &expires, &revoked); err != nil {
+			return nil, fmt.Errorf("store: tokens of %q: %w", account, err)
+		}
+		t.IssuedAt, t.ExpiresAt, t.RevokedAt = fromMS(issued), fromMS(expires), timePtr(revoked)
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: tokens of %q: %w", account, err)
+	}
+	return out, nil
+}

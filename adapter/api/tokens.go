@@ -1,0 +1,19 @@
+package api
+
+import "net/http"
+
+// listTokens answers GET /api/v1/tokens: the account's tokens (PROTOCOLS.md §3), never the
+// token itself. last_used_at is null: the adapter does not record token use yet.
+func (a *API) listTokens(w http.ResponseWriter, r *http.Request) {
+	list, err := a.Store.TokensOf(r.Context(), claims(r).Account, 0)
+	if err != nil {
+		fail(a.Log, w, r, err)
+		return
+	}
+	out := make([]map[string]any, 0, len(list))
+	for _, t := range list {
+		out = append(out, map[string]any{"token_id": t.ID, "role": t.Role, "sub": t.Subject, "issued_at": ts(t.IssuedAt),
+			"expires_at": ts(t.ExpiresAt), "revoked": t.RevokedAt != nil, "last_used_at": nil})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
+}
