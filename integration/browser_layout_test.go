@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/cti-adapter/cti-adapter/adapter/auth"
 )
 
 // inView is true when the element's box lies inside the viewport without scrolling.
@@ -38,4 +40,24 @@ func TestBrowserLayout400(t *testing.T) {
 	phone.click("#btn-answer")
 	phone.waitFor("Hang up in view", inView("#btn-hangup"), browserStep)
 	crm.waitFor("Hang up in view", inView("#btn-hangup"), browserStep)
+}
+
+// TestBrowserAdmin400 (issue 14 item 8): at 400 px the admin tables fit the screen:
+// every agent's status is on screen (no sideways scrolling of the table) and labelled with its column.
+func TestBrowserAdmin400(t *testing.T) {
+	browserTest(t)
+	s := newRTCServer(t)
+	b := newBrowser(t)
+	page := b.newTab("admin", "")
+	ctx, cancel := page.step()
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(400, 700)); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	page.navigate(s.URL + "/admin#token=" + s.token(t, auth.RoleAdmin, "a"))
+	st := `document.querySelector('#agents tr[data-user="agent2"] .status')`
+	page.waitFor("agents listed", st, browserStep)
+	page.waitFor("fits 400 px", st+`.getBoundingClientRect().right <= window.innerWidth && `+
+		st+`.getBoundingClientRect().left >= 0 && `+st+`.dataset.label === 'Status' && getComputedStyle(`+st+`, '::before').content === '"Status"'`, browserStep)
+	page.noCSPViolations()
 }

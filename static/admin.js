@@ -46,7 +46,14 @@
     }
     return (j.detail || j.title || 'The server refused (' + status + ')') + '';
   }
-  function cell(tr, s) { var td = document.createElement('td'); td.textContent = s == null ? '' : String(s); tr.appendChild(td); return td; }
+  // cell adds a cell labelled with its column's heading (shown beside the value on narrow screens).
+  function cell(tr, s) {
+    var td = document.createElement('td'), th = tr.parentNode && tr.parentNode.parentNode.querySelectorAll('thead th')[tr.children.length];
+    td.textContent = s == null ? '' : String(s);
+    if (th) td.setAttribute('data-label', th.textContent);
+    tr.appendChild(td);
+    return td;
+  }
   function when(ts) { return ts ? new Date(ts).toLocaleTimeString() : ''; }
 
   // --- the event fold ---------------------------------------------------------------------
@@ -95,19 +102,19 @@
     users.forEach(function (u) {
       var s = status[u.user_id] || { status: 'offline' }, tr = document.createElement('tr');
       tr.setAttribute('data-user', u.user_id);
+      tb.appendChild(tr);
       cell(tr, u.user_id); cell(tr, u.name); cell(tr, u.extension); cell(tr, (u.queues || []).join(', '));
       var td = cell(tr, s.status + (s.reason ? ' (' + s.reason + ')' : ''));
       td.className = 'status';
       cell(tr, when(s.since));
-      tb.appendChild(tr);
     });
     var cb = $('calls'), ids = Object.keys(calls);
     cb.textContent = '';
     ids.forEach(function (id) {
       var c = calls[id], tr = document.createElement('tr');
       tr.setAttribute('data-call', id);
-      cell(tr, id); cell(tr, (c.name ? c.name + ' ' : '') + (c.phone || '')); cell(tr, c.state); cell(tr, c.agent); cell(tr, c.queue); cell(tr, when(c.started));
       cb.appendChild(tr);
+      cell(tr, id); cell(tr, (c.name ? c.name + ' ' : '') + (c.phone || '')); cell(tr, c.state); cell(tr, c.agent); cell(tr, c.queue); cell(tr, when(c.started));
     });
     $('no-calls').hidden = ids.length > 0;
   }
