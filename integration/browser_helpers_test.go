@@ -53,10 +53,8 @@ type browser struct {
 func newBrowser(t *testing.T) *browser {
 	t.Helper()
 	needChromium(t)
-	profile := t.TempDir() // removed after the browser stopped (cleanups run last-in first-out)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath),
-		chromedp.UserDataDir(profile),
 		chromedp.NoSandbox, // CI runs as root
 		chromedp.Flag("use-fake-device-for-media-stream", true),
 		chromedp.Flag("use-fake-ui-for-media-stream", true),
@@ -68,14 +66,25 @@ func newBrowser(t *testing.T) *browser {
 		// The server gathers only 127.0.0.1; plain host candidates keep ICE simple.
 		chromedp.Flag("disable-features", "Translate,WebRtcHideLocalIpsWithMdns"),
 	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	// The first Run starts the browser: no timeout on it (a timeout would stop the browser).
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
+	// Chromium now and then exits at start-up before it prints its DevTools address (seen on a
+	// loaded CI machine, with nothing in its output): a process start is retried, a test is not.
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		// a fresh profile each attempt, removed after the browser stopped (cleanups run last-in first-out)
+		profile := chromedp.UserDataDir(t.TempDir())
+		allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(opts, profile)...)
+		ctx, cancel := chromedp.NewContext(allocCtx)
+		// The first Run starts the browser: no timeout on it (a timeout would stop the browser).
+		if err = chromedp.Do(ctx); err == nil {
+			t.Cleanup(func() { cancel(); cancelAlloc() })
+			return &browser{t: t, ctx: ctx}
+		}
+		cancel()
+		cancelAlloc()
+		t.Logf("start chromium, attempt %d: %v", attempt, err)
 	}
-	return &browser{t: t, ctx: ctx}
+	t.Fatalf("start chromium: %v", err)
+	return nil
 }
 
 // tab is one page of a browser, with a probe that counts WebSocket frames sent and keeps the
