@@ -28,6 +28,11 @@ func (c *Core) MakeCall(ctx context.Context, a Actor, userID, phone string, vars
 	}
 	target, _ := c.resolveUser(ctx, a.Account, phone)
 	t := c.tenant(a.Account)
+	var od *outDial // a dial over the trunk, prepared outside the lock
+	if target == "" && !c.hasQueue(ctx, a.Account, phone) {
+		od = c.prepareDial(ctx, t, phone)
+		defer od.release()
+	}
 	var v CallView
 	offline := false
 	err := t.exec(ctx, func(f *fx) error {
@@ -43,7 +48,7 @@ func (c *Core) MakeCall(ctx context.Context, a Actor, userID, phone string, vars
 		case target == userID:
 			return fmt.Errorf("%w: a user cannot call itself", ErrInvalid)
 		}
-		v = t.dialLocked(ctx, f, caller, phone, target, vars)
+		v = t.dialLocked(ctx, f, caller, phone, target, vars, od)
 		return nil
 	})
 	if offline {
@@ -53,7 +58,7 @@ func (c *Core) MakeCall(ctx context.Context, a Actor, userID, phone string, vars
 }
 
 // dialLocked places the caller's call to phone: a queue, another agent (target) or no route.
-func (t *tenant) dialLocked(ctx context.Context, f *fx, caller *agentRT, phone, target string, vars map[string]string) CallView {
+func (t *tenant) dialLocked(ctx context.Context, f *fx, caller *agentRT, phone, target string, vars map[string]string, od *outDial) CallView {
 	isQueue := t.settingsLocked(ctx).HasQueue(phone)
 	direction := "outbound"
 	if target != "" || isQueue {
@@ -85,7 +90,7 @@ func (t *tenant) dialLocked(ctx context.Context, f *fx, caller *agentRT, phone, 
 		cl.rec.addLeg("agent", callee.id, "", false, now)
 		cl.rec.addParty(callee.id, "", "callee", now)
 		t.ringLocked(ctx, f, cl, callee)
-	case t.dialOutLocked(ctx, f, cl, caller, phone): // a phone number over the trunk (sip.go)
+	case t.dialOutLocked(f, cl, caller, phone, od): // a phone number over the trunk (sip.go)
 	default:
 		t.emit(f, event.CallFailed, event.CallFailedData{CallID: cl.id, UserID: caller.id, Phone: phone, Code: 404, Reason: "no outbound route"})
 		t.endCallLocked(f, cl, endNoRoute, endedBySystem)
@@ -156,4 +161,10 @@ func (c *Core) SetVariables(ctx context.Context, a Actor, callID string, vars ma
 		return nil
 	})
 	return v, err
+}
+
+// hasQueue reports whether name is one of acct's queues (from the settings cache).
+func (c *Core) hasQueue(ctx context.Context, acct, name string) bool {
+	s, err := c.accounts.Settings(ctx, acct)
+	return err == nil && s.HasQueue(name)
 }

@@ -21,33 +21,61 @@ var phoneNumber = regexp.MustCompile(`^\+?[0-9]{3,15}$`)
 // endDialFailed is the end reason of an outbound call the far end refused.
 const endDialFailed = "dial_failed"
 
-// dialOutLocked dials phone over the trunk for caller's call cl; false (nothing changed) when
-// there is no dialer, phone is not a number, or the account has no route.
-func (t *tenant) dialOutLocked(ctx context.Context, f *fx, cl *callRT, caller *agentRT, phone string) bool {
-	d := t.core.opts.Dialer
+// outDial is an outbound call prepared before the tenant lock: the trunk looked up and the RTP
+// leg bound (store reads and system calls stay out of the critical section). The call's id is
+// filled in under the lock, before start can run, so the dial events find their call.
+type outDial struct {
+	leg   media.Leg
+	start func()
+	id    string
+	used  bool
+}
+
+// prepareDial readies a dial of phone over acct's trunk; nil when there is no dialer, phone is
+// not a number, or the account has no route. Whoever does not use it must call release.
+func (c *Core) prepareDial(ctx context.Context, t *tenant, phone string) *outDial {
+	d := c.opts.Dialer
 	if d == nil || !phoneNumber.MatchString(phone) {
-		return false
+		return nil
 	}
-	c, id := t.core, cl.id
+	od := &outDial{}
 	leg, start, err := d.Dial(ctx, t.name, phone, media.DialEvents{
-		EarlyMedia: func() { c.onOutbound(t, id, t.earlyMediaLocked) },
-		Answered:   func() { c.onOutbound(t, id, t.outAnsweredLocked) },
+		EarlyMedia: func() { c.onOutbound(t, od.id, t.earlyMediaLocked) },
+		Answered:   func() { c.onOutbound(t, od.id, t.outAnsweredLocked) },
 		Failed: func(code int, reason string) {
-			c.onOutbound(t, id, func(f *fx, cl *callRT) {
+			c.onOutbound(t, od.id, func(f *fx, cl *callRT) {
 				t.emit(f, event.CallFailed, event.CallFailedData{CallID: cl.id, UserID: cl.rec.UserID, Phone: cl.phone, Code: code, Reason: reason})
 				t.endCallLocked(f, cl, endDialFailed, endedByRemote)
 			})
 		},
 		Ended: func() {
-			c.onOutbound(t, id, func(f *fx, cl *callRT) { t.endCallLocked(f, cl, endRemoteHangUp, endedByRemote) })
+			c.onOutbound(t, od.id, func(f *fx, cl *callRT) { t.endCallLocked(f, cl, endRemoteHangUp, endedByRemote) })
 		},
 	})
 	if err != nil {
 		if !errors.Is(err, media.ErrNoRoute) {
-			t.core.log.Warn("dial out", "call_id", id, "err", err)
+			c.log.Warn("dial out", "err", err)
 		}
+		return nil
+	}
+	od.leg, od.start = leg, start
+	return od
+}
+
+// release closes a prepared dial the call did not use (nothing was sent to the far end).
+func (od *outDial) release() {
+	if od != nil && !od.used {
+		_ = od.leg.Close()
+	}
+}
+
+// dialOutLocked joins the prepared dial od to caller's call cl; false (nothing changed) without one.
+func (t *tenant) dialOutLocked(f *fx, cl *callRT, caller *agentRT, phone string, od *outDial) bool {
+	if od == nil {
 		return false
 	}
+	od.id, od.used = cl.id, true
+	leg := od.leg
 	now := t.core.now()
 	cl.caller = nil
 	cl.agents = append(cl.agents, caller)
@@ -57,7 +85,7 @@ func (t *tenant) dialOutLocked(ctx context.Context, f *fx, cl *callRT, caller *a
 	cl.rec.addLeg(string(leg.Kind()), "", leg.ID(), false, now)
 	cl.rec.addParty("", phone, "callee", now)
 	t.wireLocked(cl)
-	f.after = append(f.after, start)
+	f.after = append(f.after, od.start)
 	return true
 }
 
