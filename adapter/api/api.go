@@ -40,6 +40,8 @@ type Deps struct {
 	Metrics  *metrics.Metrics
 	// Budget is the per-account budget shared by every surface (nil: none).
 	Budget *conns.Budget
+	// Registrar is told of trunk changes and shows REGISTER state (nil: no SIP edge).
+	Registrar TrunkRegistrar
 	// PublicURL is the adapter's external base URL (for ws_url); empty derives it from the request.
 	PublicURL string
 }

@@ -1,8 +1,10 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"regexp"
+	"time"
 
 	"github.com/cti-adapter/cti-adapter/adapter/store"
 	"github.com/go-chi/chi/v5"
@@ -15,6 +17,21 @@ var trunkName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 // defaultTrunkMaxCalls applies when a PUT omits max_calls.
 const defaultTrunkMaxCalls = 100
 
+// TrunkRegistrar is the SIP edge as the trunk routes see it (server.SIPDialer implements it).
+type TrunkRegistrar interface {
+	// TrunkChanged reloads acct's trunk name after a PUT or DELETE (re-registers or unregisters).
+	TrunkChanged(ctx context.Context, acct, name string)
+	// Registration is the trunk's REGISTER state; false when no registration runs.
+	Registration(acct, name string) (TrunkRegistration, bool)
+}
+
+// TrunkRegistration is a registering trunk's state in GET /trunks.
+type TrunkRegistration struct {
+	Registered bool
+	ExpiresAt  time.Time // zero unless Registered
+	LastError  string
+}
+
 // trunkView is a trunk as GET answers it: every field but the password.
 type trunkView struct {
 	Name       string   `json:"name"`
@@ -26,6 +43,10 @@ type trunkView struct {
 	Register   bool     `json:"register"`
 	Codecs     []string `json:"codecs"`
 	MaxCalls   int      `json:"max_calls"`
+	// REGISTER state, present when register is on.
+	Registered *bool   `json:"registered,omitempty"`
+	ExpiresAt  *string `json:"expires_at,omitempty"`
+	LastError  *string `json:"last_error,omitempty"`
 }
 
 func viewTrunk(t store.Trunk) trunkView {
@@ -55,7 +76,7 @@ func (a *API) listTrunks(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]trunkView, 0, len(list))
 	for _, t := range list {
-		out = append(out, viewTrunk(t))
+		out = append(out, a.withRegistration(t.Account, viewTrunk(t)))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"trunks": out})
 }
@@ -78,8 +99,8 @@ func (a *API) putTrunk(w http.ResponseWriter, r *http.Request) {
 	if body.Password != nil {
 		t.Password = *body.Password
 	}
-	if t.Register {
-		fail(a.Log, w, r, &fieldError{field: "register", msg: "REGISTER is not supported yet; use an allow-listed host"})
+	if t.Register && t.Username == "" {
+		fail(a.Log, w, r, &fieldError{field: "username", msg: "is required when register is true"})
 		return
 	}
 	t.Account, t.Name = claims(r).Account, name
@@ -97,11 +118,12 @@ func (a *API) putTrunk(w http.ResponseWriter, r *http.Request) {
 		fail(a.Log, w, r, err)
 		return
 	}
+	a.trunkChanged(r.Context(), t.Account, t.Name)
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, viewTrunk(t))
+	writeJSON(w, status, a.withRegistration(t.Account, viewTrunk(t)))
 }
 
 func (a *API) deleteTrunk(w http.ResponseWriter, r *http.Request) {
@@ -113,7 +135,36 @@ func (a *API) deleteTrunk(w http.ResponseWriter, r *http.Request) {
 		fail(a.Log, w, r, err)
 		return
 	}
+	a.trunkChanged(r.Context(), claims(r).Account, name)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// trunkChanged tells the SIP edge (it unregisters at once, re-registers in the background).
+func (a *API) trunkChanged(ctx context.Context, acct, name string) {
+	if a.Registrar != nil {
+		a.Registrar.TrunkChanged(ctx, acct, name)
+	}
+}
+
+// withRegistration adds the REGISTER state to a registering trunk's view: registered false
+// and no expires_at until the first success (also when no SIP edge runs).
+func (a *API) withRegistration(acct string, v trunkView) trunkView {
+	if !v.Register {
+		return v
+	}
+	var st TrunkRegistration
+	if a.Registrar != nil {
+		st, _ = a.Registrar.Registration(acct, v.Name)
+	}
+	v.Registered = &st.Registered
+	if st.Registered {
+		s := st.ExpiresAt.UTC().Format(time.RFC3339)
+		v.ExpiresAt = &s
+	}
+	if st.LastError != "" {
+		v.LastError = &st.LastError
+	}
+	return v
 }
 
 // trunkOperations are the OpenAPI rows of the trunk routes.
@@ -125,7 +176,10 @@ func trunkOperations() []operation {
 		"properties": obj{"name": str, "host": str, "transport": obj{"enum": []string{"udp", "tcp"}},
 			"numbers": obj{"type": "array", "items": str}, "from_number": str, "username": str,
 			"register": obj{"type": "boolean"}, "codecs": obj{"type": "array", "items": str},
-			"max_calls": obj{"type": "integer"}}}
+			"max_calls":  obj{"type": "integer"},
+			"registered": obj{"type": "boolean", "description": "Present when register is on: the last REGISTER succeeded and has not expired."},
+			"expires_at": obj{"type": "string", "format": "date-time", "description": "Present while registered: when the registrar's grant ends (refreshed at 80 %)."},
+			"last_error": obj{"type": "string", "description": "Present when the last REGISTER failed: the registrar's status and reason (\"403 Forbidden\") or \"no answer from the registrar\"."}}}
 	return []operation{
 		{method: "GET", path: "/trunks", id: "listTrunks", tag: "trunks", roles: adminRoles,
 			summary: "List the account's SIP trunks",

@@ -44,6 +44,11 @@ func TestTrunksREST(t *testing.T) {
 	e.do(t, "PUT", "/api/v1/trunks/pbx", other, `{"host":"10.1.1.1","numbers":["+15550100"]}`).is(t, 409, "conflict")
 	e.do(t, "PUT", "/api/v1/trunks/bad", admin, `{"host":"x","numbers":["12-34"]}`).is(t, 422, "invalid_message")
 	e.do(t, "PUT", "/api/v1/trunks/bad%20name", admin, body).is(t, 422, "invalid_message")
+	e.do(t, "PUT", "/api/v1/trunks/reg", admin, `{"host":"10.1.1.2","numbers":["+15550109"],"register":true}`).is(t, 422, "invalid_message")
+	if reg := e.do(t, "PUT", "/api/v1/trunks/reg", admin, `{"host":"10.1.1.2","numbers":["+15550109"],"register":true,"username":"u","password":"p"}`); reg.status != 201 || reg.body["registered"] != false {
+		t.Fatalf("PUT register:true without a SIP edge: %d %v (want 201, registered false)", reg.status, reg.body)
+	}
+	e.do(t, "DELETE", "/api/v1/trunks/reg", admin, "").is(t, 204, "")
 	list := e.do(t, "GET", "/api/v1/trunks", admin, "")
 	list.is(t, 200, "")
 	raw, _ := json.Marshal(list.body)

@@ -177,7 +177,7 @@ func (s *Server) routes() http.Handler {
 	web.Mount(r, static.Files, s.Accounts)
 	r.Mount("/api/v1", api.New(api.Deps{
 		Log: s.Log.With("component", "api"), Store: s.Store, Auth: s.Auth, Accounts: s.Accounts, Hub: s.Hub, Core: s.Core,
-		Schemas: s.Schemas, Metrics: s.Metrics, PublicURL: s.Config.PublicURL, Budget: s.Budget,
+		Schemas: s.Schemas, Metrics: s.Metrics, PublicURL: s.Config.PublicURL, Budget: s.Budget, Registrar: s.SIP,
 	}).Routes())
 	r.Mount("/bridge", s.Bridge)
 	return r

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync/atomic"
 
+	"github.com/cti-adapter/cti-adapter/adapter/api"
 	"github.com/cti-adapter/cti-adapter/adapter/media"
 	"github.com/cti-adapter/cti-adapter/adapter/sip"
 )
@@ -47,4 +48,21 @@ func (s *Server) startSIP(ctx context.Context) (<-chan struct{}, error) {
 	}()
 	s.Log.Info("sip listening", "addr", s.Config.SIPAddr, "rtp_ports", s.Config.SIPRTPPorts)
 	return done, nil
+}
+
+// TrunkChanged implements api.TrunkRegistrar: the running edge reloads the trunk.
+func (d *SIPDialer) TrunkChanged(ctx context.Context, acct, name string) {
+	if e := d.edge.Load(); e != nil {
+		e.TrunkChanged(ctx, acct, name)
+	}
+}
+
+// Registration implements api.TrunkRegistrar.
+func (d *SIPDialer) Registration(acct, name string) (api.TrunkRegistration, bool) {
+	e := d.edge.Load()
+	if e == nil {
+		return api.TrunkRegistration{}, false
+	}
+	st, ok := e.Registration(acct, name)
+	return api.TrunkRegistration{Registered: st.Registered, ExpiresAt: st.ExpiresAt, LastError: st.LastError}, ok
 }

@@ -64,6 +64,8 @@ type Config struct {
 	RetryAfter int
 	// RingTimeout ends an unanswered outbound call with 408 (default 60 s).
 	RingTimeout time.Duration
+	// RegisterRetry is the wait before a failed REGISTER is tried again (default 60 s).
+	RegisterRetry time.Duration
 	// Now is the edge's clock (default time.Now).
 	Now func() time.Time
 }
@@ -74,6 +76,7 @@ type Edge struct {
 	log    *slog.Logger
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
+	cli    *sipgo.Client
 	ds     *sipgo.DialogServerCache
 	dc     *sipgo.DialogClientCache
 	host   string
@@ -82,6 +85,7 @@ type Edge struct {
 	nonces *nonces
 
 	mu      sync.Mutex         // guards calls and perTrunk
+	regs    registrations      // trunk REGISTER loops (register.go)
 	calls   map[string]*inCall // by Call-ID
 	perTrk  map[string]int     // active calls by account/trunk
 	serving sync.WaitGroup
@@ -118,6 +122,9 @@ func New(cfg Config) (*Edge, error) {
 	if cfg.RingTimeout == 0 {
 		cfg.RingTimeout = 60 * time.Second
 	}
+	if cfg.RegisterRetry == 0 {
+		cfg.RegisterRetry = 60 * time.Second
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -141,10 +148,12 @@ func New(cfg Config) (*Edge, error) {
 		chost = "127.0.0.1" // replaced per request by the address the far end reached
 	}
 	contact := sip.ContactHeader{Address: sip.Uri{User: "cti", Host: chost, Port: port}}
-	e := &Edge{cfg: cfg, log: cfg.Log, ua: ua, srv: srv, host: host, port: port,
+	e := &Edge{cfg: cfg, log: cfg.Log, ua: ua, srv: srv, cli: cli, host: host, port: port,
 		ds: sipgo.NewDialogServerCache(cli, contact), dc: sipgo.NewDialogClientCache(cli, contact),
 		limit: newLimiter(cfg.InvitesPerSecond, cfg.InviteBurst, cfg.Now), nonces: newNonces(cfg.Now),
 		calls: map[string]*inCall{}, perTrk: map[string]int{}}
+	e.regs.ctx, e.regs.stop = context.WithCancel(context.Background())
+	e.regs.key = map[regKey]*registration{}
 	srv.OnInvite(e.onInvite)
 	srv.OnAck(e.onAck)
 	srv.OnBye(e.onBye)
@@ -154,7 +163,8 @@ func New(cfg Config) (*Edge, error) {
 	return e, nil
 }
 
-// Run listens on UDP and TCP until ctx ends, then hangs up every call and returns.
+// Run listens on UDP and TCP and registers the trunks that register until ctx ends, then
+// unregisters them, hangs up every call and returns.
 func (e *Edge) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -162,12 +172,14 @@ func (e *Edge) Run(ctx context.Context) error {
 	for _, network := range []string{"udp", "tcp"} {
 		go func() { errc <- e.srv.ListenAndServe(ctx, network, e.cfg.Addr) }()
 	}
+	e.registerAll(ctx)
 	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 		cancel()
 	}
+	e.stopRegistrations()
 	e.hangUpAll()
 	e.serving.Wait()
 	_ = e.ua.Close()

@@ -137,6 +137,27 @@ func (s *Store) Trunks(ctx context.Context, account string) ([]Trunk, error) {
 	return out, nil
 }
 
+// AllTrunks returns every account's trunks (with passwords), for the SIP edge's REGISTER loops.
+func (s *Store) AllTrunks(ctx context.Context) ([]Trunk, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+trunkCols+` FROM trunks ORDER BY account, name`)
+	if err != nil {
+		return nil, fmt.Errorf("store: all trunks: %w", err)
+	}
+	defer rows.Close()
+	out := []Trunk{}
+	for rows.Next() {
+		t, err := scanTrunk(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: all trunks: %w", err)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: all trunks: %w", err)
+	}
+	return out, nil
+}
+
 // TrunkByNumber returns the trunk (of any account) that owns number, or ErrNotFound.
 func (s *Store) TrunkByNumber(ctx context.Context, number string) (Trunk, error) {
 	t, err := scanTrunk(s.r.QueryRowContext(ctx, `SELECT t.account, t.name, t.config, t.password, t.created_at, t.updated_at
