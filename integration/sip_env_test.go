@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"text/template"
 	"time"
@@ -24,6 +25,7 @@ type sipServer struct {
 	*rtcServer
 	addr string
 	edge *sip.Edge
+	stop func() // stops the edge (once; the test's cleanup also does)
 }
 
 func needSipp(t *testing.T) string {
@@ -117,14 +119,15 @@ func newSIPServer(t *testing.T, trunk store.Trunk, opts ...func(*sip.Config)) *s
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- edge.Run(ctx) }()
-	t.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("sip edge: %v", err)
 		}
 	})
+	t.Cleanup(stop)
 	waitSIPUp(t, addr)
-	return &sipServer{rtcServer: s, addr: addr, edge: edge}
+	return &sipServer{rtcServer: s, addr: addr, edge: edge, stop: stop}
 }
 
 // waitSIPUp waits until the edge answers OPTIONS over UDP.

@@ -98,3 +98,44 @@ func TestSIPTrunkRegisterForbidden(t *testing.T) {
 }
 
 func strOf(v any) string { s, _ := v.(string); return s }
+
+// A PUT that changes the trunk unregisters the old binding (the first registrar, sipp, exits 0
+// only after the authenticated Expires: 0) and registers with the new settings: the new host
+// is a second registrar that answers 403, which GET then shows.
+func TestSIPTrunkRegisterChange(t *testing.T) {
+	s, reg := registerEnv(t, "uas_register.xml")
+	rtctest.Eventually(t, 20*time.Second, "registered, refreshed to 60 s", func() bool {
+		st := s.trunkState(t)
+		at, _ := time.Parse(time.RFC3339, strOf(st["expires_at"]))
+		return st["registered"] == true && time.Until(at) > 30*time.Second
+	})
+	port2 := freePort(t)
+	reg2 := runSipp(t, []string{"-sf", scenarioPath("uas_register_forbidden.xml"), "-p", strconv.Itoa(port2)})
+	body := `{"host":"127.0.0.1:` + strconv.Itoa(port2) + `","numbers":["+15550100"],"from_number":"+15550100","username":"trunkuser","register":true}`
+	req, _ := http.NewRequest("PUT", s.URL+"/api/v1/trunks/carrier", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+s.token(t, auth.RoleAdmin, "root"))
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("PUT trunk: %v %v", res, err)
+	}
+	res.Body.Close()
+	reg.wait(t, 30*time.Second)  // the old binding was removed
+	reg2.wait(t, 30*time.Second) // the new host got a REGISTER
+	rtctest.Eventually(t, 20*time.Second, "the new registrar's 403 in GET", func() bool {
+		st := s.trunkState(t)
+		return st["registered"] == false && st["last_error"] == "403 Forbidden"
+	})
+}
+
+// Stopping the edge unregisters: sipp exits 0 only after the authenticated Expires: 0.
+func TestSIPTrunkRegisterShutdown(t *testing.T) {
+	s, reg := registerEnv(t, "uas_register.xml")
+	rtctest.Eventually(t, 20*time.Second, "registered, refreshed to 60 s", func() bool {
+		st := s.trunkState(t)
+		at, _ := time.Parse(time.RFC3339, strOf(st["expires_at"]))
+		return st["registered"] == true && time.Until(at) > 30*time.Second
+	})
+	s.stop()
+	reg.wait(t, 30*time.Second)
+}

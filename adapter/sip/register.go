@@ -38,16 +38,17 @@ type AllTrunks interface {
 
 // registration is one trunk's loop: cancel stops it (after the unregister), done closes then.
 type registration struct {
-	cancel context.CancelFunc
-	done   chan struct{}
-	state  RegState
+	cancel  context.CancelFunc
+	done    chan struct{}
+	version time.Time // the trunk's UpdatedAt
+	state   RegState
 }
 
 type regKey struct{ acct, name string }
 
 // registrations are the edge's loops, by account and trunk name.
 type registrations struct {
-	mu   sync.Mutex // guards byKey; never held across I/O
+	mu   sync.Mutex // guards key and each registration's state; never held across I/O
 	ctx  context.Context
 	stop context.CancelFunc
 	key  map[regKey]*registration
@@ -65,24 +66,23 @@ func (e *Edge) Registration(acct, name string) (RegState, bool) {
 	return r.state, true
 }
 
-// TrunkChanged reloads acct's trunk name: a running registration is ended (unregistered) and,
-// when the trunk still exists with register on, a new one starts.
+// TrunkChanged reloads acct's trunk name after a PUT or DELETE without waiting on the
+// registrar: a running registration is ended (it unregisters) and, when the trunk still exists
+// with register on, a new one starts once that unregister is done (so it cannot remove the new
+// binding).
 func (e *Edge) TrunkChanged(ctx context.Context, acct, name string) {
 	trunks, err := e.cfg.Trunks.Trunks(ctx, acct)
 	if err != nil {
 		e.log.Warn("sip: reload trunk", "account", acct, "trunk", name, "err", err)
 		return
 	}
-	var cur *store.Trunk
-	for i := range trunks {
-		if trunks[i].Name == name {
-			cur = &trunks[i]
+	for _, t := range trunks {
+		if t.Name == name && t.Register {
+			e.startRegistration(t)
+			return
 		}
 	}
 	e.stopRegistration(regKey{acct, name})
-	if cur != nil && cur.Register {
-		e.startRegistration(*cur)
-	}
 }
 
 // registerAll starts a loop for every registering trunk the store holds.
@@ -103,27 +103,35 @@ func (e *Edge) registerAll(ctx context.Context) {
 	}
 }
 
+// startRegistration starts t's loop in place of an older one (which unregisters first); a
+// version older than the running one (two PUTs racing) is ignored.
 func (e *Edge) startRegistration(t store.Trunk) {
 	e.regs.mu.Lock()
 	defer e.regs.mu.Unlock()
 	if e.regs.ctx.Err() != nil {
 		return // the edge is stopping
 	}
-	if _, ok := e.regs.key[regKey{t.Account, t.Name}]; ok {
-		return // already registering (TrunkChanged stops the old loop first)
+	key := regKey{t.Account, t.Name}
+	old := e.regs.key[key]
+	if old != nil && t.UpdatedAt.Before(old.version) {
+		return
 	}
 	ctx, cancel := context.WithCancel(e.regs.ctx)
-	r := &registration{cancel: cancel, done: make(chan struct{})}
-	e.regs.key[regKey{t.Account, t.Name}] = r
+	r := &registration{cancel: cancel, done: make(chan struct{}), version: t.UpdatedAt}
+	e.regs.key[key] = r
 	e.regs.wg.Add(1)
 	go func() {
 		defer e.regs.wg.Done()
 		defer close(r.done)
+		if old != nil {
+			old.cancel()
+			<-old.done // its unregister is answered (or timed out) before we register
+		}
 		e.regLoop(ctx, t, r)
 	}()
 }
 
-// stopRegistration ends key's loop and waits for its unregister.
+// stopRegistration ends key's loop; it unregisters in the background.
 func (e *Edge) stopRegistration(key regKey) {
 	e.regs.mu.Lock()
 	r, ok := e.regs.key[key]
@@ -131,7 +139,6 @@ func (e *Edge) stopRegistration(key regKey) {
 	e.regs.mu.Unlock()
 	if ok {
 		r.cancel()
-		<-r.done
 	}
 }
 
