@@ -49,7 +49,8 @@ type callRT struct {
 	caller   *agentRT  // the calling agent of an internal or agent-dialled call
 	agents   []*agentRT
 	ringing  *agentRT
-	confRing *agentRT // an agent invited to a blind conference, alerting
+	confRing *agentRT   // an agent invited to a blind conference, alerting
+	parts    []*outDial // numbers dialled into the call by a transfer or conference (sipparty.go)
 	tried    map[string]bool
 	held     bool
 	muted    map[string]bool
@@ -183,6 +184,11 @@ func (cl *callRT) agentIndex(uid string) int {
 // parties counts who is still on the call: the connected agents plus the remote party.
 func (cl *callRT) parties() int {
 	n := len(cl.agents)
+	for _, od := range cl.parts {
+		if od.up {
+			n++
+		}
+	}
 	if cl.customer != nil || cl.caller != nil {
 		n++
 	}
@@ -303,10 +309,15 @@ func (t *tenant) releaseLocked(f *fx, cl *callRT) {
 	}
 	cust := cl.customer
 	done := cl.done
+	parts := cl.parts
+	cl.parts = nil
 	f.after = append(f.after, func() {
 		close(done)
 		if cust != nil {
 			_ = cust.Close()
+		}
+		for _, od := range parts { // CANCEL before the answer, BYE after
+			_ = od.leg.Close()
 		}
 	})
 	t.routeLocked(context.Background(), f)

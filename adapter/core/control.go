@@ -26,6 +26,7 @@ type ctl struct {
 	arg    string
 	target string    // transfer / conference: the user the destination names, if any
 	dtmf   media.Leg // senddtmf: the leg to send the digits to, after unlocking
+	od     *outDial  // transfer / conference to a number: its dial, prepared before the lock
 }
 
 // Control performs a call control for the actor's agent: answer, reject, hangup, hold,
@@ -49,6 +50,8 @@ func (c *Core) Control(ctx context.Context, a Actor, callID string, op call.Op, 
 	x := &ctl{arg: arg}
 	if op == call.OpTransfer || op == call.OpConference {
 		x.target, _ = c.resolveUser(ctx, a.Account, arg)
+		c.prepareControlDial(ctx, a.Account, op, x) // sipparty.go
+		defer x.od.release()
 	}
 	t := c.tenant(a.Account)
 	var v CallView
@@ -120,9 +123,9 @@ func (t *tenant) talkingControlLocked(ctx context.Context, f *fx, x *ctl, op cal
 	case call.OpDTMF:
 		return t.dtmfLocked(x)
 	case call.OpTransfer:
-		return t.transferLocked(ctx, f, cl, me, x.arg, x.target)
+		return t.transferLocked(ctx, f, cl, me, x)
 	case call.OpConference:
-		return t.conferenceLocked(ctx, f, cl, x.arg, x.target)
+		return t.conferenceLocked(ctx, f, cl, x)
 	case call.OpRemoveParty:
 		return t.removePartyLocked(f, cl, x.arg)
 	}

@@ -30,7 +30,7 @@ func (c *Core) MakeCall(ctx context.Context, a Actor, userID, phone string, vars
 	t := c.tenant(a.Account)
 	var od *outDial // a dial over the trunk, prepared outside the lock
 	if target == "" && !c.hasQueue(ctx, a.Account, phone) {
-		od = c.prepareDial(ctx, t, phone)
+		od = c.prepareDial(ctx, t, phone, t.outboundHooks())
 		defer od.release()
 	}
 	var v CallView

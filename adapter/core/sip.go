@@ -29,28 +29,47 @@ type outDial struct {
 	start func()
 	id    string
 	used  bool
+	// A number dialled into a running call (sipparty.go): its number, the agent handing the call
+	// over (a transfer; nil for a conference), whether it answered.
+	phone string
+	from  *agentRT
+	up    bool
+}
+
+// dialHooks are what a prepared dial does, under the tenant lock, as the far end progresses.
+type dialHooks struct {
+	early, answered, ended func(f *fx, cl *callRT, od *outDial)
+	failed                 func(f *fx, cl *callRT, od *outDial, code int, reason string)
+}
+
+// outboundHooks drive a make_call to a number: the far end is the call's remote party.
+func (t *tenant) outboundHooks() dialHooks {
+	return dialHooks{
+		early:    func(f *fx, cl *callRT, _ *outDial) { t.earlyMediaLocked(f, cl) },
+		answered: func(f *fx, cl *callRT, _ *outDial) { t.outAnsweredLocked(f, cl) },
+		failed: func(f *fx, cl *callRT, _ *outDial, code int, reason string) {
+			t.emit(f, event.CallFailed, event.CallFailedData{CallID: cl.id, UserID: cl.rec.UserID, Phone: cl.phone, Code: code, Reason: reason})
+			t.endCallLocked(f, cl, endDialFailed, endedByRemote)
+		},
+		ended: func(f *fx, cl *callRT, _ *outDial) { t.endCallLocked(f, cl, endRemoteHangUp, endedByRemote) },
+	}
 }
 
 // prepareDial readies a dial of phone over acct's trunk; nil when there is no dialer, phone is
 // not a number, or the account has no route. Whoever does not use it must call release.
-func (c *Core) prepareDial(ctx context.Context, t *tenant, phone string) *outDial {
+func (c *Core) prepareDial(ctx context.Context, t *tenant, phone string, h dialHooks) *outDial {
 	d := c.opts.Dialer
 	if d == nil || !phoneNumber.MatchString(phone) {
 		return nil
 	}
-	od := &outDial{}
+	od := &outDial{phone: phone}
 	leg, start, err := d.Dial(ctx, t.name, phone, media.DialEvents{
-		EarlyMedia: func() { c.onOutbound(t, od.id, t.earlyMediaLocked) },
-		Answered:   func() { c.onOutbound(t, od.id, t.outAnsweredLocked) },
+		EarlyMedia: func() { c.onOutbound(t, od.id, func(f *fx, cl *callRT) { h.early(f, cl, od) }) },
+		Answered:   func() { c.onOutbound(t, od.id, func(f *fx, cl *callRT) { h.answered(f, cl, od) }) },
 		Failed: func(code int, reason string) {
-			c.onOutbound(t, od.id, func(f *fx, cl *callRT) {
-				t.emit(f, event.CallFailed, event.CallFailedData{CallID: cl.id, UserID: cl.rec.UserID, Phone: cl.phone, Code: code, Reason: reason})
-				t.endCallLocked(f, cl, endDialFailed, endedByRemote)
-			})
+			c.onOutbound(t, od.id, func(f *fx, cl *callRT) { h.failed(f, cl, od, code, reason) })
 		},
-		Ended: func() {
-			c.onOutbound(t, od.id, func(f *fx, cl *callRT) { t.endCallLocked(f, cl, endRemoteHangUp, endedByRemote) })
-		},
+		Ended: func() { c.onOutbound(t, od.id, func(f *fx, cl *callRT) { h.ended(f, cl, od) }) },
 	})
 	if err != nil {
 		if !errors.Is(err, media.ErrNoRoute) {
@@ -135,15 +154,22 @@ func customerLegKind(leg media.Leg) string {
 	return "customer"
 }
 
-// sipRecordLocked copies the SIP leg's Call-ID and final status into its leg record.
+// sipRecordLocked copies the SIP legs' Call-ID and final status into their leg records: the
+// customer's and those of numbers dialled into the call.
 func (t *tenant) sipRecordLocked(cl *callRT) {
-	info, ok := cl.customer.(media.SIPInfo)
-	if !ok || cl.customer == nil {
-		return
+	legs := []media.Leg{cl.customer}
+	for _, od := range cl.parts {
+		legs = append(legs, od.leg)
 	}
-	for i := range cl.rec.Legs {
-		if l := &cl.rec.Legs[i]; l.Peer == cl.customer.ID() {
-			l.SIPCallID, l.SIPStatus = info.SIPCallID(), info.SIPStatus()
+	for _, leg := range legs {
+		info, ok := leg.(media.SIPInfo)
+		if !ok || leg == nil {
+			continue
+		}
+		for i := range cl.rec.Legs {
+			if l := &cl.rec.Legs[i]; l.Peer == leg.ID() {
+				l.SIPCallID, l.SIPStatus = info.SIPCallID(), info.SIPStatus()
+			}
 		}
 	}
 }

@@ -56,7 +56,8 @@ func (a *agentRT) available() bool {
 
 // transferLocked hands the call to a user, an extension or a queue; the transferring agent
 // leaves at once (blind transfer). Variables go with the call.
-func (t *tenant) transferLocked(ctx context.Context, f *fx, cl *callRT, me *agentRT, dest, target string) error {
+func (t *tenant) transferLocked(ctx context.Context, f *fx, cl *callRT, me *agentRT, x *ctl) error {
+	dest, target := x.arg, x.target
 	if cl.caller == me {
 		return fmt.Errorf("%w: the calling agent cannot transfer its own outgoing call", ErrInvalid)
 	}
@@ -71,8 +72,8 @@ func (t *tenant) transferLocked(ctx context.Context, f *fx, cl *callRT, me *agen
 			return fmt.Errorf("%w: %s is offline, busy or has no healthy phone", ErrConflict, dest)
 		}
 	case t.settingsLocked(ctx).HasQueue(dest):
-	default:
-		return fmt.Errorf("%w: %q is not a user, an extension or a queue", ErrNoRoute, dest)
+	default: // a phone number: the agent stays until it answers (sipparty.go)
+		return t.dialPartyLocked(f, cl, me, dest, x.od)
 	}
 	t.emit(f, event.CallTransferred, event.CallTransferredData{CallID: cl.id, FromUserID: me.id, To: dest,
 		Variables: maps.Clone(cl.vars)})
@@ -94,9 +95,10 @@ func (t *tenant) transferLocked(ctx context.Context, f *fx, cl *callRT, me *agen
 
 // conferenceLocked invites another agent into the call (blind conference): it rings, and once
 // it answers every party hears every other through a mixer.
-func (t *tenant) conferenceLocked(ctx context.Context, f *fx, cl *callRT, dest, target string) error {
-	if target == "" {
-		return fmt.Errorf("%w: %q is not a user or an extension", ErrNoRoute, dest)
+func (t *tenant) conferenceLocked(ctx context.Context, f *fx, cl *callRT, x *ctl) error {
+	dest, target := x.arg, x.target
+	if target == "" { // a phone number joins the mixer when it answers (sipparty.go)
+		return t.dialPartyLocked(f, cl, nil, dest, x.od)
 	}
 	to := t.agents[target]
 	switch {

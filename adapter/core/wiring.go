@@ -27,6 +27,11 @@ func (t *tenant) wireLocked(cl *callRT) {
 			away = true
 		}
 	}
+	for _, od := range cl.parts { // numbers dialled in, once they answered (sipparty.go)
+		if od.up {
+			agentLegs = append(agentLegs, od.leg)
+		}
+	}
 	if cl.caller != nil && cl.customer == nil && remote == nil {
 		away = true // the calling agent lost its phone
 	}
