@@ -31,7 +31,7 @@ type ctl struct {
 
 // Control performs a call control for the actor's agent: answer, reject, hangup, hold,
 // retrieve, mute, unmute, senddtmf (arg: digits), transfer and conference (arg: user id,
-// extension or queue), removeparty (arg: the user id of the party). Hold on a held call and
+// extension, queue or phone number: sipparty.go), removeparty (arg: the user id of the party). Hold on a held call and
 // retrieve on a talking call succeed without action.
 func (c *Core) Control(ctx context.Context, a Actor, callID string, op call.Op, arg string) (CallView, error) {
 	mop, ok := opMode[op]
