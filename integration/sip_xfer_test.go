@@ -122,3 +122,18 @@ func TestSIPTransferRefused(t *testing.T) {
 		})
 	}
 }
+
+// The agent hanging up at once, while the transfer's number still rings, ends the call and
+// cancels the new leg (sipp exits 0 only after the CANCEL); the edge keeps no call.
+func TestSIPTransferCancelledByHangUp(t *testing.T) {
+	s, phone, uac, port, callID := xferCall(t)
+	uas := s.sippUAS(t, scenarioPath("uas_ring_cancel.xml"), port)
+	phone.result("r3", "transfer", map[string]any{"call_id": callID, "arg": "+15550123"})
+	phone.result("r4", "hangup", map[string]any{"call_id": callID})
+	uas.wait(t, 30*time.Second)
+	uac.wait(t, 30*time.Second)
+	if countEvents(t, s.Server, "call_transferred", callID) != 0 || countEvents(t, s.Server, "call_disconnected", callID) != 1 {
+		t.Fatal("want no call_transferred and one call_disconnected")
+	}
+	rtctest.Eventually(t, 10*time.Second, "edge has no call left", func() bool { return s.edge.Calls() == 0 })
+}
