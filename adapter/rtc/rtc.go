@@ -40,7 +40,7 @@ const (
 	HardFrame    = 1 << 20          // bytes read of one frame at most; a larger frame closes the socket with 1009
 	CommandRate  = 20               // frames per second per connection, sustained
 	CommandBurst = 40               // frames per connection in a burst
-	writeTimeout = 5 * time.Second  // a client that does not read for this long is dropped
+	writeTimeout = 5 * time.Second  // a flush that makes no progress for this long cuts the client
 	pingInterval = 20 * time.Second // keepalive; a peer missing a pong for one interval is reaped
 )
 
@@ -194,7 +194,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true, Subprotocols: []string{Subprotocol}}) // origin checked above
+	ws, cork, err := conns.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true, Subprotocols: []string{Subprotocol}}, writeTimeout) // origin checked above
 	if err != nil {
 		if sess != nil {
 			e.Core.EndSession(context.Background(), sess)
@@ -202,7 +202,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(HardFrame)
-	c := &conn{edge: e, ws: ws, claims: claims, sess: sess, via: via, resume: resume, limiter: conns.NewFrames(CommandRate, CommandBurst, time.Now()), started: make(chan *core.WebCall, 1),
+	c := &conn{edge: e, ws: ws, cork: cork, claims: claims, sess: sess, via: via, resume: resume, limiter: conns.NewFrames(CommandRate, CommandBurst, time.Now()), started: make(chan *core.WebCall, 1),
 		log: e.Log.With("rtc", claims.Role, "account", claims.Account, "sub", claims.Subject)}
 	c.run()
 }
@@ -211,6 +211,8 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type conn struct {
 	edge    *Edge
 	ws      *websocket.Conn
+	cork    *conns.Cork   // under ws: the writer's flushes, each under writeTimeout
+	out     *conns.Outbox // every frame to the client; its writer is the only one that writes
 	claims  *auth.Claims
 	sess    *core.Session // agent phones
 	via     core.Via      // phone or desktop: whether the mode limits this connection's commands
@@ -221,11 +223,10 @@ type conn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu      sync.Mutex // guards leg, mic, call, closed
+	mu      sync.Mutex // guards leg, mic, call
 	leg     *peer.Leg
 	mic     bool
 	call    *core.WebCall
-	closed  bool
 	started chan *core.WebCall // receives the customer's call once it starts
 }
 
@@ -234,11 +235,22 @@ type frame struct {
 	Type string `json:"type"`
 }
 
+// run serves the connection. Its goroutines: the reader (this one), the writer (the outbox's
+// Run: it ends the connection's context when it returns), watch, and the agent's or customer's
+// event forwarder; all return once the context ended.
 func (c *conn) run() {
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	defer c.cancel()
+	c.out = conns.NewOutbox(c.ws, c.cork, queueBounds, c.slow)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer c.cancel()      // the close was written or the client is gone: everything else stops
+		defer c.ws.CloseNow() //nolint:errcheck // unblocks the reader when the writer gives up
+		_ = c.out.Run(c.ctx)
+	}()
 	defer c.teardown()
 	hello := map[string]any{"type": "welcome", "role": string(c.claims.Role), "client": string(c.via)}
 	if c.sess != nil {
@@ -332,22 +344,25 @@ func (c *conn) watch() {
 			err := c.ws.Ping(ctx)
 			cancel()
 			if err != nil {
-				c.close(websocket.StatusPolicyViolation, "no pong")
+				c.close(CloseSlow, "no pong: reconnect with resume_from")
 				return
 			}
 		}
 	}
 }
 
+// close asks the writer to send what is queued, then the close frame with code (the first
+// close asked for wins); the connection's context ends once the writer has returned.
 func (c *conn) close(code websocket.StatusCode, reason string) {
-	c.mu.Lock()
-	already := c.closed
-	c.closed = true
-	c.mu.Unlock()
-	if !already {
-		_ = c.ws.Close(code, reason)
+	c.out.Close(code, reason)
+}
+
+// slow is called once when the client's queue overflowed: it is closed with CloseSlow.
+func (c *conn) slow() {
+	c.log.Warn("rtc: client cannot keep up; closing it with 4008", "queued_max", queueBounds)
+	if m := c.edge.Metrics; m != nil {
+		m.SubscribersDropped.Inc()
 	}
-	c.cancel()
 }
 
 // teardown releases the session and the media when the socket goes.
@@ -370,22 +385,19 @@ func (c *conn) teardown() {
 	}
 }
 
-// send writes one JSON frame; a client that does not read is dropped.
-func (c *conn) send(v any) {
+// queueBounds bound each connection's queue of frames to write; a client that lets it
+// overflow is closed with CloseSlow after the frames already written (docs/close-codes.md).
+var queueBounds = conns.Bounds{Messages: 1024, Bytes: 1 << 20}
+
+// send queues one JSON frame for the writer. It returns false once the connection is closing
+// (or the frame overflowed its queue): nothing more will be written.
+func (c *conn) send(v any) bool {
 	b, err := json.Marshal(v)
 	if err != nil {
 		c.log.Error("encode frame", "err", err)
-		return
+		return true
 	}
-	c.write(b)
-}
-
-func (c *conn) write(b []byte) {
-	ctx, cancel := context.WithTimeout(c.ctx, writeTimeout)
-	defer cancel()
-	if err := c.ws.Write(ctx, websocket.MessageText, b); err != nil && c.ctx.Err() == nil {
-		c.close(CloseSlow, "not reading: reconnect")
-	}
+	return c.out.Send(b)
 }
 
 // fail sends an error frame. Codes: invalid_json, invalid_message, unknown_command,
@@ -637,7 +649,9 @@ func (c *conn) customerEvents(sub *hub.Subscription, callID string) {
 		}
 		if v.State != last {
 			last = v.State
-			c.send(map[string]any{"type": "state", "call_id": callID, "state": v.State, "queue": v.Queue})
+			if !c.send(map[string]any{"type": "state", "call_id": callID, "state": v.State, "queue": v.Queue}) {
+				return // closing: watch() or the overflow ends the connection
+			}
 		}
 	}
 }
@@ -658,6 +672,7 @@ func (c *conn) agentEvents(sub *hub.Subscription) {
 			c.snapshot(sub.Head())
 			snapped = true
 		}
+		replaying := sub.CatchingUp() // from the log: paced by the writer instead of overflowing
 		ev, err := sub.Next(c.ctx)
 		if err != nil {
 			if oldest, ok := hub.IsResync(err); ok {
@@ -693,7 +708,10 @@ func (c *conn) agentEvents(sub *hub.Subscription) {
 			delete(mine, d.CallID)
 		}
 		frame := append([]byte(`{"type":"event","event":`), ev.Wire()...)
-		c.write(append(frame, '}'))
+		frame = append(frame, '}')
+		if replaying && !c.out.SendPaced(c.ctx, frame) || !replaying && !c.out.Send(frame) {
+			return // closing (or fell behind: the outbox closes with CloseSlow)
+		}
 		if ev.Name == "media_owner_changed" && me && snapped {
 			c.snapshot(ev.Seq)
 		}
