@@ -21,15 +21,12 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/cti-adapter/cti-adapter/adapter/account"
-	"github.com/cti-adapter/cti-adapter/adapter/agent"
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
-	"github.com/cti-adapter/cti-adapter/adapter/call"
 	"github.com/cti-adapter/cti-adapter/adapter/conns"
 	"github.com/cti-adapter/cti-adapter/adapter/core"
 	"github.com/cti-adapter/cti-adapter/adapter/hub"
 	"github.com/cti-adapter/cti-adapter/adapter/metrics"
 	"github.com/cti-adapter/cti-adapter/adapter/store"
-	"github.com/cti-adapter/cti-adapter/modes"
 	"github.com/cti-adapter/cti-adapter/schemas"
 	"github.com/cti-adapter/cti-adapter/webrtc/peer"
 )
@@ -351,20 +348,6 @@ func (c *conn) watch() {
 	}
 }
 
-// close asks the writer to send what is queued, then the close frame with code (the first
-// close asked for wins); the connection's context ends once the writer has returned.
-func (c *conn) close(code websocket.StatusCode, reason string) {
-	c.out.Close(code, reason)
-}
-
-// slow is called once when the client's queue overflowed: it is closed with CloseSlow.
-func (c *conn) slow() {
-	c.log.Warn("rtc: client cannot keep up; closing it with 4008", "queued_max", queueBounds)
-	if m := c.edge.Metrics; m != nil {
-		m.SubscribersDropped.Inc()
-	}
-}
-
 // teardown releases the session and the media when the socket goes.
 func (c *conn) teardown() {
 	c.close(websocket.StatusNormalClosure, "")
@@ -383,45 +366,6 @@ func (c *conn) teardown() {
 	} else if leg != nil && c.sess == nil {
 		_ = leg.Close()
 	}
-}
-
-// queueBounds bound each connection's queue of frames to write; a client that lets it
-// overflow is closed with CloseSlow after the frames already written (docs/close-codes.md).
-var queueBounds = conns.Bounds{Messages: 1024, Bytes: 1 << 20}
-
-// send queues one JSON frame for the writer. It returns false once the connection is closing
-// (or the frame overflowed its queue): nothing more will be written.
-func (c *conn) send(v any) bool {
-	b, err := json.Marshal(v)
-	if err != nil {
-		c.log.Error("encode frame", "err", err)
-		return true
-	}
-	return c.out.Send(b)
-}
-
-// fail sends an error frame. Codes: invalid_json, invalid_message, unknown_command,
-// out_of_order, forbidden, not_found, conflict, rate_limited, internal.
-func (c *conn) fail(requestID, code, message string, details []schemas.FieldError) {
-	f := map[string]any{"type": "error", "code": code, "message": message}
-	if requestID != "" {
-		f["request_id"] = requestID
-	}
-	if len(details) > 0 {
-		f["details"] = details
-	}
-	c.send(f)
-}
-
-func requestID(data []byte) string {
-	var f struct {
-		RequestID string `json:"request_id"`
-	}
-	_ = json.Unmarshal(data, &f)
-	if len(f.RequestID) > 64 {
-		return ""
-	}
-	return f.RequestID
 }
 
 // handle decodes, validates and dispatches one frame.
@@ -620,178 +564,4 @@ func (c *conn) customerOffer(sdp string, who core.WebCaller) {
 	c.started <- wc
 	c.send(map[string]any{"type": "call", "call_id": wc.ID})
 	go c.customerEvents(sub, wc.ID)
-}
-
-// customerEvents tells the customer its call's state as it changes.
-func (c *conn) customerEvents(sub *hub.Subscription, callID string) {
-	defer sub.Close()
-	last := ""
-	for {
-		ev, err := sub.Next(c.ctx)
-		if err != nil {
-			if c.ctx.Err() == nil {
-				// dropped (too slow) or the stream failed: the customer would miss its call's
-				// state; close so that it notices (the call ends with the socket, see teardown)
-				c.log.Warn("rtc: customer event stream lost", "call_id", callID, "err", err)
-				c.close(CloseSlow, "lost the event stream: reconnect")
-			}
-			return
-		}
-		var d struct {
-			CallID string `json:"call_id"`
-		}
-		if json.Unmarshal(ev.Data, &d) != nil || d.CallID != callID {
-			continue
-		}
-		v, err := c.edge.Core.Call(c.claims.Account, callID)
-		if err != nil {
-			return // ended: watch() reports it
-		}
-		if v.State != last {
-			last = v.State
-			if !c.send(map[string]any{"type": "state", "call_id": callID, "state": v.State, "queue": v.Queue}) {
-				return // closing: watch() or the overflow ends the connection
-			}
-		}
-	}
-}
-
-// agentEvents forwards the events that concern this agent: its status, calls that alert it or
-// that it is on, its media owner, and the account's settings.
-func (c *conn) agentEvents(sub *hub.Subscription) {
-	defer sub.Close()
-	mine := map[string]bool{}
-	for _, cl := range c.edge.Core.Calls(c.claims.Account, c.sess.UserID) {
-		mine[cl.CallID] = true
-	}
-	// The snapshot follows the replay of missed events, so the client's last view is the
-	// current state; it carries the seq it reflects.
-	snapped := false
-	for {
-		if !snapped && !sub.CatchingUp() {
-			c.snapshot(sub.Head())
-			snapped = true
-		}
-		replaying := sub.CatchingUp() // from the log: paced by the writer instead of overflowing
-		ev, err := sub.Next(c.ctx)
-		if err != nil {
-			if oldest, ok := hub.IsResync(err); ok {
-				// the events to replay were pruned while catching up: say so and go on live
-				// (the snapshot that follows tells the current state)
-				c.send(map[string]any{"type": "resync_required", "oldest_seq": oldest})
-				continue
-			}
-			if c.ctx.Err() != nil {
-				return // the connection is ending
-			}
-			if errors.Is(err, hub.ErrSlowConsumer) {
-				c.close(CloseSlow, "fell behind the event stream: reconnect with resume_from")
-			} else {
-				c.log.Error("rtc: agent event stream", "err", err)
-				c.close(CloseSlow, "event stream failed: reconnect with resume_from")
-			}
-			return
-		}
-		var d struct {
-			UserID string `json:"user_id"`
-			CallID string `json:"call_id"`
-		}
-		_ = json.Unmarshal(ev.Data, &d)
-		me := d.UserID == c.sess.UserID
-		if me && d.CallID != "" {
-			mine[d.CallID] = true
-		}
-		if !me && !mine[d.CallID] && ev.Name != "settings_changed" {
-			continue
-		}
-		if ev.Name == "call_disconnected" {
-			delete(mine, d.CallID)
-		}
-		frame := append([]byte(`{"type":"event","event":`), ev.Wire()...)
-		frame = append(frame, '}')
-		if replaying && !c.out.SendPaced(c.ctx, frame) || !replaying && !c.out.Send(frame) {
-			return // closing (or fell behind: the outbox closes with CloseSlow)
-		}
-		if ev.Name == "media_owner_changed" && me && snapped {
-			c.snapshot(ev.Seq)
-		}
-	}
-}
-
-// snapshot sends the agent's whole state: status, calls, whether this session owns the media,
-// and seq, the last event it reflects (the resume point of a client that saw no event yet).
-func (c *conn) snapshot(seq int64) {
-	a := c.edge.Core.Agent(c.claims.Account, c.sess.UserID)
-	m, _ := c.edge.Core.Mode(c.ctx, c.claims.Account)
-	var caps []string
-	if m != nil {
-		caps = modes.Capabilities(m)
-	}
-	c.send(map[string]any{"type": "snapshot", "agent": a, "calls": c.edge.Core.Calls(c.claims.Account, c.sess.UserID),
-		"owner": a.MediaOwner == c.sess.ID, "mode": modeName(m), "desktop_capabilities": caps, "seq": seq})
-}
-
-func modeName(m modes.Mode) string {
-	if m == nil {
-		return ""
-	}
-	return m.Name()
-}
-
-// command runs an agent command and answers with a result or an error carrying request_id.
-func (c *conn) command(data []byte) {
-	var m struct {
-		RequestID string            `json:"request_id"`
-		Command   string            `json:"command"`
-		CallID    string            `json:"call_id"`
-		Arg       string            `json:"arg"`
-		Reason    string            `json:"reason"`
-		Variables map[string]string `json:"variables"`
-	}
-	_ = json.Unmarshal(data, &m)
-	if ok, wait := c.edge.Budget.Take(c.claims.Account, 1); !ok {
-		c.fail(m.RequestID, "rate_limited", "the account is over its share of the server; retry in "+wait.Round(time.Millisecond).String(), nil)
-		return
-	}
-	a := core.ActorFrom(c.claims, c.via)
-	uid := c.sess.UserID
-	var result any
-	var err error
-	switch m.Command {
-	case "ready":
-		result, err = c.edge.Core.SetStatus(c.ctx, a, uid, agent.Ready, "")
-	case "notready":
-		result, err = c.edge.Core.SetStatus(c.ctx, a, uid, agent.DND, m.Reason)
-	case "online":
-		result, err = c.edge.Core.SetStatus(c.ctx, a, uid, agent.Online, "")
-	case "dial":
-		result, err = c.edge.Core.MakeCall(c.ctx, a, uid, m.Arg, m.Variables)
-	case "logout":
-		err = c.edge.Core.Logout(c.ctx, a, uid)
-		result = map[string]any{"user_id": uid}
-	case "take_ownership":
-		err = c.edge.Core.TakeOwnership(c.ctx, c.sess)
-		result = map[string]any{"session_id": c.sess.ID}
-	case "snapshot":
-		c.snapshot(c.edge.Hub.Head(c.claims.Account))
-		result = map[string]any{}
-	case "setdata":
-		if m.CallID == "" {
-			c.fail(m.RequestID, "invalid_message", "setdata needs call_id", []schemas.FieldError{{Field: "call_id", Message: "is required"}})
-			return
-		}
-		result, err = c.edge.Core.SetVariables(c.ctx, a, m.CallID, m.Variables)
-	default:
-		if m.CallID == "" {
-			c.fail(m.RequestID, "invalid_message", m.Command+" needs call_id", []schemas.FieldError{{Field: "call_id", Message: "is required"}})
-			return
-		}
-		result, err = c.edge.Core.Control(c.ctx, a, m.CallID, call.Op(m.Command), m.Arg)
-	}
-	if err != nil {
-		code, msg := Code(err)
-		c.fail(m.RequestID, code, msg, nil)
-		return
-	}
-	c.send(map[string]any{"type": "result", "request_id": m.RequestID, "data": result})
 }
