@@ -84,8 +84,11 @@ func TestRTCSlowConsumer(t *testing.T) {
 		}
 		return m.GetCounter().GetValue()
 	}
-	pad := strings.Repeat("p", 16<<10) // big events fill the stalled socket and its queue quickly
+	pad := strings.Repeat("p", 16<<10)       // big events fill the stalled socket and its queue quickly
+	tick := time.NewTicker(time.Millisecond) // paced, as a busy account would be: the reading client keeps up
+	defer tick.Stop()
 	publish := func() {
+		<-tick.C
 		if _, err := s.Hub.Publish(ctx, "demo", "settings_changed", map[string]any{"pad": pad}); err != nil {
 			t.Fatal(err)
 		}
@@ -97,12 +100,19 @@ func TestRTCSlowConsumer(t *testing.T) {
 		}
 		publish()
 	}
+	select {
+	case <-normal.done:
+		t.Fatalf("the reading client was closed (%d) instead of the slow one", normal.code)
+	default:
+	}
 
 	// The slow client reads again: whole frames in order, then 4008.
 	var last int64
 	var code websocket.StatusCode
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
 	for {
-		_, b, err := slow.Read(ctx)
+		_, b, err := slow.Read(rctx)
 		if err != nil {
 			code = websocket.CloseStatus(err)
 			break
