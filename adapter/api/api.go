@@ -20,8 +20,8 @@ import (
 	"github.com/cti-adapter/cti-adapter/adapter/event"
 	"github.com/cti-adapter/cti-adapter/adapter/hub"
 	"github.com/cti-adapter/cti-adapter/adapter/metrics"
+	"github.com/cti-adapter/cti-adapter/adapter/origin"
 	"github.com/cti-adapter/cti-adapter/adapter/store"
-	"github.com/cti-adapter/cti-adapter/adapter/web"
 	"github.com/cti-adapter/cti-adapter/schemas"
 )
 
@@ -49,19 +49,19 @@ type Deps struct {
 // API serves /api/v1.
 type API struct {
 	Deps
-	origins *web.OriginIndex // the origins any account lists, for preflights
+	origins *origin.OriginIndex // the origins any account lists, for preflights
 }
 
 // New returns the REST API.
 func New(d Deps) *API {
-	return &API{Deps: d, origins: web.NewOriginIndex(d.Store, time.Now)}
+	return &API{Deps: d, origins: origin.NewOriginIndex(d.Store, time.Now)}
 }
 
 // Routes returns the /api/v1 router (mount it at /api/v1). Every answer, unknown routes and
 // wrong methods included, is JSON or problem+json with X-Content-Type-Options: nosniff.
 func (a *API) Routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(noSniff, web.APIPreflight(a.origins))
+	r.Use(noSniff, origin.APIPreflight(a.origins))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, problem(http.StatusNotFound, "not_found", "no route "+r.URL.Path+" in /api/v1 (see /api/v1/openapi.json)"))
 	})
@@ -69,7 +69,7 @@ func (a *API) Routes() chi.Router {
 	r.Get("/openapi.json", a.openAPI)
 	r.Group(func(r chi.Router) {
 		r.Use(a.Auth.Middleware(func(w http.ResponseWriter, r *http.Request, err error) { fail(a.Log, w, r, err) }))
-		r.Use(web.APIActual(a.Accounts, func(r *http.Request) string { return claims(r).Account }))
+		r.Use(origin.APIActual(a.Accounts, func(r *http.Request) string { return claims(r).Account }))
 		r.Use(a.count)
 		r.Use(a.budget)
 		staff := roles(auth.RoleAdmin, auth.RoleIntegrator)

@@ -26,6 +26,7 @@ import (
 	"github.com/cti-adapter/cti-adapter/adapter/core"
 	"github.com/cti-adapter/cti-adapter/adapter/hub"
 	"github.com/cti-adapter/cti-adapter/adapter/metrics"
+	"github.com/cti-adapter/cti-adapter/adapter/origin"
 	"github.com/cti-adapter/cti-adapter/adapter/recovery"
 	"github.com/cti-adapter/cti-adapter/adapter/rtc"
 	"github.com/cti-adapter/cti-adapter/adapter/store"
@@ -167,7 +168,7 @@ func (s *Server) routes() http.Handler {
 	signalling := rtc.New(rtc.Deps{Log: s.Log.With("component", "rtc"), Auth: s.Auth, Core: s.Core, Hub: s.Hub,
 		Accounts: s.Accounts, Schemas: s.Schemas, Media: s.Media, Conns: s.Conns, Store: s.Store, Metrics: s.Metrics, Budget: s.Budget})
 	r.Get("/rtc", signalling.ServeHTTP)
-	webcall := r.With(web.WebcallCORS(s.Accounts)) // CORS for the account's allowed_origins, preflight included
+	webcall := r.With(origin.WebcallCORS(s.Accounts)) // CORS for the account's allowed_origins, preflight included
 	webcall.Post("/webcall/{account}/token", signalling.CustomerToken)
 	webcall.Options("/webcall/{account}/token", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Allow", "POST, OPTIONS") // an OPTIONS that is not a preflight

@@ -5,6 +5,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"io/fs"
@@ -60,6 +61,11 @@ type asset struct {
 	body  []byte
 	ctype string
 	etag  string
+}
+
+// Settings reads an account's settings (account.Directory), for the pages' frame-ancestors.
+type Settings interface {
+	Settings(ctx context.Context, name string) (account.Settings, error)
 }
 
 // Mount registers /static/* and the page routes on r. accts gives the frame_ancestors of the

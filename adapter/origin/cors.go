@@ -1,4 +1,8 @@
-package web
+// Package origin decides which browser origins may call the adapter across origins: the CORS of
+// the customer token endpoint (one account's allowed_origins) and of /api/v1 (preflights for an
+// origin any account lists, actual answers only for the token's own account). It sits below the
+// edges that use it (adapter/web, adapter/api) so that no edge imports another.
+package origin
 
 import (
 	"context"
