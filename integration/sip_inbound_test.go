@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -112,8 +111,7 @@ func TestSIPRefusals(t *testing.T) {
 // (sipp checks the bodies); the caller's BYE ends the call with one call_disconnected.
 func TestSIPRFC4733WithoutMarkerHoldAndCallerBye(t *testing.T) {
 	s := newSIPServer(t, store.Trunk{})
-	pcap, _ := filepath.Abs(filepath.Join("testdata", "sip", "dtmf_2_nomarker.pcap"))
-	run := s.sipp(t, renderScenario(t, "uac_rfc4733_hold_bye.xml", map[string]any{"PCAP": pcap}))
+	run := s.sipp(t, renderScenario(t, "uac_rfc4733_hold_bye.xml", map[string]any{"PCAP": writeDTMFPcap(t, '2')}))
 	run.wait(t, 60*time.Second)
 	recs, _, err := s.Store.Calls(context.Background(), "demo", store.CallFilter{})
 	if err != nil || len(recs) != 1 {
