@@ -61,6 +61,16 @@ type asset struct {
 	body  []byte
 	ctype string
 	etag  string
+	gz    []byte // body gzip-compressed once at start (nil: sent as is); see gzip.go
+	gzTag string
+}
+
+func newAsset(body []byte, ctype string) asset {
+	a := asset{body: body, ctype: ctype, etag: etagOf(body)}
+	if a.gz = gzipped(body, ctype); a.gz != nil {
+		a.gzTag = a.etag[:len(a.etag)-1] + `-gz"`
+	}
+	return a
 }
 
 // Settings reads an account's settings (account.Directory), for the pages' frame-ancestors.
@@ -81,13 +91,13 @@ func Mount(r chi.Router, files fs.FS, accts Settings) {
 		if err != nil {
 			return err
 		}
-		assets[p] = asset{body: b, ctype: contentType(p), etag: etagOf(b)}
+		assets[p] = newAsset(b, contentType(p))
 		return nil
 	})
 	if err != nil {
 		panic("web: reading the embedded files: " + err.Error())
 	}
-	ring := asset{body: Ringtone, ctype: "audio/wav", etag: etagOf(Ringtone)}
+	ring := newAsset(Ringtone, "audio/wav")
 	r.Get("/static/ring.wav", func(w http.ResponseWriter, req *http.Request) { serve(w, req, ring) })
 	r.Get("/static/*", func(w http.ResponseWriter, req *http.Request) {
 		name := path.Clean(chi.URLParam(req, "*"))
@@ -120,7 +130,8 @@ func etagOf(b []byte) string {
 	return `"` + hex.EncodeToString(sum[:8]) + `"`
 }
 
-// serve writes an asset with the security headers; revalidation by ETag keeps updates visible.
+// serve writes an asset with the security headers, gzip-compressed when the client accepts it;
+// revalidation by ETag (one per encoding) keeps updates visible.
 func serve(w http.ResponseWriter, r *http.Request, a asset) {
 	h := w.Header()
 	if h.Get("Content-Security-Policy") == "" {
@@ -131,8 +142,16 @@ func serve(w http.ResponseWriter, r *http.Request, a asset) {
 	h.Set("Permissions-Policy", "microphone=(self), camera=(self), display-capture=(self)")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("Content-Type", a.ctype)
-	h.Set("ETag", a.etag)
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
+	body, tag := a.body, a.etag
+	if a.gz != nil {
+		h.Add("Vary", "Accept-Encoding")
+		if acceptsGzip(r) {
+			body, tag = a.gz, a.gzTag
+			h.Set("Content-Encoding", "gzip")
+		}
+	}
+	h.Set("ETag", tag)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
 }
 
 // framePolicy is the frame-ancestors directive of a page: 'self', plus the frame_ancestors of the
