@@ -31,7 +31,7 @@ const MaxBody = 64 << 10
 // Deps are the API's collaborators.
 type Deps struct {
 	Log      *slog.Logger
-	Store    *store.Store
+	Store    store.Backend
 	Auth     *auth.Service
 	Accounts *account.Directory
 	Hub      *hub.Hub

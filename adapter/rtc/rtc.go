@@ -60,7 +60,7 @@ type Deps struct {
 	Schemas  *schemas.Registry
 	Media    *peer.Engine
 	Conns    *conns.Tracker
-	Store    *store.Store
+	Store    store.Backend
 	Budget   *conns.Budget    // the per-account budget shared by every surface; nil: none
 	Metrics  *metrics.Metrics // nil: no command latency recorded
 }

@@ -45,7 +45,7 @@ const StoreFile = "cti.db"
 type Server struct {
 	Config   config.Config
 	Log      *slog.Logger
-	Store    *store.Store
+	Store    store.Backend
 	Auth     *auth.Service
 	Accounts *account.Directory
 	Hub      *hub.Hub
@@ -63,7 +63,7 @@ type Server struct {
 
 // Base is what every subcommand needs: the data dir, the store and the signing keys.
 type Base struct {
-	Store *store.Store
+	Store store.Backend
 	Keys  auth.Keys
 }
 

@@ -1,5 +1,7 @@
-// Package store owns the adapter's durable state in one embedded SQLite file (pure Go,
-// modernc.org/sqlite): accounts and their opaque settings, the users (agents) of each account,
+// Package store owns the adapter's durable state behind one interface, Backend, with two
+// implementations: Store, one embedded SQLite file (pure Go, modernc.org/sqlite; the
+// single-node default), and Postgres, a PostgreSQL database shared by the nodes of a cluster.
+// It holds: accounts and their opaque settings, the users (agents) of each account,
 // the record of every minted token and its revocation, call records (CDRs) and the per-account
 // durable event log with the last sequence number of each account.
 //
