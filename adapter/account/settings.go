@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 )
 
 // Telephony modes (Pega OpenCTI): what a CRM desktop may do on this account.
@@ -43,6 +44,10 @@ type Settings struct {
 	MaxConnections      int      `json:"max_connections"`
 	IVR                 IVR      `json:"ivr"`
 	Queues              []string `json:"queues"`
+	// Desktop lists (desk.go): the not-ready reasons agents pick from and the quick connects
+	// of the transfer directory.
+	NotReadyReasons []string       `json:"not_ready_reasons"`
+	QuickConnects   []QuickConnect `json:"quick_connects"`
 }
 
 // Defaults returns the settings of a new account in the given mode.
@@ -63,7 +68,9 @@ func Defaults(mode string) Settings {
 			TimeoutSeconds: 10,
 			DefaultQueue:   "support",
 		},
-		Queues: []string{"sales", "support"},
+		Queues:          []string{"sales", "support"},
+		NotReadyReasons: slices.Clone(DefaultNotReadyReasons),
+		QuickConnects:   []QuickConnect{},
 	}
 }
 
@@ -83,6 +90,7 @@ func Decode(raw []byte) (Settings, error) {
 	if s.FrameAncestors == nil {
 		s.FrameAncestors = []string{}
 	}
+	s.fillLists()
 	return s, nil
 }
 
@@ -119,6 +127,7 @@ func (s Settings) Merge(patch []byte) (Settings, error) {
 	if out.FrameAncestors == nil {
 		out.FrameAncestors = []string{}
 	}
+	out.fillLists()
 	return out, nil
 }
 

@@ -88,6 +88,7 @@ func (a *API) Routes() chi.Router {
 		r.With(admin).Delete("/tokens/{token_id}", a.deleteToken)
 		r.With(admin).Get("/tokens", a.listTokens)
 		trunkRoutes(a, r.With(admin))
+		liveRoutes(a, r.With(desk)) // live.go
 
 		r.With(staff).Get("/calls", a.listCalls)
 		r.With(staff).Get("/calls/{call_id}", a.getCall)

@@ -34,14 +34,10 @@ func viewUser(u store.User) userView {
 }
 
 func (a *API) listUsers(w http.ResponseWriter, r *http.Request) {
-	users, err := a.Store.Users(r.Context(), claims(r).Account)
+	out, err := a.userViews(r) // live.go
 	if err != nil {
 		fail(a.Log, w, r, err)
 		return
-	}
-	out := make([]userView, len(users))
-	for i, u := range users {
-		out[i] = viewUser(u)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"users": out})
 }

@@ -134,5 +134,5 @@ func operations() []operation {
 			ok:      []response{{200, "The agent is logged out.", ref("LoggedOut")}},
 			errs:    []int{404, 409, 422}},
 	}
-	return append(ops, trunkOperations()...)
+	return append(append(ops, trunkOperations()...), liveOperations()...)
 }

@@ -1,0 +1,43 @@
+package api
+
+import (
+	"testing"
+
+	"github.com/cti-adapter/cti-adapter/adapter/auth"
+)
+
+// TestDirectoryAndQueues: an agent reads the directory (every agent with live presence, the
+// queues, the admin's quick connects) and the queues' numbers of its own account only; a
+// customer token may not.
+func TestDirectoryAndQueues(t *testing.T) {
+	e := newCmdEnv(t)
+	admin := e.token(t, "acme", auth.RoleAdmin, "boss")
+	e.send(t, "PUT", "/api/v1/settings", admin, `{"quick_connects":[{"name":"Front desk","destination":"+15550100"}]}`).is(t, 200, "")
+	e.login(t, "acme", "bob")
+	agent := e.token(t, "acme", auth.RoleAgent, "bob")
+	d := e.send(t, "GET", "/api/v1/directory", agent, "")
+	d.is(t, 200, "")
+	agents, _ := d.body["agents"].([]any)
+	if len(agents) != 1 || agents[0].(map[string]any)["user_id"] != "bob" || agents[0].(map[string]any)["status"] != "online" {
+		t.Fatalf("agents: %v", d.body["agents"])
+	}
+	qc, _ := d.body["quick_connects"].([]any)
+	if len(qc) != 1 || qc[0].(map[string]any)["destination"] != "+15550100" {
+		t.Fatalf("quick connects: %v", d.body["quick_connects"])
+	}
+	q := e.send(t, "GET", "/api/v1/queues", agent, "")
+	q.is(t, 200, "")
+	queues, _ := q.body["queues"].([]any)
+	if len(queues) != 2 || queues[0].(map[string]any)["name"] != "sales" || queues[1].(map[string]any)["agents_logged_in"] != 1.0 {
+		t.Fatalf("queues: %v", q.body["queues"])
+	}
+	// globex's directory shows globex's bob offline: acme's login is not seen across accounts.
+	g := e.send(t, "GET", "/api/v1/directory", e.token(t, "globex", auth.RoleAgent, "bob"), "")
+	if a, _ := g.body["agents"].([]any); len(a) != 1 || a[0].(map[string]any)["status"] != "offline" {
+		t.Fatalf("globex directory: %v", g.body)
+	}
+	if s, _ := g.body["quick_connects"].([]any); len(s) != 0 {
+		t.Fatalf("globex sees acme's quick connects: %v", s)
+	}
+	e.send(t, "GET", "/api/v1/directory", e.token(t, "acme", auth.RoleCustomer, "c1"), "").is(t, 403, "forbidden")
+}
