@@ -128,6 +128,15 @@ func callFilter(r *http.Request) (store.CallFilter, error) {
 	if f.To, err = queryTime(q, "to"); err != nil {
 		return f, err
 	}
+	if f.Queue, err = queryQueue(q, "queue"); err != nil {
+		return f, err
+	}
+	switch o := store.Outcome(q.Get("outcome")); o {
+	case store.OutcomeAny, store.OutcomeAnswered, store.OutcomeUnanswered:
+		f.Outcome = o
+	default:
+		return f, &fieldError{field: "outcome", msg: "must be answered or unanswered", query: true}
+	}
 	limit, err := queryInt(q, "limit", 50, 1, 500)
 	f.Limit = int(limit)
 	return f, err

@@ -102,6 +102,9 @@ func TestQueryParametersValidated(t *testing.T) {
 		"cursor=a&cursor=b": "cursor",
 		"limit=0":           "limit",
 		"from=yesterday":    "from",
+		"queue=Sales!":      "queue",
+		"queue=a&queue=b":   "queue",
+		"outcome=maybe":     "outcome",
 	} {
 		a := e.send(t, "GET", "/api/v1/calls?"+q, admin, "")
 		a.is(t, http.StatusBadRequest, "invalid_message")
@@ -111,6 +114,7 @@ func TestQueryParametersValidated(t *testing.T) {
 		}
 	}
 	e.send(t, "GET", "/api/v1/calls?user_id=bob&limit=5", admin, "").is(t, http.StatusOK, "")
+	e.send(t, "GET", "/api/v1/calls?queue=sales&outcome=unanswered", admin, "").is(t, http.StatusOK, "")
 	e.send(t, "GET", "/api/v1/events?since=%zz", admin, "").is(t, http.StatusBadRequest, "invalid_message")
 }
 
@@ -176,6 +180,22 @@ func TestTokenAnswerNotCached(t *testing.T) {
 	a.is(t, http.StatusCreated, "")
 	if a.header.Get("Cache-Control") != "no-store" || a.header.Get("X-Content-Type-Options") != "nosniff" {
 		t.Errorf("token answer headers: %v", a.header)
+	}
+	// The list gives each admin and integrator token the path of its CTI WebSocket (the one
+	// in the minted ws_url), never for agents.
+	e.send(t, "POST", "/api/v1/tokens", admin, `{"role":"agent","sub":"bob"}`).is(t, http.StatusCreated, "")
+	l := e.send(t, "GET", "/api/v1/tokens", admin, "")
+	l.is(t, http.StatusOK, "")
+	paths := map[string]any{}
+	for _, x := range l.body["tokens"].([]any) {
+		m := x.(map[string]any)
+		paths[m["role"].(string)] = m["ws_path"]
+		if m["token_id"] == a.body["token_id"] && !strings.Contains(a.body["ws_url"].(string), m["ws_path"].(string)+"?access_token=") {
+			t.Errorf("ws_path %v is not the path of ws_url %v", m["ws_path"], a.body["ws_url"])
+		}
+	}
+	if paths["agent"] != nil || paths["integrator"] == nil {
+		t.Errorf("ws_path by role: %v", paths)
 	}
 }
 

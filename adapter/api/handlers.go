@@ -211,10 +211,15 @@ func (a *API) wsURL(r *http.Request, acct string, m auth.Minted) string {
 	} else {
 		u.Scheme = "ws"
 	}
-	sum := md5.Sum([]byte(m.ID))
-	u.Path = "/" + acct + "-" + hex.EncodeToString(sum[:])
+	u.Path = voxPath(acct, m.ID)
 	u.RawQuery = url.Values{"access_token": {m.Token}}.Encode()
 	return u.String()
+}
+
+// voxPath is the path of the account's CTI WebSocket for a token id: /{account}-{md5hex(jti)}.
+func voxPath(acct, tokenID string) string {
+	sum := md5.Sum([]byte(tokenID))
+	return "/" + acct + "-" + hex.EncodeToString(sum[:])
 }
 
 func (a *API) deleteToken(w http.ResponseWriter, r *http.Request) {

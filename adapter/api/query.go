@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"time"
 
@@ -56,6 +57,21 @@ func queryUserID(q url.Values, name string) (string, error) {
 	}
 	if len(v) != 1 || !auth.ValidUserID(v[0]) {
 		return "", &fieldError{field: name, msg: "must match ^[A-Za-z0-9._@-]{1,128}$", query: true}
+	}
+	return v[0], nil
+}
+
+// queueName is the queue name rule of schemas/common.json (definitions/queue).
+var queueName = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
+
+// queryQueue reads an optional queue name filter.
+func queryQueue(q url.Values, name string) (string, error) {
+	v, ok := q[name]
+	if !ok {
+		return "", nil
+	}
+	if len(v) != 1 || !queueName.MatchString(v[0]) {
+		return "", &fieldError{field: name, msg: "must be a queue name (" + queueName.String() + ")", query: true}
 	}
 	return v[0], nil
 }

@@ -1,6 +1,10 @@
 package api
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/cti-adapter/cti-adapter/adapter/auth"
+)
 
 // listTokens answers GET /api/v1/tokens: the account's tokens (PROTOCOLS.md §3), never the
 // token itself. last_used_at is null: the adapter does not record token use yet.
@@ -10,10 +14,15 @@ func (a *API) listTokens(w http.ResponseWriter, r *http.Request) {
 		fail(a.Log, w, r, err)
 		return
 	}
+	acct := claims(r).Account
 	out := make([]map[string]any, 0, len(list))
 	for _, t := range list {
-		out = append(out, map[string]any{"token_id": t.ID, "role": t.Role, "sub": t.Subject, "issued_at": ts(t.IssuedAt),
-			"expires_at": ts(t.ExpiresAt), "revoked": t.RevokedAt != nil, "last_used_at": nil})
+		v := map[string]any{"token_id": t.ID, "role": t.Role, "sub": t.Subject, "issued_at": ts(t.IssuedAt),
+			"expires_at": ts(t.ExpiresAt), "revoked": t.RevokedAt != nil, "last_used_at": nil}
+		if t.Role == string(auth.RoleAdmin) || t.Role == string(auth.RoleIntegrator) {
+			v["ws_path"] = voxPath(acct, t.ID) // the holder adds ?access_token=<token>
+		}
+		out = append(out, v)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
 }

@@ -51,9 +51,22 @@ type Call struct {
 type CallFilter struct {
 	UserID   string
 	From, To time.Time
+	Queue    string  // only calls of this queue
+	Outcome  Outcome // only answered, or only ended unanswered, calls
 	After    string
 	Limit    int
 }
+
+// Outcome filters call records by how they ended.
+type Outcome string
+
+// Outcomes: every call (""), calls that were answered, calls that ended without an answer
+// (abandoned in the IVR or queue, missed, failed dials).
+const (
+	OutcomeAny        Outcome = ""
+	OutcomeAnswered   Outcome = "answered"
+	OutcomeUnanswered Outcome = "unanswered"
+)
 
 // Default and maximum page size of Calls.
 const (
@@ -333,6 +346,16 @@ func (s *Store) Calls(ctx context.Context, account string, f CallFilter) (calls 
 	if !f.To.IsZero() {
 		q.WriteString(` AND ` + t + `.created_at < ?`)
 		args = append(args, ms(f.To))
+	}
+	if f.Queue != "" {
+		q.WriteString(` AND c.queue = ?`)
+		args = append(args, f.Queue)
+	}
+	switch f.Outcome {
+	case OutcomeAnswered:
+		q.WriteString(` AND c.answered_at IS NOT NULL`)
+	case OutcomeUnanswered:
+		q.WriteString(` AND c.answered_at IS NULL AND c.ended_at IS NOT NULL`)
 	}
 	if f.After != "" {
 		cur, err := parseCursor(f.After)

@@ -130,7 +130,12 @@ func seedCalls(t *testing.T, s *Store, n int) []Call {
 	var all []Call
 	for i := 0; i < n; i++ {
 		c := Call{Account: "a", ID: fmt.Sprintf("c%03d", (i*37)%n), Direction: "inbound", State: "ended",
-			UserID: fmt.Sprintf("agent-%d", i%3), CreatedAt: at(time.Duration(i/4) * time.Second)}
+			UserID: fmt.Sprintf("agent-%d", i%3), CreatedAt: at(time.Duration(i/4) * time.Second),
+			Queue: []string{"sales", "support"}[i%2]}
+		c.EndedAt = tp(c.CreatedAt.Add(time.Minute))
+		if i%5 != 0 {
+			c.AnsweredAt = tp(c.CreatedAt.Add(time.Second))
+		}
 		if i%4 == 0 {
 			c.Parties = []Party{{UserID: "agent-x", Role: "transfer", JoinedAt: c.CreatedAt}}
 		}
@@ -199,6 +204,12 @@ func TestCallsPagination(t *testing.T) {
 		{"range+user limit 3", CallFilter{UserID: "agent-2", From: from, To: to, Limit: 3},
 			filter(func(c Call) bool { return inRange(c) && hasUser("agent-2")(c) }), 0},
 		{"unknown user", CallFilter{UserID: "ghost"}, nil, 1},
+		{"queue limit 9", CallFilter{Queue: "sales", Limit: 9}, filter(func(c Call) bool { return c.Queue == "sales" }), 6},
+		{"answered", CallFilter{Outcome: OutcomeAnswered}, filter(func(c Call) bool { return c.AnsweredAt != nil }), 0},
+		{"unanswered limit 4", CallFilter{Outcome: OutcomeUnanswered, Limit: 4}, filter(func(c Call) bool { return c.AnsweredAt == nil }), 6},
+		{"queue+outcome+user", CallFilter{UserID: "agent-1", Queue: "support", Outcome: OutcomeAnswered, Limit: 2},
+			filter(func(c Call) bool { return c.Queue == "support" && c.AnsweredAt != nil && hasUser("agent-1")(c) }), 0},
+		{"unknown queue", CallFilter{Queue: "nope"}, nil, 1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
