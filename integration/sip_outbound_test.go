@@ -19,8 +19,15 @@ import (
 // returns the server, the agent's signalling, the UAS port.
 func outboundEnv(t *testing.T, opts ...func(*sip.Config)) (*sipServer, *sig, int) {
 	t.Helper()
+	return outboundEnvTrunk(t, store.Trunk{}, opts...)
+}
+
+// outboundEnvTrunk is outboundEnv with tr's other settings (max_calls, codecs...).
+func outboundEnvTrunk(t *testing.T, tr store.Trunk, opts ...func(*sip.Config)) (*sipServer, *sig, int) {
+	t.Helper()
 	port := freePort(t)
-	s := newSIPServer(t, store.Trunk{Host: "127.0.0.1:" + strconv.Itoa(port), FromNumber: "+15550100"}, opts...)
+	tr.Host, tr.FromNumber = "127.0.0.1:"+strconv.Itoa(port), "+15550100"
+	s := newSIPServer(t, tr, opts...)
 	phone, _, err := s.dial(t, s.token(t, auth.RoleAgent, "agent1"), "")
 	if err != nil {
 		t.Fatal(err)

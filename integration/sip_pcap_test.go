@@ -2,16 +2,55 @@ package integration
 
 import (
 	"encoding/binary"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/cti-adapter/cti-adapter/webrtc/audio"
 )
 
 // writeDTMFPcap writes a capture for sipp's play_pcap_audio: one RFC 4733 telephone-event
 // (payload type 101) for digit, 20 ms apart, as a carrier that never sets the RTP Marker bit
-// sends it: five updates, then the End bit three times. sipp replays the UDP payloads to the
-// negotiated media address, so the addresses and ports in the capture do not matter.
+// sends it: five updates, then the End bit three times.
 func writeDTMFPcap(t *testing.T, digit byte) string {
+	t.Helper()
+	const updates, ends = 5, 3
+	var pkts [][]byte
+	for i := range updates + ends {
+		end := i >= updates
+		duration := uint16(160 * (i + 1))
+		if end {
+			duration = 160 * updates
+		}
+		pkts = append(pkts, rtpEvent(uint16(100+i), digit, end, duration))
+	}
+	return writePcap(t, "dtmf_nomarker.pcap", pkts)
+}
+
+// writeTonePcap writes a capture of a PCMU tone of freq Hz lasting secs, 20 ms per packet, for
+// sipp's play_pcap_audio.
+func writeTonePcap(t *testing.T, freq float64, secs int) string {
+	t.Helper()
+	var pkts [][]byte
+	for i := range secs * 50 {
+		pcm := make([]int16, 160)
+		for j := range pcm {
+			pcm[j] = int16(8000 * math.Sin(2*math.Pi*freq*float64(i*160+j)/8000))
+		}
+		p := []byte{0x80, 0}
+		p = binary.BigEndian.AppendUint16(p, uint16(i))
+		p = binary.BigEndian.AppendUint32(p, uint32(i*160))
+		p = binary.BigEndian.AppendUint32(p, 0x746f6e65)
+		pkts = append(pkts, append(p, audio.Encode(make([]byte, 160), pcm)...))
+	}
+	return writePcap(t, "tone.pcap", pkts)
+}
+
+// writePcap writes RTP packets 20 ms apart as a pcap file (Ethernet, IPv4, UDP) in a temp dir.
+// sipp replays the UDP payloads to the negotiated media address, so the addresses and ports in
+// the capture do not matter.
+func writePcap(t *testing.T, name string, pkts [][]byte) string {
 	t.Helper()
 	var out []byte
 	out = binary.LittleEndian.AppendUint32(out, 0xa1b2c3d4) // pcap magic, microsecond stamps
@@ -21,22 +60,16 @@ func writeDTMFPcap(t *testing.T, digit byte) string {
 	out = binary.LittleEndian.AppendUint32(out, 0)     // sigfigs
 	out = binary.LittleEndian.AppendUint32(out, 65535) // snaplen
 	out = binary.LittleEndian.AppendUint32(out, 1)     // Ethernet
-	const updates, ends = 5, 3
-	for i := range updates + ends {
-		end := i >= updates
-		duration := uint16(160 * (i + 1))
-		if end {
-			duration = 160 * updates
-		}
-		frame := udpFrame(rtpEvent(uint16(100+i), digit, end, duration))
-		usec := uint32(i * 20000)
-		out = binary.LittleEndian.AppendUint32(out, usec/1000000)
-		out = binary.LittleEndian.AppendUint32(out, usec%1000000)
+	for i, pkt := range pkts {
+		frame := udpFrame(pkt)
+		usec := uint64(i) * 20000
+		out = binary.LittleEndian.AppendUint32(out, uint32(usec/1000000))
+		out = binary.LittleEndian.AppendUint32(out, uint32(usec%1000000))
 		out = binary.LittleEndian.AppendUint32(out, uint32(len(frame)))
 		out = binary.LittleEndian.AppendUint32(out, uint32(len(frame)))
 		out = append(out, frame...)
 	}
-	path := filepath.Join(t.TempDir(), "dtmf_nomarker.pcap")
+	path := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(path, out, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cti-adapter/cti-adapter/adapter/sip"
 	"github.com/cti-adapter/cti-adapter/adapter/store"
 	"github.com/cti-adapter/cti-adapter/webrtc/rtctest"
 )
@@ -15,9 +16,9 @@ import (
 
 // xferCall answers an inbound SIP call at agent1 with a UAS on the trunk; it returns the
 // server, the agent's signalling, the UAC run, the UAS port and the call id.
-func xferCall(t *testing.T) (*sipServer, *sig, *sippRun, int, string) {
+func xferCall(t *testing.T, opts ...func(*sip.Config)) (*sipServer, *sig, *sippRun, int, string) {
 	t.Helper()
-	s, phone, port := outboundEnv(t)
+	s, phone, port := outboundEnv(t, opts...)
 	phone.result("r1", "ready", nil)
 	uac := s.sipp(t, renderScenario(t, "uac_ivr_agent_bye.xml", map[string]any{"PT": 0, "Codec": "PCMU"}), "-rtp_echo")
 	ring := phone.expect("event", func(m map[string]any) bool {
@@ -98,7 +99,7 @@ func TestSIPTransferRefused(t *testing.T) {
 	for _, tc := range []struct {
 		op   string
 		code int
-	}{{"transfer", 486}, {"transfer", 404}, {"conference", 603}} {
+	}{{"transfer", 486}, {"transfer", 404}, {"transfer", 408}, {"conference", 603}} {
 		t.Run(tc.op+"-"+strconv.Itoa(tc.code), func(t *testing.T) {
 			s, phone, uac, port, callID := xferCall(t)
 			uas := s.sippUAS(t, renderScenario(t, "uas_refuse.xml", map[string]any{"Code": tc.code}), port)
@@ -135,5 +136,32 @@ func TestSIPTransferCancelledByHangUp(t *testing.T) {
 	if countEvents(t, s.Server, "call_transferred", callID) != 0 || countEvents(t, s.Server, "call_disconnected", callID) != 1 {
 		t.Fatal("want no call_transferred and one call_disconnected")
 	}
+	rtctest.Eventually(t, 10*time.Second, "edge has no call left", func() bool { return s.edge.Calls() == 0 })
+}
+
+// A blind transfer to a number that rings and never answers: at the ring timeout the edge
+// cancels it (sipp checks the CANCEL), call_failed says 408, and the caller is still talking
+// with agent1 (the agent's tone comes back through the caller's RTP echo); the call then ends
+// normally.
+func TestSIPTransferNoAnswer(t *testing.T) {
+	s, phone, uac, port, callID := xferCall(t, func(c *sip.Config) { c.RingTimeout = 2 * time.Second })
+	uas := s.sippUAS(t, scenarioPath("uas_ring_cancel.xml"), port)
+	phone.result("r3", "transfer", map[string]any{"call_id": callID, "arg": "+15550123"})
+	uas.wait(t, 30*time.Second)
+	rtctest.Eventually(t, 10*time.Second, "call_failed 408", func() bool { return failedWith(t, s, callID) == 408 })
+	if cs := s.Core.Calls("demo", "agent1"); len(cs) != 1 || cs[0].State != "connected" || len(cs[0].Agents) != 1 {
+		t.Fatalf("call after the unanswered transfer: %+v", cs)
+	}
+	phone.media.ClearAudio()
+	ctx, cancel := context.WithCancel(context.Background())
+	wait := phone.media.Speak(ctx, 1100)
+	rtctest.Eventually(t, 15*time.Second, "agent and caller talk again", func() bool { return phone.media.Hears(1100) })
+	cancel()
+	wait()
+	if countEvents(t, s.Server, "call_transferred", callID) != 0 {
+		t.Fatal("call_transferred for an unanswered number")
+	}
+	phone.result("r4", "hangup", map[string]any{"call_id": callID})
+	uac.wait(t, 30*time.Second)
 	rtctest.Eventually(t, 10*time.Second, "edge has no call left", func() bool { return s.edge.Calls() == 0 })
 }

@@ -60,6 +60,9 @@ type callRT struct {
 	// greetPending: the IVR greeting waits for the customer's media to connect.
 	greetPending bool
 
+	// remoteHeld: the remote party holds the call itself (a SIP re-INVITE sendonly; sip.go).
+	remoteHeld bool
+
 	timer clock.Timer // the one pending state timeout (IVR, ring, queue)
 	gen   int         // bumped on every state change: a timer of an older gen does nothing
 	// grace holds, per agent that lost its phone mid-call, the timer that ends the call if no
@@ -85,6 +88,7 @@ type CallView struct {
 	Caller      string            `json:"caller,omitempty"`
 	Ringing     string            `json:"ringing,omitempty"`
 	Held        bool              `json:"held"`
+	HeldBy      string            `json:"held_by,omitempty"` // "remote": the far end holds (SIP)
 	Muted       []string          `json:"muted"`
 	Variables   map[string]string `json:"variables"`
 	CreatedAt   string            `json:"created_at"`
@@ -92,7 +96,7 @@ type CallView struct {
 
 func (cl *callRT) view() CallView {
 	v := CallView{CallID: cl.id, State: string(cl.state), Direction: cl.direction, Source: cl.source, Media: cl.media,
-		Phone: cl.phone, DisplayName: cl.displayName, Queue: cl.queue, Held: cl.held, Agents: []string{}, Muted: []string{},
+		Phone: cl.phone, DisplayName: cl.displayName, Queue: cl.queue, Held: cl.held || cl.remoteHeld, Agents: []string{}, Muted: []string{},
 		Variables: maps.Clone(cl.vars), CreatedAt: cl.created.UTC().Format(event.TimeFormat)}
 	for _, a := range cl.agents {
 		v.Agents = append(v.Agents, a.id)
@@ -107,6 +111,9 @@ func (cl *callRT) view() CallView {
 	}
 	if cl.ringing != nil {
 		v.Ringing = cl.ringing.id
+	}
+	if cl.remoteHeld && !cl.held {
+		v.HeldBy = heldByRemote
 	}
 	return v
 }

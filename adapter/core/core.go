@@ -99,6 +99,9 @@ const (
 	PromptQueue       = "queue"
 	PromptUnavailable = "unavailable"
 	PromptInvalid     = "invalid"
+	// PromptRingback is the ringback tone an agent hears while a number it dialled rings
+	// without early media (looped).
+	PromptRingback = "ringback"
 )
 
 // noPrompts is silence: empty clips.

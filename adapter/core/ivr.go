@@ -65,6 +65,7 @@ func (c *Core) StartWebCall(ctx context.Context, acct string, who WebCaller, leg
 	id := cl.id
 	leg.OnDTMF(func(d rune) { c.customerDigit(acct, id, d) })
 	leg.OnState(func(s media.State) { c.customerState(acct, id, s) })
+	c.watchRemoteHold(acct, id, leg)       // sip.go
 	c.customerState(acct, id, leg.State()) // changed between the checks above and OnState
 	return &WebCall{ID: id, done: cl.done}, err
 }

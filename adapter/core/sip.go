@@ -29,6 +29,7 @@ type outDial struct {
 	start func()
 	id    string
 	used  bool
+	early bool // the far end's early media (183) plays: a later 180 keeps it
 	// A number dialled into a running call (sipparty.go): its number, the agent handing the call
 	// over (a transfer; nil for a conference), whether it answered.
 	phone string
@@ -38,14 +39,15 @@ type outDial struct {
 
 // dialHooks are what a prepared dial does, under the tenant lock, as the far end progresses.
 type dialHooks struct {
-	early, answered, ended func(f *fx, cl *callRT, od *outDial)
-	failed                 func(f *fx, cl *callRT, od *outDial, code int, reason string)
+	ringing, early, answered, ended func(f *fx, cl *callRT, od *outDial)
+	failed                          func(f *fx, cl *callRT, od *outDial, code int, reason string)
 }
 
 // outboundHooks drive a make_call to a number: the far end is the call's remote party.
 func (t *tenant) outboundHooks() dialHooks {
 	return dialHooks{
-		early:    func(f *fx, cl *callRT, _ *outDial) { t.earlyMediaLocked(f, cl) },
+		ringing:  func(f *fx, cl *callRT, od *outDial) { t.ringbackLocked(cl, od) },
+		early:    func(f *fx, cl *callRT, od *outDial) { od.early = true; t.earlyMediaLocked(f, cl) },
 		answered: func(f *fx, cl *callRT, _ *outDial) { t.outAnsweredLocked(f, cl) },
 		failed: func(f *fx, cl *callRT, _ *outDial, code int, reason string) {
 			t.emit(f, event.CallFailed, event.CallFailedData{CallID: cl.id, UserID: cl.rec.UserID, Phone: cl.phone, Code: code, Reason: reason})
@@ -64,6 +66,7 @@ func (c *Core) prepareDial(ctx context.Context, t *tenant, phone string, h dialH
 	}
 	od := &outDial{phone: phone}
 	leg, start, err := d.Dial(ctx, t.name, phone, media.DialEvents{
+		Ringing:    func() { c.onOutbound(t, od.id, func(f *fx, cl *callRT) { h.ringing(f, cl, od) }) },
 		EarlyMedia: func() { c.onOutbound(t, od.id, func(f *fx, cl *callRT) { h.early(f, cl, od) }) },
 		Answered:   func() { c.onOutbound(t, od.id, func(f *fx, cl *callRT) { h.answered(f, cl, od) }) },
 		Failed: func(code int, reason string) {
@@ -104,6 +107,7 @@ func (t *tenant) dialOutLocked(f *fx, cl *callRT, caller *agentRT, phone string,
 	cl.rec.addLeg(string(leg.Kind()), "", leg.ID(), false, now)
 	cl.rec.addParty("", phone, "callee", now)
 	t.wireLocked(cl)
+	t.core.watchRemoteHold(t.name, cl.id, leg)
 	f.after = append(f.after, od.start)
 	return true
 }
@@ -125,6 +129,24 @@ func (t *tenant) earlyMediaLocked(_ *fx, cl *callRT) {
 			if l := a.leg(); l != nil {
 				_ = l.SetOutput(eng.Relay(cl.customer))
 			}
+		}
+	}
+}
+
+// ringbackLocked plays the ringback tone to the dialling agent while the far end rings without
+// early media (180 without SDP).
+func (t *tenant) ringbackLocked(cl *callRT, od *outDial) {
+	eng := t.core.opts.Media
+	if eng == nil || cl.state != call.Dialing || od.early {
+		return
+	}
+	clip, err := t.core.opts.Prompts.Clip(PromptRingback)
+	if err != nil || len(clip) == 0 {
+		return
+	}
+	for _, a := range cl.agents {
+		if l := a.leg(); l != nil {
+			_ = l.SetOutput(eng.NewPlayer(clip, true))
 		}
 	}
 }
@@ -172,4 +194,38 @@ func (t *tenant) sipRecordLocked(cl *callRT) {
 			}
 		}
 	}
+}
+
+// heldByRemote is held_by on call_held / call_retrieved when the remote party (a SIP far end)
+// held or resumed the call itself.
+const heldByRemote = "remote"
+
+// watchRemoteHold follows the remote leg's own hold (SIP re-INVITE sendonly/inactive) and
+// resume: the call shows as held (held_by "remote") and its agent gets call_held and
+// call_retrieved with held_by "remote". The call's wiring does not change: the far end sends
+// nothing while it holds, or its own hold music.
+func (c *Core) watchRemoteHold(acct, id string, leg media.Leg) {
+	if h, ok := leg.(media.RemoteHolder); ok {
+		h.OnRemoteHold(func(held bool) { c.remoteHold(acct, id, held) })
+	}
+}
+
+func (c *Core) remoteHold(acct, id string, held bool) {
+	t := c.tenant(acct)
+	_ = t.exec(context.Background(), func(f *fx) error {
+		cl := t.calls[id]
+		if cl == nil || cl.state.Terminal() || cl.remoteHeld == held {
+			return nil
+		}
+		cl.remoteHeld = held
+		if cl.rec.UserID == "" { // no agent on the call yet (IVR, queue): only its view shows it
+			return nil
+		}
+		name := event.CallRetrieved
+		if held {
+			name = event.CallHeld
+		}
+		t.emit(f, name, event.CallPartyData{CallID: id, UserID: cl.rec.UserID, HeldBy: heldByRemote})
+		return nil
+	})
 }

@@ -21,6 +21,7 @@ import (
 // partyHooks drive a number dialled into a running call.
 func (t *tenant) partyHooks() dialHooks {
 	return dialHooks{
+		ringing:  func(*fx, *callRT, *outDial) {},
 		early:    func(*fx, *callRT, *outDial) {},
 		answered: t.partyAnsweredLocked,
 		failed:   t.partyFailedLocked,

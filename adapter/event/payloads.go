@@ -65,10 +65,12 @@ type DataUpdatedData struct {
 }
 
 // CallPartyData is call_held, call_retrieved, call_muted and call_unmuted: the call and the
-// agent who acted.
+// agent who acted (or, with HeldBy "remote", the call's agent when the far end of a SIP leg
+// held or resumed the call itself).
 type CallPartyData struct {
 	CallID string `json:"call_id"`
 	UserID string `json:"user_id"`
+	HeldBy string `json:"held_by,omitempty"`
 }
 
 // PartyData is party_added and party_removed.

@@ -19,6 +19,9 @@ type Dialer interface {
 
 // DialEvents are an outbound call's progress. Every field may be nil.
 type DialEvents struct {
+	// Ringing: a provisional answer without SDP (180); no far-end audio yet, so the caller's
+	// side plays a ringback tone of its own until early media or the answer.
+	Ringing func()
 	// EarlyMedia: a provisional answer with SDP (183); the far end's audio (ringback,
 	// announcements) flows on the leg.
 	EarlyMedia func()

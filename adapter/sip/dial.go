@@ -42,8 +42,9 @@ func (e *Edge) Dial(ctx context.Context, acct, phone string, ev media.DialEvents
 		_ = leg.Close()
 		return nil, nil, err
 	}
-	o := &outCall{e: e, tr: tr, leg: leg, ev: ev, offer: offer,
+	o := &outCall{e: e, tr: tr, leg: leg, ev: ev, offer: offer, callID: sip.GenerateTagN(32),
 		to: sip.Uri{User: phone, Host: host, Port: port}}
+	leg.SetSIP(o.callID, 0)
 	if tr.Transport == "tcp" {
 		params := sip.NewParams()
 		params.Add("transport", "tcp")
@@ -54,16 +55,26 @@ func (e *Edge) Dial(ctx context.Context, acct, phone string, ev media.DialEvents
 
 // outCall is one outbound call in progress; run owns it.
 type outCall struct {
-	e     *Edge
-	tr    store.Trunk
-	leg   *peer.RTPLeg
-	ev    media.DialEvents
-	offer string
-	to    sip.Uri
+	e      *Edge
+	tr     store.Trunk
+	leg    *peer.RTPLeg
+	ev     media.DialEvents
+	offer  string
+	callID string // the dialog's Call-ID, chosen here so the call is known before the INVITE
+	to     sip.Uri
 }
 
 func (o *outCall) run() {
 	defer o.e.serving.Done()
+	// Counted like inbound calls (Calls, max_calls, MaxCalls) from the INVITE on, and found by
+	// its Call-ID for the far end's in-dialog requests (re-INVITE, UPDATE, INFO).
+	c := &inCall{e: o.e, callID: o.callID, acct: o.tr.Account, trunk: o.tr.Name, leg: o.leg}
+	if !o.e.reserve(c, o.tr) {
+		o.failed(sip.StatusServiceUnavailable, "trunk at capacity")
+		_ = o.leg.Close()
+		return
+	}
+	defer o.e.release(c)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { // the core closing the leg cancels (or, once answered, ends) the call
@@ -112,20 +123,13 @@ func (o *outCall) invite(ctx context.Context) (*sipgo.DialogClientSession, error
 	tag.Add("tag", sip.GenerateTagN(16))
 	from := &sip.FromHeader{Address: sip.Uri{User: o.tr.FromNumber, Host: o.e.localIPFor(o.to.Host).String(), Port: o.e.port},
 		Params: tag}
-	sess, err := o.e.dc.Invite(rctx, o.to, []byte(o.offer), from, sip.NewHeader("Content-Type", "application/sdp"))
+	callID := sip.CallIDHeader(o.callID)
+	sess, err := o.e.dc.Invite(rctx, o.to, []byte(o.offer), from, &callID, sip.NewHeader("Content-Type", "application/sdp"))
 	if err != nil {
 		return nil, err
 	}
-	if id := sess.InviteRequest.CallID(); id != nil {
-		o.leg.SetSIP(id.Value(), 0)
-	}
 	err = sess.WaitAnswer(rctx, sipgo.AnswerOptions{Username: o.tr.Username, Password: o.tr.Password,
-		OnResponse: func(res *sip.Response) error {
-			if res.StatusCode == 183 && len(res.Body()) > 0 && o.leg.AcceptAnswer(string(res.Body())) == nil && o.ev.EarlyMedia != nil {
-				o.ev.EarlyMedia()
-			}
-			return nil
-		}})
+		OnResponse: o.provisional})
 	if err != nil {
 		sess.Close()
 		if ctx.Err() == nil && rctx.Err() != nil {
@@ -137,6 +141,21 @@ func (o *outCall) invite(ctx context.Context) (*sipgo.DialogClientSession, error
 }
 
 var errRingTimeout = errors.New("ring timeout")
+
+// provisional reports a 1xx: with SDP (183, or a 180 that carries it) the far end's early media
+// plays; a 180 without SDP is ringing (the core plays its ringback tone).
+func (o *outCall) provisional(res *sip.Response) error {
+	switch {
+	case res.StatusCode <= 100 || res.StatusCode >= 200:
+	case len(res.Body()) > 0:
+		if o.leg.AcceptAnswer(string(res.Body())) == nil && o.ev.EarlyMedia != nil {
+			o.ev.EarlyMedia()
+		}
+	case res.StatusCode == sip.StatusRinging && o.ev.Ringing != nil:
+		o.ev.Ringing()
+	}
+	return nil
+}
 
 // fail reports why the call did not connect (nothing when the core cancelled it).
 func (o *outCall) fail(ctx context.Context, err error) {

@@ -240,8 +240,8 @@ func (e *Edge) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	c.hangUp(false)
 }
 
-// reInvite answers an in-dialog INVITE: a new offer (hold: sendonly/inactive; retrieve:
-// sendrecv) or a session refresh.
+// reInvite answers an in-dialog INVITE of either direction's far end: a new offer (hold:
+// sendonly/inactive; retrieve: sendrecv; a codec change) or a session refresh.
 func (e *Edge) reInvite(req *sip.Request, tx sip.ServerTransaction) {
 	c := e.call(req)
 	if c == nil {
@@ -264,6 +264,7 @@ func (e *Edge) reInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	res := sip.NewSDPResponseFromRequest(req, []byte(ans))
+	res.AppendHeader(&sip.ContactHeader{Address: sip.Uri{User: "cti", Host: e.localIPFor(sourceIP(req)).String(), Port: e.port}})
 	sessionTimer(req, res)
 	_ = tx.Respond(res)
 }

@@ -19,6 +19,8 @@ var (
 	_ AudioLeg      = (*RTPLeg)(nil)
 	_ media.Leg     = (*RTPLeg)(nil)
 	_ media.SIPInfo = (*RTPLeg)(nil)
+
+	_ media.RemoteHolder = (*RTPLeg)(nil)
 )
 
 // RTPOptions configure a new RTP leg.
@@ -70,6 +72,7 @@ type RTPLeg struct {
 
 	onState atomic.Pointer[func(State)]
 	onDTMF  atomic.Pointer[func(rune)]
+	onHold  atomic.Pointer[func(bool)]
 
 	sipCallID atomic.Pointer[string]
 	sipStatus atomic.Int32
@@ -159,10 +162,11 @@ func (l *RTPLeg) FarDirection() Direction {
 }
 
 // RemoteHeld reports whether the far end holds the call (sendonly, inactive or c=0.0.0.0).
-func (l *RTPLeg) RemoteHeld() bool {
-	d := l.FarDirection()
-	return d == SendOnly || d == Inactive
-}
+func (l *RTPLeg) RemoteHeld() bool { return l.FarDirection().holds() }
+
+// OnRemoteHold sets the handler of the far end's own hold (true: its offer or answer is
+// sendonly, inactive or c=0.0.0.0) and resume (false), called when that changes.
+func (l *RTPLeg) OnRemoteHold(f func(held bool)) { l.onHold.Store(&f) }
 
 // OnState sets the state handler.
 func (l *RTPLeg) OnState(f func(State)) { l.onState.Store(&f) }
@@ -258,11 +262,19 @@ func (l *RTPLeg) apply(n *negotiated) {
 		l.destRTCP.Store(n.rtcp)
 	}
 	first := l.state == StateNew
+	old := l.neg.Load()
 	l.neg.Store(n)
 	l.mu.Unlock()
 	l.out.bind(l.id, rtpWriter{l}, l.ssrc, n.pt, n.tePT, n.hasTE)
 	if first {
 		l.setState(StateConnecting)
+	}
+	if was, is := old != nil && old.farDir.holds(), n.farDir.holds(); was != is {
+		l.post(func() {
+			if f := l.onHold.Load(); f != nil {
+				(*f)(is)
+			}
+		})
 	}
 }
 

@@ -296,6 +296,8 @@ func TestRTPLegNegotiationRefusalsAndHold(t *testing.T) {
 	if l.Codec() != "" || l.State() != StateNew {
 		t.Fatal("a refused offer changed the leg")
 	}
+	holds := make(chan bool, 4)
+	l.OnRemoteHold(func(held bool) { holds <- held })
 	far := newFarEnd(t, true, 101)
 	_, err := l.Answer(far.offer(0, SendRecv))
 	must(t, err)
@@ -307,6 +309,12 @@ func TestRTPLegNegotiationRefusalsAndHold(t *testing.T) {
 	if !strings.Contains(ans, "a=recvonly") || !l.RemoteHeld() {
 		t.Fatalf("hold re-offer: held=%v answer:\n%s", l.RemoteHeld(), ans)
 	}
+	if h := recvHold(t, holds); !h {
+		t.Fatal("OnRemoteHold(false) for a sendonly re-offer")
+	}
+	if _, err := l.Answer(far.offer(0, Inactive)); err != nil { // still held: not reported again
+		t.Fatal(err)
+	}
 	sentAtHold := l.Stats().PacketsOut
 	waitFor(t, 5*time.Second, "the output to keep ticking while held", func() bool { return l.Stats().PacketsOut > sentAtHold+5 })
 	n := far.audioCount()
@@ -317,6 +325,20 @@ func TestRTPLegNegotiationRefusalsAndHold(t *testing.T) {
 	_, err = l.Answer(far.offer(0, SendRecv))
 	must(t, err)
 	waitFor(t, 5*time.Second, "audio after retrieve", func() bool { return far.audioCount() > n+3 })
+	if h := recvHold(t, holds); h || len(holds) != 0 {
+		t.Fatalf("after retrieve: OnRemoteHold(%v), %d more reports; want one false", h, len(holds))
+	}
+}
+
+func recvHold(t *testing.T, c <-chan bool) bool {
+	t.Helper()
+	select {
+	case h := <-c:
+		return h
+	case <-time.After(10 * time.Second):
+		t.Fatal("no OnRemoteHold report")
+		return false
+	}
 }
 
 // A far end that goes quiet (no RTP, no RTCP) is reported Disconnected, then Failed.

@@ -49,6 +49,10 @@ func (d Direction) reverse() Direction {
 	return d
 }
 
+// holds reports whether a far end writing d holds the call (it sends at most hold audio and
+// wants nothing back).
+func (d Direction) holds() bool { return d == SendOnly || d == Inactive }
+
 // negotiated is the outcome of one offer/answer: immutable, swapped whole.
 type negotiated struct {
 	pt      uint8 // audio payload type (0 or 8)

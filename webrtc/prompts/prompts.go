@@ -76,8 +76,13 @@ var holdOnce = sync.OnceValue(func() []byte {
 // option (adapter/core.Prompts).
 type Library struct{}
 
-// Clip returns the named embedded prompt.
-func (Library) Clip(name string) ([]byte, error) { return Get(name) }
+// Clip returns the named embedded prompt, or the ringback tone (Ringback).
+func (Library) Clip(name string) ([]byte, error) {
+	if name == Ringback {
+		return RingbackTone(), nil
+	}
+	return Get(name)
+}
 
 // Hold returns the hold audio.
 func (Library) Hold() []byte { return Hold() }
