@@ -33,10 +33,12 @@ const (
 	Transfer    Op = "transfer"
 	Conference  Op = "conference"
 	RemoveParty Op = "removeparty"
+	// Consult calls: start, complete as transfer or conference, cancel (docs/consult.md).
+	Consult Op = "consult"
 )
 
 // AllOps lists every operation, in a stable order (capabilities are published in this order).
-var AllOps = []Op{Login, Logout, SetData, Ready, NotReady, Dial, Answer, Reject, HangUp, Hold, Retrieve, Mute, Unmute, DTMF, Transfer, Conference, RemoveParty}
+var AllOps = []Op{Login, Logout, SetData, Ready, NotReady, Dial, Answer, Reject, HangUp, Hold, Retrieve, Mute, Unmute, DTMF, Transfer, Conference, RemoveParty, Consult}
 
 // Mode decides what a desktop may do.
 type Mode interface {

@@ -70,6 +70,8 @@ type callRT struct {
 	grace   map[string]clock.Timer
 	confGen int // bumped per conference invitation: its ring timeout checks it
 
+	cons consultLink // the linked primary or consult call (consult.go)
+
 	rec  record
 	done chan struct{} // closed when the call ends
 }
@@ -92,12 +94,17 @@ type CallView struct {
 	Muted       []string          `json:"muted"`
 	Variables   map[string]string `json:"variables"`
 	CreatedAt   string            `json:"created_at"`
+	ConsultOf   string            `json:"consult_of,omitempty"`      // a consult call: its primary
+	ConsultCall string            `json:"consult_call_id,omitempty"` // a primary: its consult call
 }
 
 func (cl *callRT) view() CallView {
 	v := CallView{CallID: cl.id, State: string(cl.state), Direction: cl.direction, Source: cl.source, Media: cl.media,
 		Phone: cl.phone, DisplayName: cl.displayName, Queue: cl.queue, Held: cl.held || cl.remoteHeld, Agents: []string{}, Muted: []string{},
-		Variables: maps.Clone(cl.vars), CreatedAt: cl.created.UTC().Format(event.TimeFormat)}
+		Variables: maps.Clone(cl.vars), CreatedAt: cl.created.UTC().Format(event.TimeFormat), ConsultOf: cl.cons.of}
+	if cl.cons.consult != nil {
+		v.ConsultCall = cl.cons.consult.id
+	}
 	for _, a := range cl.agents {
 		v.Agents = append(v.Agents, a.id)
 	}
@@ -206,7 +213,8 @@ func (cl *callRT) parties() int {
 // agent).
 func (t *tenant) incomingLocked(f *fx, cl *callRT, to string) {
 	t.emit(f, event.IncomingCall, event.IncomingCallData{CallID: cl.id, Phone: cl.phone, DisplayName: cl.displayName,
-		Source: cl.source, Media: firstMedia(cl.media), Queue: cl.queue, Variables: maps.Clone(cl.vars), UserID: to})
+		Source: cl.source, Media: firstMedia(cl.media), Queue: cl.queue, Variables: maps.Clone(cl.vars), UserID: to,
+		ConsultOf: cl.cons.of})
 }
 
 func firstMedia(m []string) string {
@@ -288,8 +296,9 @@ func (t *tenant) endCallLocked(f *fx, cl *callRT, reason, endedBy string) {
 	cl.rec.end(reason, endedBy, userID, cl.vars, now)
 	t.saveLocked(f, cl)
 	t.emit(f, event.CallDisconnected, event.CallDisconnectedData{CallID: cl.id, UserID: userID, Phone: cl.phone,
-		DurationMS: dur, EndedBy: endedBy})
+		DurationMS: dur, EndedBy: endedBy, ConsultOf: cl.cons.of})
 	t.releaseLocked(f, cl)
+	t.consultEndedLocked(cl)
 }
 
 // releaseLocked frees an ended call's agents and legs and forgets the call.

@@ -164,7 +164,7 @@ func (t *tenant) answerLocked(f *fx, cl *callRT, me *agentRT) error {
 	if conf {
 		t.emit(f, event.PartyAdded, event.PartyData{CallID: cl.id, UserID: me.id, Phone: me.id, PartyID: me.id})
 	}
-	t.emit(f, event.CallConnected, event.CallConnectedData{CallID: cl.id, UserID: me.id, Phone: cl.phone})
+	t.emit(f, event.CallConnected, event.CallConnectedData{CallID: cl.id, UserID: me.id, Phone: cl.phone, ConsultOf: cl.cons.of})
 	t.saveLocked(f, cl)
 	return nil
 }
@@ -180,6 +180,9 @@ func (t *tenant) rejectLocked(ctx context.Context, f *fx, cl *callRT, me *agentR
 }
 
 func (t *tenant) holdRetrieveLocked(f *fx, cl *callRT, me *agentRT, hold bool) {
+	if !hold {
+		t.alternateLocked(f, cl, me) // consult.go: the agent's other call goes on hold
+	}
 	cl.held = hold
 	if hold {
 		_ = cl.moveLocked(call.Held)

@@ -48,7 +48,7 @@ func (c *Core) MakeCall(ctx context.Context, a Actor, userID, phone string, vars
 		case target == userID:
 			return fmt.Errorf("%w: a user cannot call itself", ErrInvalid)
 		}
-		v = t.dialLocked(ctx, f, caller, phone, target, vars, od)
+		v = t.dialLocked(ctx, f, caller, phone, target, vars, od, nil)
 		return nil
 	})
 	if offline {
@@ -57,8 +57,9 @@ func (c *Core) MakeCall(ctx context.Context, a Actor, userID, phone string, vars
 	return v, err
 }
 
-// dialLocked places the caller's call to phone: a queue, another agent (target) or no route.
-func (t *tenant) dialLocked(ctx context.Context, f *fx, caller *agentRT, phone, target string, vars map[string]string, od *outDial) CallView {
+// dialLocked places the caller's call to phone: a queue, another agent (target) or no route;
+// with primary, it is the consult call of primary (consult.go).
+func (t *tenant) dialLocked(ctx context.Context, f *fx, caller *agentRT, phone, target string, vars map[string]string, od *outDial, primary *callRT) CallView {
 	isQueue := t.settingsLocked(ctx).HasQueue(phone)
 	direction := "outbound"
 	if target != "" || isQueue {
@@ -67,13 +68,17 @@ func (t *tenant) dialLocked(ctx context.Context, f *fx, caller *agentRT, phone, 
 	cl := t.newCallLocked(direction, "internal", phone, caller.name, []string{"audio"}, maps.Clone(vars))
 	cl.caller = caller
 	caller.calls[cl.id] = cl
+	if primary != nil {
+		t.linkConsultLocked(primary, cl, od)
+	}
 	now := t.core.now()
 	cl.rec.addLeg("agent", caller.id, caller.owner.ID, true, now)
 	cl.rec.addParty(caller.id, "", "caller", now)
 	cl.rec.UserID = caller.id
 	ch, err := caller.state.CallStarted(now)
 	_ = t.applyChange(f, caller, ch, err)
-	t.emit(f, event.OutgoingCall, event.OutgoingCallData{CallID: cl.id, UserID: caller.id, Phone: phone, Variables: maps.Clone(cl.vars)})
+	t.emit(f, event.OutgoingCall, event.OutgoingCallData{CallID: cl.id, UserID: caller.id, Phone: phone, Variables: maps.Clone(cl.vars),
+		ConsultOf: cl.cons.of})
 	switch {
 	case isQueue:
 		cl.queue, cl.rec.Queue = phone, phone // incoming_call names the queue, as the record does
@@ -83,7 +88,8 @@ func (t *tenant) dialLocked(ctx context.Context, f *fx, caller *agentRT, phone, 
 		callee := t.agents[target]
 		if callee == nil || callee.state.Status == agent.Offline || callee.state.Status == agent.DND ||
 			len(callee.calls) > 0 || callee.ringing != nil || callee.leg() == nil {
-			t.emit(f, event.CallFailed, event.CallFailedData{CallID: cl.id, UserID: caller.id, Phone: phone, Code: 486, Reason: "busy or unavailable"})
+			t.emit(f, event.CallFailed, event.CallFailedData{CallID: cl.id, UserID: caller.id, Phone: phone, Code: 486, Reason: "busy or unavailable",
+				ConsultOf: cl.cons.of})
 			t.endCallLocked(f, cl, "busy", endedBySystem)
 			break
 		}
@@ -92,7 +98,8 @@ func (t *tenant) dialLocked(ctx context.Context, f *fx, caller *agentRT, phone, 
 		t.ringLocked(ctx, f, cl, callee)
 	case t.dialOutLocked(f, cl, caller, phone, od): // a phone number over the trunk (sip.go)
 	default:
-		t.emit(f, event.CallFailed, event.CallFailedData{CallID: cl.id, UserID: caller.id, Phone: phone, Code: 404, Reason: "no outbound route"})
+		t.emit(f, event.CallFailed, event.CallFailedData{CallID: cl.id, UserID: caller.id, Phone: phone, Code: 404, Reason: "no outbound route",
+			ConsultOf: cl.cons.of})
 		t.endCallLocked(f, cl, endNoRoute, endedBySystem)
 	}
 	if !cl.state.Terminal() {

@@ -52,7 +52,7 @@ func (t *tenant) dequeueLocked(cl *callRT) {
 func (t *tenant) queueTimeoutLocked(f *fx, cl *callRT) {
 	t.dequeueLocked(cl)
 	t.emit(f, event.CallFailed, event.CallFailedData{CallID: cl.id, UserID: "", Phone: cl.phone, Code: 480,
-		Reason: "queue timeout: no agent answered"})
+		Reason: "queue timeout: no agent answered", ConsultOf: cl.cons.of})
 	p := t.playLocked(cl, PromptUnavailable)
 	if p == nil {
 		t.endCallLocked(f, cl, endQueueTimeout, endedBySystem)
@@ -152,7 +152,8 @@ func (t *tenant) ringFailedLocked(ctx context.Context, f *fx, cl *callRT, missed
 	if missed {
 		code, reason = 408, "no answer"
 	}
-	t.emit(f, event.CallFailed, event.CallFailedData{CallID: cl.id, UserID: a.id, Phone: cl.phone, Code: code, Reason: reason})
+	t.emit(f, event.CallFailed, event.CallFailedData{CallID: cl.id, UserID: a.id, Phone: cl.phone, Code: code, Reason: reason,
+		ConsultOf: cl.cons.of})
 	if missed {
 		if r := t.settingsLocked(ctx).MissedCallReason; r != "" && a.state.Status.Available() {
 			ch, err := a.state.Set(agent.DND, r, t.core.now())

@@ -50,7 +50,8 @@ func (t *tenant) outboundHooks() dialHooks {
 		early:    func(f *fx, cl *callRT, od *outDial) { od.early = true; t.earlyMediaLocked(f, cl) },
 		answered: func(f *fx, cl *callRT, _ *outDial) { t.outAnsweredLocked(f, cl) },
 		failed: func(f *fx, cl *callRT, _ *outDial, code int, reason string) {
-			t.emit(f, event.CallFailed, event.CallFailedData{CallID: cl.id, UserID: cl.rec.UserID, Phone: cl.phone, Code: code, Reason: reason})
+			t.emit(f, event.CallFailed, event.CallFailedData{CallID: cl.id, UserID: cl.rec.UserID, Phone: cl.phone, Code: code,
+				Reason: reason, ConsultOf: cl.cons.of})
 			t.endCallLocked(f, cl, endDialFailed, endedByRemote)
 		},
 		ended: func(f *fx, cl *callRT, _ *outDial) { t.endCallLocked(f, cl, endRemoteHangUp, endedByRemote) },
@@ -164,7 +165,7 @@ func (t *tenant) outAnsweredLocked(f *fx, cl *callRT) {
 	cl.rec.answerLeg("", cl.customer.ID(), now)
 	t.sipRecordLocked(cl)
 	t.wireLocked(cl)
-	t.emit(f, event.CallConnected, event.CallConnectedData{CallID: cl.id, UserID: cl.rec.UserID, Phone: cl.phone})
+	t.emit(f, event.CallConnected, event.CallConnectedData{CallID: cl.id, UserID: cl.rec.UserID, Phone: cl.phone, ConsultOf: cl.cons.of})
 	t.saveLocked(f, cl)
 }
 

@@ -16,6 +16,7 @@ func (cl *callRT) remoteLeg() media.Leg {
 // wireLocked derives every output of the call's legs from its state. It is idempotent and is
 // called after every change, so media never drifts from the model.
 func (t *tenant) wireLocked(cl *callRT) {
+	defer t.consultWireLocked(cl) // consult.go: a live consult partner keeps the agent's leg
 	remote := cl.remoteLeg()
 	var agentLegs []media.Leg
 	away := false

@@ -3,6 +3,7 @@ package event
 // The payloads (data) of the events the core emits, one struct per schema in schemas/events:
 // the json tags are the schema's fields, so renaming a field breaks the build of every emitter.
 // Fields are in alphabetical order, which keeps the wire bytes those of the maps they replaced.
+// consult_of, on the events of a consult call, is the id of its primary call (docs/consult.md).
 
 // StatusChangedData is status_changed.
 type StatusChangedData struct {
@@ -16,6 +17,7 @@ type StatusChangedData struct {
 // it alerts an agent.
 type IncomingCallData struct {
 	CallID      string            `json:"call_id"`
+	ConsultOf   string            `json:"consult_of,omitempty"`
 	DisplayName string            `json:"display_name"`
 	Media       string            `json:"media"`
 	Phone       string            `json:"phone"`
@@ -28,6 +30,7 @@ type IncomingCallData struct {
 // OutgoingCallData is outgoing_call.
 type OutgoingCallData struct {
 	CallID    string            `json:"call_id"`
+	ConsultOf string            `json:"consult_of,omitempty"`
 	Phone     string            `json:"phone"`
 	UserID    string            `json:"user_id"`
 	Variables map[string]string `json:"variables"`
@@ -35,23 +38,26 @@ type OutgoingCallData struct {
 
 // CallConnectedData is call_connected.
 type CallConnectedData struct {
-	CallID string `json:"call_id"`
-	Phone  string `json:"phone"`
-	UserID string `json:"user_id"`
+	CallID    string `json:"call_id"`
+	ConsultOf string `json:"consult_of,omitempty"`
+	Phone     string `json:"phone"`
+	UserID    string `json:"user_id"`
 }
 
 // CallFailedData is call_failed (user_id "" for a call that failed in its queue).
 type CallFailedData struct {
-	CallID string `json:"call_id"`
-	Code   int    `json:"code"`
-	Phone  string `json:"phone"`
-	Reason string `json:"reason"`
-	UserID string `json:"user_id"`
+	CallID    string `json:"call_id"`
+	Code      int    `json:"code"`
+	ConsultOf string `json:"consult_of,omitempty"`
+	Phone     string `json:"phone"`
+	Reason    string `json:"reason"`
+	UserID    string `json:"user_id"`
 }
 
 // CallDisconnectedData is call_disconnected.
 type CallDisconnectedData struct {
 	CallID     string `json:"call_id"`
+	ConsultOf  string `json:"consult_of,omitempty"`
 	DurationMS int64  `json:"duration_ms"`
 	EndedBy    string `json:"ended_by"`
 	Phone      string `json:"phone"`
@@ -81,11 +87,14 @@ type PartyData struct {
 	UserID  string `json:"user_id"`
 }
 
-// CallTransferredData is call_transferred.
+// CallTransferredData is call_transferred: to is the destination as given; a consult transfer
+// also names the party that took the call, to_user_id (an agent) or phone (a number).
 type CallTransferredData struct {
 	CallID     string            `json:"call_id"`
 	FromUserID string            `json:"from_user_id"`
+	Phone      string            `json:"phone,omitempty"`
 	To         string            `json:"to"`
+	ToUserID   string            `json:"to_user_id,omitempty"`
 	Variables  map[string]string `json:"variables"`
 }
 
