@@ -95,6 +95,7 @@ func (a *API) Routes() chi.Router {
 
 		r.With(staff).Get("/events", a.listEvents)
 		a.commandRoutes(r.With(staff))
+		a.consultRoutes(r.With(staff)) // consult.go
 	})
 	return r
 }

@@ -88,6 +88,7 @@ type operation struct {
 	params       []any    // parameter objects or $refs
 	body         string   // schema name of the JSON request body ("rest/put_user"), "" for none
 	mergePatch   bool     // the body may also be sent as application/merge-patch+json
+	optionalBody bool     // the body may be left out
 	ok           []response
 	headers      map[int]obj // response headers by success status
 	errs         []int       // problem statuses beyond those every operation of its kind has
@@ -278,7 +279,7 @@ func (b *openAPIBuilder) operation(op operation) obj {
 		if op.mergePatch {
 			media["application/merge-patch+json"] = obj{"schema": b.schemaRef(op.body, "")}
 		}
-		o["requestBody"] = obj{"required": true, "content": media}
+		o["requestBody"] = obj{"required": !op.optionalBody, "content": media}
 		statuses = append(statuses, 400, 413, 415, 422)
 	}
 	if op.roles != nil {

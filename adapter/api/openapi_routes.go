@@ -140,5 +140,6 @@ func operations() []operation {
 			ok:      []response{{200, "The agent is logged out.", ref("LoggedOut")}},
 			errs:    []int{404, 409, 422}},
 	}
+	ops = append(ops, consultOperations()...) // consult.go
 	return append(append(ops, trunkOperations()...), liveOperations()...)
 }

@@ -49,6 +49,9 @@ func (c *conn) command(data []byte) {
 	case "snapshot":
 		c.snapshot(c.edge.Hub.Head(c.claims.Account))
 		result = map[string]any{}
+	case "consult", "consult_transfer", "consult_conference", "consult_cancel":
+		c.consultCommand(a, m.RequestID, m.Command, m.CallID, m.Arg, m.Variables) // consult.go
+		return
 	case "setdata":
 		if m.CallID == "" {
 			c.fail(m.RequestID, "invalid_message", "setdata needs call_id", []schemas.FieldError{{Field: "call_id", Message: "is required"}})
