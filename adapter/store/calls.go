@@ -316,7 +316,43 @@ func parseCursor(s string) (cursor, error) {
 // descending), and the cursor of the next page, "" after the last one. Pagination is keyset
 // based: records saved while paging never cause a duplicate or a skip of older records.
 func (s *Store) Calls(ctx context.Context, account string, f CallFilter) (calls []Call, next string, err error) {
-	limit := f.Limit
+	q, args, limit, err := callsQuery(account, f)
+	if err != nil {
+		return nil, "", err
+	}
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("store: calls %q: %w", account, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		c, err := scanCall(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("store: calls %q: %w", account, err)
+		}
+		calls = append(calls, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("store: calls %q: %w", account, err)
+	}
+	calls, next = callsPage(calls, limit)
+	return calls, next, nil
+}
+
+// callsPage cuts the limit+1 rows of callsQuery to one page and its next cursor.
+func callsPage(calls []Call, limit int) ([]Call, string) {
+	if len(calls) <= limit {
+		return calls, ""
+	}
+	calls = calls[:limit]
+	last := calls[limit-1]
+	return calls, cursor{created: ms(last.CreatedAt), id: last.ID}.String()
+}
+
+// callsQuery is the query (with ? placeholders) of one page of Calls: it asks for limit+1 rows,
+// the extra one telling whether a next page exists.
+func callsQuery(account string, f CallFilter) (query string, args []any, limit int, err error) {
+	limit = f.Limit
 	if limit <= 0 {
 		limit = DefaultCallLimit
 	}
@@ -326,7 +362,6 @@ func (s *Store) Calls(ctx context.Context, account string, f CallFilter) (calls 
 	// (its primary key is the index), calls otherwise (index calls_newest).
 	var (
 		q     strings.Builder
-		args  []any
 		t, id string
 	)
 	if f.UserID != "" {
@@ -360,7 +395,7 @@ func (s *Store) Calls(ctx context.Context, account string, f CallFilter) (calls 
 	if f.After != "" {
 		cur, err := parseCursor(f.After)
 		if err != nil {
-			return nil, "", err
+			return "", nil, 0, err
 		}
 		q.WriteString(` AND (` + t + `.created_at < ? OR (` + t + `.created_at = ? AND ` + id + ` < ?))`)
 		args = append(args, cur.created, cur.created, cur.id)
@@ -368,27 +403,7 @@ func (s *Store) Calls(ctx context.Context, account string, f CallFilter) (calls 
 	q.WriteString(` ORDER BY ` + t + `.created_at DESC, ` + id + ` DESC LIMIT ?`)
 	args = append(args, limit+1)
 
-	rows, err := s.r.QueryContext(ctx, q.String(), args...)
-	if err != nil {
-		return nil, "", fmt.Errorf("store: calls %q: %w", account, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		c, err := scanCall(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("store: calls %q: %w", account, err)
-		}
-		calls = append(calls, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("store: calls %q: %w", account, err)
-	}
-	if len(calls) > limit {
-		calls = calls[:limit]
-		last := calls[limit-1]
-		next = cursor{created: ms(last.CreatedAt), id: last.ID}.String()
-	}
-	return calls, next, nil
+	return q.String(), args, limit, nil
 }
 
 // OpenCalls returns every call record, of every account, that has no end yet, oldest first.

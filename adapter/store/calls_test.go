@@ -32,9 +32,11 @@ func fullCall() Call {
 	}
 }
 
-func TestCallRoundTrip(t *testing.T) {
+func TestCallRoundTrip(t *testing.T) { eachBackend(t, testCallRoundTrip) }
+
+func testCallRoundTrip(t *testing.T, be backend) {
 	ctx := context.Background()
-	s := newStore(t, "a", "b")
+	s := be.newStore(t, "a", "b")
 
 	minimal := Call{Account: "a", ID: "call-2", Direction: "outbound", State: "failed", CreatedAt: at(time.Hour), FailCode: 486}
 	for _, c := range []Call{fullCall(), minimal} {
@@ -81,9 +83,11 @@ func TestCallRoundTrip(t *testing.T) {
 	}
 }
 
-func TestCallErrors(t *testing.T) {
+func TestCallErrors(t *testing.T) { eachBackend(t, testCallErrors) }
+
+func testCallErrors(t *testing.T, be backend) {
 	ctx := context.Background()
-	s := newStore(t, "a", "b")
+	s := be.newStore(t, "a", "b")
 	if err := s.SaveCall(ctx, fullCall()); err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +129,7 @@ func TestCallErrors(t *testing.T) {
 // seedCalls saves n calls for account a, many sharing a creation time (ties are ordered by id),
 // each with agent agent-(i%3) and, for every 4th, a transfer party agent-x. It returns them
 // newest first.
-func seedCalls(t *testing.T, s *Store, n int) []Call {
+func seedCalls(t *testing.T, s Backend, n int) []Call {
 	t.Helper()
 	var all []Call
 	for i := 0; i < n; i++ {
@@ -153,9 +157,11 @@ func seedCalls(t *testing.T, s *Store, n int) []Call {
 	return all
 }
 
-func TestCallsPagination(t *testing.T) {
+func TestCallsPagination(t *testing.T) { eachBackend(t, testCallsPagination) }
+
+func testCallsPagination(t *testing.T, be backend) {
 	ctx := context.Background()
-	s := newStore(t, "a", "b")
+	s := be.newStore(t, "a", "b")
 	all := seedCalls(t, s, 103)
 	// Account b has a call at the same instants to prove isolation.
 	if err := s.SaveCall(ctx, Call{Account: "b", ID: "c000", UserID: "agent-0", CreatedAt: at(0)}); err != nil {
@@ -270,12 +276,14 @@ func TestCallsPagination(t *testing.T) {
 	}
 }
 
-func TestCallsLimitCap(t *testing.T) {
+func TestCallsLimitCap(t *testing.T) { eachBackend(t, testCallsLimitCap) }
+
+func testCallsLimitCap(t *testing.T, be backend) {
 	if testing.Short() {
 		t.Skip("saves 501 calls")
 	}
 	ctx := context.Background()
-	s := newStore(t, "a")
+	s := be.newStore(t, "a")
 	for i := 0; i <= MaxCallLimit; i++ {
 		if err := s.SaveCall(ctx, Call{Account: "a", ID: fmt.Sprintf("c%04d", i), CreatedAt: base}); err != nil {
 			t.Fatal(err)

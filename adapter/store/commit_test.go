@@ -21,7 +21,11 @@ func commitCall(acct, id, state string) CallRow {
 }
 
 func TestCommitEventsAndRecordsTogether(t *testing.T) {
-	s := newStore(t, "a")
+	eachBackend(t, testCommitEventsAndRecordsTogether)
+}
+
+func testCommitEventsAndRecordsTogether(t *testing.T, be backend) {
+	s := be.newStore(t, "a")
 	ctx := context.Background()
 	callErrs, err := s.Commit(ctx, evs("a", 1, 3), []CallRow{commitCall("a", "c1", "ringing"),
 		commitCall("ghost", "c2", "ringing"), commitCall("a", "c1", "ended")})
@@ -44,8 +48,10 @@ func TestCommitEventsAndRecordsTogether(t *testing.T) {
 	}
 }
 
-func TestCommitConflictWritesNothing(t *testing.T) {
-	s := newStore(t, "a")
+func TestCommitConflictWritesNothing(t *testing.T) { eachBackend(t, testCommitConflictWritesNothing) }
+
+func testCommitConflictWritesNothing(t *testing.T, be backend) {
+	s := be.newStore(t, "a")
 	ctx := context.Background()
 	if _, err := s.Commit(ctx, evs("a", 1, 2), nil); err != nil {
 		t.Fatal(err)
@@ -70,8 +76,10 @@ func TestCommitConflictWritesNothing(t *testing.T) {
 	}
 }
 
-func TestLastStatusesAndOpenCalls(t *testing.T) {
-	s := newStore(t, "a")
+func TestLastStatusesAndOpenCalls(t *testing.T) { eachBackend(t, testLastStatusesAndOpenCalls) }
+
+func testLastStatusesAndOpenCalls(t *testing.T, be backend) {
+	s := be.newStore(t, "a")
 	ctx := context.Background()
 	ev := func(seq int64, name, data string) event.Event {
 		e := event.Event{Account: "a", Seq: seq, Time: at(time.Duration(seq) * time.Second), Name: name}

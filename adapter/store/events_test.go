@@ -50,9 +50,11 @@ func seqRange(from, to int64) []int64 {
 	return out
 }
 
-func TestAppendAndReadEvents(t *testing.T) {
+func TestAppendAndReadEvents(t *testing.T) { eachBackend(t, testAppendAndReadEvents) }
+
+func testAppendAndReadEvents(t *testing.T, be backend) {
 	ctx := context.Background()
-	s := newStore(t)
+	s := be.newStore(t)
 
 	// One batch, two accounts interleaved, one event without data.
 	a, b := evs("a", 1, 3), evs("b", 1, 2)
@@ -118,9 +120,11 @@ func TestAppendAndReadEvents(t *testing.T) {
 	}
 }
 
-func TestAppendEventsRejects(t *testing.T) {
+func TestAppendEventsRejects(t *testing.T) { eachBackend(t, testAppendEventsRejects) }
+
+func testAppendEventsRejects(t *testing.T, be backend) {
 	ctx := context.Background()
-	s := newStore(t)
+	s := be.newStore(t)
 	if err := s.AppendEvents(ctx, evs("a", 1, 3)); err != nil {
 		t.Fatal(err)
 	}
@@ -154,20 +158,19 @@ func TestAppendEventsRejects(t *testing.T) {
 	}
 }
 
-func TestEventsSurviveReopen(t *testing.T) {
+func TestEventsSurviveReopen(t *testing.T) { eachBackend(t, testEventsSurviveReopen) }
+
+func testEventsSurviveReopen(t *testing.T, be backend) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "cti.db")
-	s, err := Open(ctx, path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	where := be.fresh(t)
+	s := be.open(t, where)
 	if err := s.AppendEvents(ctx, append(evs("a", 1, 50), evs("b", 1, 7)...)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s = openTest(t, path)
+	s = be.open(t, where)
 	got, err := s.Events(ctx, "a", 0, 1000)
 	if err != nil || !reflect.DeepEqual(got, evs("a", 1, 50)) {
 		t.Errorf("after reopen Events(a) = %v, %v", seqsOf(got), err)
@@ -181,9 +184,11 @@ func TestEventsSurviveReopen(t *testing.T) {
 	}
 }
 
-func TestPruneEvents(t *testing.T) {
+func TestPruneEvents(t *testing.T) { eachBackend(t, testPruneEvents) }
+
+func testPruneEvents(t *testing.T, be backend) {
 	ctx := context.Background()
-	s := newStore(t)
+	s := be.newStore(t)
 	// Event seq n has time base+n s. More than one prune chunk for a.
 	const n = pruneChunk*2 + 123
 	for first := int64(1); first <= n; first += 1000 {
@@ -243,9 +248,11 @@ func TestPruneEvents(t *testing.T) {
 }
 
 // Readers run while the single writer appends; every read sees a contiguous prefix.
-func TestConcurrentAppendAndRead(t *testing.T) {
+func TestConcurrentAppendAndRead(t *testing.T) { eachBackend(t, testConcurrentAppendAndRead) }
+
+func testConcurrentAppendAndRead(t *testing.T, be backend) {
 	ctx := context.Background()
-	s := newStore(t)
+	s := be.newStore(t)
 	const batches, size = 40, 25
 	var wg sync.WaitGroup
 	done := make(chan struct{})

@@ -209,10 +209,12 @@ func TestNewerSchemaRefused(t *testing.T) {
 	}
 }
 
-func TestAccounts(t *testing.T) {
+func TestAccounts(t *testing.T) { eachBackend(t, testAccounts) }
+
+func testAccounts(t *testing.T, be backend) {
 	ctx := context.Background()
-	s := newStore(t)
-	s.now = func() time.Time { return base }
+	s := be.newStore(t)
+	s.setNow(func() time.Time { return base })
 
 	steps := []struct {
 		name string
@@ -325,11 +327,13 @@ func TestCreateAccountWhileAnotherWriterHoldsLock(t *testing.T) {
 	}
 }
 
-func TestUsers(t *testing.T) {
+func TestUsers(t *testing.T) { eachBackend(t, testUsers) }
+
+func testUsers(t *testing.T, be backend) {
 	ctx := context.Background()
-	s := newStore(t, "a", "b")
+	s := be.newStore(t, "a", "b")
 	clock := base
-	s.now = func() time.Time { return clock }
+	s.setNow(func() time.Time { return clock })
 
 	put := func(u User, wantCreated bool) func() error {
 		return func() error {
@@ -411,10 +415,12 @@ func TestUsers(t *testing.T) {
 	}
 }
 
-func TestTokens(t *testing.T) {
+func TestTokens(t *testing.T) { eachBackend(t, testTokens) }
+
+func testTokens(t *testing.T, be backend) {
 	ctx := context.Background()
-	s := newStore(t)
-	s.now = func() time.Time { return at(time.Hour) }
+	s := be.newStore(t)
+	s.setNow(func() time.Time { return at(time.Hour) })
 
 	tok := func(id, acct string, exp time.Duration) Token {
 		return Token{ID: id, Account: acct, Role: "integrator", Subject: "crm", IssuedAt: base, ExpiresAt: at(exp)}

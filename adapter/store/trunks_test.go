@@ -8,9 +8,11 @@ import (
 
 // Trunks round-trip; numbers are unique across accounts; the password is kept when a
 // replacement omits it; deleting a trunk frees its numbers.
-func TestTrunks(t *testing.T) {
+func TestTrunks(t *testing.T) { eachBackend(t, testTrunks) }
+
+func testTrunks(t *testing.T, be backend) {
 	ctx := context.Background()
-	s := newStore(t, "acme", "globex")
+	s := be.newStore(t, "acme", "globex")
 	tr := Trunk{Account: "acme", Name: "carrier", Host: "10.0.0.1:5060", Transport: "udp",
 		Numbers: []string{"+15550100", "+15550101"}, FromNumber: "+15550100", Username: "u", Password: "secret",
 		Codecs: []string{"PCMU"}, MaxCalls: 10}
