@@ -82,7 +82,7 @@ func Start(ctx context.Context) (*Server, error) {
 		s.Stop()
 		return nil, err
 	}
-	opts := fmt.Sprintf("-c listen_addresses='' -c unix_socket_directories='%s' -p %d -c fsync=off "+
+	opts := fmt.Sprintf("-c listen_addresses='' -c unix_socket_directories='%s' -p %d "+
 		"-c max_connections=200 -c shared_buffers=32MB", s.dir, s.port)
 	if err := s.run(ctx, "pg_ctl", "-D", data, "-l", filepath.Join(s.dir, "server.log"), "-w", "-t", "60",
 		"-o", opts, "start"); err != nil {

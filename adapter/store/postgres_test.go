@@ -1,0 +1,158 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/cti-adapter/cti-adapter/adapter/event"
+)
+
+// The tests here are about what only PostgreSQL has: several nodes on one database.
+
+func TestPostgresDDLTranslation(t *testing.T) {
+	for v := 1; v <= len(migrations); v++ {
+		ddl := postgresMigration(v)
+		for _, bad := range []string{"WITHOUT ROWID", " INTEGER", " BLOB"} {
+			if strings.Contains(ddl, bad) {
+				t.Errorf("migration %d for PostgreSQL still has %q:\n%s", v, bad, ddl)
+			}
+		}
+	}
+	got := postgresDDL("CREATE TABLE x (a TEXT PRIMARY KEY, b INTEGER, c BLOB) WITHOUT ROWID;")
+	want := `CREATE TABLE x (a TEXT COLLATE "C" PRIMARY KEY, b BIGINT, c BYTEA);`
+	if got != want {
+		t.Errorf("postgresDDL = %s, want %s", got, want)
+	}
+}
+
+// Nodes starting at once on an empty database apply every migration exactly once.
+func TestPostgresConcurrentMigration(t *testing.T) {
+	dsn := postgresBackend.fresh(t)
+	ctx := context.Background()
+	const nodes = 4
+	var wg sync.WaitGroup
+	errs := make([]error, nodes)
+	stores := make([]*Postgres, nodes)
+	for i := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stores[i], errs[i] = OpenPostgres(ctx, dsn, nil)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+		defer stores[i].Close()
+	}
+	var steps int
+	if err := stores[0].pool.QueryRow(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&steps); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := stores[0].schemaVersion(ctx); err != nil || v != len(migrations) || steps != len(migrations) {
+		t.Fatalf("schema version %d (%v), %d steps recorded; want %d", v, err, steps, len(migrations))
+	}
+}
+
+func TestPostgresNewerSchemaRefused(t *testing.T) {
+	ctx := context.Background()
+	dsn := postgresBackend.fresh(t)
+	p := postgresBackend.open(t, dsn).(*Postgres)
+	if _, err := p.pool.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, 0)`,
+		len(migrations)+1); err != nil {
+		t.Fatal(err)
+	}
+	if p2, err := OpenPostgres(ctx, dsn, nil); err == nil {
+		p2.Close()
+		t.Fatal("OpenPostgres accepted a schema newer than the binary")
+	}
+}
+
+func TestPostgresOpenErrors(t *testing.T) {
+	ctx := context.Background()
+	if _, err := OpenPostgres(ctx, "", nil); !errors.Is(err, ErrInvalid) {
+		t.Errorf("empty DSN: %v, want ErrInvalid", err)
+	}
+	_, err := OpenPostgres(ctx, "postgres://u:s3cret@host:notaport/db", nil)
+	if !errors.Is(err, ErrInvalid) || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("bad DSN: %v, want ErrInvalid without the password", err)
+	}
+	srv := pgServer(t)
+	if _, err := OpenPostgres(ctx, srv.DSN("no_such_db"), nil); err == nil || errors.Is(err, ErrInvalid) {
+		t.Errorf("missing database: %v, want a connection error", err)
+	}
+}
+
+// Two nodes appending the same seqs of one account: exactly one wins each round, the other
+// gets ErrConflict, and the log holds every seq once, from the winners.
+func TestPostgresTwoWritersOneAccount(t *testing.T) {
+	ctx := context.Background()
+	dsn := postgresBackend.fresh(t)
+	nodes := []testStore{postgresBackend.open(t, dsn), postgresBackend.open(t, dsn)}
+	const rounds, size = 50, 4
+	winners := make([]string, 0, rounds)
+	for r := range rounds {
+		first := int64(r*size + 1)
+		var wg sync.WaitGroup
+		errs := make([]error, len(nodes))
+		for i, n := range nodes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				batch := evs("a", first, size)
+				for j := range batch {
+					batch[j].Data = []byte(fmt.Sprintf(`{"node":%d}`, i))
+				}
+				errs[i] = n.AppendEvents(ctx, batch)
+			}()
+		}
+		wg.Wait()
+		ok := 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+				winners = append(winners, fmt.Sprintf(`{"node":%d}`, i))
+			case !errors.Is(err, ErrConflict):
+				t.Fatalf("round %d node %d: %v, want success or ErrConflict", r, i, err)
+			}
+		}
+		if ok != 1 {
+			t.Fatalf("round %d: %d writers succeeded, want exactly 1 (%v)", r, ok, errs)
+		}
+	}
+	got, err := nodes[0].Events(ctx, "a", 0, MaxEventLimit)
+	if err != nil || len(got) != rounds*size {
+		t.Fatalf("log holds %d events (%v), want %d", len(got), err, rounds*size)
+	}
+	for i, e := range got {
+		if e.Seq != int64(i+1) || string(e.Data) != winners[i/size] {
+			t.Fatalf("event %d: seq %d data %s, want seq %d from %s", i, e.Seq, e.Data, i+1, winners[i/size])
+		}
+	}
+}
+
+// A call record written on one node is read on another; records of an unknown account are
+// refused alone, inside a batch with events, on PostgreSQL as on SQLite.
+func TestPostgresRecordAcrossNodes(t *testing.T) {
+	ctx := context.Background()
+	dsn := postgresBackend.fresh(t)
+	a, b := postgresBackend.open(t, dsn), postgresBackend.open(t, dsn)
+	if _, err := a.CreateAccount(ctx, "acme", nil); err != nil {
+		t.Fatal(err)
+	}
+	callErrs, err := a.Commit(ctx, []event.Event{evs("acme", 1, 1)[0]},
+		[]CallRow{commitCall("acme", "c1", "ended"), commitCall("ghost", "c2", "ended")})
+	if err != nil || len(callErrs) != 2 || callErrs[0] != nil || !errors.Is(callErrs[1], ErrNotFound) {
+		t.Fatalf("Commit: %v, %v", callErrs, err)
+	}
+	if c, err := b.Call(ctx, "acme", "c1"); err != nil || c.State != "ended" {
+		t.Fatalf("other node reads %+v, %v", c, err)
+	}
+}
