@@ -18,6 +18,7 @@ type Config struct {
 	Addr            string        // HTTP listen address
 	DataDir         string        // SQLite store, JWT secret
 	StoreSync       string        // normal (survives kill -9) or full (survives power loss)
+	Postgres        string        // PostgreSQL DSN of the store (empty: SQLite in DataDir); postgres.go
 	PublicURL       string        // external base URL, e.g. https://cti.example.com (default http://localhost<addr>)
 	NoDemo          bool          // do not create the demo account on a new data dir
 	LogLevel        string        // debug, info, warn, error
@@ -72,6 +73,7 @@ func (c *Config) Bind(fs *flag.FlagSet, scope Scope) error {
 	b.str(&c.StoreSync, "store-sync", "CTI_STORE_SYNC", "commit durability: normal (survives a crash of the process, kill -9 included) or full (also power loss; fsync per commit)")
 	b.str(&c.JWTAlg, "jwt-alg", "CTI_JWT_ALG", "token signing algorithm: HS256, RS256 or EdDSA")
 	b.str(&c.JWTKeyFile, "jwt-key-file", "CTI_JWT_KEY_FILE", "PEM private key for RS256 or EdDSA")
+	b.bindPostgres(c)
 	if v, ok := os.LookupEnv("CTI_JWT_SECRET"); ok {
 		c.JWTSecret = v
 	}

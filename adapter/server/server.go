@@ -76,11 +76,20 @@ func OpenBase(ctx context.Context, cfg config.Config, log *slog.Logger) (*Base, 
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.OpenWith(ctx, cfg.DataDir+string(os.PathSeparator)+StoreFile, log, store.Options{Sync: cfg.StoreSync})
+	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
 	return &Base{Store: st, Keys: keys}, nil
+}
+
+// openStore opens the PostgreSQL store when --postgres is set, else the SQLite file in the
+// data dir.
+func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (store.Backend, error) {
+	if cfg.Postgres != "" {
+		return store.OpenPostgres(ctx, cfg.Postgres, log)
+	}
+	return store.OpenWith(ctx, cfg.DataDir+string(os.PathSeparator)+StoreFile, log, store.Options{Sync: cfg.StoreSync})
 }
 
 func loadKeys(cfg config.Config) (auth.Keys, error) {
