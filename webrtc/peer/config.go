@@ -68,7 +68,8 @@ func (c Config) withDefaults() Config {
 // MimeTypeTelephoneEvent is the RFC 4733 codec name.
 const MimeTypeTelephoneEvent = "audio/telephone-event"
 
-// newMediaEngine registers PCMU (PT 0) and telephone-event/8000 only: every leg speaks G.711
+// newMediaEngine registers PCMU (PT 0) and telephone-event/8000 for audio (plus the forwarded
+// video codecs of video_codec.go): every leg speaks G.711
 // µ-law so the server can play, mix, generate DTMF and record without cgo codecs.
 func newMediaEngine(tePT uint8) (*webrtc.MediaEngine, error) {
 	m := &webrtc.MediaEngine{}
@@ -84,6 +85,9 @@ func newMediaEngine(tePT uint8) (*webrtc.MediaEngine, error) {
 		},
 		PayloadType: webrtc.PayloadType(tePT),
 	}, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, err
+	}
+	if err := registerVideoCodecs(m); err != nil { // video_codec.go
 		return nil, err
 	}
 	return m, nil

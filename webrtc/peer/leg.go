@@ -67,6 +67,7 @@ type LegStats struct {
 // Close, and a slow callback delays only this leg's later callbacks.
 type Leg struct {
 	audioPath
+	video videoPath // video_leg.go
 	id    string
 	pc    *webrtc.PeerConnection
 	track *audioTrack
@@ -105,6 +106,7 @@ func (e *Engine) NewLeg(opts LegOptions) (*Leg, error) {
 	}
 	l := &Leg{id: opts.ID, pc: pc, events: newEvents()}
 	l.audioPath.init(e)
+	l.video.init(e, opts.ID, pc)
 	l.track = &audioTrack{streamID: opts.ID, out: &l.out}
 
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
@@ -183,6 +185,9 @@ func (l *Leg) Answer(offer string) (string, error) {
 		return "", fmt.Errorf("peer: set remote offer: %w", err)
 	}
 	if err := l.ensureSender(); err != nil {
+		return "", err
+	}
+	if err := l.ensureVideo(offer); err != nil {
 		return "", err
 	}
 	if err := l.remoteApplied(); err != nil {
@@ -321,6 +326,8 @@ func (l *Leg) Close() error {
 		l.mu.Unlock()
 		l.out.close()
 		l.in.close()
+		l.video.out.close()
+		l.video.in.close()
 		l.closeErr = l.pc.Close()
 		l.workers.Wait()
 		close(l.quit)
@@ -334,6 +341,10 @@ func (l *Leg) Close() error {
 
 // handleTrack runs on a pion goroutine per remote track and becomes its reader.
 func (l *Leg) handleTrack(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+	if track.Kind() == webrtc.RTPCodecTypeVideo {
+		l.handleVideoTrack(track, recv)
+		return
+	}
 	if track.Kind() != webrtc.RTPCodecTypeAudio {
 		return
 	}
