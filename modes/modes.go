@@ -35,10 +35,14 @@ const (
 	RemoveParty Op = "removeparty"
 	// Consult calls: start, complete as transfer or conference, cancel (docs/consult.md).
 	Consult Op = "consult"
+	// Video calls (docs/video.md): the agent's camera, and its screen sharing.
+	Video       Op = "video"
+	ScreenShare Op = "screenshare"
 )
 
 // AllOps lists every operation, in a stable order (capabilities are published in this order).
-var AllOps = []Op{Login, Logout, SetData, Ready, NotReady, Dial, Answer, Reject, HangUp, Hold, Retrieve, Mute, Unmute, DTMF, Transfer, Conference, RemoveParty, Consult}
+var AllOps = []Op{Login, Logout, SetData, Ready, NotReady, Dial, Answer, Reject, HangUp, Hold, Retrieve, Mute, Unmute, DTMF, Transfer, Conference, RemoveParty, Consult,
+	Video, ScreenShare}
 
 // Mode decides what a desktop may do.
 type Mode interface {

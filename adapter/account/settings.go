@@ -48,6 +48,9 @@ type Settings struct {
 	// of the transfer directory.
 	NotReadyReasons []string       `json:"not_ready_reasons"`
 	QuickConnects   []QuickConnect `json:"quick_connects"`
+	// Video allows video calls and screen sharing (docs/video.md); off, the account takes audio
+	// calls only and a video offer is refused conflict.
+	Video bool `json:"video"`
 }
 
 // Defaults returns the settings of a new account in the given mode.
@@ -71,6 +74,7 @@ func Defaults(mode string) Settings {
 		Queues:          []string{"sales", "support"},
 		NotReadyReasons: slices.Clone(DefaultNotReadyReasons),
 		QuickConnects:   []QuickConnect{},
+		Video:           true,
 	}
 }
 

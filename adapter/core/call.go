@@ -74,6 +74,8 @@ type callRT struct {
 
 	rec  record
 	done chan struct{} // closed when the call ends
+
+	mst mediaState // video and screen sharing (media_state.go)
 }
 
 // CallView is a snapshot of a call for clients.
@@ -96,6 +98,7 @@ type CallView struct {
 	CreatedAt   string            `json:"created_at"`
 	ConsultOf   string            `json:"consult_of,omitempty"`      // a consult call: its primary
 	ConsultCall string            `json:"consult_call_id,omitempty"` // a primary: its consult call
+	MediaState  *MediaView        `json:"media_state,omitempty"`     // video and screen calls (media_state.go)
 }
 
 func (cl *callRT) view() CallView {
@@ -121,6 +124,9 @@ func (cl *callRT) view() CallView {
 	}
 	if cl.remoteHeld && !cl.held {
 		v.HeldBy = heldByRemote
+	}
+	if firstMedia(cl.media) != MediaAudio {
+		v.MediaState = cl.mediaView()
 	}
 	return v
 }
@@ -312,6 +318,7 @@ func (t *tenant) releaseLocked(f *fx, cl *callRT) {
 		delete(a.calls, cl.id)
 		if l := a.leg(); l != nil {
 			_ = l.SetOutput(nil)
+			clearVideo(l) // media_state.go
 			l.SetMuted(false)
 		}
 		if len(a.calls) == 0 && a.state.Status == agent.InCall {

@@ -44,6 +44,9 @@ func (c *Core) StartWebCall(ctx context.Context, acct string, who WebCaller, leg
 	if who.Source == "" {
 		who.Source = "webrtc"
 	}
+	if err := c.videoAllowed(ctx, acct, who.Media); err != nil { // media_state.go
+		return nil, err
+	}
 	t := c.tenant(acct)
 	var cl *callRT
 	err := t.exec(ctx, func(f *fx) error {

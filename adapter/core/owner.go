@@ -107,6 +107,7 @@ func (t *tenant) moveMediaLocked(cl *callRT, a *agentRT, prev, next *Session) {
 	}
 	if prev != nil && prev.leg != nil && prev != next {
 		_ = prev.leg.SetOutput(nil)
+		clearVideo(prev.leg) // media_state.go
 		prev.leg.SetMuted(false)
 	}
 	t.wireLocked(cl)

@@ -33,6 +33,7 @@ func (t *tenant) leaveLocked(f *fx, cl *callRT, a *agentRT) {
 			cl.mixer.Remove(l)
 		}
 		_ = l.SetOutput(nil)
+		clearVideo(l) // media_state.go
 		l.SetMuted(false)
 	}
 	if tm := cl.grace[a.id]; tm != nil {

@@ -17,6 +17,7 @@ func (cl *callRT) remoteLeg() media.Leg {
 // called after every change, so media never drifts from the model.
 func (t *tenant) wireLocked(cl *callRT) {
 	defer t.consultWireLocked(cl) // consult.go: a live consult partner keeps the agent's leg
+	defer t.wireVideoLocked(cl) // media_state.go
 	remote := cl.remoteLeg()
 	var agentLegs []media.Leg
 	away := false
@@ -87,6 +88,7 @@ func (t *tenant) holdLocked(cl *callRT, remote media.Leg, agentLegs []media.Leg)
 
 // playLocked plays a prompt (or loops hold audio) to the customer unless it already is.
 func (t *tenant) playLocked(cl *callRT, name string) media.PlayerSource {
+	defer t.wireVideoLocked(cl) // media_state.go: the IVR and queue show the hold picture
 	eng := t.core.opts.Media
 	if cl.customer == nil || eng == nil {
 		return nil

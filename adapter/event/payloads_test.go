@@ -40,10 +40,14 @@ func TestPayloadsMatchTheirSchemas(t *testing.T) {
 			CallTransferredData{CallID: "c1", FromUserID: "a1", To: "+15550100", Phone: "+15550100", Variables: vars}},
 		DTMFSent:          {DTMFSentData{CallID: "c1", UserID: "a1", Digits: "12#"}},
 		MediaOwnerChanged: {MediaOwnerChangedData{UserID: "a1", SessionID: "s1"}, MediaOwnerChangedData{UserID: "a1"}},
+		MediaChanged: {MediaChangedData{CallID: "c1", UserID: "a1", Media: "screen", Customer: SideMedia{Screen: true}},
+			MediaChangedData{CallID: "c1", Media: "video"}},
+		ScreenShareStarted: {ScreenShareData{CallID: "c1", By: "agent", UserID: "a1"}, ScreenShareData{ChatID: "h1", By: "customer"}},
+		ScreenShareStopped: {ScreenShareData{CallID: "c1", By: "customer"}},
 	}
 	for _, name := range []string{IncomingCall, OutgoingCall, CallConnected, CallFailed, CallDisconnected, DataUpdated,
 		StatusChanged, CallHeld, CallRetrieved, CallMuted, CallUnmuted, PartyAdded, PartyRemoved, CallTransferred,
-		DTMFSent, MediaOwnerChanged} {
+		DTMFSent, MediaOwnerChanged, MediaChanged, ScreenShareStarted, ScreenShareStopped} {
 		if len(cases[name]) == 0 {
 			t.Errorf("%s has no typed payload", name)
 		}

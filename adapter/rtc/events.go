@@ -28,7 +28,7 @@ func (c *conn) customerEvents(sub *hub.Subscription, callID string) {
 		var d struct {
 			CallID string `json:"call_id"`
 		}
-		if json.Unmarshal(ev.Data, &d) != nil || d.CallID != callID {
+		if json.Unmarshal(ev.Data, &d) != nil || d.CallID != callID || c.customerMedia(&ev) { // video.go
 			continue
 		}
 		v, err := c.edge.Core.Call(c.claims.Account, callID)

@@ -379,9 +379,10 @@ func (c *conn) handle(data []byte) {
 		c.fail("", "invalid_json", "frame is not a JSON object: "+err.Error(), nil)
 		return
 	}
-	schema := map[string]string{"offer": "rtc/offer", "candidate": "rtc/candidate", "mic": "rtc/mic", "command": "rtc/command", "hangup": "rtc/hangup"}[f.Type]
+	schema := map[string]string{"offer": "rtc/offer", "candidate": "rtc/candidate", "mic": "rtc/mic", "command": "rtc/command", "hangup": "rtc/hangup",
+		"media": "rtc/media"}[f.Type]
 	if schema == "" {
-		c.fail(requestID(data), "unknown_command", fmt.Sprintf("unknown frame type %q (offer, candidate, mic, command, hangup)", f.Type), nil)
+		c.fail(requestID(data), "unknown_command", fmt.Sprintf("unknown frame type %q (offer, candidate, mic, command, hangup, media)", f.Type), nil)
 		return
 	}
 	if err := c.edge.Schemas.Validate(schema, data); err != nil {
@@ -449,6 +450,8 @@ func (c *conn) handle(data []byte) {
 		_ = c.edge.Core.CustomerHangUp(c.ctx, c.claims.Account, wc.ID)
 	case "command":
 		c.observeCommand(data) // runs c.command and records its latency (metrics.go)
+	case "media":
+		c.mediaFrame(data) // video.go
 	}
 }
 
@@ -539,6 +542,9 @@ func (c *conn) customerOffer(sdp string, who core.WebCaller) {
 		c.fail("", "out_of_order", "this connection already has a call; renegotiation is not supported for customers yet", nil)
 		return
 	}
+	if !c.videoOfferOK(c.ctx, sdp, who.Media) { // video.go
+		return
+	}
 	leg, ans, ok := c.negotiate("customer-"+c.claims.Subject, sdp)
 	if !ok {
 		return
@@ -555,7 +561,9 @@ func (c *conn) customerOffer(sdp string, who core.WebCaller) {
 	wc, err := c.edge.Core.StartWebCall(c.ctx, c.claims.Account, who, leg)
 	if err != nil {
 		sub.Close()
-		c.fail("", "internal", "the call could not start", nil)
+		_ = leg.Close()
+		code, msg := Code(err)
+		c.fail("", code, "the call could not start: "+msg, nil)
 		return
 	}
 	c.mu.Lock()

@@ -144,3 +144,6 @@ func (l *Leg) handleVideoTrack(track *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 	defer l.workers.Done()
 	l.video.in.readLoop(track, recv)
 }
+
+// OffersVideo reports whether an SDP offer has an active video m-line.
+func OffersVideo(sdp string) bool { return hasVideo(sdp) }

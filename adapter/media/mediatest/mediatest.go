@@ -102,6 +102,7 @@ type Leg struct {
 	onDTMF  func(rune)
 	done    chan struct{}
 	cbMu    sync.Mutex // serialises callbacks
+	vid     videoState // video.go
 }
 
 // ID returns the leg's name.
