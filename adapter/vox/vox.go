@@ -137,6 +137,11 @@ func New(d Deps, o Options) *Handler {
 	return h
 }
 
+// Subprotocol is the subprotocol the server selects when a browser offers it beside its token
+// (`new WebSocket(url, ["cti.vox", "access_token.<jwt>"])`, auth.WebSocketToken), so that the
+// token is not in the URL a failed connection prints to the console.
+const Subprotocol = "cti.vox"
+
 // ServeHTTP checks the request completely before upgrading it: the URL shape (404), the token
 // (401), the token's account, jti and role against the URL (403), the Origin (403), shutdown
 // (503) and the account's connection cap (429). Then it upgrades and runs the connection on a
@@ -147,7 +152,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(w, r, http.StatusNotFound, "not_found", "not a CTI WebSocket URL: expected /{account}-{md5hex(token id)}")
 		return
 	}
-	claims, err := h.Auth.Verify(r.Context(), auth.TokenFrom(r))
+	claims, err := h.Auth.Verify(r.Context(), auth.WebSocketToken(r)) // query, header or subprotocol
 	if err != nil {
 		if !isAuthError(err) {
 			h.Log.Error("vox: verify token", "err", err)
@@ -193,6 +198,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ws, cork, err := conns.Accept(w, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: true, // the Origin was checked above, against the account's allowed_origins
+		Subprotocols:       []string{Subprotocol},
 		OnPongReceived:     func(context.Context, []byte) { c.heard() },
 	}, h.opts.WriteTimeout)
 	if err != nil {
