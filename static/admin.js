@@ -1,10 +1,11 @@
-// admin.js: the admin page. REST only (/api/v1 with the admin token): users, settings (mode),
-// tokens; live agent status and active calls come from folding the account's event log
-// (GET /api/v1/events, read from the oldest retained event, then polled every 1.5 s).
+// admin.js: the admin page's shell: sign-in, the REST helper (/api/v1 with the admin token) and
+// its plain-word errors, the mode and the tokens. The other parts plug in through
+// window.CTIAdmin: admin-live.js (the streamed live view and the wallboard), admin-manage.js
+// (agents and settings) and admin-history.js (call history). Each registers onSignIn.
 (function () {
   'use strict';
   var $ = function (id) { return document.getElementById(id); };
-  var token = '', since = 0, users = [], status = {}, calls = {}, minted = [], polling = 0, busy = false;
+  var token = '', minted = [], signedIn = [];
 
   function text(id, s) { $(id).textContent = s == null ? '' : String(s); }
   function fail(e) { text('error', e.message || String(e)); }
@@ -25,8 +26,21 @@
   }
   // problemWords says what a REST refusal means in plain words: each field once, by its label,
   // never a schema pattern; a refused admin token in the same words as the agent pages.
-  var FIELDS = { sub: 'Subject', ttl: 'Lifetime', role: 'Role', mode: 'Mode', name: 'Name', extension: 'Extension', queues: 'Queues' };
-  var PLAIN = { ttl: 'a lifetime such as 8h, 30m or 1h30m (hours, minutes, seconds; at most 8784h)' };
+  var FIELDS = { sub: 'Subject', ttl: 'Lifetime', role: 'Role', mode: 'Mode', name: 'Name', extension: 'Extension', queues: 'Queues',
+    ring_timeout_seconds: 'Ring time', queue_timeout_seconds: 'Longest wait in a queue', wrap_up_seconds: 'After-call work',
+    hold_grace_seconds: 'Hold grace', missed_call_reason: 'Reason after a missed call', max_connections: 'Most connections',
+    'ivr.greeting': 'Greeting prompt', 'ivr.timeout_seconds': 'Seconds to wait for a key', 'ivr.default_queue': 'Queue when no key is pressed',
+    'ivr.menu': 'Menu', ivr: 'IVR menu', not_ready_reasons: 'Not-ready reasons', quick_connects: 'Quick connects',
+    allowed_origins: 'Sites that may use the shim', frame_ancestors: 'Sites that may embed the pages', user_id: 'User id' };
+  var ORIGIN = 'an origin such as https://crm.example.com (scheme, host and an optional port; no path, no trailing /)';
+  var QUEUE = 'a queue name of lowercase letters, digits, - and _ (at most 32)';
+  var PLAIN = { ttl: 'a lifetime such as 8h, 30m or 1h30m (hours, minutes, seconds; at most 8784h)',
+    allowed_origins: ORIGIN, frame_ancestors: ORIGIN, queues: QUEUE, 'ivr.default_queue': QUEUE, 'ivr.menu': QUEUE,
+    not_ready_reasons: 'a reason of letters, digits, spaces and . _ - (at most 64)', missed_call_reason: 'a reason of letters, digits, spaces and . _ - (at most 64)',
+    quick_connects: 'a phone number, extension, agent id or queue (letters, digits and + * # . _ @ -, at most 64)',
+    extension: '2 to 8 digits', user_id: 'letters, digits and . _ @ - (at most 128)' };
+  // plainFor is the plain rule of a field path, by the path or by its list ("queues.2" -> queues).
+  function plainFor(f) { return PLAIN[f] || PLAIN[f.replace(/\.\d+(\..*)?$/, '')] || PLAIN[f.replace(/\.[^.]+$/, '')]; }
   function problemWords(status, j) {
     if (status === 401) {
       var d = j.detail || '';
@@ -36,8 +50,8 @@
     if (j.errors && j.errors.length) {
       var seen = {};
       return j.errors.map(function (x) {
-        var f = String(x.field || '').replace(/^\/+|^\$\.?/g, ''), label = FIELDS[f] || f || 'Request';
-        var m = PLAIN[f] && /pattern|match|duration|minLength|length/i.test(x.message) ? 'must be ' + PLAIN[f] : x.message;
+        var f = String(x.field || '').replace(/^\/+|^\$\.?/g, ''), label = fieldLabel(f);
+        var rule = plainFor(f), m = rule && /pattern|match|duration|minLength|length/i.test(x.message) ? 'must be ' + rule : x.message;
         var line = label + ': ' + m;
         if (seen[line]) return '';
         seen[line] = 1;
@@ -45,6 +59,15 @@
       }).filter(Boolean).join('. ') + '.';
     }
     return (j.detail || j.title || 'The server refused (' + status + ')') + '';
+  }
+  // fieldLabel names a field path in words: "queues.2" is "Queues, line 3".
+  function fieldLabel(f) {
+    if (FIELDS[f]) return FIELDS[f];
+    var m = /^(.*)\.(\d+)(\..*)?$/.exec(f);
+    if (m && FIELDS[m[1]]) return FIELDS[m[1]] + ', line ' + (Number(m[2]) + 1);
+    m = /^ivr\.menu\.(.+)$/.exec(f);
+    if (m) return 'Menu, key ' + m[1];
+    return f || 'Request';
   }
   // cell adds a cell labelled with its column's heading (shown beside the value on narrow screens).
   function cell(tr, s) {
@@ -56,87 +79,21 @@
   }
   function when(ts) { return ts ? new Date(ts).toLocaleTimeString() : ''; }
 
-  // --- the event fold ---------------------------------------------------------------------
-  function apply(ev) {
-    var d = ev.data || {}, c = calls[d.call_id];
-    switch (ev.event) {
-      case 'status_changed': status[d.user_id] = { status: d.status, reason: d.reason, since: ev.ts }; break;
-      case 'incoming_call':
-        c = calls[d.call_id] = calls[d.call_id] || { id: d.call_id, phone: d.phone, name: d.display_name, started: ev.ts };
-        c.queue = d.queue || c.queue; c.state = d.user_id ? 'ringing' : 'queued'; c.agent = d.user_id || ''; break;
-      case 'outgoing_call': calls[d.call_id] = { id: d.call_id, phone: d.phone, name: '', state: 'dialing', agent: d.user_id, started: ev.ts }; break;
-      case 'call_connected': if (c) { c.state = 'connected'; c.agent = d.user_id || c.agent; } break;
-      case 'call_held': if (c) c.state = 'held'; break;
-      case 'call_retrieved': if (c) c.state = 'connected'; break;
-      case 'call_transferred': if (c) { c.state = 'transferring'; c.agent = ''; } break;
-      case 'call_disconnected': delete calls[d.call_id]; break;
-    }
-  }
-  function log(ev) {
-    var li = document.createElement('li');
-    li.textContent = ev.seq + ' ' + when(ev.ts) + ' ' + ev.event + ' ' + JSON.stringify(ev.data);
-    var ol = $('log');
-    ol.insertBefore(li, ol.firstChild);
-    while (ol.children.length > 50) ol.removeChild(ol.lastChild);
-  }
-  function poll() {
-    if (busy) return Promise.resolve();
-    busy = true;
-    var page = function () {
-      return api('GET', '/events?limit=1000&since=' + since).then(function (r) {
-        r.events.forEach(function (ev) { apply(ev); log(ev); });
-        since = r.next_since;
-        text('seq', 'seq ' + since);
-        if (r.events.length === 1000) return page();
-      }, function (e) {
-        if (e.status === 410 && e.problem && e.problem.oldest_seq) { since = e.problem.oldest_seq - 1; return page(); }
-        throw e;
-      });
-    };
-    return page().then(render, fail).then(function () { busy = false; });
-  }
-
-  function render() {
-    var tb = $('agents');
-    tb.textContent = '';
-    users.forEach(function (u) {
-      var s = status[u.user_id] || { status: 'offline' }, tr = document.createElement('tr');
-      tr.setAttribute('data-user', u.user_id);
-      tb.appendChild(tr);
-      cell(tr, u.user_id); cell(tr, u.name); cell(tr, u.extension); cell(tr, (u.queues || []).join(', '));
-      var td = cell(tr, s.status + (s.reason ? ' (' + s.reason + ')' : ''));
-      td.className = 'status';
-      cell(tr, when(s.since));
-    });
-    var cb = $('calls'), ids = Object.keys(calls);
-    cb.textContent = '';
-    ids.forEach(function (id) {
-      var c = calls[id], tr = document.createElement('tr');
-      tr.setAttribute('data-call', id);
-      cb.appendChild(tr);
-      cell(tr, id); cell(tr, (c.name ? c.name + ' ' : '') + (c.phone || '')); cell(tr, c.state); cell(tr, c.agent); cell(tr, c.queue); cell(tr, when(c.started));
-    });
-    $('no-calls').hidden = ids.length > 0;
-  }
-
   function signIn(t) {
     token = t;
     text('error', '');
+    var settings;
     return api('GET', '/settings').then(function (s) {
+      settings = s;
       $('mode').value = s.mode;
       return api('GET', '/users');
     }).then(function (r) {
-      users = r.users;
       sessionStorage.setItem('cti-admin-token', t);
       $('signin').hidden = true;
-      ['mode-sec', 'tokens-sec', 'agents-sec', 'calls-sec'].forEach(function (id) { $(id).hidden = false; });
+      ['mode-sec', 'tokens-sec', 'agents-sec', 'calls-sec', 'queues-sec', 'settings-sec', 'history-sec', 'wallboard-btn'].forEach(function (id) { if ($(id)) $(id).hidden = false; });
       text('who', 'signed in');
-      since = 0; status = {}; calls = {};
       loadTokens();
-      return poll();
-    }).then(function () {
-      clearInterval(polling);
-      polling = setInterval(poll, 1500);
+      signedIn.forEach(function (fn) { fn(settings, r.users); });
     }).catch(function (e) { fail(e); token = ''; });
   }
 
@@ -194,7 +151,24 @@
   });
   $('revoke-form').addEventListener('submit', function (e) { e.preventDefault(); revoke($('revoke-id').value.trim()); });
 
-  var m = /[#&]token=([^&]+)/.exec(location.hash), tok = m ? decodeURIComponent(m[1]) : sessionStorage.getItem('cti-admin-token');
-  if (m) history.replaceState(null, '', location.pathname + location.search);
-  if (tok) signIn(tok);
+  function log(ev) {
+    var li = document.createElement('li');
+    li.textContent = ev.seq + ' ' + when(ev.ts) + ' ' + ev.event + ' ' + JSON.stringify(ev.data);
+    var ol = $('log');
+    ol.insertBefore(li, ol.firstChild);
+    while (ol.children.length > 50) ol.removeChild(ol.lastChild);
+  }
+
+  window.CTIAdmin = {
+    $: $, api: api, text: text, fail: fail, cell: cell, when: when, log: log, problemWords: problemWords,
+    token: function () { return token; },
+    onSignIn: function (fn) { signedIn.push(fn); }
+  };
+
+  // The other admin scripts (deferred, after this one) register first; then sign in.
+  document.addEventListener('DOMContentLoaded', function () {
+    var m = /[#&]token=([^&]+)/.exec(location.hash), tok = m ? decodeURIComponent(m[1]) : sessionStorage.getItem('cti-admin-token');
+    if (m) history.replaceState(null, '', location.pathname + location.search);
+    if (tok) signIn(tok);
+  });
 })();
