@@ -56,6 +56,10 @@ func TestBrowserAdminConsole(t *testing.T) {
 		t.Fatal("agent8 was created despite the refusal")
 	}
 	page.click(`#agents tr[data-user="agent7"] button.danger`)
+	page.waitFor("delete armed", `document.querySelector('#agents tr[data-user="agent7"] button.danger').textContent === 'Confirm delete'`, browserStep)
+	if s.apiJSON(t, "GET", "/users/agent7", admin, "", nil) != 200 {
+		t.Fatal("one click on Delete deleted agent7")
+	}
 	page.click(`#agents tr[data-user="agent7"] button.danger`)
 	page.waitFor("agent7 gone", `!document.querySelector('#agents tr[data-user="agent7"]')`, browserStep)
 	if s.apiJSON(t, "GET", "/users/agent7", admin, "", nil) != 404 {

@@ -96,15 +96,17 @@
   }
   function clear() { $('agent-form').reset(); A.text('agent-saved', ''); A.text('agent-error', ''); }
   // remove deletes an agent on a second click of its Delete button ("Confirm delete"), so that
-  // a slip of the mouse deletes nobody; the button disarms itself after 5 s.
+  // a slip of the mouse deletes nobody; a click anywhere else disarms it. The arming is kept by
+  // user id (the live view redraws the rows as events arrive, so a button cannot hold it).
+  var armed = '';
   function remove(u, b) {
-    if (b.getAttribute('data-armed') !== 'yes') {
-      b.setAttribute('data-armed', 'yes');
+    if (armed !== u.user_id) {
+      armed = u.user_id;
       b.textContent = 'Confirm delete';
       A.text('agent-saved', 'Deleting ' + u.user_id + ' ends their calls and sessions: click Confirm delete.');
-      setTimeout(function () { b.removeAttribute('data-armed'); b.textContent = 'Delete'; }, 5000);
       return;
     }
+    armed = '';
     A.api('DELETE', '/users/' + encodeURIComponent(u.user_id)).then(function () {
       A.text('agent-saved', 'deleted ' + u.user_id);
       return window.CTIAdminLive.reloadUsers();
@@ -125,13 +127,22 @@
     }, function (err) { A.text('agent-error', err.message); });
   });
   $('agent-clear').addEventListener('click', clear);
+  document.addEventListener('click', function (e) {
+    var t = e.target && e.target.closest && e.target.closest('[data-delete]');
+    if (armed && (!t || t.getAttribute('data-delete') !== armed)) {
+      armed = '';
+      Array.prototype.forEach.call(document.querySelectorAll('[data-delete]'), function (b) { b.textContent = 'Delete'; });
+    }
+  }, true);
 
   window.CTIAdminManage = {
     // actions puts the Edit and Delete buttons of an agent's row into cell td.
     actions: function (td, u) {
       [['Edit', 'secondary', edit], ['Delete', 'danger', remove]].forEach(function (a) {
         var b = document.createElement('button');
-        b.type = 'button'; b.className = a[1] + ' small'; b.textContent = a[0];
+        b.type = 'button'; b.className = a[1] + ' small';
+        b.textContent = a[0] === 'Delete' && armed === u.user_id ? 'Confirm delete' : a[0];
+        if (a[0] === 'Delete') b.setAttribute('data-delete', u.user_id);
         b.setAttribute('aria-label', a[0] + ' agent ' + u.user_id);
         b.addEventListener('click', function () { a[2](u, b); });
         td.appendChild(b);
