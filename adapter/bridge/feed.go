@@ -100,12 +100,11 @@ func (f *feed) run() {
 	defer f.sub.Close()
 	for {
 		select {
-		case ev, ok := <-f.sub.C():
-			if !ok {
+		case <-f.sub.Ready():
+			if !f.drain() {
 				f.lost()
 				return
 			}
-			f.route(ev)
 		case ack := <-f.syncReq:
 			f.drain()
 			close(ack)
@@ -115,17 +114,20 @@ func (f *feed) run() {
 	}
 }
 
-// drain routes every event already delivered to the subscription.
-func (f *feed) drain() {
+// drain routes every event already delivered to the subscription; it returns false once the
+// subscription's live stream ended.
+func (f *feed) drain() bool {
+	var buf [64]*event.Event
 	for {
-		select {
-		case ev, ok := <-f.sub.C():
-			if !ok {
-				return
-			}
+		evs, ended := f.sub.Live(buf[:0], len(buf))
+		for _, ev := range evs {
 			f.route(ev)
-		default:
-			return
+		}
+		if ended {
+			return false
+		}
+		if len(evs) < len(buf) {
+			return true
 		}
 	}
 }

@@ -84,9 +84,7 @@ func BenchmarkFanout(b *testing.B) {
 		readers.Add(1)
 		go func() {
 			defer readers.Done()
-			for range s.C() {
-				received.Done()
-			}
+			drainLive(s, func() { received.Done() })
 		}()
 	}
 	ev := event.Event{Account: "a", Name: event.StatusChanged, Data: []byte(`{"user_id":"agent1","status":"ready"}`)}
@@ -178,9 +176,7 @@ func BenchmarkFanoutAccounts(b *testing.B) {
 			readers.Add(1)
 			go func() {
 				defer readers.Done()
-				for range s.C() {
-					received.Done()
-				}
+				drainLive(s, func() { received.Done() })
 			}()
 		}
 	}
@@ -245,4 +241,18 @@ func openRaw(b *testing.B, path, query, syncMode string) *sql.DB {
 		b.Fatalf("synchronous %d, %v", syncLevel, err)
 	}
 	return db
+}
+
+// drainLive calls fn for every live event of s until its stream ends.
+func drainLive(s *Subscription, fn func()) {
+	var buf [64]*event.Event
+	for range s.Ready() {
+		evs, ended := s.Live(buf[:0], len(buf))
+		for range evs {
+			fn()
+		}
+		if ended {
+			return
+		}
+	}
 }

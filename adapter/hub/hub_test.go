@@ -131,7 +131,7 @@ func TestTenantsIsolated(t *testing.T) {
 	if ev.Account != "b" || ev.Seq != 1 {
 		t.Fatalf("b's subscriber got %+v", ev)
 	}
-	if len(sb.C()) != 0 || len(sa.C()) != 0 {
+	if sb.Queued() != 0 || sa.Queued() != 0 {
 		t.Fatal("a subscriber holds an event of another account")
 	}
 }

@@ -32,7 +32,7 @@ func (h *Hub) room(account string) *room {
 }
 
 // fanout delivers committed events, which are in seq order per account. A subscriber whose queue
-// is full is dropped on the spot: its channel is closed after what it already holds.
+// is full is dropped on the spot: its live stream ends after what it already holds.
 func (h *Hub) fanout(evs []event.Event) {
 	for i := 0; i < len(evs); {
 		r := h.room(evs[i].Account)
@@ -42,11 +42,10 @@ func (h *Hub) fanout(evs []event.Event) {
 			delivered := 0
 			for k := 0; k < len(r.subs); {
 				s := r.subs[k]
-				select {
-				case s.ch <- &evs[j]:
+				if s.live.push(&evs[j], h.opts.QueueSize) {
 					delivered++
 					k++
-				default:
+				} else {
 					s.dropLocked(ErrSlowConsumer)
 					r.subs[k] = r.subs[len(r.subs)-1]
 					r.subs[len(r.subs)-1] = nil
@@ -77,14 +76,11 @@ type Subscription struct {
 	hub     *Hub
 	room    *room
 	account string
-	ch      chan *event.Event // live events; pointers into the committed batch, shared and never modified
+	live    liveQueue // live events (live.go)
 
 	next int64 // next seq to read from the log
 	head int64 // live events start after head
 	page []event.Event
-
-	err    error // set before ch is closed (room.mu)
-	closed bool  // guarded by room.mu
 }
 
 // Subscribe joins account's stream. With resumeFrom >= 0 the subscription first replays every
@@ -93,7 +89,7 @@ type Subscription struct {
 // *ResyncError. resumeFrom < 0 means live only.
 func (h *Hub) Subscribe(ctx context.Context, account string, resumeFrom int64) (*Subscription, error) {
 	r := h.room(account)
-	s := &Subscription{hub: h, room: r, account: account, ch: make(chan *event.Event, h.opts.QueueSize)}
+	s := &Subscription{hub: h, room: r, account: account, live: newLiveQueue()}
 	r.mu.Lock()
 	s.head = r.head
 	r.subs = append(r.subs, s)
@@ -143,22 +139,39 @@ func (s *Subscription) Next(ctx context.Context) (event.Event, error) {
 		s.page = s.page[1:]
 		return ev, nil
 	}
-	select {
-	case ev, ok := <-s.ch:
-		if !ok {
+	var one [1]*event.Event
+	for {
+		evs, ended := s.live.take(one[:0], 1)
+		if len(evs) == 1 {
+			return *evs[0], nil
+		}
+		if ended {
 			return event.Event{}, s.error()
 		}
-		return *ev, nil
-	case <-ctx.Done():
-		return event.Event{}, ctx.Err()
+		select {
+		case <-s.live.ready:
+		case <-ctx.Done():
+			return event.Event{}, ctx.Err()
+		}
 	}
 }
 
-// C is the live channel, for callers that select over several sources. It is closed when the
-// subscriber is dropped or closed; Err then says why. Events from C start after Head: callers
-// that resume must drain Next until it would block, or use Next only.
-// The events are shared with every other subscriber: read them, never modify them.
-func (s *Subscription) C() <-chan *event.Event { return s.ch }
+// Ready is signalled (it has a buffer of one) when live events were queued or the live stream
+// ended, for callers that select over several sources; they then take the events with Live.
+// Live events start after Head: callers that resume must drain Next until CatchingUp is false
+// first, or use Next only.
+func (s *Subscription) Ready() <-chan struct{} { return s.live.ready }
+
+// Live moves up to max queued live events onto dst, oldest first, and returns it, without
+// waiting. While more stay queued, Ready stays signalled. ended is true once the subscriber was
+// dropped or closed and nothing is left queued: Err says why. The events are shared with every
+// other subscriber: read them, never modify them.
+func (s *Subscription) Live(dst []*event.Event, max int) (_ []*event.Event, ended bool) {
+	return s.live.take(dst, max)
+}
+
+// Queued is how many live events wait to be taken.
+func (s *Subscription) Queued() int { return s.live.queued() }
 
 // Head is the last seq that was in the log when the subscription joined: replayed events end
 // there and live events start after it.
@@ -167,27 +180,19 @@ func (s *Subscription) Head() int64 { return s.head }
 // CatchingUp reports whether Next still has logged events to return before live ones.
 func (s *Subscription) CatchingUp() bool { return len(s.page) > 0 || s.next <= s.head }
 
-// Err returns why the live channel closed.
+// Err returns why the live stream ended (ErrSlowConsumer or ErrClosed), nil while it is open.
 func (s *Subscription) Err() error { return s.error() }
 
 func (s *Subscription) error() error {
-	s.room.mu.Lock()
-	defer s.room.mu.Unlock()
-	if s.err == nil && s.closed {
+	err, ended := s.live.error()
+	if ended && err == nil {
 		return ErrClosed
 	}
-	return s.err
+	return err
 }
 
-// dropLocked closes the subscriber's channel; room.mu must be held.
-func (s *Subscription) dropLocked(err error) {
-	if s.closed {
-		return
-	}
-	s.closed = true
-	s.err = err
-	close(s.ch)
-}
+// dropLocked ends the subscriber's live stream after what it holds; room.mu must be held.
+func (s *Subscription) dropLocked(err error) { s.live.end(err) }
 
 // Close leaves the room. It is safe to call more than once and concurrently with fan-out.
 func (s *Subscription) Close() {

@@ -303,13 +303,12 @@ func (c *conn) writeLoop() {
 	defer stopWatch()
 	closing := c.h.Conns.Closing()
 	for {
-		var replay <-chan struct{}
-		var live <-chan *event.Event
+		var replay, live <-chan struct{}
 		if c.sub != nil {
 			if c.sub.CatchingUp() {
 				replay = alwaysReady
 			} else {
-				live = c.sub.C()
+				live = c.sub.Ready()
 			}
 		}
 		select {
@@ -336,8 +335,8 @@ func (c *conn) writeLoop() {
 			if !c.replay() || !c.flush() {
 				return
 			}
-		case ev, ok := <-live:
-			if !c.push(ev, ok) || !c.gather() || !c.flush() {
+		case <-live:
+			if !c.gatherLive() || !c.gather() || !c.flush() {
 				return
 			}
 		}
@@ -379,34 +378,35 @@ func (c *conn) gather() bool {
 	return true
 }
 
-// gatherLive adds the live events already queued.
+// gatherLive adds the live events already queued, up to a full batch.
 func (c *conn) gatherLive() bool {
 	if c.sub == nil {
 		return true
 	}
-	live := c.sub.C()
-	n := len(live)
-	if n == cap(live) && errors.Is(c.sub.Err(), hub.ErrSlowConsumer) {
+	if errors.Is(c.sub.Err(), hub.ErrSlowConsumer) {
 		// dropped: close at once rather than write the queue to a peer that cannot keep up
-		return c.push(nil, false)
+		return c.ended()
 	}
-	for ; n > 0 && !c.full(); n-- {
-		ev, ok := <-live
-		if !c.push(ev, ok) {
-			return false
+	var buf [64]*event.Event
+	for !c.full() {
+		evs, ended := c.sub.Live(buf[:0], min(len(buf), batchMessages-len(c.batch)))
+		for _, ev := range evs {
+			c.add(ev.Wire())
+		}
+		if ended {
+			return c.ended()
+		}
+		if len(evs) < len(buf) {
+			break
 		}
 	}
 	return true
 }
 
-// push adds one live event; ok false means the live channel closed. A subscriber the hub
-// dropped (its queue overflowed) gets what is batched, then 4008: it resumes from the last seq
-// it received, and receives the close frame because no frame is cut for it.
-func (c *conn) push(ev *event.Event, ok bool) bool {
-	if ok {
-		c.add(ev.Wire())
-		return true
-	}
+// ended closes the connection once its live stream ended: after what is batched, with 4008 for a
+// subscriber the hub dropped (its queue overflowed; it resumes from the last seq it received,
+// and receives the close frame because no frame is cut for it), else 1001.
+func (c *conn) ended() bool {
 	c.flush()
 	if errors.Is(c.sub.Err(), hub.ErrSlowConsumer) {
 		c.close(conns.CloseSlow, "too slow: events were dropped for this connection; reconnect with resume_from")
