@@ -164,7 +164,7 @@ var inbound = []string{
 	"bridge/message", "bridge/control.request.login", "bridge/channel.request.notready",
 	"bridge/channel.request.ready", "bridge/channel.request.dial", "bridge/interaction.request.setdata",
 	"bridge/conversation.request.removeparty", "bridge/conversation.request.transfer",
-	"bridge/conversation.request.conference", "bridge/conversation.request.senddtmf",
+	"bridge/conversation.request.conference", "bridge/conversation.request.senddtmf", "bridge/interaction.request.consult",
 }
 
 // TestInboundSchemasAreClosed follows every $ref reachable from an inbound

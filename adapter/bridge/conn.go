@@ -374,10 +374,9 @@ func (c *conn) resolve(r *req) string {
 		}
 		r.ia = ia
 		if want == 5 {
-			if ia.conv == nil || ia.conv.target != r.Target {
+			if r.conv = ia.conversation(r.Target); r.conv == nil { // consult.go
 				return "unknown " + kindName + " target " + quote(r.Target) + ": no such conversation (it was disposed or never existed)"
 			}
-			r.conv = ia.conv
 		}
 	}
 	return ""

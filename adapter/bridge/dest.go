@@ -13,8 +13,8 @@ import (
 const (
 	GroupID   = "voice"
 	ChannelID = "phone"
-	// PrimaryID is the conversation id of an interaction's call leg. The core has blind
-	// transfer and conference only, so no consult conversation is ever created.
+	// PrimaryID is the conversation id of an interaction's call leg; a consult conversation's
+	// id is its consult call's id (consult.go).
 	PrimaryID = "primary"
 )
 
@@ -90,6 +90,8 @@ type conversation struct {
 	state   string
 	muted   bool
 	parties []party
+	callID  string // a consult conversation: its consult call ("" for the primary: the interaction's)
+	failed  string // a consult conversation: the consulted agent's refusal, a failure if it ends unanswered
 }
 
 type conversationBody struct {
@@ -104,7 +106,11 @@ func (cv *conversation) body() conversationBody {
 	if len(ps) == 0 { // seed 002: at least one party
 		ps = []party{{Number: unknownField}}
 	}
-	return conversationBody{State: cv.state, Parties: ps, Muted: cv.muted, Type: PrimaryID}
+	typ := PrimaryID
+	if cv.callID != "" {
+		typ = ConsultType
+	}
+	return conversationBody{State: cv.state, Parties: ps, Muted: cv.muted, Type: typ}
 }
 
 func (cv *conversation) hasParty(number string) bool {
@@ -123,7 +129,9 @@ type interaction struct {
 	remote    party
 	data      map[string]string
 	conv      *conversation
-	reason    string // why it was released
+	consult   *conversation // the consult conversation, nil when none (consult.go)
+	consultOf string        // the interaction of a consult call: its primary call
+	reason    string        // why it was released
 	// dialing: failed reports that conversation.busy or .failed was raised; pendingFail is the
 	// called agent's refusal, a failure if the call then ends unanswered
 	failed      bool
@@ -142,18 +150,22 @@ type interactionBody struct {
 	RemoteNumber  string            `json:"remote-number"`
 	RemoteName    string            `json:"remote-name"`
 	Reason        string            `json:"reason,omitempty"`
+	ConsultOf     string            `json:"consult-of,omitempty"`
 	Conversations []string          `json:"conversations"`
 }
 
 func (in *interaction) body() interactionBody {
 	b := interactionBody{State: in.state, Data: maps.Clone(in.data), ID: in.id, CallID: in.callID, Type: "telephony",
 		Direction: in.direction, Media: in.media, Queue: in.queue, RemoteNumber: in.remote.Number,
-		RemoteName: in.remote.Name, Reason: in.reason, Conversations: []string{}}
+		RemoteName: in.remote.Name, Reason: in.reason, ConsultOf: in.consultOf, Conversations: []string{}}
 	if b.Data == nil {
 		b.Data = map[string]string{}
 	}
 	if in.conv != nil {
 		b.Conversations = append(b.Conversations, in.conv.target)
+	}
+	if in.consult != nil {
+		b.Conversations = append(b.Conversations, in.consult.target)
 	}
 	return b
 }

@@ -49,6 +49,9 @@ func (c *conn) onEvent(ev *coreEvent) {
 		return
 	}
 	ia := c.byCall[ev.CallID]
+	if c.consultEventLocked(ev, ia) { // consult.go
+		return
+	}
 	switch ev.Name {
 	case event.IncomingCall:
 		if ev.UserID == uid && (ia == nil || ia.state == IReleased) {

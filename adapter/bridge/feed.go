@@ -27,6 +27,8 @@ type coreEvent struct {
 	EndedBy     string            `json:"ended_by"`
 	FromUserID  string            `json:"from_user_id"`
 	To          string            `json:"to"`
+	ToUserID    string            `json:"to_user_id"`
+	ConsultOf   string            `json:"consult_of"`
 	Digits      string            `json:"digits"`
 	Settings    *struct {
 		Mode string `json:"mode"`

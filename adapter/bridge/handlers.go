@@ -79,6 +79,7 @@ func init() {
 		"conversation.request.senddtmf":    rq(kConversation, (*conn).conversationDTMF),
 		"conversation.request.dispose":     rq(kConversation, (*conn).conversationDispose),
 	}
+	addConsultSpecs(q, rq) // consult_handlers.go
 }
 
 func (c *conn) cmdCtx() (context.Context, context.CancelFunc) {
@@ -466,7 +467,7 @@ func (c *conn) interactionInit(r *req) {
 func (c *conn) callControl(r *req, op call.Op, arg string) {
 	ctx, cancel := c.cmdCtx()
 	defer cancel()
-	_, err := c.b.Core.Control(ctx, c.actor, r.ia.callID, op, arg)
+	_, err := c.b.Core.Control(ctx, c.actor, r.callID(), op, arg)
 	c.sync()
 	if err != nil {
 		var fe *modes.ForbiddenError
@@ -555,6 +556,9 @@ func (c *conn) conversationDispose(r *req) {
 	c.enqueueLocked(encodeResponse(r.Header, "", nil))
 	if r.ia.conv == r.conv {
 		r.ia.conv = nil
+	}
+	if r.ia.consult == r.conv {
+		c.disposeConsultLocked(r.ia)
 	}
 }
 

@@ -50,7 +50,7 @@ func (t *tenant) consultPairLocked(callID, uid string) (p, cons *callRT, me *age
 	case cl.cons.primary != nil:
 		p, cons = cl.cons.primary, cl
 	default:
-		return nil, nil, nil, fmt.Errorf("%w: call %s has no consult call in progress", ErrNoConsult, callID)
+		return nil, nil, nil, fmt.Errorf("%w in progress on call %s", ErrNoConsult, callID)
 	}
 	if uid == "" && len(p.agents) == 1 {
 		uid = p.agents[0].id
