@@ -69,7 +69,13 @@ func Start(ctx context.Context) (*Server, error) {
 	if os.Geteuid() == 0 {
 		s.runAs = Superuser
 	}
-	if s.dir, err = os.MkdirTemp("", "cti-pgtest-"); err != nil {
+	// As root the server runs as another user, who must reach the directory: /tmp, not a
+	// TMPDIR that may sit under root's home (and stays short: unix socket paths are limited).
+	parent := ""
+	if s.runAs != "" {
+		parent = "/tmp"
+	}
+	if s.dir, err = os.MkdirTemp(parent, "cti-pgtest-"); err != nil {
 		return nil, err
 	}
 	if err := s.chown(s.dir); err != nil {
