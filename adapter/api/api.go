@@ -90,7 +90,7 @@ func (a *API) Routes() chi.Router {
 		trunkRoutes(a, r.With(admin))
 		liveRoutes(a, r.With(desk)) // live.go
 
-		r.With(staff).Get("/calls", a.listCalls)
+		r.With(desk).Get("/calls", a.listCalls) // an agent lists only its own calls (calls.go)
 		r.With(staff).Get("/calls/{call_id}", a.getCall)
 
 		r.With(staff).Get("/events", a.listEvents)

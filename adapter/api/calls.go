@@ -6,6 +6,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/cti-adapter/cti-adapter/adapter/auth"
 	"github.com/cti-adapter/cti-adapter/adapter/store"
 )
 
@@ -89,6 +90,14 @@ func viewCall(c store.Call) callView {
 
 func (a *API) listCalls(w http.ResponseWriter, r *http.Request) {
 	f, err := callFilter(r)
+	if c := claims(r); err == nil && c.Role == auth.RoleAgent {
+		// An agent's desktop reads its own history (calls today, handle time), no one else's.
+		if f.UserID != "" && f.UserID != c.Subject {
+			writeProblem(w, r, problem(http.StatusForbidden, "forbidden", "an agent token may list only its own calls (user_id "+c.Subject+")"))
+			return
+		}
+		f.UserID = c.Subject
+	}
 	if err != nil {
 		fail(a.Log, w, r, err)
 		return

@@ -1,9 +1,12 @@
 package api
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
+	"github.com/cti-adapter/cti-adapter/adapter/store"
 )
 
 // TestDirectoryAndQueues: an agent reads the directory (every agent with live presence, the
@@ -40,4 +43,24 @@ func TestDirectoryAndQueues(t *testing.T) {
 		t.Fatalf("globex sees acme's quick connects: %v", s)
 	}
 	e.send(t, "GET", "/api/v1/directory", e.token(t, "acme", auth.RoleCustomer, "c1"), "").is(t, 403, "forbidden")
+}
+
+// TestAgentListsOwnCalls: an agent token reads its own call records only.
+func TestAgentListsOwnCalls(t *testing.T) {
+	e := newCmdEnv(t)
+	agent := e.token(t, "acme", auth.RoleAgent, "bob")
+	now := time.Now()
+	for _, c := range []store.Call{{Account: "acme", ID: "cb", UserID: "bob", CreatedAt: now}, {Account: "acme", ID: "ca", UserID: "alice", CreatedAt: now}} {
+		if err := e.store.SaveCall(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := e.send(t, "GET", "/api/v1/calls", agent, "")
+	l.is(t, 200, "")
+	if calls, _ := l.body["calls"].([]any); len(calls) != 1 || calls[0].(map[string]any)["call_id"] != "cb" {
+		t.Fatalf("bob's list: %v", l.body["calls"])
+	}
+	e.send(t, "GET", "/api/v1/calls?user_id=bob&outcome=answered", agent, "").is(t, 200, "")
+	e.send(t, "GET", "/api/v1/calls?user_id=alice", agent, "").is(t, 403, "forbidden")
+	e.send(t, "GET", "/api/v1/calls/c1", agent, "").is(t, 403, "forbidden")
 }

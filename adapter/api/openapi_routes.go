@@ -76,9 +76,9 @@ func operations() []operation {
 			ok:      []response{{204, "The token is revoked.", nil}},
 			errs:    []int{404}},
 
-		{method: "GET", path: "/calls", id: "listCalls", tag: "calls", roles: staffRoles,
+		{method: "GET", path: "/calls", id: "listCalls", tag: "calls", roles: deskRoles,
 			summary: "List call records",
-			desc:    "Call records (CDRs), newest first. Pagination is keyset based: pass next_cursor as cursor to get the next page; records saved while paging cause no duplicate and no skip.",
+			desc:    "Call records (CDRs), newest first. An agent token lists only the calls its agent took part in (another user_id is 403). Pagination is keyset based: pass next_cursor as cursor to get the next page; records saved while paging cause no duplicate and no skip.",
 			params: []any{
 				obj{"name": "user_id", "in": "query", "required": false,
 					"description": "Only calls this agent took part in.", "schema": ref("common_user_id")},
