@@ -141,7 +141,7 @@
   CTI.on('error', fail);
   if (navigator.mediaDevices && navigator.mediaDevices.addEventListener) navigator.mediaDevices.addEventListener('devicechange', devices);
 
-  var start = Desk.session({ storageKey: 'cti-phone-token', client: 'phone', signin: 'signin', sections: ['agent', 'mic', 'dialer'], link: 'link', media: 'media', error: 'error' });
+  var start = Desk.session({ storageKey: 'cti-phone-token', client: 'phone', signin: 'signin', sections: ['agent', 'mic', 'numbers', 'directory', 'dialer'], link: 'link', media: 'media', error: 'error' });
   // Ringing: ring_timeout_seconds from the account settings (read with the agent token).
   var ringTimeout = 20;
   CTI.on('link', function (l) {
