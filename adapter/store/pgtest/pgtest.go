@@ -1,15 +1,15 @@
 // Package pgtest runs a throwaway PostgreSQL server for tests: Debian's `postgresql` binaries
-// (initdb, pg_ctl) on a fresh data directory in a temp dir, listening only on a unix socket in
+// (initdb, then postgres as a child process) on a fresh data directory in a temp dir, listening only on a unix socket in
 // that directory (no TCP, so parallel test binaries never collide), trust authentication for
 // the local superuser. When the process runs as root the server runs as the `postgres` system
-// user (initdb refuses root), through runuser.
+// user (initdb refuses root).
 //
-// A test binary starts one server in TestMain and gives every test a database of its own
-// (CreateDB). Start returns ErrUnavailable when the binaries are missing; callers skip then.
+// A test binary starts one server (lazily, stopped in TestMain) and gives every test a database
+// of its own (CreateDB, or the cheaper CreateSchema). Start returns ErrUnavailable when the
+// binaries are missing; callers skip then.
 package pgtest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -34,9 +35,12 @@ const Superuser = "postgres"
 
 // Server is a running throwaway PostgreSQL server.
 type Server struct {
-	dir, bin, runAs string
-	port            int
-	n               atomic.Int64
+	dir, bin string
+	cred     *syscall.Credential // the postgres user's, when the process runs as root
+	port     int
+	n        atomic.Int64
+	postgres *exec.Cmd     // the postmaster, a child of this process
+	exited   chan struct{} // closed when it has exited
 }
 
 // binDir finds the newest /usr/lib/postgresql/<version>/bin holding initdb, or a PG_BIN override.
@@ -58,77 +62,105 @@ func binDir() (string, error) {
 	return "", ErrUnavailable
 }
 
-// Start initialises a data directory under a new temp dir and starts the server on it. Stop
-// removes it.
+// Start initialises a data directory under a new temp dir and starts the server on it, as a
+// child process that the kernel stops if this process dies without calling Stop (parent-death
+// signal), so a test binary that panics or times out leaves no server behind. Stop removes it.
 func Start(ctx context.Context) (*Server, error) {
 	bin, err := binDir()
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{bin: bin, port: 20000 + rand.IntN(40000)}
-	if os.Geteuid() == 0 {
-		s.runAs = Superuser
-	}
-	// As root the server runs as another user, who must reach the directory: /tmp, not a
-	// TMPDIR that may sit under root's home (and stays short: unix socket paths are limited).
+	s := &Server{bin: bin, port: 20000 + rand.IntN(40000), exited: make(chan struct{})}
 	parent := ""
-	if s.runAs != "" {
+	if os.Geteuid() == 0 {
+		if s.cred, err = credentialOf(Superuser); err != nil {
+			return nil, err
+		}
+		// The server's user must reach the directory: /tmp, not a TMPDIR that may sit under
+		// root's home (and the path stays short: unix socket paths are limited).
 		parent = "/tmp"
 	}
 	if s.dir, err = os.MkdirTemp(parent, "cti-pgtest-"); err != nil {
 		return nil, err
 	}
-	if err := s.chown(s.dir); err != nil {
+	if s.cred != nil {
+		if err := os.Chown(s.dir, int(s.cred.Uid), int(s.cred.Gid)); err != nil {
+			s.Stop()
+			return nil, err
+		}
+	}
+	if err := s.initdb(ctx); err != nil {
 		s.Stop()
 		return nil, err
 	}
-	data := filepath.Join(s.dir, "data")
-	if err := s.run(ctx, "initdb", "-D", data, "-U", Superuser, "--auth=trust", "-E", "UTF8",
-		"--locale=C", "--no-sync"); err != nil {
+	if err := s.start(ctx); err != nil {
 		s.Stop()
 		return nil, err
-	}
-	opts := fmt.Sprintf("-c listen_addresses='' -c unix_socket_directories='%s' -p %d "+
-		"-c max_connections=200 -c shared_buffers=32MB", s.dir, s.port)
-	if err := s.run(ctx, "pg_ctl", "-D", data, "-l", filepath.Join(s.dir, "server.log"), "-w", "-t", "60",
-		"-o", opts, "start"); err != nil {
-		log, _ := os.ReadFile(filepath.Join(s.dir, "server.log"))
-		s.Stop()
-		return nil, fmt.Errorf("%w\n%s", err, log)
 	}
 	return s, nil
 }
 
-// chown gives dir to the user the server runs as.
-func (s *Server) chown(dir string) error {
-	if s.runAs == "" {
-		return nil
-	}
-	u, err := user.Lookup(s.runAs)
+// credentialOf is the uid and gid of a system user.
+func credentialOf(name string) (*syscall.Credential, error) {
+	u, err := user.Lookup(name)
 	if err != nil {
-		return fmt.Errorf("pgtest: running as root needs the %q user (installed with postgresql): %w", s.runAs, err)
+		return nil, fmt.Errorf("pgtest: running as root needs the %q user (installed with postgresql): %w", name, err)
 	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return os.Chown(dir, uid, gid)
+	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
+	gid, _ := strconv.ParseUint(u.Gid, 10, 32)
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }
 
-// run runs one of the server's programs (as runAs when set) and returns its output on failure.
-func (s *Server) run(ctx context.Context, prog string, args ...string) error {
-	path := filepath.Join(s.bin, prog)
-	var cmd *exec.Cmd
-	if s.runAs != "" {
-		cmd = exec.CommandContext(ctx, "runuser", append([]string{"-u", s.runAs, "--", path}, args...)...)
-	} else {
-		cmd = exec.CommandContext(ctx, path, args...)
-	}
+// command is one of the server's programs, run as the server's user.
+func (s *Server) command(ctx context.Context, prog string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, filepath.Join(s.bin, prog), args...)
 	cmd.Dir = s.dir
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("pgtest: %s: %w: %s", prog, err, out.String())
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
+	return cmd
+}
+
+func (s *Server) initdb(ctx context.Context) error {
+	cmd := s.command(ctx, "initdb", "-D", filepath.Join(s.dir, "data"), "-U", Superuser, "--auth=trust",
+		"-E", "UTF8", "--locale=C", "--no-sync")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("pgtest: initdb: %w: %s", err, out)
 	}
 	return nil
+}
+
+// start runs the postmaster in the foreground (no pg_ctl daemon) and waits until it accepts
+// connections on its socket.
+func (s *Server) start(ctx context.Context) error {
+	log, err := os.Create(filepath.Join(s.dir, "server.log"))
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	// Not CommandContext: the server outlives ctx, which bounds only the start.
+	cmd := s.command(context.Background(), "postgres", "-D", filepath.Join(s.dir, "data"),
+		"-c", "listen_addresses=", "-c", "unix_socket_directories="+s.dir, "-p", strconv.Itoa(s.port),
+		"-c", "max_connections=200", "-c", "shared_buffers=32MB")
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGQUIT // immediate shutdown if this process dies
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("pgtest: start postgres: %w", err)
+	}
+	s.postgres = cmd
+	go func() { _ = cmd.Wait(); close(s.exited) }()
+	for {
+		conn, err := pgx.Connect(ctx, s.DSN("postgres"))
+		if err == nil {
+			return conn.Close(ctx)
+		}
+		select {
+		case <-s.exited:
+			out, _ := os.ReadFile(filepath.Join(s.dir, "server.log"))
+			return fmt.Errorf("pgtest: postgres exited at start: %s", out)
+		case <-ctx.Done():
+			return fmt.Errorf("pgtest: postgres not accepting connections: %w", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // DSN is the connection string of database db on the server.
@@ -169,12 +201,17 @@ func (s *Server) admin(ctx context.Context, sql string) error {
 	return err
 }
 
-// Stop stops the server (fast shutdown) and removes its directory.
+// Stop stops the server (fast shutdown: SIGINT, then SIGKILL after a minute) and removes its
+// directory.
 func (s *Server) Stop() {
-	if _, err := os.Stat(filepath.Join(s.dir, "data", "postmaster.pid")); err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		_ = s.run(ctx, "pg_ctl", "-D", filepath.Join(s.dir, "data"), "-m", "fast", "-w", "stop")
-		cancel()
+	if s.postgres != nil {
+		_ = s.postgres.Process.Signal(syscall.SIGINT)
+		select {
+		case <-s.exited:
+		case <-time.After(time.Minute):
+			_ = s.postgres.Process.Kill()
+			<-s.exited
+		}
 	}
 	_ = os.RemoveAll(s.dir)
 }
