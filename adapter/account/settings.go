@@ -51,6 +51,8 @@ type Settings struct {
 	// Video allows video calls and screen sharing (docs/video.md); off, the account takes audio
 	// calls only and a video offer is refused conflict.
 	Video bool `json:"video"`
+	// NotifyMonitored tells agents when a supervisor monitors their call (docs/supervision.md).
+	NotifyMonitored bool `json:"notify_monitored"`
 }
 
 // Defaults returns the settings of a new account in the given mode.

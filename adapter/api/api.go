@@ -74,10 +74,11 @@ func (a *API) Routes() chi.Router {
 		r.Use(a.budget)
 		staff := roles(auth.RoleAdmin, auth.RoleIntegrator)
 		admin := roles(auth.RoleAdmin)
-		desk := roles(auth.RoleAdmin, auth.RoleIntegrator, auth.RoleAgent)
+		desk := roles(auth.RoleAdmin, auth.RoleIntegrator, auth.RoleAgent, auth.RoleSupervisor)
+		read := roles(auth.RoleAdmin, auth.RoleIntegrator, auth.RoleSupervisor) // supervisors read (monitor.go)
 
-		r.With(staff).Get("/users", a.listUsers)
-		r.With(staff).Get("/users/{user_id}", a.getUser)
+		r.With(read).Get("/users", a.listUsers)
+		r.With(read).Get("/users/{user_id}", a.getUser)
 		r.With(admin).Put("/users/{user_id}", a.putUser)
 		r.With(admin).Delete("/users/{user_id}", a.deleteUser)
 
@@ -91,11 +92,12 @@ func (a *API) Routes() chi.Router {
 		liveRoutes(a, r.With(desk)) // live.go
 
 		r.With(desk).Get("/calls", a.listCalls) // an agent lists only its own calls (calls.go)
-		r.With(staff).Get("/calls/{call_id}", a.getCall)
+		r.With(read).Get("/calls/{call_id}", a.getCall)
 
-		r.With(staff).Get("/events", a.listEvents)
+		r.With(read).Get("/events", a.listEvents)
 		a.commandRoutes(r.With(staff))
 		a.consultRoutes(r.With(staff)) // consult.go
+		monitorRoutes(a, r.With(roles(auth.RoleSupervisor)))
 	})
 	return r
 }

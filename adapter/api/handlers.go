@@ -170,7 +170,7 @@ func (a *API) postToken(w http.ResponseWriter, r *http.Request) {
 		ttl = d
 	}
 	acct := claims(r).Account
-	if auth.Role(body.Role) == auth.RoleAgent {
+	if auth.Role(body.Role).NamesUser() {
 		if _, err := a.Store.User(r.Context(), acct, body.Sub); errors.Is(err, store.ErrNotFound) {
 			fail(a.Log, w, r, &fieldError{field: "sub", msg: "is not a user of this account"})
 			return

@@ -109,7 +109,8 @@ type response struct {
 var (
 	staffRoles = []string{"admin", "integrator"}
 	adminRoles = []string{"admin"}
-	deskRoles  = []string{"admin", "integrator", "agent"}
+	deskRoles  = []string{"admin", "integrator", "agent", "supervisor"}
+	readRoles  = []string{"admin", "integrator", "supervisor"}
 )
 
 func ref(component string) obj { return obj{"$ref": "#/components/schemas/" + component} }

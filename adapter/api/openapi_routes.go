@@ -21,10 +21,10 @@ func operations() []operation {
 			desc:    "The OpenAPI 3.1 description of /api/v1. Needs no token.",
 			ok:      []response{{200, "The OpenAPI document.", obj{"type": "object"}}}},
 
-		{method: "GET", path: "/users", id: "listUsers", tag: "users", roles: staffRoles,
+		{method: "GET", path: "/users", id: "listUsers", tag: "users", roles: readRoles,
 			summary: "List the account's agents",
 			ok:      []response{{200, "Every agent of the account, by user_id.", ref("UserList")}}},
-		{method: "GET", path: "/users/{user_id}", id: "getUser", tag: "users", roles: staffRoles,
+		{method: "GET", path: "/users/{user_id}", id: "getUser", tag: "users", roles: readRoles,
 			summary: "Get one agent", params: []any{param("UserIDPath")},
 			ok:   []response{{200, "The agent.", ref("User")}},
 			errs: []int{404, 422}},
@@ -100,12 +100,12 @@ func operations() []operation {
 			},
 			ok:   []response{{200, "One page of call records.", ref("CallPage")}},
 			errs: []int{400}},
-		{method: "GET", path: "/calls/{call_id}", id: "getCall", tag: "calls", roles: staffRoles,
+		{method: "GET", path: "/calls/{call_id}", id: "getCall", tag: "calls", roles: readRoles,
 			summary: "Get one call record", params: []any{param("CallIDPath")},
 			ok:   []response{{200, "The call record.", ref("Call")}},
 			errs: []int{404}},
 
-		{method: "GET", path: "/events", id: "listEvents", tag: "events", roles: staffRoles,
+		{method: "GET", path: "/events", id: "listEvents", tag: "events", roles: readRoles,
 			summary: "Read the account's event log",
 			desc:    "The same per-account log the CTI WebSocket replays: events with seq > since, in seq order, at most limit of them. Poll again with since = next_since. If the log cannot continue from since, because events after it are no longer retained (since + 1 < oldest_seq) or since is beyond the newest event (a position from another log), the answer is 410 resync_required with oldest_seq: reload state, then read from oldest_seq - 1. The CTI WebSocket answers resume_from the same way (resync_required). The data of each event is described by the components named events_<event>.",
 			params: []any{
@@ -141,5 +141,6 @@ func operations() []operation {
 			errs:    []int{404, 409, 422}},
 	}
 	ops = append(ops, consultOperations()...) // consult.go
+	ops = append(ops, monitorOperations()...)
 	return append(append(ops, trunkOperations()...), liveOperations()...)
 }

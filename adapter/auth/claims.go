@@ -27,12 +27,17 @@ const (
 	RoleIntegrator Role = "integrator"
 	RoleAgent      Role = "agent"
 	RoleCustomer   Role = "customer"
+	// RoleSupervisor monitors the account's calls (docs/supervision.md); sub is a user id.
+	RoleSupervisor Role = "supervisor"
 )
 
-// Valid reports whether r is one of the four roles.
+// Valid reports whether r is one of the five roles.
 func (r Role) Valid() bool {
-	return r == RoleAdmin || r == RoleIntegrator || r == RoleAgent || r == RoleCustomer
+	return r == RoleAdmin || r == RoleIntegrator || r == RoleAgent || r == RoleCustomer || r == RoleSupervisor
 }
+
+// NamesUser reports whether the role's sub is a user id of the account (agent, supervisor).
+func (r Role) NamesUser() bool { return r == RoleAgent || r == RoleSupervisor }
 
 var userIDPattern = regexp.MustCompile(`^[A-Za-z0-9._@-]{1,128}$`)
 
@@ -56,11 +61,11 @@ func (c *Claims) Validate() error {
 	case !account.ValidName(c.Account):
 		return fmt.Errorf("%w: acct is not a valid account name", jwt.ErrTokenInvalidClaims)
 	case !c.Role.Valid():
-		return fmt.Errorf("%w: role %q is not admin, integrator, agent or customer", jwt.ErrTokenInvalidClaims, c.Role)
+		return fmt.Errorf("%w: role %q is not admin, integrator, agent, supervisor or customer", jwt.ErrTokenInvalidClaims, c.Role)
 	case c.Subject == "" || len(c.Subject) > 128:
 		return fmt.Errorf("%w: sub must be 1-128 characters", jwt.ErrTokenInvalidClaims)
-	case c.Role == RoleAgent && !ValidUserID(c.Subject):
-		return fmt.Errorf("%w: sub of an agent token must be a user id", jwt.ErrTokenInvalidClaims)
+	case c.Role.NamesUser() && !ValidUserID(c.Subject):
+		return fmt.Errorf("%w: sub of an %s token must be a user id", jwt.ErrTokenInvalidClaims, c.Role)
 	}
 	return nil
 }

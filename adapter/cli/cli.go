@@ -155,8 +155,8 @@ func token(args []string, stdout, stderr io.Writer) error {
 	var ttl = auth.DefaultTTL
 	cfg, fs, err := flags("token", config.Keys, args, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&acct, "account", "", "account of the token (required)")
-		fs.StringVar(&role, "role", "", "admin, integrator, agent or customer (required)")
-		fs.StringVar(&user, "user", "", "user id (required for agent; the subject name otherwise, default cli)")
+		fs.StringVar(&role, "role", "", "admin, integrator, agent, supervisor or customer (required)")
+		fs.StringVar(&user, "user", "", "user id (required for agent and supervisor; the subject name otherwise, default cli)")
 		fs.DurationVar(&ttl, "ttl", ttl, "lifetime of the token")
 	})
 	if err != nil {
@@ -170,9 +170,9 @@ func token(args []string, stdout, stderr io.Writer) error {
 	case acct == "":
 		return errors.New("--account is required")
 	case !r.Valid():
-		return fmt.Errorf("--role %q is not admin, integrator, agent or customer", role)
-	case r == auth.RoleAgent && user == "":
-		return errors.New("--user is required for an agent token")
+		return fmt.Errorf("--role %q is not admin, integrator, agent, supervisor or customer", role)
+	case r.NamesUser() && user == "":
+		return fmt.Errorf("--user is required for an %s token", r)
 	case ttl <= 0 || ttl > auth.MaxTTL:
 		return fmt.Errorf("--ttl must be between 1s and %s", auth.MaxTTL)
 	}
@@ -192,7 +192,7 @@ func token(args []string, stdout, stderr io.Writer) error {
 		}
 		return err
 	}
-	if r == auth.RoleAgent {
+	if r.NamesUser() {
 		if _, err := base.Store.User(ctx, acct, user); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("user %q is not an agent of account %q", user, acct)

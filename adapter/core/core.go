@@ -56,7 +56,7 @@ type Actor struct {
 // ActorFrom builds the actor of verified claims.
 func ActorFrom(c *auth.Claims, via Via) Actor {
 	a := Actor{Account: c.Account, Role: c.Role, Via: via}
-	if c.Role == auth.RoleAgent {
+	if c.Role.NamesUser() { // agents and supervisors (monitor.go)
 		a.UserID = c.Subject
 	}
 	return a

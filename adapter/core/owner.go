@@ -30,6 +30,9 @@ func (c *Core) AttachPhone(ctx context.Context, s *Session, leg media.Leg) error
 func (c *Core) PhoneHealth(ctx context.Context, s *Session, connected, mic bool) {
 	t := c.tenant(s.Account)
 	_ = t.exec(ctx, func(f *fx) error {
+		if t.superHealthLocked(f, s, connected, mic) { // a supervisor's phone (monitor.go)
+			return nil
+		}
 		ag := t.agents[s.UserID]
 		if ag == nil || ag.sessions[s.ID] != s {
 			return nil

@@ -22,6 +22,7 @@ type tenant struct {
 	agents map[string]*agentRT
 	calls  map[string]*callRT
 	queued []*callRT // calls waiting for an agent, oldest first
+	sup    supervision // supervisors and the calls they monitor (monitor.go)
 }
 
 // fx collects what a critical section produced: its events and call records (one hub batch,

@@ -39,6 +39,7 @@ func (t *tenant) wireLocked(cl *callRT) {
 	}
 	if cl.state != call.Connected && cl.state != call.Held || cl.held || away {
 		t.holdLocked(cl, remote, agentLegs)
+		t.monitorHoldLocked(cl) // monitor.go
 		return
 	}
 	legs := agentLegs
@@ -47,7 +48,7 @@ func (t *tenant) wireLocked(cl *callRT) {
 	}
 	cl.prompt, cl.promptOf = nil, ""
 	eng := t.core.opts.Media
-	if eng == nil {
+	if eng == nil || t.monitorWireLocked(cl, remote, agentLegs) { // supervisors: monitor.go
 		return
 	}
 	switch {

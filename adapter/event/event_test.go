@@ -40,7 +40,8 @@ func TestEveryEventHasASchema(t *testing.T) {
 	}
 	for _, name := range []string{IncomingCall, OutgoingCall, CallConnected, CallFailed, CallDisconnected, DataUpdated,
 		StatusChanged, SettingsChanged, CallHeld, CallRetrieved, CallMuted, CallUnmuted, PartyAdded, PartyRemoved,
-		CallTransferred, DTMFSent, MediaOwnerChanged} {
+		CallTransferred, DTMFSent, MediaOwnerChanged,
+		MonitorStarted, MonitorEnded} {
 		if err := reg.Validate("events/"+name, []byte(`{}`)); errors.Is(err, schemas.ErrUnknownSchema) {
 			t.Errorf("%s has no schema events/%s", name, name)
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cti-adapter/cti-adapter/adapter/agent"
+	"github.com/cti-adapter/cti-adapter/adapter/auth"
 	"github.com/cti-adapter/cti-adapter/adapter/call"
 	"github.com/cti-adapter/cti-adapter/adapter/core"
 	"github.com/cti-adapter/cti-adapter/schemas"
@@ -14,6 +15,10 @@ import (
 
 // command runs an agent command and answers with a result or an error carrying request_id.
 func (c *conn) command(data []byte) {
+	if c.claims.Role == auth.RoleSupervisor {
+		c.supervisorCommand(data) // supervisor.go
+		return
+	}
 	var m struct {
 		RequestID string            `json:"request_id"`
 		Command   string            `json:"command"`

@@ -89,7 +89,7 @@ func (c *conn) agentEvents(sub *hub.Subscription) {
 		if me && d.CallID != "" {
 			mine[d.CallID] = true
 		}
-		if !me && !mine[d.CallID] && ev.Name != "settings_changed" {
+		if !me && !mine[d.CallID] && ev.Name != "settings_changed" || c.hideMonitor(ev.Name) { // supervisor.go
 			continue
 		}
 		if ev.Name == "call_disconnected" {

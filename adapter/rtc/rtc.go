@@ -135,8 +135,8 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusUnauthorized, "unauthorized", err.Error())
 		return
 	}
-	if claims.Role != auth.RoleAgent && claims.Role != auth.RoleCustomer {
-		httpError(w, http.StatusForbidden, "forbidden", "only agent and customer tokens may use /rtc")
+	if claims.Role != auth.RoleAgent && claims.Role != auth.RoleCustomer && claims.Role != auth.RoleSupervisor {
+		httpError(w, http.StatusForbidden, "forbidden", "only agent, supervisor and customer tokens may use /rtc")
 		return
 	}
 	settings, err := e.Accounts.Settings(r.Context(), claims.Account)
@@ -149,6 +149,9 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	via := clientVia(r) // phone or mode-limited desktop (rights.go)
+	if claims.Role == auth.RoleSupervisor {
+		via = core.ViaPhone // a supervisor's connection is always its phone (supervisor.go)
+	}
 	resume := int64(-1)
 	if v := r.URL.Query().Get("resume_from"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -172,7 +175,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	} else {
-		sess, err = e.Core.Login(r.Context(), core.ActorFrom(claims, via), core.KindPhone)
+		sess, err = e.login(r.Context(), claims, via) // supervisor.go
 		if err != nil {
 			status, code := http.StatusConflict, "conflict"
 			if errors.Is(err, core.ErrNotFound) {
@@ -263,7 +266,7 @@ func (c *conn) run() {
 			return
 		}
 		wg.Add(1)
-		go func() { defer wg.Done(); c.agentEvents(sub) }()
+		go func() { defer wg.Done(); c.events(sub) }() // agentEvents or supervisorEvents (supervisor.go)
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); c.watch() }()

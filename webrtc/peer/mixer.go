@@ -38,11 +38,12 @@ type mixInput struct {
 }
 
 type mixOutput struct {
-	m   *Mixer
-	out *output
-	seq uint16
-	ts  uint32
-	buf [audio.FrameSamples]byte
+	m      *Mixer
+	out    *output
+	except []*audioPath // inputs this output leaves out besides its own (monitor_mixer.go)
+	seq    uint16
+	ts     uint32
+	buf    [audio.FrameSamples]byte
 }
 
 // NewMixer returns an empty mixer ticked by the engine's clock while it has outputs.
@@ -222,6 +223,9 @@ func (m *Mixer) tick(now time.Time) {
 				v -= int32(own.cur[i])
 			}
 			mo.buf[i] = audio.EncodeSample(audio.Clip(v))
+		}
+		if mo.except != nil {
+			mo.mixExceptLocked(own)
 		}
 		m.ready = append(m.ready, mo)
 	}

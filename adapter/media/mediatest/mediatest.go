@@ -65,7 +65,11 @@ type silence struct{}
 
 type relay struct{ from *Leg }
 
-type mixOut struct{ m *Mixer }
+// mixOut is a mixer's output; except lists inputs it leaves out besides its own (monitor.go).
+type mixOut struct {
+	m      *Mixer
+	except *[]*Leg
+}
 
 type foreign struct{}
 
@@ -264,7 +268,7 @@ func (l *Leg) Hears() []string {
 	case mixOut:
 		var ids []string
 		for _, in := range s.m.inputs {
-			if in != l && !in.muted && !in.closed {
+			if in != l && !in.muted && !in.closed && !s.skips(in) {
 				ids = append(ids, in.id)
 			}
 		}
@@ -348,7 +352,7 @@ func (m *Mixer) Add(l media.Leg) error {
 	if err := m.AddInput(l); err != nil {
 		return err
 	}
-	return l.SetOutput(mixOut{m})
+	return l.SetOutput(mixOut{m: m})
 }
 
 // Remove takes l out; its output falls back to silence if it was this mix.
@@ -391,7 +395,7 @@ func (m *Mixer) RemoveInput(l media.Leg) {
 }
 
 // Output returns the mix as a source.
-func (m *Mixer) Output() media.Source { return mixOut{m} }
+func (m *Mixer) Output() media.Source { return mixOut{m: m} }
 
 // Len reports how many inputs are mixed.
 func (m *Mixer) Len() int {

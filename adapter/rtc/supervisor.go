@@ -1,0 +1,127 @@
+// Supervisor connections (docs/supervision.md): a supervisor token's /rtc connection is the
+// supervisor's phone. It sees every event of the account (the live agents and calls), takes the
+// monitor commands, and is never routed calls. Agents' connections hide the monitor events
+// unless the account's notify_monitored is on.
+
+package rtc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/cti-adapter/cti-adapter/adapter/auth"
+	"github.com/cti-adapter/cti-adapter/adapter/core"
+	"github.com/cti-adapter/cti-adapter/adapter/event"
+	"github.com/cti-adapter/cti-adapter/adapter/hub"
+	"github.com/cti-adapter/cti-adapter/schemas"
+)
+
+// login opens the connection's phone (or desktop) session: an agent's, or a supervisor's.
+func (e *Edge) login(ctx context.Context, claims *auth.Claims, via core.Via) (*core.Session, error) {
+	if claims.Role == auth.RoleSupervisor {
+		return e.Core.SupervisorLogin(ctx, core.ActorFrom(claims, core.ViaPhone))
+	}
+	return e.Core.Login(ctx, core.ActorFrom(claims, via), core.KindPhone)
+}
+
+// events forwards the account's events to the connection: all of them to a supervisor, those
+// that concern it to an agent.
+func (c *conn) events(sub *hub.Subscription) {
+	if c.claims.Role == auth.RoleSupervisor {
+		c.supervisorEvents(sub)
+		return
+	}
+	c.agentEvents(sub)
+}
+
+// hideMonitor reports whether an agent's connection must not see event name: the monitor events,
+// unless the account tells its agents they are monitored.
+func (c *conn) hideMonitor(name string) bool {
+	if name != event.MonitorStarted && name != event.MonitorEnded {
+		return false
+	}
+	s, err := c.edge.Accounts.Settings(c.ctx, c.claims.Account)
+	return err != nil || !s.NotifyMonitored
+}
+
+// supervisorEvents forwards every event of the account, after a snapshot of its agents and calls.
+func (c *conn) supervisorEvents(sub *hub.Subscription) {
+	defer sub.Close()
+	snapped := false
+	for {
+		if !snapped && !sub.CatchingUp() {
+			c.supervisorSnapshot(sub.Head())
+			snapped = true
+		}
+		replaying := sub.CatchingUp()
+		ev, err := sub.Next(c.ctx)
+		if err != nil {
+			if oldest, ok := hub.IsResync(err); ok {
+				c.send(map[string]any{"type": "resync_required", "oldest_seq": oldest})
+				continue
+			}
+			if c.ctx.Err() == nil {
+				if !errors.Is(err, hub.ErrSlowConsumer) {
+					c.log.Error("rtc: supervisor event stream", "err", err)
+				}
+				c.close(CloseSlow, "fell behind the event stream: reconnect with resume_from")
+			}
+			return
+		}
+		frame := append([]byte(`{"type":"event","event":`), ev.Wire()...)
+		frame = append(frame, '}')
+		if replaying && !c.out.SendPaced(c.ctx, frame) || !replaying && !c.out.Send(frame) {
+			return
+		}
+	}
+}
+
+// supervisorSnapshot sends the account's live agents and calls and the seq they reflect.
+func (c *conn) supervisorSnapshot(seq int64) {
+	acct := c.claims.Account
+	c.send(map[string]any{"type": "snapshot", "supervisor_id": c.sess.UserID, "agents": c.edge.Core.Agents(acct),
+		"calls": c.edge.Core.Calls(acct, ""), "seq": seq})
+}
+
+// supervisorCommand runs monitor, unmonitor and snapshot for a supervisor's connection.
+func (c *conn) supervisorCommand(data []byte) {
+	var m struct {
+		RequestID string `json:"request_id"`
+		Command   string `json:"command"`
+		CallID    string `json:"call_id"`
+		Arg       string `json:"arg"`
+	}
+	_ = json.Unmarshal(data, &m)
+	if ok, wait := c.edge.Budget.Take(c.claims.Account, 1); !ok {
+		c.fail(m.RequestID, "rate_limited", "the account is over its share of the server; retry in "+wait.Round(time.Millisecond).String(), nil)
+		return
+	}
+	if m.Command != "snapshot" && m.CallID == "" {
+		c.fail(m.RequestID, "invalid_message", m.Command+" needs call_id", []schemas.FieldError{{Field: "call_id", Message: "is required"}})
+		return
+	}
+	a := core.ActorFrom(c.claims, core.ViaPhone)
+	var result any
+	var err error
+	switch m.Command {
+	case "monitor":
+		result, err = c.edge.Core.Monitor(c.ctx, a, m.CallID, m.Arg)
+	case "unmonitor":
+		err = c.edge.Core.Unmonitor(c.ctx, a, m.CallID)
+		result = map[string]any{"call_id": m.CallID}
+	case "snapshot":
+		c.supervisorSnapshot(c.edge.Hub.Head(c.claims.Account))
+		result = map[string]any{}
+	default:
+		c.fail(m.RequestID, "forbidden", m.Command+" is not for a supervisor connection (monitor, unmonitor, snapshot)", nil)
+		return
+	}
+	if err != nil {
+		code, msg := Code(err)
+		c.fail(m.RequestID, code, msg, nil)
+		return
+	}
+	c.send(map[string]any{"type": "result", "request_id": m.RequestID, "data": result})
+}
