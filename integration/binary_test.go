@@ -241,6 +241,8 @@ func TestCLITokensAgainstRunningServer(t *testing.T) {
 		{"token", "--account", "initech", "--role", "root"},
 		{"token", "--account", "initech", "--role", "agent"},
 		{"token", "--account", "initech", "--role", "agent", "--user", "ghost"},
+		{"token", "--account", "initech", "--role", "supervisor"},
+		{"token", "--account", "initech", "--role", "supervisor", "--user", "ghost"},
 		{"account", "add", "Bad Name"},
 	} {
 		out, errOut, code := cli(t, append(bad, "--data-dir", dir)...)

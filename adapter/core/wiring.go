@@ -17,7 +17,7 @@ func (cl *callRT) remoteLeg() media.Leg {
 // called after every change, so media never drifts from the model.
 func (t *tenant) wireLocked(cl *callRT) {
 	defer t.consultWireLocked(cl) // consult.go: a live consult partner keeps the agent's leg
-	defer t.wireVideoLocked(cl) // media_state.go
+	defer t.wireVideoLocked(cl)   // media_state.go
 	remote := cl.remoteLeg()
 	var agentLegs []media.Leg
 	away := false

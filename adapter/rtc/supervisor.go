@@ -98,6 +98,10 @@ func (c *conn) supervisorCommand(data []byte) {
 		c.fail(m.RequestID, "rate_limited", "the account is over its share of the server; retry in "+wait.Round(time.Millisecond).String(), nil)
 		return
 	}
+	if m.Command != "monitor" && m.Command != "unmonitor" && m.Command != "snapshot" {
+		c.fail(m.RequestID, "forbidden", m.Command+" is not for a supervisor connection (monitor, unmonitor, snapshot)", nil)
+		return
+	}
 	if m.Command != "snapshot" && m.CallID == "" {
 		c.fail(m.RequestID, "invalid_message", m.Command+" needs call_id", []schemas.FieldError{{Field: "call_id", Message: "is required"}})
 		return
@@ -114,9 +118,6 @@ func (c *conn) supervisorCommand(data []byte) {
 	case "snapshot":
 		c.supervisorSnapshot(c.edge.Hub.Head(c.claims.Account))
 		result = map[string]any{}
-	default:
-		c.fail(m.RequestID, "forbidden", m.Command+" is not for a supervisor connection (monitor, unmonitor, snapshot)", nil)
-		return
 	}
 	if err != nil {
 		code, msg := Code(err)

@@ -35,6 +35,7 @@ var Pages = map[string]string{
 	"/demo/crm":      "crm.html",
 	"/demo/customer": "customer.html",
 	"/admin":         "admin.html",
+	"/supervisor":    "supervisor.html", // docs/supervision.md
 }
 
 // types are the content types of the assets, by suffix (checked in order).
