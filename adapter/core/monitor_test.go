@@ -44,9 +44,10 @@ func (w *world) monitor(t *testing.T, uid, callID, mode string) {
 }
 
 // TestMonitorModes: who hears whom in listen, whisper and barge, switching mode during the
-// call, stopping, and the events of each step.
+// call, stopping, and the events of each step. The account is in simple mode: supervision is
+// not a desktop operation, so the mode does not limit it.
 func TestMonitorModes(t *testing.T) {
-	w := newWorld(t, "")
+	w := newWorld(t, `{"mode":"simple"}`)
 	_, p1 := w.phone(t, "a1", true)
 	_, sl := w.supervisor(t, "s1", true)
 	w.ready(t, "a1")
