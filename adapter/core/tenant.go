@@ -21,7 +21,7 @@ type tenant struct {
 	mu     sync.Mutex // guards everything below and every agentRT / callRT of this tenant
 	agents map[string]*agentRT
 	calls  map[string]*callRT
-	queued []*callRT // calls waiting for an agent, oldest first
+	queued []*callRT   // calls waiting for an agent, oldest first
 	sup    supervision // supervisors and the calls they monitor (monitor.go)
 }
 
