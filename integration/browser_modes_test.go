@@ -25,6 +25,9 @@ var modeMethods = map[string]struct{ op, js string }{
 	"conferenceInitiate": {"conference", `CTI.conferenceInitiate('c1', 'agent2')`},
 	"dropParty":          {"removeparty", `CTI.dropParty('c1', 'agent2')`},
 	"sendDTMF":           {"senddtmf", `CTI.sendDTMF('c1', '1')`},
+	"consultationCall":   {"consult", `CTI.consultationCall('c1', 'agent2')`},
+	"transferComplete":   {"consult", `CTI.transferComplete('c1')`},
+	"conferenceComplete": {"consult", `CTI.conferenceComplete('c1')`},
 }
 
 // visibleOps lists the data-op values of the CRM's visible controls.
@@ -38,7 +41,7 @@ func TestBrowserModes(t *testing.T) {
 	s := newRTCServer(t)
 	b := newBrowser(t)
 	admin := s.token(t, auth.RoleAdmin, "test-admin")
-	all := []string{"answer", "conference", "dial", "hangup", "hold", "logout", "mute", "notready", "ready", "reject", "retrieve", "senddtmf", "transfer", "unmute"}
+	all := []string{"answer", "conference", "consult", "dial", "hangup", "hold", "logout", "mute", "notready", "ready", "reject", "retrieve", "senddtmf", "transfer", "unmute"}
 	for _, tc := range []struct {
 		mode    string
 		visible []string

@@ -199,6 +199,8 @@
   Desk.shortcuts({ toggle: 'shortcuts-on', answer: 'btn-answer', hangup: 'btn-hangup', hold: ['btn-hold', 'btn-retrieve'], mute: ['btn-mute', 'btn-unmute'] });
   renderContacts();
   // #token=… signs in at once (then leaves the address bar); a reload of the tab reuses it.
+  window.CTIConsult({ destFrom: 'transfer-to', current: function () { return current; }, run: run }); // consult-ui.js
+
   var tok = Desk.tokenFromPage('cti-crm-token');
   if (tok) start(tok);
 })();

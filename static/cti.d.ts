@@ -26,7 +26,7 @@ export interface CTIError {
 /** A desktop operation of the account's telephony mode (modes/modes.go). */
 export type Operation =
   | 'login' | 'logout' | 'setdata' | 'ready' | 'notready' | 'dial' | 'answer' | 'reject' | 'hangup'
-  | 'hold' | 'retrieve' | 'mute' | 'unmute' | 'senddtmf' | 'transfer' | 'conference' | 'removeparty';
+  | 'hold' | 'retrieve' | 'mute' | 'unmute' | 'senddtmf' | 'transfer' | 'conference' | 'removeparty' | 'consult';
 
 export type Mode = 'simple' | 'agent-state' | 'full';
 
@@ -97,6 +97,8 @@ export interface CallEvent extends Sequenced {
   muted: boolean;
   /** Date.now() when this tab saw the call connect (0 before). */
   connectedAt: number;
+  /** A consult call (pyCallType CONSULT): the id of its primary call; '' otherwise (docs/consult.md). */
+  consultOf: string;
   /** Disconnected after call_failed: SIP-style code and reason (408 no answer, 486 busy, 603 declined, 404 no route). */
   code?: number;
   reason?: string;
@@ -104,6 +106,9 @@ export interface CallEvent extends Sequenced {
   durationMs?: number;
   /** Transferred: the destination. */
   to?: string;
+  /** Transferred by a consult transfer: the agent (toUserId) or number (toPhone) that took the call. */
+  toUserId?: string;
+  toPhone?: string;
 }
 
 /** Pega CallInfoEvent: the call's variables changed. */
@@ -229,6 +234,17 @@ export interface CTI {
   unmuteCall(callId?: string): Promise<CallResult>;
   blindTransfer(callId: string | undefined, destination: string): Promise<CallResult>;
   conferenceInitiate(callId: string | undefined, destination: string): Promise<CallResult>;
+  /**
+   * Consult calls (docs/consult.md): hold callId (default: the active call) and dial destination (a user id,
+   * extension, queue or phone number) as its consult call, a call of pyCallType CONSULT. transferInitiate is the
+   * same call with transfer intent. Rejects OPENCTI_DEST_BUSY when the destination cannot take it.
+   */
+  consultationCall(callId: string | undefined, destination: string): Promise<{ callId: string; consultCallId: string }>;
+  transferInitiate(callId: string | undefined, destination: string): Promise<{ callId: string; consultCallId: string }>;
+  /** Joins the primary's far party with the consult party and drops the agent (callId: the primary or its consult call). */
+  transferComplete(callId?: string): Promise<CallResult>;
+  /** Joins all three: the customer, the agent and the consulted party. To cancel, hang up the consult call and retrieve the primary. */
+  conferenceComplete(callId?: string): Promise<CallResult>;
   /** number: the user id of the party to remove. */
   dropParty(callId: string | undefined, number: string): Promise<CallResult>;
   sendDTMF(callId: string | undefined, digits: string): Promise<CallResult>;

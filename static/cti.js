@@ -6,13 +6,14 @@
   const now = () => Date.now(), perf = () => (g.performance ? performance.now() : 0);
   const t0 = perf(), VERSION = '1.0.0', TIMEOUT = 15000, DEST = /^[A-Za-z0-9+*#._@-]{1,64}$/;
   const BASE = ['login', 'logout', 'setdata'], STATE = [...BASE, 'ready', 'notready'];
-  const MODES = { simple: BASE, 'agent-state': STATE, full: [...STATE, 'dial', 'answer', 'reject', 'hangup', 'hold', 'retrieve', 'mute', 'unmute', 'senddtmf', 'transfer', 'conference', 'removeparty'] };
+  const MODES = { simple: BASE, 'agent-state': STATE, full: [...STATE, 'dial', 'answer', 'reject', 'hangup', 'hold', 'retrieve', 'mute', 'unmute', 'senddtmf', 'transfer', 'conference', 'removeparty', 'consult'] };
   // method -> the mode operation (modes/modes.go) that governs it
   const OPS = {
     login: 'login', logout: 'logout', agentReady: 'ready', agentNotReady: 'notready', makeCall: 'dial',
     answerCall: 'answer', rejectCall: 'reject', hangUpCall: 'hangup', holdCall: 'hold', retrieveCall: 'retrieve',
     muteCall: 'mute', unmuteCall: 'unmute', sendDTMF: 'senddtmf', blindTransfer: 'transfer',
-    conferenceInitiate: 'conference', dropParty: 'removeparty', setCallData: 'setdata'
+    conferenceInitiate: 'conference', dropParty: 'removeparty', setCallData: 'setdata',
+    consultationCall: 'consult', transferInitiate: 'consult', transferComplete: 'consult', conferenceComplete: 'consult'
   };
   const AGENT = { offline: 'Logout', online: 'Login', ready: 'Ready', dnd: 'NotReady', in_call: 'Busy', after_call_work: 'NotReady' };
   const WORK = { ready: 'MODE_AUTO_IN', online: 'MODE_MANUAL_IN', dnd: 'AUX_WORK', in_call: 'BUSY', after_call_work: 'ACW' };
@@ -52,7 +53,7 @@
     const inbound = c.direction !== 'outbound' && c.caller !== S.user;
     return assign({
       pyEventType: 'CallStateEvent', pyEventName: name, pyMedia: 'Phone', pyCallId: c.callId,
-      pyCallType: c.caller === S.user && c.direction === 'internal' ? 'INTERNAL' : CALLTYPE[c.direction] || 'UNKNOWN',
+      pyCallType: c.consultOf ? 'CONSULT' : c.caller === S.user && c.direction === 'internal' ? 'INTERNAL' : CALLTYPE[c.direction] || 'UNKNOWN', consultOf: c.consultOf || '',
       pyANI: inbound ? c.phone : S.user, pyDNIS: inbound ? S.user : c.phone, pyOtherDN: c.phone, pyThisDN: S.user,
       pyCallData: { ...c.variables }, callId: c.callId, state: c.state, phone: c.phone, displayName: c.displayName,
       source: c.source, media: c.media, queue: c.queue, variables: { ...c.variables }, muted: c.muted, connectedAt: c.connectedAt
@@ -72,7 +73,7 @@
     const st = v.ringing === S.user ? 'alerting' : v.held ? 'held' : v.state === 'connected' ? 'connected' : v.caller === S.user ? 'dialing' : 'alerting';
     return assign(old, {
       callId: v.call_id, state: st, direction: v.direction, phone: v.phone, displayName: v.display_name || '', source: v.source,
-      media: v.media, queue: v.queue || '', caller: v.caller || '', variables: v.variables || {}, muted: (v.muted || []).includes(S.user),
+      media: v.media, queue: v.queue || '', caller: v.caller || '', variables: v.variables || {}, muted: (v.muted || []).includes(S.user), consultOf: v.consult_of || '',
       // the timer counts from the answer on the server, also in a tab opened during the call
       connectedAt: old.connectedAt || (st === 'connected' || st === 'held' ? serverTime(v.answered_at || v.created_at) : 0)
     });
@@ -81,7 +82,7 @@
   const serverTime = (ts) => (ts && !isNaN(Date.parse(ts)) ? Math.min(now(), Date.parse(ts) + S.skew) : now());
   const newCall = (d, state, extra) => (S.calls[d.call_id] = assign(S.calls[d.call_id] || {
     callId: d.call_id, direction: 'inbound', phone: d.phone || '', displayName: d.display_name || '', source: d.source || 'internal',
-    media: [].concat(d.media || 'audio'), queue: d.queue || '', caller: '', variables: {}, muted: false, connectedAt: 0
+    media: [].concat(d.media || 'audio'), queue: d.queue || '', caller: '', variables: {}, muted: false, connectedAt: 0, consultOf: d.consult_of || ''
   }, assign({ state }, extra || {})));
   const gone = (id, name, extra) => {
     const c = S.calls[id];
@@ -140,7 +141,7 @@
     } else if ((n === 'party_added' || n === 'party_removed') && c) {
       party(n === 'party_added' ? 'PartyAdded' : 'PartyRemoved', c, d, x);
     } else if (n === 'call_transferred' && c) {
-      emit('CallEvent', callEvent('Transferred', c, assign({ to: d.to }, x)));
+      emit('CallEvent', callEvent('Transferred', c, assign({ to: d.to, toUserId: d.to_user_id, toPhone: d.phone }, x)));
     } else if (n === 'call_failed' && me) {
       S.failed[d.call_id] = { code: d.code, reason: d.reason };
       gone(d.call_id, 'Disconnected', assign({ code: d.code, reason: d.reason }, x)); // missed, rejected or failed dial
@@ -267,13 +268,13 @@
 
   // mapError turns a signalling error (docs/rtc.md) into an OPENCTI_* rejection.
   const mapError = (code, msg, command) => {
-    const dest = ['dial', 'transfer', 'conference'].includes(command);
+    const dest = ['dial', 'transfer', 'conference', 'consult'].includes(command);
     let c = {
       forbidden: /not available in .* mode/.test(msg) ? 'OPENCTI_MODE_NOT_SUPPORTED' : 'OPENCTI_NOT_AUTHORIZED',
       not_found: dest ? 'OPENCTI_CF_INVALID_DESTINATION' : 'OPENCTI_CALL_NOT_FOUND',
       invalid_message: dest ? 'OPENCTI_CF_INVALID_DESTINATION' : 'OPENCTI_INVALID_ARGUMENT',
       invalid_json: 'OPENCTI_INVALID_ARGUMENT', unknown_command: 'OPENCTI_NOT_SUPPORTED', out_of_order: 'OPENCTI_CF_INVALID_OBJECT_STATE',
-      rate_limited: 'OPENCTI_RATE_LIMITED'
+      rate_limited: 'OPENCTI_RATE_LIMITED', no_consult: 'OPENCTI_CF_INVALID_OBJECT_STATE'
     }[code];
     if (code === 'conflict') {
       c = /busy|offline|unavailable/.test(msg) ? 'OPENCTI_DEST_BUSY'
@@ -422,6 +423,22 @@
     const poll = () => (S.failed[id] || now() > end ? ok(S.failed[id]) : setTimeout(poll, 20));
     poll();
   });
+  // consult starts a consult call from callId (default: the active call) and resolves with its id.
+  const consult = (method, callId, destination) => {
+    const e = guard(method) || (destOK(destination) ? null : err('OPENCTI_CF_INVALID_DESTINATION', method + ': ' + DESTMSG));
+    const id = callId || pick(['connected', 'held']);
+    if (e || !id) return Promise.reject(e || err('OPENCTI_CF_INVALID_OBJECT_STATE', method + ': there is no call to consult from'));
+    return request('consult', { call_id: id, arg: destination }).then((v) => {
+      if (v.state !== 'ended') return { callId: id, consultCallId: v.call_id };
+      return waitFailed(v.call_id, 1000).then((x) => { throw err('OPENCTI_DEST_BUSY', `consult to ${destination} failed` + (x ? `: ${x.code} ${x.reason}` : '')); });
+    });
+  };
+  // complete ends the consult of callId (the primary or its consult call; default: the consult call).
+  const complete = (method, callId, command) => {
+    const e = guard(method), id = callId || Object.keys(S.calls).find((k) => S.calls[k].consultOf) || '';
+    if (e || !id) return Promise.reject(e || err('OPENCTI_CF_INVALID_OBJECT_STATE', method + ': there is no consult call'));
+    return request(command, { call_id: id }).then((v) => ({ callId: v.call_id, state: v.state }));
+  };
   const claimsOf = (tok) => {
     try {
       const p = tok.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
@@ -495,6 +512,11 @@
       });
     },
     blindTransfer: (callId, destination) => checked('blindTransfer', callId, destination, destOK(destination), DESTMSG),
+    // Consult calls (docs/consult.md): hold callId and dial destination; then complete, or hang up the consult and retrieve.
+    consultationCall: (callId, destination) => consult('consultationCall', callId, destination),
+    transferInitiate: (callId, destination) => consult('transferInitiate', callId, destination),
+    transferComplete: (callId) => complete('transferComplete', callId, 'consult_transfer'),
+    conferenceComplete: (callId) => complete('conferenceComplete', callId, 'consult_conference'),
     conferenceInitiate: (callId, destination) => checked('conferenceInitiate', callId, destination, destOK(destination), DESTMSG),
     dropParty: (callId, number) => checked('dropParty', callId, number, typeof number === 'string' && number !== '', "number (the party's user id) is required"),
     sendDTMF: (callId, digits) => checked('sendDTMF', callId, String(digits), /^[0-9A-D*#]{1,32}$/.test(String(digits)), '1-32 of 0-9 * # A-D'),

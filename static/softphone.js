@@ -197,6 +197,8 @@
   $('number').addEventListener('keydown', function (e) { if (e.key === 'Enter') { e.preventDefault(); dial(); } });
   $('btn-clear').addEventListener('click', function () { $('number').value = ''; });
 
+  window.CTIConsult({ destFrom: 'transfer-to', current: function () { return current; }, run: run }); // consult-ui.js
+
   var tok = Desk.tokenFromPage('cti-phone-token');
   if (tok) start(tok);
 })();

@@ -170,7 +170,8 @@ func TestShimBudget(t *testing.T) {
 	}
 	for _, m := range []string{"init", "getVersion", "getCapabilities", "login", "logout", "agentReady", "agentNotReady",
 		"makeCall", "answerCall", "hangUpCall", "holdCall", "retrieveCall", "muteCall", "unmuteCall", "blindTransfer",
-		"conferenceInitiate", "dropParty", "sendDTMF", "setCallData", "on", "off"} {
+		"conferenceInitiate", "dropParty", "sendDTMF", "setCallData", "on", "off",
+		"consultationCall", "transferInitiate", "transferComplete", "conferenceComplete"} {
 		if !strings.Contains(js, m) {
 			t.Errorf("cti.js lacks %s", m)
 		}
