@@ -23,7 +23,9 @@ import (
 //   - Writes run at READ COMMITTED; the guards that make Commit safe with several writers (the
 //     seq UPDATE that matches only the expected last seq, the primary keys) are row-level, so
 //     two nodes appending to the same account cannot both succeed.
-//   - Commit sends its statements as one pgx batch (one round trip) inside a transaction.
+//   - Commit sends its statements as one pgx batch (one round trip) inside a transaction, the
+//     first of which locks the accounts it touches in one global order (no deadlock between
+//     writers whose batches list the same accounts in different orders).
 //
 // It is safe for concurrent use by multiple goroutines.
 type Postgres struct {

@@ -23,7 +23,31 @@ const (
 		FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS v (account, prev, last)
 		WHERE s.account = v.account AND s.last_seq = v.prev`
 	pgFirstSeqsSQL = `INSERT INTO event_seqs (account, last_seq) SELECT * FROM unnest($1::text[], $2::bigint[])`
+	// Takes a transaction lock per account the commit touches, in one global order (by the
+	// key's value): writers that share accounts queue instead of deadlocking, whatever the order
+	// of their batches (rows of events, seqs and calls are otherwise locked in slice order).
+	pgLockAccountsSQL = `SELECT count(pg_advisory_xact_lock(k)) FROM
+		(SELECT DISTINCT hashtextextended(a, 0) AS k FROM unnest($1::text[]) AS a ORDER BY k) AS s`
 )
+
+// touched is every account of the events and call records.
+func touched(evs []event.Event, calls []CallRow) []string {
+	seen := make(map[string]bool, 1)
+	var out []string
+	add := func(a string) {
+		if !seen[a] {
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	for i := range evs {
+		add(evs[i].Account)
+	}
+	for _, r := range calls {
+		add(r.c.Account)
+	}
+	return out
+}
 
 // eventColumns are the events of one Commit as the arrays of pgInsertEventsSQL.
 type eventColumns struct {
@@ -56,6 +80,7 @@ func (p *Postgres) Commit(ctx context.Context, evs []event.Event, calls []CallRo
 		return nil, err
 	}
 	b := &pgx.Batch{}
+	b.Queue(pgLockAccountsSQL, touched(evs, calls))
 	var advAcct, firstAcct []string
 	var advPrev, advLast, firstLast []int64
 	if len(evs) > 0 {
@@ -99,6 +124,9 @@ func (p *Postgres) Commit(ctx context.Context, evs []event.Event, calls []CallRo
 
 // readCommit reads the batch results in the order Commit queued them.
 func readCommit(br pgx.BatchResults, events bool, advancing int, calls []CallRow) ([]error, error) {
+	if _, err := br.Exec(); err != nil {
+		return nil, err
+	}
 	if events {
 		if _, err := br.Exec(); err != nil {
 			return nil, err
