@@ -28,7 +28,14 @@ func outboundEnvTrunk(t *testing.T, tr store.Trunk, opts ...func(*sip.Config)) (
 	port := freePort(t)
 	tr.Host, tr.FromNumber = "127.0.0.1:"+strconv.Itoa(port), "+15550100"
 	s := newSIPServer(t, tr, opts...)
-	phone, _, err := s.dial(t, s.token(t, auth.RoleAgent, "agent1"), "")
+	return s, s.agentPhone(t, "agent1"), port
+}
+
+// agentPhone connects user's WebRTC phone (a pion client with a microphone) and waits until it
+// owns the agent's media.
+func (s *sipServer) agentPhone(t *testing.T, user string) *sig {
+	t.Helper()
+	phone, _, err := s.dial(t, s.token(t, auth.RoleAgent, user), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +43,7 @@ func outboundEnvTrunk(t *testing.T, tr store.Trunk, opts ...func(*sip.Config)) (
 	phone.expect("snapshot", nil)
 	phone.negotiate(map[string]any{"mic": true})
 	phone.expect("snapshot", func(m map[string]any) bool { return m["owner"] == true })
-	return s, phone, port
+	return phone
 }
 
 // makeCall is POST /api/v1/calls as the CRM sends it; it returns the call id.
