@@ -108,7 +108,7 @@
       var li = document.createElement('li'), span = document.createElement('span'), b = document.createElement('button');
       var expired = Date.parse(m.expires_at) < Date.now();
       span.textContent = m.role + ' ' + m.sub + ' · ' + m.token_id + ' · expires ' + new Date(m.expires_at).toLocaleString() +
-        ' · last used ' + (m.last_used_at ? new Date(m.last_used_at).toLocaleString() : 'not recorded') + (m.revoked ? ' (revoked)' : expired ? ' (expired)' : '');
+        ' · last used ' + (m.last_used_at ? new Date(m.last_used_at).toLocaleString() : 'never') + (m.revoked ? ' (revoked)' : expired ? ' (expired)' : '');
       li.setAttribute('data-token-id', m.token_id);
       b.type = 'button'; b.className = 'secondary'; b.textContent = 'Revoke'; b.disabled = !!m.revoked || expired;
       b.setAttribute('aria-label', 'Revoke the ' + m.role + ' token of ' + m.sub);

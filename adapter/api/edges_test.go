@@ -186,16 +186,21 @@ func TestTokenAnswerNotCached(t *testing.T) {
 	e.send(t, "POST", "/api/v1/tokens", admin, `{"role":"agent","sub":"bob"}`).is(t, http.StatusCreated, "")
 	l := e.send(t, "GET", "/api/v1/tokens", admin, "")
 	l.is(t, http.StatusOK, "")
-	paths := map[string]any{}
+	paths, used := map[string]any{}, map[string]any{}
 	for _, x := range l.body["tokens"].([]any) {
 		m := x.(map[string]any)
 		paths[m["role"].(string)] = m["ws_path"]
+		used[m["role"].(string)] = m["last_used_at"]
 		if m["token_id"] == a.body["token_id"] && !strings.Contains(a.body["ws_url"].(string), m["ws_path"].(string)+"?access_token=") {
 			t.Errorf("ws_path %v is not the path of ws_url %v", m["ws_path"], a.body["ws_url"])
 		}
 	}
 	if paths["agent"] != nil || paths["integrator"] == nil {
 		t.Errorf("ws_path by role: %v", paths)
+	}
+	// The admin token was just used (this very list); the minted ones never were.
+	if used["admin"] == nil || used["agent"] != nil || used["integrator"] != nil {
+		t.Errorf("last_used_at by role: %v", used)
 	}
 }
 

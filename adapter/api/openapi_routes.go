@@ -61,7 +61,7 @@ func operations() []operation {
 				"schema": obj{"type": "string", "const": "no-store"}}}}},
 		{method: "GET", path: "/tokens", id: "listTokens", tag: "tokens", roles: adminRoles,
 			summary: "List the account's tokens",
-			desc:    "Newest first, at most 1000; never the token itself. last_used_at is null while token use is not recorded.",
+			desc:    "Newest first, at most 1000; never the token itself. last_used_at is when the token was last accepted by any node (written every few seconds; null: never used).",
 			ok: []response{{200, "The account's tokens.", obj{"type": "object", "required": []string{"tokens"}, "properties": obj{
 				"tokens": obj{"type": "array", "items": obj{"type": "object",
 					"required": []string{"token_id", "role", "sub", "issued_at", "expires_at", "revoked", "last_used_at"},

@@ -24,6 +24,7 @@ type Store interface {
 	RevokeToken(ctx context.Context, account, id string, at time.Time) error
 	RevokedTokenIDs(ctx context.Context) ([]string, error)
 	RevokedSince(ctx context.Context, since time.Time) ([]string, error)
+	TouchTokens(ctx context.Context, uses map[string]time.Time) error
 }
 
 // Leeway is the clock skew tolerated on exp, nbf and iat.
@@ -38,6 +39,7 @@ type Service struct {
 	now    func() time.Time
 
 	known sync.Map // account name -> struct{}: accounts seen to exist (accounts are never deleted)
+	uses  uses     // token uses noted by Verify, written by Run (lastuse.go)
 
 	mu      sync.RWMutex        // guards revoked and watchers
 	revoked map[string]struct{} // revoked token ids
@@ -143,11 +145,20 @@ func (s *Service) Run(ctx context.Context) {
 	defer poll.Stop()
 	rebuild := time.NewTicker(10 * time.Minute)
 	defer rebuild.Stop()
+	flush := time.NewTicker(UseFlushInterval)
+	defer flush.Stop()
+	defer func() { // the last uses, on the way out (the store closes after Run returns)
+		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		s.flushUses(c)
+	}()
 	since := s.now().Add(-time.Second)
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-flush.C:
+			s.flushUses(ctx)
 		case <-rebuild.C:
 			if err := s.reloadRevoked(ctx); err != nil && ctx.Err() == nil {
 				s.log.Warn("reload revoked tokens", "err", err)
@@ -272,6 +283,7 @@ func (s *Service) Verify(ctx context.Context, raw string) (*Claims, error) {
 		}
 		s.known.Store(c.Account, struct{}{})
 	}
+	s.uses.note(c.ID, s.now())
 	return c, nil
 }
 

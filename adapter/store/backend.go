@@ -55,6 +55,7 @@ type Tokens interface {
 	RevokedSince(ctx context.Context, since time.Time) ([]string, error)
 	PruneTokens(ctx context.Context, now time.Time) (int64, error)
 	TokensOf(ctx context.Context, account string, limit int) ([]Token, error)
+	TouchTokens(ctx context.Context, uses map[string]time.Time) error
 }
 
 // Trunks are the SIP trunks of each account and the numbers they own.

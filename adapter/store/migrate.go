@@ -96,6 +96,11 @@ var migrations = []string{
 
 	// 4: SIP trunks and their numbers (unique across accounts); see trunks.go.
 	trunksMigration,
+
+	// 5: when each token was last used (tokens.go, TouchTokens), and the disposition an agent
+	// gave a call in wrap-up (calls.go; JSON, '' for none).
+	`ALTER TABLE tokens ADD COLUMN last_used_at INTEGER;
+	ALTER TABLE calls ADD COLUMN disposition TEXT NOT NULL DEFAULT '';`,
 }
 
 // migrate brings the schema of db to version target (at most len(migrations)). Each step runs in

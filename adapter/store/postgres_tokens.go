@@ -2,35 +2,19 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 )
 
-const tokenCols = `id, account, role, subject, issued_at, expires_at, revoked_at`
-
-func scanToken(sc scanner) (Token, error) {
-	var (
-		t               Token
-		issued, expires int64
-		revoked         sql.NullInt64
-	)
-	if err := sc.Scan(&t.ID, &t.Account, &t.Role, &t.Subject, &issued, &expires, &revoked); err != nil {
-		return Token{}, err
-	}
-	t.IssuedAt, t.ExpiresAt, t.RevokedAt = fromMS(issued), fromMS(expires), timePtr(revoked)
-	return t, nil
-}
-
 // RecordToken: see Store.RecordToken.
 func (p *Postgres) RecordToken(ctx context.Context, t Token) error {
 	if t.ID == "" || t.Account == "" {
 		return fmt.Errorf("%w: token needs an id and an account", ErrInvalid)
 	}
-	_, err := p.pool.Exec(ctx, `INSERT INTO tokens (`+tokenCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		t.ID, t.Account, t.Role, t.Subject, ms(t.IssuedAt), ms(t.ExpiresAt), msPtr(t.RevokedAt))
+	_, err := p.pool.Exec(ctx, `INSERT INTO tokens (`+tokenCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		t.ID, t.Account, t.Role, t.Subject, ms(t.IssuedAt), ms(t.ExpiresAt), msPtr(t.RevokedAt), msPtr(t.LastUsedAt))
 	if pgUnique(err) {
 		return fmt.Errorf("token %q: %w", t.ID, ErrConflict)
 	}
@@ -120,4 +104,19 @@ func (p *Postgres) TokensOf(ctx context.Context, account string, limit int) ([]T
 		out = []Token{}
 	}
 	return out, nil
+}
+
+// TouchTokens: see Store.TouchTokens.
+func (p *Postgres) TouchTokens(ctx context.Context, uses map[string]time.Time) error {
+	if len(uses) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	for id, at := range uses {
+		b.Queue(pgPlaceholders(touchTokensSQL), ms(at), id, ms(at))
+	}
+	if err := p.pool.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("store: touch tokens: %w", err)
+	}
+	return nil
 }

@@ -470,6 +470,22 @@ func testTokens(t *testing.T, be backend) {
 			}
 			return err
 		}, nil},
+		{"touch moves last use forward only", func() error {
+			if err := s.TouchTokens(ctx, map[string]time.Time{"t2": at(2 * time.Hour), "ghost": at(time.Hour)}); err != nil {
+				return err
+			}
+			if err := s.TouchTokens(ctx, map[string]time.Time{"t2": at(time.Hour)}); err != nil { // an older use from another node
+				return err
+			}
+			got, err := s.Token(ctx, "a", "t2")
+			if err == nil && (got.LastUsedAt == nil || !got.LastUsedAt.Equal(at(2*time.Hour))) {
+				t.Errorf("LastUsedAt = %v, want %v", got.LastUsedAt, at(2*time.Hour))
+			}
+			if l, _ := s.TokensOf(ctx, "a", 0); len(l) != 3 {
+				t.Errorf("TokensOf after touch: %d tokens", len(l))
+			}
+			return err
+		}, nil},
 		{"revoke expired t3", func() error { return s.RevokeToken(ctx, "a", "t3", at(10*time.Minute)) }, nil},
 		{"revoke t4", func() error { return s.RevokeToken(ctx, "b", "t4", at(3*time.Hour)) }, nil},
 		{"revoked ids exclude expired", func() error {

@@ -14,6 +14,7 @@ type Token struct {
 	ID, Account, Role, Subject string
 	IssuedAt, ExpiresAt        time.Time
 	RevokedAt                  *time.Time
+	LastUsedAt                 *time.Time // as last written by TouchTokens (auth writes it every few seconds)
 }
 
 // RecordToken records a minted token. A token id already recorded (in any account) is
@@ -37,21 +38,13 @@ func (s *Store) RecordToken(ctx context.Context, t Token) error {
 // Token returns the token with that id if it belongs to account; ErrNotFound otherwise
 // (absent or of another account: the two are indistinguishable to the caller).
 func (s *Store) Token(ctx context.Context, account, id string) (Token, error) {
-	var (
-		t               Token
-		issued, expires int64
-		revoked         sql.NullInt64
-	)
-	err := s.r.QueryRowContext(ctx, `SELECT id, account, role, subject, issued_at, expires_at, revoked_at
-		FROM tokens WHERE id = ? AND account = ?`, id, account).
-		Scan(&t.ID, &t.Account, &t.Role, &t.Subject, &issued, &expires, &revoked)
+	t, err := scanToken(s.r.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM tokens WHERE id = ? AND account = ?`, id, account))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Token{}, fmt.Errorf("token %q: %w", id, ErrNotFound)
 	}
 	if err != nil {
 		return Token{}, fmt.Errorf("store: token %q: %w", id, err)
 	}
-	t.IssuedAt, t.ExpiresAt, t.RevokedAt = fromMS(issued), fromMS(expires), timePtr(revoked)
 	return t, nil
 }
 
@@ -126,7 +119,7 @@ func (s *Store) TokensOf(ctx context.Context, account string, limit int) ([]Toke
 	if limit <= 0 || limit > 1000 {
 		limit = 1000
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT id, account, role, subject, issued_at, expires_at, revoked_at
+	rows, err := s.r.QueryContext(ctx, `SELECT `+tokenCols+`
 		FROM tokens WHERE account = ? ORDER BY issued_at DESC, id LIMIT ?`, account, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: tokens of %q: %w", account, err)
@@ -134,19 +127,55 @@ func (s *Store) TokensOf(ctx context.Context, account string, limit int) ([]Toke
 	defer rows.Close()
 	out := []Token{}
 	for rows.Next() {
-		var (
-			t               Token
-			issued, expires int64
-			revoked         sql.NullInt64
-		)
-		if err := rows.Scan(&t.ID, &t.Account, &t.Role, &t.Subject, &issued, &expires, &revoked); err != nil {
+		t, err := scanToken(rows)
+		if err != nil {
 			return nil, fmt.Errorf("store: tokens of %q: %w", account, err)
 		}
-		t.IssuedAt, t.ExpiresAt, t.RevokedAt = fromMS(issued), fromMS(expires), timePtr(revoked)
 		out = append(out, t)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: tokens of %q: %w", account, err)
 	}
 	return out, nil
+}
+
+// tokenCols are the columns scanToken reads, in its order (both backends).
+const tokenCols = `id, account, role, subject, issued_at, expires_at, revoked_at, last_used_at`
+
+func scanToken(sc scanner) (Token, error) {
+	var (
+		t               Token
+		issued, expires int64
+		revoked, used   sql.NullInt64
+	)
+	if err := sc.Scan(&t.ID, &t.Account, &t.Role, &t.Subject, &issued, &expires, &revoked, &used); err != nil {
+		return Token{}, err
+	}
+	t.IssuedAt, t.ExpiresAt, t.RevokedAt, t.LastUsedAt = fromMS(issued), fromMS(expires), timePtr(revoked), timePtr(used)
+	return t, nil
+}
+
+// touchTokensSQL moves each token's last use forward (never back: two nodes may write).
+const touchTokensSQL = `UPDATE tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`
+
+// TouchTokens records when tokens were last used (token id -> time), in one transaction.
+// Unknown ids are ignored (a token of another store, or pruned since).
+func (s *Store) TouchTokens(ctx context.Context, uses map[string]time.Time) error {
+	if len(uses) == 0 {
+		return nil
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: touch tokens: %w", err)
+	}
+	defer tx.Rollback()
+	for id, at := range uses {
+		if _, err := tx.ExecContext(ctx, touchTokensSQL, ms(at), id, ms(at)); err != nil {
+			return fmt.Errorf("store: touch token %q: %w", id, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: touch tokens: %w", err)
+	}
+	return nil
 }
