@@ -215,3 +215,13 @@ func (s *Server) Stop() {
 	}
 	_ = os.RemoveAll(s.dir)
 }
+
+// Tool runs one of PostgreSQL's client programs (pg_dump, pg_restore, psql, ...) of the
+// server's version, as this process's user, and returns its combined output.
+func (s *Server) Tool(ctx context.Context, prog string, args ...string) ([]byte, error) {
+	out, err := exec.CommandContext(ctx, filepath.Join(s.bin, prog), args...).CombinedOutput()
+	if err != nil {
+		return out, fmt.Errorf("pgtest: %s: %w: %s", prog, err, out)
+	}
+	return out, nil
+}
