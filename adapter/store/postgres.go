@@ -33,6 +33,8 @@ type Postgres struct {
 	pool *pgxpool.Pool
 	now  func() time.Time
 
+	commitHook func(context.Context, pgx.Tx) error // tests: sends Commit's COMMIT (postgres_indoubt.go)
+
 	closeOnce sync.Once
 }
 

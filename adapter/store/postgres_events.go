@@ -70,7 +70,9 @@ func columnsOf(evs []event.Event) eventColumns {
 }
 
 // Commit: see Store.Commit. The events, the seq guards and the call records go to the server
-// as one batch inside one transaction.
+// as one batch inside one transaction. When the COMMIT itself gets no clear answer (the
+// connection broke), whether it happened is read back from the log (postgres_indoubt.go), so
+// the result is never "maybe".
 func (p *Postgres) Commit(ctx context.Context, evs []event.Event, calls []CallRow) (callErrs []error, err error) {
 	if len(evs) == 0 && len(calls) == 0 {
 		return nil, nil
@@ -79,11 +81,50 @@ func (p *Postgres) Commit(ctx context.Context, evs []event.Event, calls []CallRo
 	if err != nil {
 		return nil, err
 	}
-	b := &pgx.Batch{}
+	b, advancing := commitBatch(evs, seqs, calls)
+	tx, err := p.pool.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: commit: begin: %w", err)
+	}
+	br := tx.SendBatch(ctx, b)
+	callErrs, err = readCommit(br, len(evs) > 0, advancing, calls)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = tx.Rollback(context.Background())
+		return nil, commitError(err)
+	}
+	if err := p.commitTx(ctx, tx); err != nil {
+		if err := p.resolveInDoubt(ctx, evs, seqs, err); err != nil {
+			return nil, err
+		}
+	}
+	return callErrs, nil
+}
+
+// commitError maps a failed statement of Commit.
+func commitError(err error) error {
+	switch {
+	case errors.Is(err, ErrConflict):
+		return err
+	case pgUnique(err):
+		// A seq already written: another writer appended to the account first (or its log
+		// holds events beyond the recorded last seq).
+		return fmt.Errorf("store: append events: duplicate seq: %w", ErrConflict)
+	default:
+		return fmt.Errorf("store: commit: %w", err)
+	}
+}
+
+// commitBatch queues the statements of one Commit; advancing is how many accounts already
+// had events (the rows the seq UPDATE must match).
+func commitBatch(evs []event.Event, seqs []seqSpan, calls []CallRow) (b *pgx.Batch, advancing int) {
+	b = &pgx.Batch{}
 	b.Queue(pgLockAccountsSQL, touched(evs, calls))
-	var advAcct, firstAcct []string
-	var advPrev, advLast, firstLast []int64
 	if len(evs) > 0 {
+		var advAcct, firstAcct []string
+		var advPrev, advLast, firstLast []int64
 		c := columnsOf(evs)
 		b.Queue(pgInsertEventsSQL, c.accounts, c.seqs, c.times, c.names, c.data)
 		for _, r := range seqs {
@@ -95,31 +136,12 @@ func (p *Postgres) Commit(ctx context.Context, evs []event.Event, calls []CallRo
 		}
 		b.Queue(pgAdvanceSeqsSQL, advAcct, advPrev, advLast)
 		b.Queue(pgFirstSeqsSQL, firstAcct, firstLast)
+		advancing = len(advAcct)
 	}
 	for _, r := range calls {
 		queueCall(b, r)
 	}
-	err = p.inTx(ctx, func(tx pgx.Tx) error {
-		br := tx.SendBatch(ctx, b)
-		var err error
-		callErrs, err = readCommit(br, len(evs) > 0, len(advAcct), calls)
-		if cerr := br.Close(); err == nil {
-			err = cerr
-		}
-		return err
-	})
-	switch {
-	case err == nil:
-		return callErrs, nil
-	case errors.Is(err, ErrConflict):
-		return nil, err
-	case pgUnique(err):
-		// A seq already written: another writer appended to the account first (or its log
-		// holds events beyond the recorded last seq).
-		return nil, fmt.Errorf("store: append events: duplicate seq: %w", ErrConflict)
-	default:
-		return nil, fmt.Errorf("store: commit: %w", err)
-	}
+	return b, advancing
 }
 
 // readCommit reads the batch results in the order Commit queued them.
