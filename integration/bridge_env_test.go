@@ -28,7 +28,14 @@ type bridgeEnv struct {
 
 func newBridgeEnv(t testing.TB, mode string) *bridgeEnv {
 	t.Helper()
-	h := startHarness(t, harnessOptions{secret: "bridge-test-secret-bridge-test-secret-42"})
+	return newBridgeEnvWith(t, mode, harnessOptions{})
+}
+
+// newBridgeEnvWith is newBridgeEnv with harness options (the secret is the bridge tests' own).
+func newBridgeEnvWith(t testing.TB, mode string, o harnessOptions) *bridgeEnv {
+	t.Helper()
+	o.secret = "bridge-test-secret-bridge-test-secret-42"
+	h := startHarness(t, o)
 	srv, ctx := h.Server, context.Background()
 	tcp, err := srv.Bridge.ListenTCP("127.0.0.1:0", "", "")
 	if err != nil {

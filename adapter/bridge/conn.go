@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"strings"
 	"sync"
@@ -19,9 +20,9 @@ import (
 
 // conn is one bridge connection: at most one agent login (a core desktop session) at a time.
 //
-// Goroutines: the transport's reader (always; it decodes and handles requests one at a time), a
-// writer that runs only while messages wait to be written, and one goroutine per senddtmf in
-// flight. Events are rendered by the account's feed goroutine under mu. The bridge's token
+// Goroutines: the transport's reader (always; it decodes and handles requests one at a time),
+// the writer (conns.Outbox.Run: every write, in whole flushes, then the close), and one
+// goroutine per senddtmf in flight. Events are rendered by the account's feed goroutine under mu. The bridge's token
 // sweeper ends a login whose token was revoked or expired (tokenEnded).
 type conn struct {
 	b         *Bridge
@@ -35,15 +36,11 @@ type conn struct {
 	login     *time.Timer
 	frames    conns.Frames // reader-owned
 
-	mu          sync.Mutex // guards everything below
-	closed      bool       // ended: nothing more is queued or started
-	closing     bool       // a close was asked for: what is queued is written, then the transport closes
-	ending      bool       // teardown is waiting for the connection's goroutines: none may start
-	closeCode   websocket.StatusCode
-	closeReason string
-	out         [][]byte // messages waiting for the writer, in order
-	outBytes    int
-	writing     bool
+	out *conns.Outbox // every message to the peer, in order; its writer is the only one that writes
+
+	mu     sync.Mutex // guards everything below
+	closed bool       // ended: nothing more is queued or started
+	ending bool       // teardown is waiting for the connection's goroutines: none may start
 
 	feed          *feed
 	sess          *core.Session
@@ -64,6 +61,16 @@ type conn struct {
 func (b *Bridge) newConn(t transport, release func()) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{b: b, t: t, release: release, ctx: ctx, cancel: cancel, frames: conns.NewFrames(FrameRate, FrameBurst, time.Now())}
+	// Messages are queued with c.mu held (send, the feed's rendering), so the overflow callback,
+	// which runs on the sender's goroutine, may read the login.
+	c.out = conns.NewSinkOutbox(sink{t}, conns.Bounds{Messages: math.MaxInt, Bytes: b.MaxQueued}, func() {
+		b.log.Warn("bridge connection cannot keep up; closing it", "transport", t.kind(), "user_id", c.actor.UserID, "queued_bytes", b.MaxQueued)
+		if b.Metrics != nil {
+			b.Metrics.SubscribersDropped.Inc()
+		}
+	}).SlowClose(conns.CloseTryLater, "too slow: reconnect")
+	c.wg.Add(1)
+	go c.write()
 	b.addLive(c)
 	c.login = time.AfterFunc(b.LoginTimeout, func() {
 		c.mu.Lock()
@@ -175,9 +182,8 @@ func (c *conn) teardown() {
 	c.mu.Lock()
 	sess, f, w := c.sess, c.feed, c.watch
 	c.sess, c.feed, c.watch = nil, nil, nil
-	c.closing = true // nothing new is queued; the writer writes the rest, then closes
-	c.kickLocked()
-	c.ending = true // no goroutine starts after this
+	c.out.Close(0, "") // nothing new is queued; the writer writes the rest, then closes
+	c.ending = true    // no goroutine starts after this
 	c.mu.Unlock()
 	c.cancel()
 	c.login.Stop()
@@ -187,7 +193,6 @@ func (c *conn) teardown() {
 	c.wg.Wait()
 	c.mu.Lock()
 	c.closed = true
-	c.out = nil
 	c.mu.Unlock()
 	c.t.close(0, "")
 	if f != nil {
@@ -209,67 +214,26 @@ func (c *conn) send(msg []byte) {
 	c.mu.Unlock()
 }
 
+// enqueueLocked queues msg unless the connection is closing; past MaxQueued bytes the queue is
+// dropped and the connection closed with 1013 (docs/bridge.md). c.mu is held.
 func (c *conn) enqueueLocked(msg []byte) {
-	if c.closed || c.closing {
-		return
+	if !c.closed {
+		c.out.Send(msg)
 	}
-	c.out = append(c.out, msg)
-	c.outBytes += len(msg)
-	if c.outBytes > c.b.MaxQueued {
-		c.b.log.Warn("bridge connection cannot keep up; closing it", "transport", c.t.kind(), "user_id", c.actor.UserID, "queued_bytes", c.outBytes)
-		c.out, c.outBytes = nil, 0
-		c.closing, c.closeCode, c.closeReason = true, websocket.StatusTryAgainLater, "too slow: reconnect"
-	}
-	c.kickLocked()
 }
 
-func (c *conn) kickLocked() {
-	if c.writing || c.closed || c.ending {
-		return
-	}
-	c.writing = true
-	c.wg.Add(1)
-	go c.writeLoop()
-}
-
-func (c *conn) writeLoop() {
+// write runs the connection's writer until it has closed the transport (after a close was
+// asked for) or a write failed (the transport is then closed at once).
+func (c *conn) write() {
 	defer c.wg.Done()
-	for {
-		c.mu.Lock()
-		if len(c.out) == 0 || c.closed {
-			c.writing = false
-			closeNow := c.closing && !c.closed
-			code, reason := c.closeCode, c.closeReason
-			c.mu.Unlock()
-			if closeNow {
-				c.t.close(code, reason)
-			}
-			return
-		}
-		batch := c.out
-		c.out, c.outBytes = nil, 0
-		c.mu.Unlock()
-		if err := c.t.write(batch); err != nil {
-			c.mu.Lock()
-			c.out, c.outBytes, c.writing = nil, 0, false
-			c.closing = true
-			c.mu.Unlock()
-			c.t.close(0, "")
-			return
-		}
+	if err := c.out.Run(context.Background()); err != nil {
+		c.out.Close(0, "")
+		c.t.close(0, "")
 	}
 }
 
 // closeAfterFlush writes what is queued, then closes with code (WebSocket) or closes (TCP).
-func (c *conn) closeAfterFlush(code websocket.StatusCode, reason string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closing || c.closed {
-		return
-	}
-	c.closing, c.closeCode, c.closeReason = true, code, reason
-	c.kickLocked()
-}
+func (c *conn) closeAfterFlush(code websocket.StatusCode, reason string) { c.out.Close(code, reason) }
 
 // shutdown tells an initialised control destination that the processor is going away, then
 // closes with 1001.
@@ -283,12 +247,7 @@ func (c *conn) shutdown() {
 }
 
 // closeSlow drops what is queued and closes with 1013 (try again later).
-func (c *conn) closeSlow(reason string) {
-	c.mu.Lock()
-	c.out, c.outBytes = nil, 0
-	c.mu.Unlock()
-	c.closeAfterFlush(websocket.StatusTryAgainLater, reason)
-}
+func (c *conn) closeSlow(reason string) { c.out.Abort(conns.CloseTryLater, reason) }
 
 // handle answers one received message. Beyond the connection's frame limit it is refused
 // (FAILURE) without being handled, and a connection that floods is closed (WebSocket 1008); a
@@ -421,7 +380,7 @@ func (c *conn) async(f func()) bool {
 }
 
 func (c *conn) asyncLocked(f func()) bool {
-	if c.closed || c.closing || c.ending {
+	if c.closed || c.ending || c.out.Closing() {
 		return false
 	}
 	c.wg.Add(1)

@@ -225,7 +225,7 @@ func (c *conn) loginAs(ctx context.Context, claims *auth.Claims, hdr *Header) st
 	u, _ := c.b.Users.User(ctx, actor.Account, actor.UserID)
 	m, merr := c.b.Core.Mode(ctx, actor.Account)
 	c.mu.Lock()
-	if c.closed || c.closing {
+	if c.closed || c.out.Closing() {
 		c.mu.Unlock()
 		stopWatch()
 		c.b.leave(f, c)

@@ -23,6 +23,16 @@ type transport interface {
 	kind() string
 }
 
+// sink lets a transport be written by a conns.Outbox.
+type sink struct{ t transport }
+
+func (s sink) WriteBatch(msgs [][]byte) error { return s.t.write(msgs) }
+
+func (s sink) Close(code websocket.StatusCode, reason string) error {
+	s.t.close(code, reason)
+	return nil
+}
+
 // wsTransport is one JSON message per WebSocket text frame.
 type wsTransport struct {
 	ws   *websocket.Conn

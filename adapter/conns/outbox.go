@@ -13,17 +13,43 @@ type Bounds struct {
 	Bytes    int // queued bytes at most
 }
 
-// Outbox is one WebSocket connection's bounded queue of outgoing text messages and its single
-// writer. Any goroutine may Send or Close; only Run writes. Run drains everything queued into
-// one flush (WriteBatch: one system write under the Cork's write deadline), so frames are never
+// Sink is what an Outbox writes to: a WebSocket (NewOutbox) or another message transport (the
+// bridge's length-prefixed TCP stream).
+type Sink interface {
+	// WriteBatch writes the messages in order, in one system write, within the write timeout.
+	WriteBatch(msgs [][]byte) error
+	// Close ends the connection with code (0: at once, without a close handshake).
+	Close(code websocket.StatusCode, reason string) error
+}
+
+// wsSink writes text frames to a WebSocket accepted over its Cork.
+type wsSink struct {
+	ws   *websocket.Conn
+	cork *Cork
+}
+
+func (s wsSink) WriteBatch(msgs [][]byte) error { return WriteBatch(s.ws, s.cork, msgs) }
+
+func (s wsSink) Close(code websocket.StatusCode, reason string) error {
+	if code == 0 {
+		return s.ws.CloseNow()
+	}
+	return s.ws.Close(code, ClipReason(reason))
+}
+
+// Outbox is one connection's bounded queue of outgoing messages and its single writer. Any
+// goroutine may Send or Close; only Run writes. Run drains everything queued into one flush
+// (one system write under the write deadline: WriteBatch on a WebSocket), so frames are never
 // interleaved or cut. When the queue would pass its Bounds the connection is a slow consumer:
-// the queue is dropped, nothing more is taken, and the writer sends CloseSlow after the frames
-// already written (docs/close-codes.md). No lock is held across a write.
+// the queue is dropped, nothing more is taken, and the writer sends the slow-consumer close
+// (CloseSlow unless SlowClose says otherwise) after the frames already written
+// (docs/close-codes.md). No lock is held across a write.
 type Outbox struct {
-	ws         *websocket.Conn
-	cork       *Cork
+	sink       Sink
 	bounds     Bounds
 	onOverflow func() // called once, on the sender's goroutine, when the queue overflowed
+	slowCode   websocket.StatusCode
+	slowReason string
 
 	mu      sync.Mutex // guards the fields below
 	q       [][]byte
@@ -38,8 +64,21 @@ type Outbox struct {
 
 // NewOutbox returns the outbox of ws (accepted over cork by Accept). onOverflow may be nil.
 func NewOutbox(ws *websocket.Conn, cork *Cork, b Bounds, onOverflow func()) *Outbox {
-	return &Outbox{ws: ws, cork: cork, bounds: b, onOverflow: onOverflow, wake: make(chan struct{}, 1),
-		drained: make(chan struct{}, 1)}
+	return NewSinkOutbox(wsSink{ws, cork}, b, onOverflow)
+}
+
+// NewSinkOutbox returns an outbox that writes to sink. onOverflow may be nil.
+func NewSinkOutbox(sink Sink, b Bounds, onOverflow func()) *Outbox {
+	return &Outbox{sink: sink, bounds: b, onOverflow: onOverflow, wake: make(chan struct{}, 1),
+		drained: make(chan struct{}, 1), slowCode: CloseSlow,
+		slowReason: "too slow: the send queue overflowed; reconnect and resume from your last seq"}
+}
+
+// SlowClose sets the code and reason of the slow-consumer close (for a protocol that promised
+// its clients another code than CloseSlow). Call it before the outbox is used.
+func (o *Outbox) SlowClose(code websocket.StatusCode, reason string) *Outbox {
+	o.slowCode, o.slowReason = code, reason
+	return o
 }
 
 func signal(ch chan struct{}) {
@@ -93,8 +132,7 @@ func (o *Outbox) Send(p []byte) bool {
 	if !o.fitsLocked(p) {
 		clear(o.q)
 		o.q, o.size = nil, 0
-		o.closing, o.code = true, CloseSlow
-		o.reason = "too slow: the send queue overflowed; reconnect and resume from your last seq"
+		o.closing, o.code, o.reason = true, o.slowCode, o.slowReason
 		o.mu.Unlock()
 		o.notify()
 		if o.onOverflow != nil {
@@ -109,7 +147,8 @@ func (o *Outbox) Send(p []byte) bool {
 	return true
 }
 
-// Close asks the writer to write what is queued, then close with code; the first request wins.
+// Close asks the writer to write what is queued, then close with code (0: without a close
+// handshake); the first request wins.
 func (o *Outbox) Close(code websocket.StatusCode, reason string) {
 	o.mu.Lock()
 	if !o.closing {
@@ -117,6 +156,27 @@ func (o *Outbox) Close(code websocket.StatusCode, reason string) {
 	}
 	o.mu.Unlock()
 	o.notify()
+}
+
+// Abort drops what is queued and asks the writer to close with code, unless a close was asked
+// for already (the first request wins; what it queued is then still written).
+func (o *Outbox) Abort(code websocket.StatusCode, reason string) {
+	o.mu.Lock()
+	if !o.closing {
+		clear(o.q)
+		o.q, o.size = nil, 0
+		o.closing, o.code, o.reason = true, code, reason
+	}
+	o.mu.Unlock()
+	o.notify()
+}
+
+// Closing reports whether a close was asked for (or the queue overflowed): nothing more is
+// queued.
+func (o *Outbox) Closing() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.closing
 }
 
 // Run is the writer. It returns after it wrote the close frame (and the close handshake ended,
@@ -130,13 +190,13 @@ func (o *Outbox) Run(ctx context.Context) error {
 		o.mu.Unlock()
 		if len(batch) > 0 {
 			signal(o.drained)
-			if err := WriteBatch(o.ws, o.cork, batch); err != nil {
+			if err := o.sink.WriteBatch(batch); err != nil {
 				return err
 			}
 			continue // a close asked for meanwhile goes after what was queued before it
 		}
 		if closing {
-			return o.ws.Close(code, ClipReason(reason))
+			return o.sink.Close(code, reason)
 		}
 		select {
 		case <-o.wake:
