@@ -273,4 +273,16 @@ func TestConsultConferenceAndCancelREST(t *testing.T) {
 	if code := r.rest(t, "/calls/"+r.callID+"/consult/cancel", nil, &prob); code != 409 || prob.Code != "no_consult" {
 		t.Fatalf("cancel after the conference: %d %+v", code, prob)
 	}
+	// the call records link the primary and its consult calls
+	var prec, crec struct {
+		ConsultOf string   `json:"consult_of"`
+		Consults  []string `json:"consult_calls"`
+		EndReason string   `json:"end_reason"`
+	}
+	if code := r.s.apiJSON(t, "GET", "/calls/"+r.callID, r.integ, "", &prec); code != 200 || len(prec.Consults) != 2 || prec.Consults[1] != created.CallID {
+		t.Fatalf("primary record: %d %+v", code, prec)
+	}
+	if code := r.s.apiJSON(t, "GET", "/calls/"+created.CallID, r.integ, "", &crec); code != 200 || crec.ConsultOf != r.callID || crec.EndReason != "consult_conferenced" {
+		t.Fatalf("consult record: %d %+v", code, crec)
+	}
 }

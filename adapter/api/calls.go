@@ -53,6 +53,8 @@ type callView struct {
 	EndReason   string            `json:"end_reason,omitempty"`
 	EndedBy     string            `json:"ended_by,omitempty"`
 	FailCode    int               `json:"fail_code,omitempty"`
+	ConsultOf   string            `json:"consult_of,omitempty"`    // a consult call: its primary
+	Consults    []string          `json:"consult_calls,omitempty"` // a primary: its consult calls
 }
 
 func nonNil[T any](s []T) []T {
@@ -67,7 +69,7 @@ func viewCall(c store.Call) callView {
 		CallID: c.ID, Direction: c.Direction, Source: c.Source, Phone: c.Phone, DisplayName: c.DisplayName,
 		Queue: c.Queue, UserID: c.UserID, State: c.State, Media: nonNil(c.Media), Variables: c.Variables,
 		CreatedAt: ts(c.CreatedAt), AnsweredAt: tsPtr(c.AnsweredAt), EndedAt: tsPtr(c.EndedAt),
-		EndReason: c.EndReason, EndedBy: c.EndedBy, FailCode: c.FailCode,
+		EndReason: c.EndReason, EndedBy: c.EndedBy, FailCode: c.FailCode, ConsultOf: c.ConsultOf, Consults: c.Consults,
 		Legs: make([]legView, len(c.Legs)), Parties: make([]partyView, len(c.Parties)),
 	}
 	if v.Variables == nil {

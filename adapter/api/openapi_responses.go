@@ -118,6 +118,9 @@ func (b *openAPIBuilder) responseSchemas() {
 			"end_reason": str,
 			"ended_by":   obj{"type": "string", "description": "agent, remote or system."},
 			"fail_code":  obj{"type": "integer", "description": "SIP-style status of a failed call (404, 480, 486, 487, 603)."},
+			"consult_of": obj{"type": "string", "description": "A consult call (docs/consult.md): the call_id of its primary call."},
+			"consult_calls": obj{"type": "array", "items": str,
+				"description": "A primary call: the call_ids of its consult calls, oldest first."},
 		},
 	}
 	b.schemas["CallPage"] = obj{

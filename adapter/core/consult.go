@@ -151,10 +151,14 @@ func (t *tenant) consultPrimaryLocked(callID, uid string) (*callRT, *agentRT, er
 	return p, me, nil
 }
 
-// linkConsultLocked makes cl the consult call of p (dialLocked, as soon as cl exists).
-func (t *tenant) linkConsultLocked(p, cl *callRT, od *outDial) {
+// linkConsultLocked makes cl the consult call of p (dialLocked, as soon as cl exists); their
+// records name each other.
+func (t *tenant) linkConsultLocked(f *fx, p, cl *callRT, od *outDial) {
 	p.cons.consult = cl
 	cl.cons = consultLink{primary: p, of: p.id, dial: od}
+	cl.rec.ConsultOf = p.id
+	p.rec.Consults = append(slices.Clone(p.rec.Consults), cl.id) // saved records keep their own
+	t.saveLocked(f, p)
 }
 
 // consultWireLocked runs after every wiring of cl: if cl is not live and its linked call is, the

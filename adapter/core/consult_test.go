@@ -3,11 +3,13 @@ package core
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/cti-adapter/cti-adapter/adapter/call"
 	"github.com/cti-adapter/cti-adapter/adapter/event"
 	"github.com/cti-adapter/cti-adapter/adapter/media/mediatest"
+	"github.com/cti-adapter/cti-adapter/adapter/store"
 	"github.com/cti-adapter/cti-adapter/modes"
 )
 
@@ -115,8 +117,14 @@ func TestConsultTransfer(t *testing.T) {
 		t.Fatal("the consult call outlived the transfer")
 	}
 	rec, err := w.store.Call(ctx, "acme", cid)
-	if err != nil || rec.EndReason != endConsultTransferred {
+	if err != nil || rec.EndReason != endConsultTransferred || rec.ConsultOf != s.wc.ID {
 		t.Fatalf("consult record %+v, %v", rec, err)
+	}
+	prec, err := w.store.Call(ctx, "acme", s.wc.ID)
+	if err != nil || len(prec.Consults) != 1 || prec.Consults[0] != cid || !slices.ContainsFunc(prec.Parties, func(p store.Party) bool {
+		return p.UserID == "a2" && p.Role == "consult_transfer"
+	}) {
+		t.Fatalf("primary record %+v, %v", prec, err)
 	}
 }
 

@@ -69,7 +69,7 @@ func (t *tenant) dialLocked(ctx context.Context, f *fx, caller *agentRT, phone, 
 	cl.caller = caller
 	caller.calls[cl.id] = cl
 	if primary != nil {
-		t.linkConsultLocked(primary, cl, od)
+		t.linkConsultLocked(f, primary, cl, od)
 	}
 	now := t.core.now()
 	cl.rec.addLeg("agent", caller.id, caller.owner.ID, true, now)

@@ -43,6 +43,8 @@ type Call struct {
 	AnsweredAt, EndedAt                                                      *time.Time
 	EndReason, EndedBy                                                       string
 	FailCode                                                                 int
+	ConsultOf                                                                string   // a consult call: its primary call
+	Consults                                                                 []string // a primary: its consult calls, oldest first
 }
 
 // CallFilter selects call records. From is inclusive, To exclusive, both on CreatedAt; zero
@@ -180,14 +182,15 @@ func (s *Store) SaveCall(ctx context.Context, c Call) error {
 
 const saveCallSQL = `INSERT INTO calls (account, id, direction, source, phone, display_name,
 	queue, user_id, state, media, variables, legs, parties, created_at, answered_at, ended_at,
-	end_reason, ended_by, fail_code)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	end_reason, ended_by, fail_code, consult_of, consults)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (account, id) DO UPDATE SET direction = excluded.direction, source = excluded.source,
 	phone = excluded.phone, display_name = excluded.display_name, queue = excluded.queue,
 	user_id = excluded.user_id, state = excluded.state, media = excluded.media,
 	variables = excluded.variables, legs = excluded.legs, parties = excluded.parties,
 	created_at = excluded.created_at, answered_at = excluded.answered_at, ended_at = excluded.ended_at,
-	end_reason = excluded.end_reason, ended_by = excluded.ended_by, fail_code = excluded.fail_code`
+	end_reason = excluded.end_reason, ended_by = excluded.ended_by, fail_code = excluded.fail_code,
+	consult_of = excluded.consult_of, consults = excluded.consults`
 
 // saveCalls writes the records in order inside tx. A record whose account does not exist fails
 // alone (SQLite backs out just that statement); any other error fails the transaction.
@@ -214,7 +217,7 @@ func (s *Store) saveCall(ctx context.Context, tx *sql.Tx, r CallRow) error {
 	created := ms(c.CreatedAt)
 	if _, err := tx.StmtContext(ctx, s.stmts.saveRec).ExecContext(ctx, c.Account, c.ID, c.Direction, c.Source,
 		c.Phone, c.DisplayName, c.Queue, c.UserID, c.State, r.media, r.vars, r.legs, r.parties, created,
-		msPtr(c.AnsweredAt), msPtr(c.EndedAt), c.EndReason, c.EndedBy, c.FailCode); err != nil {
+		msPtr(c.AnsweredAt), msPtr(c.EndedAt), c.EndReason, c.EndedBy, c.FailCode, c.ConsultOf, consultsJSON(c.Consults)); err != nil {
 		return err
 	}
 	if _, err := tx.StmtContext(ctx, s.stmts.clearUsers).ExecContext(ctx, c.Account, c.ID); err != nil {
@@ -230,18 +233,27 @@ func (s *Store) saveCall(ctx context.Context, tx *sql.Tx, r CallRow) error {
 
 const callCols = `c.account, c.id, c.direction, c.source, c.phone, c.display_name, c.queue, c.user_id, c.state,
 	c.media, c.variables, c.legs, c.parties, c.created_at, c.answered_at, c.ended_at, c.end_reason, c.ended_by,
-	c.fail_code`
+	c.fail_code, c.consult_of, c.consults`
+
+// consultsJSON is the stored form of a primary's consult call ids.
+func consultsJSON(ids []string) string {
+	if len(ids) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(ids)
+	return string(b)
+}
 
 func scanCall(sc scanner) (Call, error) {
 	var (
-		c                          Call
-		media, vars, legs, parties string
-		created                    int64
-		answered, ended            sql.NullInt64
+		c                                    Call
+		media, vars, legs, parties, consults string
+		created                              int64
+		answered, ended                      sql.NullInt64
 	)
 	if err := sc.Scan(&c.Account, &c.ID, &c.Direction, &c.Source, &c.Phone, &c.DisplayName, &c.Queue, &c.UserID,
 		&c.State, &media, &vars, &legs, &parties, &created, &answered, &ended, &c.EndReason, &c.EndedBy,
-		&c.FailCode); err != nil {
+		&c.FailCode, &c.ConsultOf, &consults); err != nil {
 		return Call{}, err
 	}
 	var (
@@ -251,7 +263,7 @@ func scanCall(sc scanner) (Call, error) {
 	for _, d := range []struct {
 		src string
 		dst any
-	}{{media, &c.Media}, {vars, &c.Variables}, {legs, &ls}, {parties, &ps}} {
+	}{{media, &c.Media}, {vars, &c.Variables}, {legs, &ls}, {parties, &ps}, {consults, &c.Consults}} {
 		if err := json.Unmarshal([]byte(d.src), d.dst); err != nil {
 			return Call{}, fmt.Errorf("decode call %q: %w", c.ID, err)
 		}
@@ -267,6 +279,9 @@ func scanCall(sc scanner) (Call, error) {
 	for i, p := range ps {
 		c.Parties[i] = Party{UserID: p.UserID, Phone: p.Phone, Role: p.Role, JoinedAt: fromMS(p.JoinedAt),
 			LeftAt: timeOpt(p.LeftAt)}
+	}
+	if len(c.Consults) == 0 {
+		c.Consults = nil // most calls have none: nil, as a record built in memory
 	}
 	c.CreatedAt, c.AnsweredAt, c.EndedAt = fromMS(created), timePtr(answered), timePtr(ended)
 	return c, nil

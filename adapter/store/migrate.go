@@ -101,6 +101,11 @@ var migrations = []string{
 	// gave a call in wrap-up (calls.go; JSON, '' for none).
 	`ALTER TABLE tokens ADD COLUMN last_used_at INTEGER;
 	ALTER TABLE calls ADD COLUMN disposition TEXT NOT NULL DEFAULT '';`,
+
+	// 6: consult calls (docs/consult.md): a consult call's record names its primary, and a
+	// primary's record lists its consult calls (JSON array of ids).
+	`ALTER TABLE calls ADD COLUMN consult_of TEXT NOT NULL DEFAULT '';
+	ALTER TABLE calls ADD COLUMN consults TEXT NOT NULL DEFAULT '[]';`,
 }
 
 // migrate brings the schema of db to version target (at most len(migrations)). Each step runs in

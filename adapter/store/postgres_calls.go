@@ -12,17 +12,18 @@ import (
 // backs out only its statement). Accounts are never deleted, so the check cannot go stale.
 const pgSaveCallSQL = `INSERT INTO calls (account, id, direction, source, phone, display_name,
 	queue, user_id, state, media, variables, legs, parties, created_at, answered_at, ended_at,
-	end_reason, ended_by, fail_code)
+	end_reason, ended_by, fail_code, consult_of, consults)
 	SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::text,
 		$10::text, $11::text, $12::text, $13::text, $14::bigint, $15::bigint, $16::bigint, $17::text,
-		$18::text, $19::bigint
+		$18::text, $19::bigint, $20::text, $21::text
 	WHERE EXISTS (SELECT 1 FROM accounts WHERE name = $1::text)
 	ON CONFLICT (account, id) DO UPDATE SET direction = excluded.direction, source = excluded.source,
 	phone = excluded.phone, display_name = excluded.display_name, queue = excluded.queue,
 	user_id = excluded.user_id, state = excluded.state, media = excluded.media,
 	variables = excluded.variables, legs = excluded.legs, parties = excluded.parties,
 	created_at = excluded.created_at, answered_at = excluded.answered_at, ended_at = excluded.ended_at,
-	end_reason = excluded.end_reason, ended_by = excluded.ended_by, fail_code = excluded.fail_code`
+	end_reason = excluded.end_reason, ended_by = excluded.ended_by, fail_code = excluded.fail_code,
+	consult_of = excluded.consult_of, consults = excluded.consults`
 
 // pgCallUsersSQL replaces the user index of one call (if the call row exists).
 const (
@@ -38,7 +39,7 @@ func queueCall(b *pgx.Batch, r CallRow) {
 	created := ms(c.CreatedAt)
 	b.Queue(pgSaveCallSQL, c.Account, c.ID, c.Direction, c.Source, c.Phone, c.DisplayName, c.Queue, c.UserID,
 		c.State, r.media, r.vars, r.legs, r.parties, created, msPtr(c.AnsweredAt), msPtr(c.EndedAt),
-		c.EndReason, c.EndedBy, c.FailCode)
+		c.EndReason, c.EndedBy, c.FailCode, c.ConsultOf, consultsJSON(c.Consults))
 	b.Queue(pgClearUsersSQL, c.Account, c.ID)
 	b.Queue(pgAddUsersSQL, c.Account, created, c.ID, r.users)
 }
