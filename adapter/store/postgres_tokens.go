@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -111,9 +113,12 @@ func (p *Postgres) TouchTokens(ctx context.Context, uses map[string]time.Time) e
 	if len(uses) == 0 {
 		return nil
 	}
+	// One implicit transaction; rows locked in id order, so nodes touching the same tokens at
+	// once queue instead of deadlocking.
 	b := &pgx.Batch{}
-	for id, at := range uses {
-		b.Queue(pgPlaceholders(touchTokensSQL), ms(at), id, ms(at))
+	for _, id := range slices.Sorted(maps.Keys(uses)) {
+		at := ms(uses[id])
+		b.Queue(pgPlaceholders(touchTokensSQL), at, id, at)
 	}
 	if err := p.pool.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("store: touch tokens: %w", err)
