@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cti-adapter/cti-adapter/adapter/event"
 )
@@ -200,5 +201,42 @@ func TestPostgresOppositeOrdersNoDeadlock(t *testing.T) {
 		if ok != 1 {
 			t.Fatalf("round %d: %d commits succeeded, want 1 (%v)", r, ok, errs)
 		}
+	}
+}
+
+// Nodes recording the last use of the same tokens at once (auth.Run on every node) never fail.
+func TestPostgresTouchTokensFromTwoNodes(t *testing.T) {
+	ctx := context.Background()
+	dsn := postgresBackend.fresh(t)
+	nodes := []testStore{postgresBackend.open(t, dsn), postgresBackend.open(t, dsn)}
+	uses := map[string]time.Time{}
+	for k := range 500 {
+		id := fmt.Sprintf("t%03d", k)
+		if err := nodes[0].RecordToken(ctx, Token{ID: id, Account: "a", Role: "agent", Subject: "u",
+			IssuedAt: base, ExpiresAt: at(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		uses[id] = at(time.Minute)
+	}
+	for r := range 20 {
+		var wg sync.WaitGroup
+		errs := make([]error, len(nodes))
+		for i, n := range nodes {
+			round := map[string]time.Time{}
+			for id := range uses {
+				round[id] = at(time.Duration(r*2+i) * time.Second)
+			}
+			wg.Add(1)
+			go func() { defer wg.Done(); errs[i] = n.TouchTokens(ctx, round) }()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d node %d: %v", r, i, err)
+			}
+		}
+	}
+	if tk, err := nodes[1].Token(ctx, "a", "t007"); err != nil || tk.LastUsedAt == nil || !tk.LastUsedAt.Equal(at(39*time.Second)) {
+		t.Fatalf("last use %+v, %v; want the latest of both nodes", tk.LastUsedAt, err)
 	}
 }
