@@ -39,6 +39,9 @@ func (h *Hub) fanout(evs []event.Event) {
 		j := i
 		r.mu.Lock()
 		for ; j < len(evs) && evs[j].Account == evs[i].Account; j++ {
+			if evs[j].Seq <= r.head {
+				continue // already delivered by the cluster feed (deliver.go)
+			}
 			delivered := 0
 			for k := 0; k < len(r.subs); {
 				s := r.subs[k]

@@ -1,0 +1,283 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cti-adapter/cti-adapter/adapter/event"
+	"github.com/cti-adapter/cti-adapter/adapter/store"
+)
+
+// The event log's layout in JetStream (docs/cluster.md "Event log"): one stream, EventStream,
+// with one subject per account (SubjectPrefix + account). One group commit of the hub becomes one
+// message per account it holds: the account's events of that commit as their wire frames, one per
+// line, with the first seq in the HdrSeq header. Each message is published with the
+// expected-last-subject-sequence guard set to the stream sequence of the account's previous
+// message, so two nodes can never both append after the same event: the account's seq stays
+// gapless and unique whatever node appends, and a node that lost the account (its lease) cannot
+// append behind the new owner's back.
+const (
+	EventStream   = "CTI_EVENTS"
+	SubjectPrefix = "cti.ev."
+	HdrSeq        = "Cti-Seq"
+)
+
+// Errors of the log.
+var (
+	// ErrFenced: another node appended to the account since this node last did (the account
+	// has another owner).
+	ErrFenced = errors.New("cluster: account appended by another node")
+	// ErrOutOfOrder: the events do not continue the account's log (a numbering the hub must
+	// resynchronise).
+	ErrOutOfOrder = errors.New("cluster: events do not continue the account's log")
+)
+
+// Records is where call records go (the store shared by the nodes).
+type Records interface {
+	Commit(ctx context.Context, evs []event.Event, calls []store.CallRow) ([]error, error)
+}
+
+// LogOptions configure a Log.
+type LogOptions struct {
+	Replicas int           // stream replicas (3 in a cluster of 3 or more, else the cluster size)
+	Node     string        // this node's id (part of each message id)
+	Retry    time.Duration // how long a failing append is retried before the commit fails (default 10s)
+	Log      *slog.Logger
+}
+
+// Log is the hub's log (hub.Log) on JetStream: events in the stream, call records in Records.
+type Log struct {
+	js      jetstream.JetStream
+	stream  jetstream.Stream
+	records Records
+	opts    LogOptions
+	epoch   string // distinguishes this process's message ids from an earlier run's
+
+	mu    sync.Mutex      // guards tails
+	tails map[string]tail // per account: where its log ends, as far as this node knows
+}
+
+// tail is where an account's log ends: its last seq and the stream sequence of its last message.
+type tail struct {
+	seq       int64
+	streamSeq uint64
+}
+
+// OpenLog creates or updates the event stream and returns the log. It waits (until ctx ends) for
+// JetStream to be ready: a fresh cluster elects its meta leader first.
+func OpenLog(ctx context.Context, nc *nats.Conn, records Records, opts LogOptions) (*Log, error) {
+	if opts.Replicas <= 0 {
+		opts.Replicas = 1
+	}
+	if opts.Retry <= 0 {
+		opts.Retry = 10 * time.Second
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	cfg := jetstream.StreamConfig{
+		Name: EventStream, Subjects: []string{SubjectPrefix + ">"},
+		Storage: jetstream.FileStorage, Replicas: opts.Replicas,
+		Duplicates: 2 * time.Minute, AllowDirect: true,
+	}
+	var st jetstream.Stream
+	for {
+		actx, cancel := context.WithTimeout(ctx, 3*time.Second) // no answer before a meta leader
+		st, err = js.CreateOrUpdateStream(actx, cfg)
+		cancel()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("cluster: event stream: %w", err)
+		}
+		opts.Log.Info("waiting for JetStream", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	return &Log{js: js, stream: st, records: records, opts: opts,
+		epoch: strconv.FormatInt(time.Now().UnixNano(), 36), tails: map[string]tail{}}, nil
+}
+
+// Subject is an account's subject in the event stream.
+func Subject(account string) string { return SubjectPrefix + account }
+
+// Commit writes the call records to Records, then appends each account's events as one message
+// (see the layout above). An account whose events are already in the log (a retry of a commit
+// that reached the stream) is skipped; a failing append is retried for opts.Retry with the same
+// message id, so the stream stores it once.
+func (l *Log) Commit(ctx context.Context, evs []event.Event, calls []store.CallRow) ([]error, error) {
+	var callErrs []error
+	if len(calls) > 0 {
+		var err error
+		if callErrs, err = l.records.Commit(ctx, nil, calls); err != nil {
+			return nil, err
+		}
+	}
+	groups, order := groupByAccount(evs)
+	futures := make([]jetstream.PubAckFuture, len(order))
+	msgs := make([]*nats.Msg, len(order))
+	for i, acct := range order {
+		m, skip, err := l.message(ctx, acct, groups[acct])
+		if err != nil {
+			return nil, err
+		}
+		if skip {
+			continue
+		}
+		msgs[i] = m
+		if futures[i], err = l.js.PublishMsgAsync(m); err != nil {
+			futures[i] = nil // published again below, synchronously
+		}
+	}
+	var errs []error
+	for i, acct := range order {
+		if msgs[i] == nil {
+			continue
+		}
+		ack, err := l.await(ctx, futures[i], msgs[i])
+		if err != nil {
+			errs = append(errs, fmt.Errorf("account %q: %w", acct, err))
+			continue
+		}
+		g := groups[acct]
+		l.setTail(acct, tail{seq: g[len(g)-1].Seq, streamSeq: ack.Sequence})
+	}
+	return callErrs, errors.Join(errs...)
+}
+
+func groupByAccount(evs []event.Event) (map[string][]event.Event, []string) {
+	groups := map[string][]event.Event{}
+	var order []string
+	for _, ev := range evs {
+		if _, ok := groups[ev.Account]; !ok {
+			order = append(order, ev.Account)
+		}
+		groups[ev.Account] = append(groups[ev.Account], ev)
+	}
+	return groups, order
+}
+
+// message builds the append of one account's events, or says they are in the log already.
+func (l *Log) message(ctx context.Context, acct string, evs []event.Event) (*nats.Msg, bool, error) {
+	t, err := l.tailOf(ctx, acct)
+	if err != nil {
+		return nil, false, err
+	}
+	first, last := evs[0].Seq, evs[len(evs)-1].Seq
+	switch {
+	case last <= t.seq:
+		return nil, true, nil
+	case first != t.seq+1:
+		return nil, false, fmt.Errorf("account %q: seq %d after %d: %w", acct, first, t.seq, ErrOutOfOrder)
+	}
+	var body bytes.Buffer
+	for i := range evs {
+		if i > 0 {
+			body.WriteByte('\n')
+		}
+		body.Write(evs[i].Wire())
+	}
+	m := nats.NewMsg(Subject(acct))
+	m.Data = body.Bytes()
+	m.Header.Set(HdrSeq, strconv.FormatInt(first, 10))
+	m.Header.Set(jetstream.MsgIDHeader, acct+":"+strconv.FormatInt(first, 10)+":"+l.opts.Node+":"+l.epoch)
+	m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(t.streamSeq, 10))
+	return m, false, nil
+}
+
+// await waits for an append's ack, publishing it again (same message id) while it fails for a
+// reason other than the guard, for opts.Retry at most.
+func (l *Log) await(ctx context.Context, f jetstream.PubAckFuture, m *nats.Msg) (*jetstream.PubAck, error) {
+	deadline := time.Now().Add(l.opts.Retry)
+	var err error
+	if f != nil {
+		select {
+		case ack := <-f.Ok():
+			return ack, nil
+		case err = <-f.Err():
+		case <-time.After(5 * time.Second):
+			err = errors.New("no ack in 5s")
+		}
+	}
+	for {
+		if err != nil && isWrongLastSeq(err) {
+			return nil, fmt.Errorf("%w (%v)", ErrFenced, err)
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("cluster: append: %w", err)
+		}
+		if err != nil {
+			l.opts.Log.Warn("event append failed; retrying", "subject", m.Subject, "err", err)
+			time.Sleep(100 * time.Millisecond)
+		}
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		ack, perr := l.js.PublishMsg(actx, m)
+		cancel()
+		if perr == nil {
+			return ack, nil
+		}
+		err = perr
+	}
+}
+
+func isWrongLastSeq(err error) bool {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	return apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
+}
+
+// tailOf is where acct's log ends: known from this node's appends, else read from the stream.
+func (l *Log) tailOf(ctx context.Context, acct string) (tail, error) {
+	l.mu.Lock()
+	t, ok := l.tails[acct]
+	l.mu.Unlock()
+	if ok {
+		return t, nil
+	}
+	return l.Refresh(ctx, acct)
+}
+
+// Refresh reads where acct's log ends from the stream and remembers it (taking an account over,
+// or after ErrFenced). It returns the account's last seq.
+func (l *Log) Refresh(ctx context.Context, acct string) (tail, error) {
+	t, err := l.lastOf(ctx, acct)
+	if err != nil {
+		return tail{}, err
+	}
+	l.setTail(acct, t)
+	return t, nil
+}
+
+// Forget drops what this node knows of acct's tail (it no longer owns the account).
+func (l *Log) Forget(acct string) {
+	l.mu.Lock()
+	delete(l.tails, acct)
+	l.mu.Unlock()
+}
+
+func (l *Log) setTail(acct string, t tail) {
+	l.mu.Lock()
+	if cur, ok := l.tails[acct]; !ok || cur.streamSeq < t.streamSeq || t.streamSeq == 0 {
+		l.tails[acct] = t
+	}
+	l.mu.Unlock()
+}

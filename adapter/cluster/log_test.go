@@ -1,0 +1,154 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cti-adapter/cti-adapter/adapter/event"
+	"github.com/cti-adapter/cti-adapter/adapter/hub"
+)
+
+// collect reads n events from sub (or fails after a generous ceiling).
+func collect(t *testing.T, sub *hub.Subscription, n int) []event.Event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out := make([]event.Event, 0, n)
+	for len(out) < n {
+		ev, err := sub.Next(ctx)
+		if err != nil {
+			t.Fatalf("after %d of %d events: %v", len(out), n, err)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+func subscribe(t *testing.T, h *hub.Hub, acct string, from int64) *hub.Subscription {
+	t.Helper()
+	sub, err := h.Subscribe(context.Background(), acct, from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sub.Close)
+	return sub
+}
+
+// publishMany publishes n events of acct on h from 8 goroutines and returns them by seq.
+func publishMany(t *testing.T, h *hub.Hub, acct string, n int) map[int64]event.Event {
+	t.Helper()
+	var mu sync.Mutex
+	out := map[int64]event.Event{}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for g := range 8 {
+		wg.Go(func() {
+			for i := g; i < n; i += 8 {
+				ev, err := h.Publish(context.Background(), acct, event.DataUpdated, map[string]any{"i": i, "acct": acct})
+				if err != nil {
+					errs <- err
+					return
+				}
+				mu.Lock()
+				out[ev.Seq] = ev
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func sameEvents(t *testing.T, who string, got []event.Event, want map[int64]event.Event, from int64) {
+	t.Helper()
+	for i, ev := range got {
+		w, ok := want[from+int64(i)]
+		if !ok || ev.Seq != from+int64(i) {
+			t.Fatalf("%s: event %d has seq %d, want %d", who, i, ev.Seq, from+int64(i))
+		}
+		if string(ev.Wire()) != string(w.Wire()) {
+			t.Fatalf("%s: seq %d is %s, the owner published %s", who, ev.Seq, ev.Wire(), w.Wire())
+		}
+	}
+}
+
+// Two nodes of a 3-server JetStream cluster (R3): a subscriber on the owner node and one on
+// another node receive the same events with the same seq, gapless; a subscriber resuming on the
+// other node replays from the stream; another account's subscriber gets nothing of them.
+func TestClusterSameSeqOnEveryNode(t *testing.T) {
+	servers := startCluster(t, 3)
+	a := startNode(t, servers[0], "n1", 3)
+	b := startNode(t, servers[1], "n2", 3)
+	onA, onB := subscribe(t, a.hub, "acme", -1), subscribe(t, b.hub, "acme", -1)
+	foreign := subscribe(t, b.hub, "other", -1)
+
+	const n = 300
+	want := publishMany(t, a.hub, "acme", n)
+	if len(want) != n {
+		t.Fatalf("%d distinct seqs for %d events", len(want), n)
+	}
+	sameEvents(t, "node A", collect(t, onA, n), want, 1)
+	sameEvents(t, "node B", collect(t, onB, n), want, 1)
+
+	resumed := subscribe(t, b.hub, "acme", 120)
+	sameEvents(t, "resumed on B", collect(t, resumed, n-120), want, 121)
+	if got, _ := b.log.Events(context.Background(), "acme", 0, 1000); len(got) != n {
+		t.Fatalf("B reads %d events of the log, want %d", len(got), n)
+	}
+	otherEv, err := a.hub.Publish(context.Background(), "other", event.DataUpdated, map[string]any{"x": 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := collect(t, foreign, 1); got[0].Seq != 1 || got[0].Account != "other" || string(got[0].Wire()) != string(otherEv.Wire()) {
+		t.Fatalf("other account's subscriber got %s of %q", got[0].Wire(), got[0].Account)
+	}
+	if oldest, err := b.log.OldestSeq(context.Background(), "acme"); err != nil || oldest != 1 {
+		t.Fatalf("oldest seq %d, %v", oldest, err)
+	}
+}
+
+// A node that took an account over appends after the last event; the node that lost it is
+// fenced by the stream (expected last subject sequence): its append fails and the log keeps one
+// event per seq.
+func TestClusterFencedAppend(t *testing.T) {
+	servers := startCluster(t, 3)
+	a := startNode(t, servers[0], "n1", 3)
+	b := startNode(t, servers[2], "n3", 3)
+	publishMany(t, a.hub, "acme", 10)
+	// B takes acme over: it reads where the log ends and continues from there.
+	ctx := context.Background()
+	last, err := b.log.Refresh(ctx, "acme")
+	if err != nil || last.seq != 10 {
+		t.Fatalf("B sees the log end at %d (%v), want 10", last.seq, err)
+	}
+	b.hub.SyncSeq("acme", last.seq)
+	ev, err := b.hub.Publish(ctx, "acme", event.DataUpdated, map[string]any{"by": "b"})
+	if err != nil || ev.Seq != 11 {
+		t.Fatalf("B appends seq %d (%v), want 11", ev.Seq, err)
+	}
+	// A still believes it owns acme: its next append must fail, not take seq 11 again.
+	_, err = a.hub.Publish(ctx, "acme", event.DataUpdated, map[string]any{"by": "a"})
+	if !errors.Is(err, ErrFenced) {
+		t.Fatalf("stale owner's append: %v, want ErrFenced", err)
+	}
+	evs, err := a.log.Events(ctx, "acme", 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range evs {
+		if e.Seq != int64(i+1) {
+			t.Fatalf("log has seq %d at %d", e.Seq, i)
+		}
+	}
+	if len(evs) != 11 || fmt.Sprint(string(evs[10].Data)) != `{"by":"b"}` {
+		t.Fatalf("log has %d events, last %s", len(evs), evs[len(evs)-1].Data)
+	}
+}

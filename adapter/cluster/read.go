@@ -1,0 +1,193 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cti-adapter/cti-adapter/adapter/event"
+	"github.com/cti-adapter/cti-adapter/adapter/store"
+)
+
+// Decode returns the events of one stream message of account acct.
+func Decode(acct string, hdrSeq string, data []byte) ([]event.Event, error) {
+	first, err := strconv.ParseInt(hdrSeq, 10, 64)
+	if err != nil || first < 1 {
+		return nil, fmt.Errorf("cluster: message of %q: bad %s %q", acct, HdrSeq, hdrSeq)
+	}
+	n := bytes.Count(data, []byte{'\n'}) + 1
+	out := make([]event.Event, 0, n)
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		var ev event.Event
+		if err := json.Unmarshal(line, &ev); err != nil {
+			return nil, fmt.Errorf("cluster: message of %q: %w", acct, err)
+		}
+		if want := first + int64(len(out)); ev.Seq != want {
+			return nil, fmt.Errorf("cluster: message of %q: seq %d where %d was expected", acct, ev.Seq, want)
+		}
+		ev.Account, ev.Frame = acct, line
+		out = append(out, ev)
+	}
+	return out, nil
+}
+
+func decodeRaw(acct string, m *jetstream.RawStreamMsg) ([]event.Event, error) {
+	return Decode(acct, m.Header.Get(HdrSeq), m.Data)
+}
+
+// lastOf reads where acct's log ends from the stream.
+func (l *Log) lastOf(ctx context.Context, acct string) (tail, error) {
+	m, err := l.stream.GetLastMsgForSubject(ctx, Subject(acct))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return tail{}, nil
+	}
+	if err != nil {
+		return tail{}, fmt.Errorf("cluster: last event of %q: %w", acct, err)
+	}
+	evs, err := decodeRaw(acct, m)
+	if err != nil {
+		return tail{}, err
+	}
+	return tail{seq: evs[len(evs)-1].Seq, streamSeq: m.Sequence}, nil
+}
+
+// LastSeqs is the last seq of every account in the stream (hub.Log).
+func (l *Log) LastSeqs(ctx context.Context) (map[string]int64, error) {
+	info, err := l.stream.Info(ctx, jetstream.WithSubjectFilter(SubjectPrefix+">"))
+	if err != nil {
+		return nil, fmt.Errorf("cluster: stream info: %w", err)
+	}
+	out := make(map[string]int64, len(info.State.Subjects))
+	for subj := range info.State.Subjects {
+		acct := strings.TrimPrefix(subj, SubjectPrefix)
+		t, err := l.lastOf(ctx, acct)
+		if err != nil {
+			return nil, err
+		}
+		out[acct] = t.seq
+	}
+	return out, nil
+}
+
+// OldestSeq is the smallest seq of acct still in the stream; with none, the seq after the last
+// (hub.Log, as the store answers).
+func (l *Log) OldestSeq(ctx context.Context, acct string) (int64, error) {
+	m, err := l.stream.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(Subject(acct)))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 1, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("cluster: oldest event of %q: %w", acct, err)
+	}
+	evs, err := decodeRaw(acct, m)
+	if err != nil {
+		return 0, err
+	}
+	return evs[0].Seq, nil
+}
+
+// Events reads acct's events with seq > after, oldest first, at most limit (hub.Log).
+func (l *Log) Events(ctx context.Context, acct string, after int64, limit int) ([]event.Event, error) {
+	if limit <= 0 {
+		limit = store.DefaultEventLimit
+	}
+	limit = min(limit, store.MaxEventLimit)
+	m, err := l.find(ctx, acct, after+1)
+	if err != nil || m == nil {
+		return nil, err
+	}
+	var out []event.Event
+	for len(out) < limit {
+		evs, err := decodeRaw(acct, m)
+		if err != nil {
+			return nil, err
+		}
+		for _, ev := range evs {
+			if ev.Seq > after && len(out) < limit {
+				out = append(out, ev)
+			}
+		}
+		m, err = l.stream.GetMsg(ctx, m.Sequence+1, jetstream.WithGetMsgSubject(Subject(acct)))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("cluster: events of %q: %w", acct, err)
+		}
+	}
+	return out, nil
+}
+
+// find returns acct's message that holds seq, or the first one after it if seq is no longer
+// retained; nil if the account has no event at or after seq. The account's messages are in
+// seq order in the stream, so a binary search over stream sequences finds it in log2(messages)
+// reads.
+func (l *Log) find(ctx context.Context, acct string, seq int64) (*jetstream.RawStreamMsg, error) {
+	subj := Subject(acct)
+	get := func(from uint64) (*jetstream.RawStreamMsg, int64, error) {
+		m, err := l.stream.GetMsg(ctx, from, jetstream.WithGetMsgSubject(subj))
+		if err != nil {
+			return nil, 0, err
+		}
+		first, err := strconv.ParseInt(m.Header.Get(HdrSeq), 10, 64)
+		if err != nil {
+			return nil, 0, fmt.Errorf("cluster: message of %q: bad %s", acct, HdrSeq)
+		}
+		return m, first, nil
+	}
+	lo, loFirst, err := get(1)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cluster: events of %q: %w", acct, err)
+	}
+	if loFirst >= seq {
+		return lo, nil
+	}
+	last, err := l.stream.GetLastMsgForSubject(ctx, subj)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: events of %q: %w", acct, err)
+	}
+	hi := last.Sequence
+	// Invariant: lo is a message of acct whose first seq is <= seq.
+	for lo.Sequence < hi {
+		mid := lo.Sequence + (hi-lo.Sequence+1)/2
+		m, first, err := get(mid)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: events of %q: %w", acct, err)
+		}
+		if first <= seq {
+			lo = m
+		} else {
+			hi = mid - 1
+		}
+	}
+	evs, err := decodeRaw(acct, lo)
+	if err != nil {
+		return nil, err
+	}
+	if evs[len(evs)-1].Seq < seq { // seq is in the next message (or after the log)
+		m, err := l.stream.GetMsg(ctx, lo.Sequence+1, jetstream.WithGetMsgSubject(subj))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("cluster: events of %q: %w", acct, err)
+		}
+		return m, nil
+	}
+	return lo, nil
+}
