@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -238,5 +239,32 @@ func TestPostgresTouchTokensFromTwoNodes(t *testing.T) {
 	}
 	if tk, err := nodes[1].Token(ctx, "a", "t007"); err != nil || tk.LastUsedAt == nil || !tk.LastUsedAt.Equal(at(39*time.Second)) {
 		t.Fatalf("last use %+v, %v; want the latest of both nodes", tk.LastUsedAt, err)
+	}
+}
+
+// The PostgreSQL upsert of a call record writes exactly the columns the SQLite one writes, and
+// updates them all on conflict: a column added to one and not the other fails here even when no
+// round-trip test sets it.
+func TestPostgresSaveCallColumnsMatchSQLite(t *testing.T) {
+	cols := func(q, open string) []string {
+		i := strings.Index(q, open)
+		if i < 0 {
+			t.Fatalf("no %q in %s", open, q)
+		}
+		rest := q[i+len(open):]
+		return strings.Fields(strings.ReplaceAll(rest[:strings.Index(rest, ")")], ",", " "))
+	}
+	sets := func(q string) []string {
+		var out []string
+		for _, part := range strings.Split(q[strings.Index(q, "DO UPDATE SET")+len("DO UPDATE SET"):], ",") {
+			out = append(out, strings.TrimSpace(part))
+		}
+		return out
+	}
+	if a, b := cols(saveCallSQL, "INSERT INTO calls ("), cols(pgSaveCallSQL, "INSERT INTO calls ("); !slices.Equal(a, b) {
+		t.Errorf("insert columns differ:\nsqlite   %v\npostgres %v", a, b)
+	}
+	if a, b := sets(saveCallSQL), sets(pgSaveCallSQL); !slices.Equal(a, b) {
+		t.Errorf("updated columns differ:\nsqlite   %v\npostgres %v", a, b)
 	}
 }
