@@ -39,7 +39,9 @@ const slowBuffer = 4096
 
 var smallReceiveBuffer = &net.Dialer{Timeout: bwait, Control: func(_, _ string, rc syscall.RawConn) error {
 	var serr error
-	err := rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, slowBuffer) })
+	err := rc.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, slowBuffer)
+	})
 	if err != nil {
 		return err
 	}
