@@ -171,3 +171,30 @@ func pgHolds(t *testing.T, dsn, callID string, events int) {
 		t.Fatalf("event log in PostgreSQL: last seqs %v (%v), the server served %d events", last, err, events)
 	}
 }
+
+// A malformed or unreachable --postgres fails at once with a clear message that never shows
+// the DSN's password; nothing is created in the data dir's SQLite file.
+func TestPostgresFlagErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		dsn, want string
+	}{
+		{"postgres://cti:s3cret@db:notaport/cti", "DSN does not parse"},
+		{"host=" + filepath.Join(dir, "nosocket") + " user=cti password=s3cret dbname=cti connect_timeout=5", "ping postgres"},
+	} {
+		for _, args := range [][]string{
+			{"account", "add", "acme"},
+			{"token", "--account", "acme", "--role", "admin"},
+			{"serve", "--addr", "127.0.0.1:0", "--no-demo"},
+		} {
+			out, errOut, code := cli(t, append(args, "--postgres", c.dsn, "--data-dir", dir)...)
+			if code == 0 || out != "" || !strings.Contains(errOut, c.want) || strings.Contains(errOut, "s3cret") {
+				t.Errorf("%v with --postgres %q: exit %d, stdout %q, stderr %q; want %q without the password",
+					args, c.dsn, code, out, errOut, c.want)
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "cti.db")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a failed --postgres fell back to SQLite (%v)", err)
+	}
+}
