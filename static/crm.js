@@ -85,6 +85,21 @@
     ['btn-transfer', 'btn-conference', 'btn-dtmf'].forEach(function (id) { $(id).disabled = st !== 'connected' && st !== 'held'; });
     if (c.connectedAt && !timer) timer = setInterval(tick, 500);
     tick();
+    renderVideo(c);
+  }
+  // --- video calls (docs/video.md): both sides' cameras and screens; the buttons follow the mode
+  function isVideo(m) { return (m || []).some(function (k) { return k === 'video' || k === 'screen'; }); }
+  function renderVideo(c) {
+    var v = isVideo(c.media) && c.state !== 'alerting', m = c.mediaState || {}, cu = m.customer || {}, ag = m.agent || {};
+    $('video-call').hidden = !v;
+    var say = function (s) { return s.screen ? 'screen shared' : s.video ? 'camera on' : 'camera off'; };
+    text('video-state', v && m.media ? 'Customer: ' + say(cu) + ' · You: ' + say(ag) : '');
+    text('btn-camera', ag.video ? 'Camera off' : 'Camera on');
+    text('btn-screen', ag.screen ? 'Stop sharing' : 'Share screen');
+    var s = v ? CTI.getVideo() : { remote: null, local: null }; // only during a video call: see softphone.js
+    if ($('remote-video').srcObject !== s.remote) $('remote-video').srcObject = s.remote;
+    var l = s.local && s.local.getVideoTracks()[0], cur = $('self-video').srcObject;
+    if (!l) $('self-video').srcObject = null; else if (!cur || cur.getVideoTracks()[0] !== l) $('self-video').srcObject = s.local;
   }
   function tick() {
     var c = current && calls[current];
@@ -114,6 +129,7 @@
     text('pop-account', who ? who.account : '–');
     text('pop-source', p.caller.source + (p.caller.media.length ? ' · ' + p.caller.media.join(', ') : ''));
     text('pop-queue', p.queue || '–');
+    $('pop-video').hidden = !isVideo(p.caller.media); // the inbound video call notification (every mode)
     var dl = $('pop-vars');
     dl.textContent = '';
     Object.keys(p.variables).sort().forEach(function (k) {
@@ -173,6 +189,14 @@
   CTI.on('link', function (l) { log('link ' + l.state); });
   CTI.on('phone', function (p) { if (p.state === 'nomic' || p.state === 'failed') log('phone ' + p.state + ' ' + (p.micError || p.detail)); });
   CTI.on('error', fail);
+  CTI.on('MediaEvent', function (e) {
+    log('MediaEvent ' + e.pyEventName + ' ' + e.callId + (e.by ? ' by ' + e.by : ''));
+    if (calls[e.callId]) calls[e.callId].mediaState = { media: e.media, customer: e.customer, agent: e.agent };
+    renderCall();
+  });
+  CTI.on('video', function () { renderCall(); });
+  $('btn-camera').addEventListener('click', function () { var c = calls[current], a = ((c && c.mediaState) || {}).agent || {}; run(a.video ? CTI.disableVideo(current) : CTI.enableVideo(current)); });
+  $('btn-screen').addEventListener('click', function () { var c = calls[current], a = ((c && c.mediaState) || {}).agent || {}; run(a.screen ? CTI.stopScreenShare(current) : CTI.startScreenShare(current)); });
 
   $('signin-form').addEventListener('submit', function (e) { e.preventDefault(); start($('token').value.trim()); });
   $('btn-ready').addEventListener('click', function () { run(CTI.agentReady()); });

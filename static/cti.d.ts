@@ -26,7 +26,8 @@ export interface CTIError {
 /** A desktop operation of the account's telephony mode (modes/modes.go). */
 export type Operation =
   | 'login' | 'logout' | 'setdata' | 'ready' | 'notready' | 'dial' | 'answer' | 'reject' | 'hangup'
-  | 'hold' | 'retrieve' | 'mute' | 'unmute' | 'senddtmf' | 'transfer' | 'conference' | 'removeparty' | 'consult';
+  | 'hold' | 'retrieve' | 'mute' | 'unmute' | 'senddtmf' | 'transfer' | 'conference' | 'removeparty' | 'consult'
+  | 'video' | 'screenshare';
 
 export type Mode = 'simple' | 'agent-state' | 'full';
 
@@ -109,7 +110,27 @@ export interface CallEvent extends Sequenced {
   /** Transferred by a consult transfer: the agent (toUserId) or number (toPhone) that took the call. */
   toUserId?: string;
   toPhone?: string;
+  /** Video and screen calls: the call's media state (docs/video.md); absent on audio calls. */
+  mediaState?: MediaState;
 }
+
+/** What one side of a video call sends: its camera (video) or its screen, at most one. */
+export interface SideMedia { video: boolean; screen: boolean }
+/** A video call's media: its kind and each side's camera and screen (media_changed). */
+export interface MediaState { media: 'audio' | 'video' | 'screen'; customer: SideMedia; agent: SideMedia }
+
+/** A video call's media changed (media_changed), or a side started / stopped sharing its screen. */
+export interface MediaEvent extends Sequenced, Partial<MediaState> {
+  pyEventType: 'MediaEvent';
+  pyEventName: 'MediaChanged' | 'ScreenShareStarted' | 'ScreenShareStopped';
+  pyCallId: string;
+  callId: string;
+  /** ScreenShare*: who shares. */
+  by?: 'customer' | 'agent';
+}
+
+/** The phone tab's video streams: the customer's picture and this agent's own (null when none). */
+export interface VideoStreams { remote: MediaStream | null; local: MediaStream | null }
 
 /** Pega CallInfoEvent: the call's variables changed. */
 export interface CallInfoEvent extends Sequenced {
@@ -201,6 +222,9 @@ export interface EventMap {
   resync: { oldestSeq: number };
   error: CTIError;
   raw: RawEvent;
+  MediaEvent: MediaEvent;
+  /** The phone tab's video streams changed (a video track arrived, the camera or screen went on or off). */
+  video: VideoStreams;
 }
 
 export interface CallResult { callId: string; state: string }
@@ -256,6 +280,16 @@ export interface CTI {
   /** Asks for the microphone again (after a denial) and renegotiates; rejects OPENCTI_DEVICE_NOT_READY. */
   retryMicrophone(): Promise<{ mic: true }>;
   getMicrophoneStream(): MediaStream | null;
+  /**
+   * Video calls (PROTOCOLS.md section 7): this agent's camera on / off, its screen sharing on /
+   * off. callId defaults to the active call. Rejects OPENCTI_CF_INVALID_OBJECT_STATE for an audio
+   * call or a refused transition, OPENCTI_MODE_NOT_SUPPORTED outside full mode (desktops).
+   */
+  enableVideo(callId?: string): Promise<{ callId: string } & MediaState>;
+  disableVideo(callId?: string): Promise<{ callId: string } & MediaState>;
+  startScreenShare(callId?: string): Promise<{ callId: string } & MediaState>;
+  stopScreenShare(callId?: string): Promise<{ callId: string } & MediaState>;
+  getVideo(): VideoStreams;
   getPeerConnection(): RTCPeerConnection | null;
   getCalls(): CallEvent[];
   getState(): Snapshot;

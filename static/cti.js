@@ -6,14 +6,15 @@
   const now = () => Date.now(), perf = () => (g.performance ? performance.now() : 0);
   const t0 = perf(), VERSION = '1.0.0', TIMEOUT = 15000, DEST = /^[A-Za-z0-9+*#._@-]{1,64}$/;
   const BASE = ['login', 'logout', 'setdata'], STATE = [...BASE, 'ready', 'notready'];
-  const MODES = { simple: BASE, 'agent-state': STATE, full: [...STATE, 'dial', 'answer', 'reject', 'hangup', 'hold', 'retrieve', 'mute', 'unmute', 'senddtmf', 'transfer', 'conference', 'removeparty', 'consult'] };
+  const MODES = { simple: BASE, 'agent-state': STATE, full: [...STATE, 'dial', 'answer', 'reject', 'hangup', 'hold', 'retrieve', 'mute', 'unmute', 'senddtmf', 'transfer', 'conference', 'removeparty', 'consult', 'video', 'screenshare'] };
   // method -> the mode operation (modes/modes.go) that governs it
   const OPS = {
     login: 'login', logout: 'logout', agentReady: 'ready', agentNotReady: 'notready', makeCall: 'dial',
     answerCall: 'answer', rejectCall: 'reject', hangUpCall: 'hangup', holdCall: 'hold', retrieveCall: 'retrieve',
     muteCall: 'mute', unmuteCall: 'unmute', sendDTMF: 'senddtmf', blindTransfer: 'transfer',
     conferenceInitiate: 'conference', dropParty: 'removeparty', setCallData: 'setdata',
-    consultationCall: 'consult', transferInitiate: 'consult', transferComplete: 'consult', conferenceComplete: 'consult'
+    consultationCall: 'consult', transferInitiate: 'consult', transferComplete: 'consult', conferenceComplete: 'consult',
+    enableVideo: 'video', disableVideo: 'video', startScreenShare: 'screenshare', stopScreenShare: 'screenshare'
   };
   const AGENT = { offline: 'Logout', online: 'Login', ready: 'Ready', dnd: 'NotReady', in_call: 'Busy', after_call_work: 'NotReady' };
   const WORK = { ready: 'MODE_AUTO_IN', online: 'MODE_MANUAL_IN', dnd: 'AUX_WORK', in_call: 'BUSY', after_call_work: 'ACW' };
@@ -56,7 +57,8 @@
       pyCallType: c.consultOf ? 'CONSULT' : c.caller === S.user && c.direction === 'internal' ? 'INTERNAL' : CALLTYPE[c.direction] || 'UNKNOWN', consultOf: c.consultOf || '',
       pyANI: inbound ? c.phone : S.user, pyDNIS: inbound ? S.user : c.phone, pyOtherDN: c.phone, pyThisDN: S.user,
       pyCallData: { ...c.variables }, callId: c.callId, state: c.state, phone: c.phone, displayName: c.displayName,
-      source: c.source, media: c.media, queue: c.queue, variables: { ...c.variables }, muted: c.muted, connectedAt: c.connectedAt
+      source: c.source, media: c.media, queue: c.queue, variables: { ...c.variables }, muted: c.muted, connectedAt: c.connectedAt,
+      mediaState: c.mediaState
     }, extra || {});
   };
   const snapshotEvent = () => assign(agentEvent(S.agent.status, S.agent.reason), {
@@ -74,6 +76,7 @@
     return assign(old, {
       callId: v.call_id, state: st, direction: v.direction, phone: v.phone, displayName: v.display_name || '', source: v.source,
       media: v.media, queue: v.queue || '', caller: v.caller || '', variables: v.variables || {}, muted: (v.muted || []).includes(S.user), consultOf: v.consult_of || '',
+      mediaState: v.media_state || old.mediaState || vid.defaults(vid.kind(v.media)),
       // the timer counts from the answer on the server, also in a tab opened during the call
       connectedAt: old.connectedAt || (st === 'connected' || st === 'held' ? serverTime(v.answered_at || v.created_at) : 0)
     });
@@ -82,7 +85,8 @@
   const serverTime = (ts) => (ts && !isNaN(Date.parse(ts)) ? Math.min(now(), Date.parse(ts) + S.skew) : now());
   const newCall = (d, state, extra) => (S.calls[d.call_id] = assign(S.calls[d.call_id] || {
     callId: d.call_id, direction: 'inbound', phone: d.phone || '', displayName: d.display_name || '', source: d.source || 'internal',
-    media: [].concat(d.media || 'audio'), queue: d.queue || '', caller: '', variables: {}, muted: false, connectedAt: 0, consultOf: d.consult_of || ''
+    media: [].concat(d.media || 'audio'), queue: d.queue || '', caller: '', variables: {}, muted: false, connectedAt: 0, consultOf: d.consult_of || '',
+    mediaState: vid.defaults(vid.kind([].concat(d.media || 'audio')))
   }, assign({ state }, extra || {})));
   const gone = (id, name, extra) => {
     const c = S.calls[id];
@@ -91,6 +95,7 @@
     if (c.state === 'alerting') emit('alertStop', { callId: id });
     c.state = 'ended';
     emit('CallEvent', callEvent(name, c, extra));
+    vid.follow();
   };
   const party = (name, c, d, x) => emit('PartyInfoEvent', assign({
     pyEventType: 'PartyInfoEvent', pyEventName: name, pyCallId: c.callId, pyDN: d.phone || d.user_id, callId: c.callId, party: d.user_id, code: d.code, reason: d.reason
@@ -127,6 +132,7 @@
       if (c.state === 'alerting') emit('alertStop', { callId: c.callId });
       c.state = 'connected'; c.connectedAt = c.connectedAt || serverTime(ev.ts);
       emit('CallEvent', callEvent(me ? 'Connected' : 'Established', c, x));
+      vid.follow();
     } else if ((n === 'call_held' || n === 'call_retrieved') && c) {
       c.state = n === 'call_held' ? 'held' : 'connected';
       emit('CallEvent', callEvent(n === 'call_held' ? 'Held' : 'Retrieved', c, x));
@@ -149,6 +155,7 @@
       party('PartyFailed', c, d, x); // a conference invitee did not answer
     } else if (n === 'call_disconnected' && c) {
       gone(c.callId, c.state === 'alerting' ? 'Abandoned' : 'Disconnected', assign({ endedBy: d.ended_by, durationMs: d.duration_ms }, x));
+    } else if (vid.event(n, d, c, x)) { // media_changed, screen_share_* (video section below)
     } else if (n === 'settings_changed') {
       const m = d.settings && d.settings.mode;
       if (MODES[m] && m !== S.mode) {
@@ -176,6 +183,7 @@
     if (modeChanged) emit('capabilities', capabilities());
     post('state'); emit('tabs', tabs());
     emit('Snapshot', snapshotEvent());
+    vid.follow();
   };
 
   // --- connection -----------------------------------------------------------------------------
@@ -323,7 +331,9 @@
       closePc();
       const pc = S.pc = new RTCPeerConnection({ iceServers: [] });
       if (stream) stream.getAudioTracks().forEach((t) => pc.addTrack(t, stream)); else pc.addTransceiver('audio', { direction: 'recvonly' });
+      S.vtx = pc.addTransceiver('video', { direction: 'sendrecv' }); // no track until a video call needs the camera
       pc.ontrack = (e) => {
+        if (e.track.kind === 'video') return vid.remote(e.track);
         if (!S.audio) {
           S.audio = document.createElement('audio');
           S.audio.autoplay = S.audio.hidden = true;
@@ -383,6 +393,60 @@
   const tabs = () => [{ tab: S.tab, owner: S.owner, client: S.client, self: true },
     ...Object.values(S.tabs).map((x) => assign({ ...x }, S.owner ? { owner: false } : {}))];
 
+  // --- video (docs/video.md) -------------------------------------------------------------------
+  // The phone's peer connection always carries a video transceiver; the tab that owns the media
+  // sends the agent's camera or screen on it as the call's media state says (media_changed), and
+  // shows the customer's video. enableVideo & co. ask the server, which decides for every tab.
+  const vid = {
+    defaults: (m) => (m === 'video' ? { media: 'video', customer: { video: true, screen: false }, agent: { video: true, screen: false } }
+      : m === 'screen' ? { media: 'screen', customer: { video: false, screen: true }, agent: { video: false, screen: false } } : null),
+    kind: (m) => ((m || []).includes('screen') ? 'screen' : (m || []).includes('video') ? 'video' : ''),
+    cam: null, screen: null, remoteStream: null,
+    remote(track) { vid.remoteStream = new MediaStream([track]); emit('video', vid.view()); },
+    view: () => ({ remote: vid.remoteStream, local: S.vtx && S.vtx.sender.track ? new MediaStream([S.vtx.sender.track]) : null }),
+    // event applies a media event to the local call model; true when n was one
+    event(n, d, c, x) {
+      if (n !== 'media_changed' && n !== 'screen_share_started' && n !== 'screen_share_stopped') return false;
+      if (!c) return true;
+      if (n === 'media_changed') c.mediaState = { media: d.media, customer: d.customer, agent: d.agent };
+      const name = { media_changed: 'MediaChanged', screen_share_started: 'ScreenShareStarted', screen_share_stopped: 'ScreenShareStopped' }[n];
+      emit('MediaEvent', assign({ pyEventType: 'MediaEvent', pyEventName: name, pyCallId: c.callId, callId: c.callId, by: d.by, media: (c.mediaState || {}).media,
+        customer: (c.mediaState || {}).customer, agent: (c.mediaState || {}).agent }, x));
+      vid.follow();
+      return true;
+    },
+    // follow makes this tab send what the agent's side of its talking video call says.
+    follow() {
+      const tr = S.vtx;
+      if (!tr || !S.pc) return;
+      const c = Object.values(S.calls).find((k) => (k.state === 'connected' || k.state === 'held') && k.mediaState);
+      const st = c && c.mediaState, side = S.owner && st ? st.agent : { video: false, screen: false };
+      const stop = (k) => { if (vid[k]) vid[k].stop(); vid[k] = null; };
+      let p;
+      if (side.screen) p = (vid.screen ? Promise.resolve(vid.screen) : navigator.mediaDevices.getDisplayMedia({ video: true }).then((s) => (vid.screen = s.getVideoTracks()[0])));
+      else if (side.video) p = (vid.cam ? Promise.resolve(vid.cam) : navigator.mediaDevices.getUserMedia({ video: true }).then((s) => (vid.cam = s.getVideoTracks()[0])));
+      else p = Promise.resolve(null);
+      p.then((t) => {
+        if (!side.screen) stop('screen');
+        if (!side.video) stop('cam');
+        return tr.sender.replaceTrack(t);
+      }).then(() => emit('video', vid.view()), (e) => emit('error', err('OPENCTI_DEVICE_NOT_READY', 'camera or screen: ' + (e && e.message || e))));
+    },
+    // request sends a media frame and resolves with the call's media.
+    request(method, callId, fields) {
+      const e = guard(method);
+      if (e) return Promise.reject(e);
+      const id = callId || pick(['connected', 'held']);
+      if (!id) return reject('OPENCTI_CF_INVALID_OBJECT_STATE', method + ': there is no call to act on');
+      return whenLive().then(() => new Promise((ok, no) => {
+        const rid = 'v' + ++S.nreq + '-' + S.tab;
+        const t = setTimeout(() => { delete S.reqs[rid]; no(err('OPENCTI_TIMEOUT', `${method}: no answer within ${TIMEOUT / 1000} s`)); }, TIMEOUT);
+        S.reqs[rid] = { command: method, ok: (v) => { clearTimeout(t); ok(assign({ callId: id }, v)); }, no: (x) => { clearTimeout(t); no(x); } };
+        if (!send(assign({ type: 'media', request_id: rid, call_id: id }, fields))) { S.reqs[rid].no(err('OPENCTI_LINK_DOWN', 'no connection to the server')); delete S.reqs[rid]; }
+      }));
+    }
+  };
+
   // --- public API -----------------------------------------------------------------------------
   const capabilities = () => {
     const caps = S.client === 'phone' ? MODES.full : S.caps;
@@ -401,6 +465,7 @@
     emit('alertStop', { callId: id });
     c.state = 'connected'; c.connectedAt = c.connectedAt || now(); c.answered = true;
     emit('CallEvent', callEvent('Connected', c, {}));
+    vid.follow();
   };
   const pick = (want) => Object.keys(S.calls).find((id) => want.includes(S.calls[id].state)) || '';
   // control runs a call control; callId defaults to the alerting call (answer, reject) or the active one.
@@ -542,6 +607,12 @@
       });
     })),
     getMicrophoneStream: () => S.stream,
+    // Video calls (PROTOCOLS.md section 7): this agent's camera and screen on a video call.
+    enableVideo: (callId) => vid.request('enableVideo', callId, { video: true }),
+    disableVideo: (callId) => vid.request('disableVideo', callId, { video: false }),
+    startScreenShare: (callId) => vid.request('startScreenShare', callId, { screen: true }),
+    stopScreenShare: (callId) => vid.request('stopScreenShare', callId, { screen: false }),
+    getVideo: () => vid.view(),
     getPeerConnection: () => S.pc,
     getCalls: () => Object.values(S.calls).map((c) => callEvent(CALLSTATE[c.state] || 'Unknown', c)),
     getState: snapshotEvent,

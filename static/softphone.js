@@ -69,6 +69,7 @@
       text('in-name', c.displayName || c.phone || 'Unknown caller');
       text('in-phone', c.phone);
       text('in-source', c.source + ' · ' + (c.media || []).join(', '));
+      text('incoming-h', isVideo(c) ? 'Incoming video call' : 'Incoming call');
       text('in-queue', c.queue || '–');
       var dl = $('in-vars');
       dl.textContent = '';
@@ -85,6 +86,7 @@
       $('btn-retrieve').disabled = c.state !== 'held';
       text('btn-mute', c.muted ? 'Unmute' : 'Mute');
       $('btn-mute').setAttribute('aria-pressed', String(!!c.muted));
+      showVideo(c);
       if (!timer) timer = setInterval(tick, 500);
       tick();
     } else if (timer) { clearInterval(timer); timer = 0; }
@@ -139,6 +141,34 @@
     }
   });
   CTI.on('error', fail);
+  // --- video (docs/video.md): the customer's picture, this agent's own, camera and screen buttons
+  function isVideo(c) { return (c.media || []).some(function (m) { return m === 'video' || m === 'screen'; }); }
+  function showVideo(c) {
+    var v = isVideo(c), ag = (c.mediaState || {}).agent || {};
+    $('videos').hidden = $('video-row').hidden = !v; // the boxes stay with both cameras off
+    attach(v ? CTI.getVideo() : { remote: null, local: null });
+    text('btn-camera', ag.video ? 'Camera off' : 'Camera on');
+    $('btn-camera').setAttribute('aria-pressed', String(!!ag.video));
+    text('btn-screen', ag.screen ? 'Stop sharing' : 'Share screen');
+    $('btn-screen').setAttribute('aria-pressed', String(!!ag.screen));
+  }
+  // The streams go into the video elements only during a video call: a media element waiting
+  // for a first frame delays the page's load event.
+  function attach(v) {
+    if ($('remote-video').srcObject !== v.remote) $('remote-video').srcObject = v.remote;
+    var l = v.local && v.local.getVideoTracks()[0], cur = $('self-video').srcObject;
+    if (!l) $('self-video').srcObject = null;
+    else if (!cur || cur.getVideoTracks()[0] !== l) $('self-video').srcObject = v.local;
+  }
+  CTI.on('video', function () { var c = call(); if (c && c.state !== 'alerting') render(); });
+  CTI.on('MediaEvent', function (e) {
+    var c = calls[e.callId];
+    if (c) c.mediaState = { media: e.media, customer: e.customer, agent: e.agent };
+    if (e.pyEventName !== 'MediaChanged') log((e.pyEventName === 'ScreenShareStarted' ? 'screen sharing started by ' : 'screen sharing stopped by ') + e.by);
+    render();
+  });
+  $('btn-camera').addEventListener('click', function () { var c = call(); if (c) run(((c.mediaState || {}).agent || {}).video ? CTI.disableVideo(current) : CTI.enableVideo(current)); });
+  $('btn-screen').addEventListener('click', function () { var c = call(); if (c) run(((c.mediaState || {}).agent || {}).screen ? CTI.stopScreenShare(current) : CTI.startScreenShare(current)); });
   if (navigator.mediaDevices && navigator.mediaDevices.addEventListener) navigator.mediaDevices.addEventListener('devicechange', devices);
 
   var start = Desk.session({ storageKey: 'cti-phone-token', client: 'phone', signin: 'signin', sections: ['agent', 'mic', 'numbers', 'directory', 'dialer'], link: 'link', media: 'media', error: 'error' });

@@ -48,6 +48,7 @@
     var muteBtn = el('button', 'ctiw-mute', 'Mute', { type: 'button', 'aria-pressed': 'false' });
     var hangBtn = el('button', 'ctiw-hangup', 'Hang up', { type: 'button' });
     var audio = el('audio', '', '', { autoplay: '', hidden: '' });
+    var vid = videoParts(w, box, root); // video call: button, boxes, camera and screen buttons (below)
     '123456789*0#'.split('').forEach(function (d) {
       var b = el('button', '', d, { type: 'button', 'data-digit': d, 'aria-label': d === '*' ? 'star' : d === '#' ? 'hash' : d });
       b.addEventListener('click', function () { w.dtmf(d); });
@@ -56,8 +57,8 @@
     [nameL, name, phoneL, phone].forEach(function (x) { form.appendChild(x); });
     var row = el('div', 'ctiw-row');
     row.appendChild(muteBtn); row.appendChild(hangBtn);
-    [status, clock, pad, row, audio].forEach(function (x) { panel.appendChild(x); });
-    [form, callBtn, panel].forEach(function (x) { box.appendChild(x); });
+    [status, clock, vid.boxes, pad, row, vid.row, audio].forEach(function (x) { panel.appendChild(x); });
+    [form, callBtn, vid.button, panel].forEach(function (x) { box.appendChild(x); });
     root.appendChild(box);
 
     function show(state, msg) {
@@ -65,9 +66,11 @@
       status.textContent = msg || STATES[state] || state;
       box.setAttribute('data-state', state);
       var busy = state !== 'idle' && state !== 'ended' && state !== 'failed';
-      callBtn.hidden = busy; form.hidden = busy; panel.hidden = !busy && state !== 'ended' && state !== 'failed';
+      callBtn.hidden = busy; form.hidden = busy; vid.show(busy); panel.hidden = !busy && state !== 'ended' && state !== 'failed';
       pad.hidden = muteBtn.hidden = hangBtn.hidden = !busy;
       if (state === 'connected' && !w.started) w.started = Date.now();
+      vid.fire('state', state);
+      if (state === 'ended' || state === 'failed') vid.fire('ended', { state: state });
     }
     setInterval(function () {
       // after the end the timer shows the call's length (frozen at the end)
@@ -78,6 +81,7 @@
     function end(msg, failed) {
       if (w.pc) w.pc.close();
       if (w.stream) w.stream.getTracks().forEach(function (t) { t.stop(); });
+      vid.end();
       w.pc = null; w.stream = null;
       if (w.started && !w.endedAt) w.endedAt = Date.now();
       if (w.ws && w.ws.readyState <= 1) w.ws.close(1000);
@@ -85,8 +89,9 @@
       callBtn.textContent = 'Call again';
     }
 
-    w.start = function () {
+    w.start = function (media) {
       if (w.ws) return;
+      w.video = media === 'video';
       show('connecting', 'Connecting…');
       w.started = 0; w.endedAt = 0; w.callId = ''; w.digits = '';
       var cands = [];
@@ -96,8 +101,8 @@
         if (!r.ok) throw new Error('The call could not start (' + r.status + ').');
         return r.json();
       }).then(function (t) {
-        return navigator.mediaDevices.getUserMedia({ audio: true }).then(function (s) { w.stream = s; return t; }, function () {
-          throw new Error('The call needs your microphone: allow it and try again.');
+        return navigator.mediaDevices.getUserMedia({ audio: true, video: !!w.video }).then(function (s) { w.stream = s; return t; }, function () {
+          throw new Error(w.video ? 'A video call needs your camera and microphone: allow them and try again.' : 'The call needs your microphone: allow it and try again.');
         });
       }).then(function (t) {
         // the token as a subprotocol: a failed socket's URL is printed in the console (docs/js.md)
@@ -107,9 +112,10 @@
           if (f.type === 'welcome') offer();
           else if (f.type === 'answer') w.pc.setRemoteDescription({ type: 'answer', sdp: f.sdp }).then(function () { cands.splice(0).forEach(function (c) { w.pc.addIceCandidate(c).catch(function () {}); }); });
           else if (f.type === 'candidate' && w.pc) { if (w.pc.remoteDescription) w.pc.addIceCandidate(f.candidate).catch(function () {}); else cands.push(f.candidate); }
-          else if (f.type === 'call') { w.callId = f.call_id; box.setAttribute('data-call-id', f.call_id); }
+          else if (f.type === 'call') { w.callId = f.call_id; box.setAttribute('data-call-id', f.call_id); if (w.video) vid.apply(vid.defaults); }
           else if (f.type === 'state') { if (f.state === 'ended') end(); else show(f.state, f.state === 'queued' && f.queue ? 'Waiting for ' + f.queue + '…' : ''); }
-          else if (f.type === 'error') status.textContent = 'Problem: ' + f.message;
+          else if (f.type === 'media_changed' || f.type === 'result' && f.data && f.data.customer) vid.apply(f.data || f);
+          else if (f.type === 'error') { status.textContent = 'Problem: ' + f.message; vid.refused(f); }
         };
         ws.onclose = function (e) { w.ws = null; if (w.state !== 'ended' && w.state !== 'failed') end(e.code === 4000 ? '' : 'The call was cut off.', e.code !== 4000); };
       }).catch(function (e) { w.ws = null; end(e.message, true); });
@@ -117,10 +123,11 @@
     function offer() {
       var pc = w.pc = new RTCPeerConnection({ iceServers: [] });
       w.stream.getAudioTracks().forEach(function (t) { pc.addTrack(t, w.stream); });
-      pc.ontrack = function (e) { audio.srcObject = e.streams[0] || new MediaStream([e.track]); audio.play().catch(function () {}); };
+      w.stream.getVideoTracks().forEach(function (t) { w.camSender = pc.addTrack(t, w.stream); });
+      pc.ontrack = function (e) { if (e.track.kind === 'video') return vid.remote(e.track); audio.srcObject = e.streams[0] || new MediaStream([e.track]); audio.play().catch(function () {}); };
       pc.onicecandidate = function (e) { if (e.candidate && e.candidate.candidate) send({ type: 'candidate', candidate: e.candidate.toJSON() }); };
       pc.createOffer().then(function (o) { return pc.setLocalDescription(o); }).then(function () {
-        var m = { type: 'offer', sdp: pc.localDescription.sdp, media: ['audio'], display_name: name.value.trim().slice(0, 128) || 'Web caller' };
+        var m = { type: 'offer', sdp: pc.localDescription.sdp, media: w.video ? ['audio', 'video'] : ['audio'], display_name: name.value.trim().slice(0, 128) || 'Web caller' };
         if (/^[A-Za-z0-9+*#._@-]{1,64}$/.test(phone.value.trim())) m.phone = phone.value.trim();
         send(m);
         show('calling', 'Calling…');
@@ -137,6 +144,7 @@
       muteBtn.textContent = w.muted ? 'Unmute' : 'Mute';
       muteBtn.setAttribute('aria-pressed', String(w.muted));
     };
+    w.send = send;
     w.hangup = function () { send({ type: 'hangup' }); setTimeout(function () { if (w.ws) end(); }, 1500); };
     callBtn.addEventListener('click', function () { w.start(); });
     muteBtn.addEventListener('click', function () { w.mute(); });
@@ -147,7 +155,84 @@
     return w;
   }
 
+  // videoParts adds a video call to a widget: the "Video call" button (data-video="off" hides
+  // it), the remote and self video boxes (they stay while a camera is off: it is still a video
+  // call), and the camera and screen buttons. The server decides each side's media
+  // (media_changed, docs/video.md); the widget sends what the customer's side should send.
+  function videoParts(w, box, root) {
+    var v = { button: el('button', 'ctiw-videocall', root.getAttribute('data-video-label') || 'Video call', { type: 'button' }),
+      boxes: el('div', 'ctiw-videos', '', { hidden: '' }), row: el('div', 'ctiw-row ctiw-vrow', '', { hidden: '' }) };
+    var remoteV = el('video', 'ctiw-remote', '', { autoplay: '', playsinline: '', 'aria-label': 'Agent video' });
+    var selfV = el('video', 'ctiw-self', '', { autoplay: '', playsinline: '', 'aria-label': 'Your video' });
+    remoteV.muted = selfV.muted = true; // the call's audio plays in the audio element
+    var cam = el('button', 'ctiw-camera', 'Camera off', { type: 'button', 'aria-pressed': 'true' });
+    var scr = el('button', 'ctiw-screen', 'Share screen', { type: 'button', 'aria-pressed': 'false' });
+    v.boxes.appendChild(remoteV); v.boxes.appendChild(selfV); v.row.appendChild(cam); v.row.appendChild(scr);
+    if (root.getAttribute('data-video') === 'off') v.button.hidden = true;
+    w.media = null; w.handlers = w.handlers || {};
+    v.defaults = { media: 'video', customer: { video: true, screen: false }, agent: { video: true, screen: false } };
+    var fire = v.fire = function (name, x) { (w.handlers[name] || []).forEach(function (f) { try { f(x); } catch (e) { setTimeout(function () { throw e; }); } }); };
+    w.on = function (name, fn) { (w.handlers[name] = w.handlers[name] || []).push(fn); return w; };
+    v.show = function (busy) { v.button.hidden = busy || root.getAttribute('data-video') === 'off'; v.boxes.hidden = v.row.hidden = !busy || !w.video; };
+    v.remote = function (track) { remoteV.srcObject = new MediaStream([track]); remoteV.play().catch(function () {}); };
+    v.end = function () { if (w.screen) w.screen.stop(); w.screen = null; w.camSender = null; w.media = null; remoteV.srcObject = selfV.srcObject = null; };
+    // send makes what the customer sends follow its side of the call's media.
+    function follow(side) {
+      var camT = w.stream && w.stream.getVideoTracks()[0], s = w.camSender;
+      if (!s) return;
+      var t = side.screen && w.screen ? w.screen : side.video ? camT : null;
+      if (camT) camT.enabled = !!side.video;
+      s.replaceTrack(t).catch(function () {});
+      selfV.srcObject = t ? new MediaStream([t]) : null;
+      if (!side.screen && w.screen) { w.screen.stop(); w.screen = null; }
+    }
+    v.apply = function (m) {
+      w.media = { media: m.media, customer: m.customer, agent: m.agent };
+      box.setAttribute('data-media', m.media);
+      follow(m.customer);
+      cam.textContent = m.customer.video ? 'Camera off' : 'Camera on';
+      cam.setAttribute('aria-pressed', String(!!m.customer.video));
+      scr.textContent = m.customer.screen ? 'Stop sharing' : 'Share screen';
+      scr.setAttribute('aria-pressed', String(!!m.customer.screen));
+      fire('media_changed', w.media);
+    };
+    v.refused = function (f) { if (f.code === 'conflict' && w.screen && !(w.media && w.media.customer.screen)) { w.screen.stop(); w.screen = null; } };
+    w.camera = function (on) { w.send({ type: 'media', request_id: 'cam' + Date.now(), video: on === undefined ? !(w.media && w.media.customer.video) : !!on }); };
+    // shareScreen asks for the screen in the user's gesture, then tells the server.
+    w.shareScreen = function (on) {
+      on = on === undefined ? !(w.media && w.media.customer.screen) : !!on;
+      if (!on) return w.send({ type: 'media', request_id: 'scr' + Date.now(), screen: false });
+      return navigator.mediaDevices.getDisplayMedia({ video: true }).then(function (s) {
+        w.screen = s.getVideoTracks()[0];
+        w.screen.onended = function () { if (w.media && w.media.customer.screen) w.shareScreen(false); };
+        w.send({ type: 'media', request_id: 'scr' + Date.now(), screen: true });
+      }, function (e) { fire('error', e); });
+    };
+    v.button.addEventListener('click', function () { w.start('video'); });
+    cam.addEventListener('click', function () { w.camera(); });
+    scr.addEventListener('click', function () { w.shareScreen(); });
+    selfV.srcObject = null;
+    return v;
+  }
+
   function auto() { document.querySelectorAll('[data-cti-webcall]').forEach(function (e) { if (!e.ctiwMounted) { e.ctiwMounted = true; mount(e); } }); }
   g.CTIWebCall = { version: '1.0.0', mount: mount, instances: instances };
+  // The page-level API of PROTOCOLS.md section 7, on the first widget (mounted on demand).
+  var first = function (o) {
+    if (!instances[0]) { var d = el('div'); document.body.appendChild(d); if (o && o.account) d.setAttribute('data-account', o.account); mount(d); }
+    return instances[0];
+  };
+  g.CTIWebCall.start = function (o) {
+    o = o || {};
+    var w = first(o), box = w && document.querySelectorAll('.ctiw')[0];
+    if (box && o.display_name) box.querySelector('input[autocomplete=name]').value = o.display_name;
+    if (box && o.phone) box.querySelector('input[autocomplete=tel]').value = o.phone;
+    return w.start(o.media === 'video' || (o.media || []).indexOf && (o.media || []).indexOf('video') >= 0 ? 'video' : 'audio');
+  };
+  g.CTIWebCall.camera = function (on) { return first().camera(on); };
+  g.CTIWebCall.shareScreen = function (on) { return first().shareScreen(on); };
+  g.CTIWebCall.digits = function (s) { String(s).split('').forEach(function (d) { first().dtmf(d); }); };
+  g.CTIWebCall.hangUp = function () { return first().hangup(); };
+  g.CTIWebCall.on = function (name, fn) { return first().on(name, fn); };
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', auto); else auto();
 })(window);

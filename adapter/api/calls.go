@@ -22,6 +22,14 @@ type legView struct {
 	EndedAt    *string  `json:"ended_at"`
 	SIPCallID  string   `json:"sip_call_id,omitempty"`
 	SIPStatus  int      `json:"sip_status,omitempty"`
+	// video calls: when this leg's party sent its camera or screen (docs/video.md)
+	MediaHistory []mediaSpanView `json:"media_history,omitempty"`
+}
+
+type mediaSpanView struct {
+	At     string `json:"at"`
+	Video  bool   `json:"video"`
+	Screen bool   `json:"screen"`
 }
 
 type partyView struct {
@@ -83,6 +91,9 @@ func viewCall(c store.Call) callView {
 		v.Legs[i] = legView{LegID: l.ID, Kind: l.Kind, UserID: l.UserID, Peer: l.Peer, Media: nonNil(l.Media), State: l.State,
 			StartedAt: ts(l.StartedAt), AnsweredAt: tsPtr(l.AnsweredAt), EndedAt: tsPtr(l.EndedAt),
 			SIPCallID: l.SIPCallID, SIPStatus: l.SIPStatus}
+		for _, s := range l.MediaHistory {
+			v.Legs[i].MediaHistory = append(v.Legs[i].MediaHistory, mediaSpanView{At: ts(s.At), Video: s.Video, Screen: s.Screen})
+		}
 	}
 	for i, p := range c.Parties {
 		v.Parties[i] = partyView{UserID: p.UserID, Phone: p.Phone, Role: p.Role, JoinedAt: ts(p.JoinedAt), LeftAt: tsPtr(p.LeftAt)}

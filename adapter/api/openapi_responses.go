@@ -77,6 +77,9 @@ func (b *openAPIBuilder) responseSchemas() {
 			"ended_at":    nullable(ts),
 			"sip_call_id": obj{"type": "string", "description": "SIP legs: the dialog's Call-ID."},
 			"sip_status":  obj{"type": "integer", "description": "SIP legs: the final SIP status code (200 when answered)."},
+			"media_history": obj{"type": "array", "description": "Video calls: from each entry's time on, the leg's party sent its camera (video), its screen, or neither (docs/video.md).",
+				"items": obj{"type": "object", "required": []string{"at", "video", "screen"},
+					"properties": obj{"at": ts, "video": obj{"type": "boolean"}, "screen": obj{"type": "boolean"}}}},
 		},
 	}
 	party := obj{

@@ -71,6 +71,9 @@ func (c *conn) onEvent(ev *coreEvent) {
 	if ia == nil || ia.state == IReleased {
 		return
 	}
+	if c.videoEventLocked(ia, ev) { // events_video.go
+		return
+	}
 	cv := ia.conv // nil once disposed: the interaction still follows the call
 	switch ev.Name {
 	case event.CallConnected:

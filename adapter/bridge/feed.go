@@ -30,7 +30,11 @@ type coreEvent struct {
 	ToUserID    string            `json:"to_user_id"`
 	ConsultOf   string            `json:"consult_of"`
 	Digits      string            `json:"digits"`
-	Settings    *struct {
+	// media_changed and screen_share_* (events_video.go)
+	Customer *event.SideMedia `json:"customer"`
+	Agent    *event.SideMedia `json:"agent"`
+	By       string           `json:"by"`
+	Settings *struct {
 		Mode string `json:"mode"`
 	} `json:"settings"`
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/cti-adapter/cti-adapter/adapter/call"
 	"github.com/cti-adapter/cti-adapter/adapter/event"
 	"github.com/cti-adapter/cti-adapter/adapter/media"
+	"github.com/cti-adapter/cti-adapter/adapter/store"
 	"github.com/cti-adapter/cti-adapter/modes"
 )
 
@@ -40,7 +41,6 @@ type mediaState struct {
 	customer sideState
 	agent    sideState
 	hold     media.Source // the hold picture the customer's video shows, while it does
-	history  []MediaSpan
 }
 
 // sideState is one side's video: camera or screen; cam remembers the camera across a share.
@@ -50,15 +50,6 @@ type sideState struct {
 
 func (s sideState) wire() event.SideMedia { return event.SideMedia{Video: s.video, Screen: s.screen} }
 func (s sideState) sends() bool           { return s.video || s.screen }
-
-// MediaSpan is one entry of a call record's media history: from At on, the side ("customer" or
-// "agent") sends its camera (video), its screen, or nothing.
-type MediaSpan struct {
-	At     string `json:"at"`
-	Side   string `json:"side"`
-	Video  bool   `json:"video"`
-	Screen bool   `json:"screen"`
-}
 
 // MediaView is a call's media for clients (CallView.MediaState and command results).
 type MediaView struct {
@@ -196,12 +187,10 @@ func ptr[T any](v T) *T { return &v }
 // notes the change in the record's media history and rewires the video.
 func (t *tenant) mediaChangedLocked(f *fx, cl *callRT, by, uid string, before sideState) {
 	st := cl.mediaLocked()
-	now := t.core.now()
 	side := st.customer
 	if by == "agent" {
 		side = st.agent
 	}
-	st.history = append(st.history, MediaSpan{At: now.UTC().Format(event.TimeFormat), Side: by, Video: side.video, Screen: side.screen})
 	t.emit(f, event.MediaChanged, event.MediaChangedData{CallID: cl.id, UserID: cl.agentUser(), Media: st.kind(),
 		Customer: st.customer.wire(), Agent: st.agent.wire()})
 	if side.screen != before.screen {
@@ -215,7 +204,8 @@ func (t *tenant) mediaChangedLocked(f *fx, cl *callRT, by, uid string, before si
 		}
 		t.emit(f, name, d)
 	}
-	t.wireVideoLocked(cl)
+	t.wireVideoLocked(cl) // also notes the change in the record's media history
+	t.saveLocked(f, cl)
 	// the side's far end switched camera <-> screen on the same stream: its viewers need a keyframe
 	if side.sends() {
 		for _, l := range cl.sideLegs(by) {
@@ -271,7 +261,11 @@ func (cl *callRT) talkingLocked() bool {
 func (t *tenant) wireVideoLocked(cl *callRT) {
 	ve, ok := t.core.opts.Media.(media.VideoEngine)
 	st := cl.mediaLocked()
-	if !ok || st.base == MediaAudio || cl.state.Terminal() {
+	if st.base == MediaAudio || cl.state.Terminal() {
+		return
+	}
+	t.mediaHistoryLocked(cl)
+	if !ok {
 		return
 	}
 	cust := videoLeg(cl.customer)
@@ -303,6 +297,29 @@ func (t *tenant) wireVideoLocked(cl *callRT) {
 			from = agents[len(agents)-1]
 		}
 		_ = cust.SetVideoOutput(relayIf(ve, from, st.agent.sends()))
+	}
+}
+
+// mediaHistoryLocked notes, on every answered open leg of the record whose side changed, from
+// when its party sends its camera, its screen or nothing (store.Leg.MediaHistory).
+func (t *tenant) mediaHistoryLocked(cl *callRT) {
+	st := cl.mediaLocked()
+	now := t.core.now()
+	for i := range cl.rec.Legs {
+		l := &cl.rec.Legs[i]
+		side := st.agent
+		switch {
+		case l.EndedAt != nil || l.AnsweredAt == nil:
+			continue
+		case l.Kind == "customer":
+			side = st.customer
+		case l.Kind != "agent":
+			continue
+		}
+		span := store.MediaSpan{At: now, Video: side.video, Screen: side.screen}
+		if n := len(l.MediaHistory); n == 0 || l.MediaHistory[n-1].Video != span.Video || l.MediaHistory[n-1].Screen != span.Screen {
+			l.MediaHistory = append(l.MediaHistory, span)
+		}
 	}
 }
 

@@ -173,6 +173,20 @@ func TestVideoCallBehaviours(t *testing.T) {
 	w.control(t, "a2", wc.ID, call.OpHangUp, "")
 	w.expect(t, event.CallDisconnected)
 	sees(t, p2, "")
+	// the record: when each side's camera and screen were on, per leg
+	rec, err := w.store.Call(ctx, "acme", wc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hist := map[string]string{}
+	for _, l := range rec.Legs {
+		for _, s := range l.MediaHistory {
+			hist[l.Kind+":"+l.UserID] += map[bool]string{true: "V", false: "-"}[s.Video] + map[bool]string{true: "S", false: ""}[s.Screen] + " "
+		}
+	}
+	if hist["customer:"] != "V - V " || hist["agent:a1"] != "V - -S - V " || hist["agent:a2"] != "V " {
+		t.Fatalf("media history %q", hist)
+	}
 }
 
 // TestAudioCallRefusesVideo: an audio call takes no video or screen control, from either side,

@@ -22,6 +22,15 @@ type Leg struct {
 	AnsweredAt, EndedAt *time.Time
 	SIPCallID           string // SIP legs: the dialog's Call-ID
 	SIPStatus           int    // SIP legs: the final SIP status (200 when answered)
+	// Video calls: from each span's At on, the leg's party sent its camera, its screen or
+	// nothing (docs/video.md). Stored in the legs JSON: no column of its own.
+	MediaHistory []MediaSpan
+}
+
+// MediaSpan is one entry of a leg's media history.
+type MediaSpan struct {
+	At            time.Time
+	Video, Screen bool
 }
 
 // Party is one participant of a call. Role is "caller", "agent", "transfer" or "conference".
@@ -90,6 +99,29 @@ type dbLeg struct {
 	EndedAt    *int64   `json:"ended_at,omitempty"`
 	SIPCallID  string   `json:"sip_call_id,omitempty"`
 	SIPStatus  int      `json:"sip_status,omitempty"`
+	Spans      []dbSpan `json:"media_history,omitempty"`
+}
+
+type dbSpan struct {
+	At     int64 `json:"at"`
+	Video  bool  `json:"video,omitempty"`
+	Screen bool  `json:"screen,omitempty"`
+}
+
+func encodeSpans(s []MediaSpan) []dbSpan {
+	var out []dbSpan
+	for _, x := range s {
+		out = append(out, dbSpan{At: ms(x.At), Video: x.Video, Screen: x.Screen})
+	}
+	return out
+}
+
+func decodeSpans(s []dbSpan) []MediaSpan {
+	var out []MediaSpan
+	for _, x := range s {
+		out = append(out, MediaSpan{At: fromMS(x.At), Video: x.Video, Screen: x.Screen})
+	}
+	return out
 }
 
 type dbParty struct {
@@ -129,7 +161,7 @@ func encodeCall(c Call) (media, vars, legs, parties string, err error) {
 	for i, l := range c.Legs {
 		ls[i] = dbLeg{ID: l.ID, Kind: l.Kind, UserID: l.UserID, Peer: l.Peer, Media: l.Media, State: l.State,
 			StartedAt: ms(l.StartedAt), AnsweredAt: msOpt(l.AnsweredAt), EndedAt: msOpt(l.EndedAt),
-			SIPCallID: l.SIPCallID, SIPStatus: l.SIPStatus}
+			SIPCallID: l.SIPCallID, SIPStatus: l.SIPStatus, Spans: encodeSpans(l.MediaHistory)}
 	}
 	ps := make([]dbParty, len(c.Parties))
 	for i, p := range c.Parties {
@@ -273,7 +305,7 @@ func scanCall(sc scanner) (Call, error) {
 	for i, l := range ls {
 		c.Legs[i] = Leg{ID: l.ID, Kind: l.Kind, UserID: l.UserID, Peer: l.Peer, Media: l.Media, State: l.State,
 			StartedAt: fromMS(l.StartedAt), AnsweredAt: timeOpt(l.AnsweredAt), EndedAt: timeOpt(l.EndedAt),
-			SIPCallID: l.SIPCallID, SIPStatus: l.SIPStatus}
+			SIPCallID: l.SIPCallID, SIPStatus: l.SIPStatus, MediaHistory: decodeSpans(l.Spans)}
 	}
 	c.Parties = make([]Party, len(ps))
 	for i, p := range ps {
