@@ -28,6 +28,10 @@ var modeMethods = map[string]struct{ op, js string }{
 	"consultationCall":   {"consult", `CTI.consultationCall('c1', 'agent2')`},
 	"transferComplete":   {"consult", `CTI.transferComplete('c1')`},
 	"conferenceComplete": {"consult", `CTI.conferenceComplete('c1')`},
+	"enableVideo":        {"video", `CTI.enableVideo('c1')`},
+	"disableVideo":       {"video", `CTI.disableVideo('c1')`},
+	"startScreenShare":   {"screenshare", `CTI.startScreenShare('c1')`},
+	"stopScreenShare":    {"screenshare", `CTI.stopScreenShare('c1')`},
 }
 
 // visibleOps lists the data-op values of the CRM's visible controls.
@@ -41,7 +45,7 @@ func TestBrowserModes(t *testing.T) {
 	s := newRTCServer(t)
 	b := newBrowser(t)
 	admin := s.token(t, auth.RoleAdmin, "test-admin")
-	all := []string{"answer", "conference", "consult", "dial", "hangup", "hold", "logout", "mute", "notready", "ready", "reject", "retrieve", "senddtmf", "transfer", "unmute"}
+	all := []string{"answer", "conference", "consult", "dial", "hangup", "hold", "logout", "mute", "notready", "ready", "reject", "retrieve", "screenshare", "senddtmf", "transfer", "unmute", "video"}
 	for _, tc := range []struct {
 		mode    string
 		visible []string
