@@ -30,50 +30,13 @@ func TestPostgresKill9DuringBurst(t *testing.T) {
 	p := startServer(t, dir, "--no-demo", "--postgres", dsn)
 
 	stop := make(chan struct{})
-	var writers sync.WaitGroup
-	for w := range 4 {
-		writers.Add(1)
-		go func() {
-			defer writers.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if putSettings(p.base, token, fmt.Sprintf(`{"wrap_up_seconds":%d}`, (w*1000+i)%3600)) != nil {
-					return // the server was killed
-				}
-			}
-		}()
-	}
-	seen := map[int64]wireEvent{}
-	var last int64
-	for last < 200 {
-		evs, err := readEvents(t, p.base, token, last)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, ev := range evs {
-			if ev.Seq != last+1 {
-				t.Fatalf("live log gap: %d after %d", ev.Seq, last)
-			}
-			seen[ev.Seq], last = ev, ev.Seq
-		}
-	}
+	writers := settingsBurst(p.base, token, 4, stop)
+	seen, last := readLive(t, p.base, token, 200)
 	p.kill()
 	close(stop)
 	writers.Wait()
 
-	// Another node: its own data dir, the same signing key.
-	dir2 := t.TempDir()
-	key, err := os.ReadFile(filepath.Join(dir, "jwt.secret"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir2, "jwt.secret"), key, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	dir2 := sameKeyDir(t, dir) // another node: its own data dir, the same signing key
 	p2 := startServer(t, dir2, "--no-demo", "--postgres", dsn)
 	all := allEvents(t, p2.base, token)
 	for i, ev := range all {
@@ -114,4 +77,60 @@ func putSettings(base, token, body string) error {
 		return fmt.Errorf("PUT /settings: %s", res.Status)
 	}
 	return nil
+}
+
+// settingsBurst runs n writers of PUT /settings until stop closes or the server goes away.
+func settingsBurst(base, token string, n int, stop <-chan struct{}) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	for w := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if putSettings(base, token, fmt.Sprintf(`{"wrap_up_seconds":%d}`, (w*1000+i)%3600)) != nil {
+					return // the server was killed
+				}
+			}
+		}()
+	}
+	return &wg
+}
+
+// readLive reads the log as it grows until it holds at least n events, checking it has no gap.
+func readLive(t *testing.T, base, token string, n int64) (map[int64]wireEvent, int64) {
+	t.Helper()
+	seen := map[int64]wireEvent{}
+	var last int64
+	for last < n {
+		evs, err := readEvents(t, base, token, last)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range evs {
+			if ev.Seq != last+1 {
+				t.Fatalf("live log gap: %d after %d", ev.Seq, last)
+			}
+			seen[ev.Seq], last = ev, ev.Seq
+		}
+	}
+	return seen, last
+}
+
+// sameKeyDir is a new data dir holding dir's signing key, as a second node's would.
+func sameKeyDir(t *testing.T, dir string) string {
+	t.Helper()
+	dir2 := t.TempDir()
+	key, err := os.ReadFile(filepath.Join(dir, "jwt.secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir2, "jwt.secret"), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir2
 }
