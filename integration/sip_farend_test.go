@@ -101,3 +101,17 @@ func TestSIPRingingOutboundCountsAgainstMaxCalls(t *testing.T) {
 	uas.wait(t, 30*time.Second)
 	rtctest.Eventually(t, 10*time.Second, "edge has no call left", func() bool { return s.edge.Calls() == 0 })
 }
+
+// An offerless re-INVITE from the far end is answered with our offer (every law, sendrecv) and
+// the ACK's SDP is applied as the answer: here sendonly, so the far end holds the call
+// (call_held, held_by "remote").
+func TestSIPOutboundOfferlessReInvite(t *testing.T) {
+	s, phone, port := outboundEnv(t)
+	uas := s.sippUAS(t, scenarioPath("uas_reinvite_offerless.xml"), port)
+	callID := s.makeCall(t, "+15550123")
+	rtctest.Eventually(t, 20*time.Second, "call_held by remote from the ACK's answer", func() bool {
+		return heldBy(t, s, "call_held", callID) == "remote"
+	})
+	phone.result("h1", "hangup", map[string]any{"call_id": callID})
+	uas.wait(t, 30*time.Second)
+}

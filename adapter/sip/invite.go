@@ -225,7 +225,16 @@ func (e *Edge) call(req *sip.Request) *inCall {
 	return e.calls[req.CallID().Value()]
 }
 
-func (e *Edge) onAck(req *sip.Request, tx sip.ServerTransaction) { _ = e.ds.ReadAck(req, tx) }
+// onAck completes an answer: an ACK with SDP answers the offer of our 200 to an offerless
+// re-INVITE (either direction's far end).
+func (e *Edge) onAck(req *sip.Request, tx sip.ServerTransaction) {
+	if c := e.call(req); c != nil && len(req.Body()) > 0 {
+		if err := c.leg.AcceptAnswer(string(req.Body())); err != nil {
+			e.log.Info("sip: SDP in ACK not applied", "call_id", c.coreID, "err", err)
+		}
+	}
+	_ = e.ds.ReadAck(req, tx)
+}
 
 // onBye ends the call: the far end hung up.
 func (e *Edge) onBye(req *sip.Request, tx sip.ServerTransaction) {
