@@ -7,6 +7,22 @@ type QuickConnect struct {
 	Destination string `json:"destination"`
 }
 
+// DispositionCode is one way a call can be classified in wrap-up ("sale": "Sale made").
+type DispositionCode struct {
+	Code  string `json:"code"`
+	Label string `json:"label"`
+}
+
+// Disposition returns the account's disposition code code, if it defines it.
+func (s Settings) Disposition(code string) (DispositionCode, bool) {
+	for _, d := range s.DispositionCodes {
+		if d.Code == code {
+			return d, true
+		}
+	}
+	return DispositionCode{}, false
+}
+
 // DefaultNotReadyReasons are the reasons a new account offers its agents for "not ready".
 var DefaultNotReadyReasons = []string{"break", "lunch", "meeting", "training"}
 
@@ -19,5 +35,8 @@ func (s *Settings) fillLists() {
 	}
 	if s.QuickConnects == nil {
 		s.QuickConnects = []QuickConnect{}
+	}
+	if s.DispositionCodes == nil {
+		s.DispositionCodes = []DispositionCode{}
 	}
 }

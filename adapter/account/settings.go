@@ -48,6 +48,10 @@ type Settings struct {
 	// of the transfer directory.
 	NotReadyReasons []string       `json:"not_ready_reasons"`
 	QuickConnects   []QuickConnect `json:"quick_connects"`
+	// Wrap-up: the codes an agent classifies a call with, and whether after-call work lasts
+	// until the agent gave one (core/disposition.go).
+	DispositionCodes    []DispositionCode `json:"disposition_codes"`
+	DispositionRequired bool              `json:"disposition_required"`
 	// Video allows video calls and screen sharing (docs/video.md); off, the account takes audio
 	// calls only and a video offer is refused conflict.
 	Video bool `json:"video"`
@@ -73,10 +77,11 @@ func Defaults(mode string) Settings {
 			TimeoutSeconds: 10,
 			DefaultQueue:   "support",
 		},
-		Queues:          []string{"sales", "support"},
-		NotReadyReasons: slices.Clone(DefaultNotReadyReasons),
-		QuickConnects:   []QuickConnect{},
-		Video:           true,
+		Queues:           []string{"sales", "support"},
+		NotReadyReasons:  slices.Clone(DefaultNotReadyReasons),
+		QuickConnects:    []QuickConnect{},
+		Video:            true,
+		DispositionCodes: []DispositionCode{},
 	}
 }
 

@@ -89,7 +89,8 @@ func (a *API) Routes() chi.Router {
 		r.With(admin).Delete("/tokens/{token_id}", a.deleteToken)
 		r.With(admin).Get("/tokens", a.listTokens)
 		trunkRoutes(a, r.With(admin))
-		liveRoutes(a, r.With(desk)) // live.go
+		liveRoutes(a, r.With(desk))        // live.go
+		dispositionRoutes(a, r.With(desk)) // disposition.go
 
 		r.With(desk).Get("/calls", a.listCalls) // an agent lists only its own calls (calls.go)
 		r.With(read).Get("/calls/{call_id}", a.getCall)

@@ -7,6 +7,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
+	"github.com/cti-adapter/cti-adapter/adapter/event"
 	"github.com/cti-adapter/cti-adapter/adapter/store"
 )
 
@@ -42,27 +43,28 @@ type partyView struct {
 
 // callView is a call record (CDR) as the API shows it.
 type callView struct {
-	CallID      string            `json:"call_id"`
-	Direction   string            `json:"direction"`
-	Source      string            `json:"source"`
-	Phone       string            `json:"phone"`
-	DisplayName string            `json:"display_name,omitempty"`
-	Queue       string            `json:"queue,omitempty"`
-	UserID      string            `json:"user_id,omitempty"`
-	State       string            `json:"state"`
-	Media       []string          `json:"media"`
-	Variables   map[string]string `json:"variables"`
-	Legs        []legView         `json:"legs"`
-	Parties     []partyView       `json:"parties"`
-	CreatedAt   string            `json:"created_at"`
-	AnsweredAt  *string           `json:"answered_at"`
-	EndedAt     *string           `json:"ended_at"`
-	DurationMS  *int64            `json:"duration_ms"`
-	EndReason   string            `json:"end_reason,omitempty"`
-	EndedBy     string            `json:"ended_by,omitempty"`
-	FailCode    int               `json:"fail_code,omitempty"`
-	ConsultOf   string            `json:"consult_of,omitempty"`    // a consult call: its primary
-	Consults    []string          `json:"consult_calls,omitempty"` // a primary: its consult calls
+	CallID      string             `json:"call_id"`
+	Direction   string             `json:"direction"`
+	Source      string             `json:"source"`
+	Phone       string             `json:"phone"`
+	DisplayName string             `json:"display_name,omitempty"`
+	Queue       string             `json:"queue,omitempty"`
+	UserID      string             `json:"user_id,omitempty"`
+	State       string             `json:"state"`
+	Media       []string           `json:"media"`
+	Variables   map[string]string  `json:"variables"`
+	Legs        []legView          `json:"legs"`
+	Parties     []partyView        `json:"parties"`
+	CreatedAt   string             `json:"created_at"`
+	AnsweredAt  *string            `json:"answered_at"`
+	EndedAt     *string            `json:"ended_at"`
+	DurationMS  *int64             `json:"duration_ms"`
+	EndReason   string             `json:"end_reason,omitempty"`
+	EndedBy     string             `json:"ended_by,omitempty"`
+	FailCode    int                `json:"fail_code,omitempty"`
+	ConsultOf   string             `json:"consult_of,omitempty"`    // a consult call: its primary
+	Consults    []string           `json:"consult_calls,omitempty"` // a primary: its consult calls
+	Disposition *event.Disposition `json:"disposition,omitempty"`   // disposition.go
 }
 
 func nonNil[T any](s []T) []T {
@@ -82,6 +84,9 @@ func viewCall(c store.Call) callView {
 	}
 	if v.Variables == nil {
 		v.Variables = map[string]string{}
+	}
+	if d := c.Disposition; d != nil {
+		v.Disposition = &event.Disposition{Code: d.Code, Label: d.Label, Notes: d.Notes, UserID: d.UserID, At: ts(d.At)}
 	}
 	if c.EndedAt != nil && c.AnsweredAt != nil {
 		d := c.EndedAt.Sub(*c.AnsweredAt).Milliseconds()

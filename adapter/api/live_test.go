@@ -64,3 +64,36 @@ func TestAgentListsOwnCalls(t *testing.T) {
 	e.send(t, "GET", "/api/v1/calls?user_id=alice", agent, "").is(t, 403, "forbidden")
 	e.send(t, "GET", "/api/v1/calls/c1", agent, "").is(t, 403, "forbidden")
 }
+
+// TestDispositionTwin: an agent gives its ended call a disposition; the record shows it; another
+// agent's call, an unknown code, an unknown call and an empty body are refused.
+func TestDispositionTwin(t *testing.T) {
+	e := newCmdEnv(t)
+	admin := e.token(t, "acme", auth.RoleAdmin, "boss")
+	e.send(t, "PUT", "/api/v1/settings", admin, `{"disposition_codes":[{"code":"sale","label":"Sale made"}]}`).is(t, 200, "")
+	now := time.Now()
+	for _, c := range []store.Call{{Account: "acme", ID: "cb", UserID: "bob", CreatedAt: now, State: "ended", EndedAt: &now},
+		{Account: "acme", ID: "ca", UserID: "alice", CreatedAt: now, State: "ended", EndedAt: &now}} {
+		if err := e.store.SaveCall(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bob := e.token(t, "acme", auth.RoleAgent, "bob")
+	ok := e.send(t, "POST", "/api/v1/calls/cb/disposition", bob, `{"code":"sale","notes":"two units"}`)
+	ok.is(t, 200, "")
+	if d, _ := ok.body["disposition"].(map[string]any); d["label"] != "Sale made" || d["user_id"] != "bob" {
+		t.Fatalf("answer %v", ok.body)
+	}
+	rec := e.send(t, "GET", "/api/v1/calls/cb", admin, "")
+	if d, _ := rec.body["disposition"].(map[string]any); d["code"] != "sale" || d["notes"] != "two units" {
+		t.Fatalf("record %v", rec.body)
+	}
+	e.send(t, "POST", "/api/v1/calls/ca/disposition", bob, `{"code":"sale"}`).is(t, 403, "forbidden")
+	e.send(t, "POST", "/api/v1/calls/cb/disposition", bob, `{"code":"refund"}`).is(t, 422, "invalid_message")
+	e.send(t, "POST", "/api/v1/calls/nope/disposition", bob, `{"code":"sale"}`).is(t, 404, "not_found")
+	e.send(t, "POST", "/api/v1/calls/cb/disposition", bob, `{}`).is(t, 422, "invalid_message")
+	e.send(t, "POST", "/api/v1/calls/cb/disposition", e.token(t, "globex", auth.RoleAgent, "bob"), `{"notes":"x"}`).is(t, 404, "not_found")
+	if rec := e.send(t, "GET", "/api/v1/calls/cb", admin, ""); rec.body["disposition"].(map[string]any)["code"] != "sale" {
+		t.Fatalf("a refused request changed the record: %v", rec.body["disposition"])
+	}
+}

@@ -102,6 +102,7 @@ func (b *openAPIBuilder) responseSchemas() {
 			"created_at", "answered_at", "ended_at", "duration_ms"},
 		"properties": obj{
 			"call_id":      b.schemaRef("common", "call_id"),
+			"disposition":  obj{"type": "object", "description": "Present once an agent gave the call a disposition (POST /calls/{call_id}/disposition): code, label, notes, user_id, at."},
 			"direction":    obj{"type": "string", "description": "inbound, outbound or internal."},
 			"source":       obj{"type": "string", "description": "webrtc, sip or internal."},
 			"phone":        obj{"type": "string", "description": "The other party: caller or dialled number."},

@@ -142,5 +142,5 @@ func operations() []operation {
 	}
 	ops = append(ops, consultOperations()...) // consult.go
 	ops = append(ops, monitorOperations()...)
-	return append(append(ops, trunkOperations()...), liveOperations()...)
+	return append(append(append(ops, trunkOperations()...), liveOperations()...), dispositionOperations()...)
 }

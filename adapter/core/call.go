@@ -287,12 +287,7 @@ func (t *tenant) endCallLocked(f *fx, cl *callRT, reason, endedBy string) {
 				Reason: "the call ended before it was answered"})
 		}
 	}
-	userID := ""
-	if len(cl.agents) > 0 {
-		userID = cl.agents[len(cl.agents)-1].id
-	} else if cl.caller != nil {
-		userID = cl.caller.id
-	}
+	userID := userIDOf(cl)
 	dur := int64(0)
 	if !cl.answered.IsZero() {
 		dur = now.Sub(cl.answered).Milliseconds()
@@ -306,6 +301,17 @@ func (t *tenant) endCallLocked(f *fx, cl *callRT, reason, endedBy string) {
 		DurationMS: dur, EndedBy: endedBy, ConsultOf: cl.cons.of})
 	t.releaseLocked(f, cl)
 	t.consultEndedLocked(cl)
+}
+
+// userIDOf is the call's agent for its record: the last agent on it, else the calling agent.
+func userIDOf(cl *callRT) string {
+	if len(cl.agents) > 0 {
+		return cl.agents[len(cl.agents)-1].id
+	}
+	if cl.caller != nil {
+		return cl.caller.id
+	}
+	return ""
 }
 
 // releaseLocked frees an ended call's agents and legs and forgets the call.
@@ -323,6 +329,9 @@ func (t *tenant) releaseLocked(f *fx, cl *callRT) {
 			l.SetMuted(false)
 		}
 		if len(a.calls) == 0 && a.state.Status == agent.InCall {
+			if t.needsDispositionLocked(cl) && a.id == userIDOf(cl) {
+				a.pendingDispo = cl.id // after-call work lasts until it has one (disposition.go)
+			}
 			// wrap-up follows only a call that was answered (not a failed dial)
 			t.agentFreeLocked(f, a, map[bool]int{true: wrap, false: 0}[!cl.answered.IsZero()])
 		}
@@ -349,10 +358,10 @@ func (t *tenant) releaseLocked(f *fx, cl *callRT) {
 
 // agentFreeLocked moves an agent out of in_call: into wrap-up for wrap seconds, or straight back.
 func (t *tenant) agentFreeLocked(f *fx, a *agentRT, wrap int) {
-	ch, err := a.state.CallEnded(wrap > 0, t.core.now())
+	ch, err := a.state.CallEnded(wrap > 0 || a.pendingDispo != "", t.core.now())
 	_ = t.applyChange(f, a, ch, err)
 	if wrap <= 0 {
-		return
+		return // with a disposition due, after-call work waits for it (disposition.go)
 	}
 	if a.wrapUp != nil {
 		a.wrapUp.Stop()
@@ -363,9 +372,10 @@ func (t *tenant) agentFreeLocked(f *fx, a *agentRT, wrap int) {
 			return
 		}
 		a.wrapUp = nil
-		ch, err := a.state.WrapUpDone(t.core.now())
-		_ = t.applyChange(f, a, ch, err)
-		t.routeLocked(context.Background(), f)
+		if a.pendingDispo != "" {
+			return // the disposition ends it (disposition.go)
+		}
+		t.wrapUpDoneLocked(f, a)
 	})
 	a.wrapUp = timer
 }

@@ -66,6 +66,7 @@ func ActorFrom(c *auth.Claims, via Via) Actor {
 type Store interface {
 	User(ctx context.Context, account, id string) (store.User, error)
 	UserByExtension(ctx context.Context, account, ext string) (store.User, error)
+	Call(ctx context.Context, account, id string) (store.Call, error) // an ended call's record (disposition.go)
 }
 
 // Options configure a core.

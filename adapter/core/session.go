@@ -68,6 +68,9 @@ type agentRT struct {
 	calls    map[string]*callRT
 	ringing  *callRT
 	wrapUp   clock.Timer
+	// pendingDispo is the call whose disposition ends this agent's after-call work
+	// (disposition_required; disposition.go).
+	pendingDispo string
 }
 
 func (t *tenant) agentLocked(id string) *agentRT {
@@ -256,6 +259,7 @@ func (t *tenant) logoutLocked(ctx context.Context, f *fx, ag *agentRT, why, endR
 		ag.wrapUp.Stop()
 		ag.wrapUp = nil
 	}
+	ag.pendingDispo = ""
 	sessions := make([]*Session, 0, len(ag.sessions))
 	for _, s := range ag.sessions {
 		sessions = append(sessions, s)
@@ -303,6 +307,9 @@ func (c *Core) SetStatus(ctx context.Context, a Actor, userID string, st agent.S
 }
 
 func (t *tenant) setStatusLocked(ctx context.Context, f *fx, ag *agentRT, st agent.Status, reason string) error {
+	if err := dispositionBlocks(ag, st); err != nil { // disposition.go
+		return err
+	}
 	ch, cerr := ag.state.Set(st, reason, t.core.now())
 	if cerr == nil && ch.From == agent.AfterCallWork && ag.wrapUp != nil {
 		ag.wrapUp.Stop() // the agent ended its wrap-up by choosing a status

@@ -66,8 +66,18 @@ type CallDisconnectedData struct {
 
 // DataUpdatedData is data_updated: the call's whole variable set.
 type DataUpdatedData struct {
-	CallID    string            `json:"call_id"`
-	Variables map[string]string `json:"variables"`
+	CallID      string            `json:"call_id"`
+	Variables   map[string]string `json:"variables"`
+	Disposition *Disposition      `json:"disposition,omitempty"` // when a disposition was set
+}
+
+// Disposition is how an agent classified a call (core/disposition.go).
+type Disposition struct {
+	Code   string `json:"code,omitempty"`
+	Label  string `json:"label,omitempty"`
+	Notes  string `json:"notes,omitempty"`
+	UserID string `json:"user_id,omitempty"`
+	At     string `json:"at"`
 }
 
 // CallPartyData is call_held, call_retrieved, call_muted and call_unmuted: the call and the

@@ -52,8 +52,9 @@ type Call struct {
 	AnsweredAt, EndedAt                                                      *time.Time
 	EndReason, EndedBy                                                       string
 	FailCode                                                                 int
-	ConsultOf                                                                string   // a consult call: its primary call
-	Consults                                                                 []string // a primary: its consult calls, oldest first
+	ConsultOf                                                                string       // a consult call: its primary call
+	Consults                                                                 []string     // a primary: its consult calls, oldest first
+	Disposition                                                              *Disposition // disposition.go; nil: none yet
 }
 
 // CallFilter selects call records. From is inclusive, To exclusive, both on CreatedAt; zero
@@ -214,15 +215,15 @@ func (s *Store) SaveCall(ctx context.Context, c Call) error {
 
 const saveCallSQL = `INSERT INTO calls (account, id, direction, source, phone, display_name,
 	queue, user_id, state, media, variables, legs, parties, created_at, answered_at, ended_at,
-	end_reason, ended_by, fail_code, consult_of, consults)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	end_reason, ended_by, fail_code, consult_of, consults, disposition)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (account, id) DO UPDATE SET direction = excluded.direction, source = excluded.source,
 	phone = excluded.phone, display_name = excluded.display_name, queue = excluded.queue,
 	user_id = excluded.user_id, state = excluded.state, media = excluded.media,
 	variables = excluded.variables, legs = excluded.legs, parties = excluded.parties,
 	created_at = excluded.created_at, answered_at = excluded.answered_at, ended_at = excluded.ended_at,
 	end_reason = excluded.end_reason, ended_by = excluded.ended_by, fail_code = excluded.fail_code,
-	consult_of = excluded.consult_of, consults = excluded.consults`
+	consult_of = excluded.consult_of, consults = excluded.consults, disposition = excluded.disposition`
 
 // saveCalls writes the records in order inside tx. A record whose account does not exist fails
 // alone (SQLite backs out just that statement); any other error fails the transaction.
@@ -249,7 +250,7 @@ func (s *Store) saveCall(ctx context.Context, tx *sql.Tx, r CallRow) error {
 	created := ms(c.CreatedAt)
 	if _, err := tx.StmtContext(ctx, s.stmts.saveRec).ExecContext(ctx, c.Account, c.ID, c.Direction, c.Source,
 		c.Phone, c.DisplayName, c.Queue, c.UserID, c.State, r.media, r.vars, r.legs, r.parties, created,
-		msPtr(c.AnsweredAt), msPtr(c.EndedAt), c.EndReason, c.EndedBy, c.FailCode, c.ConsultOf, consultsJSON(c.Consults)); err != nil {
+		msPtr(c.AnsweredAt), msPtr(c.EndedAt), c.EndReason, c.EndedBy, c.FailCode, c.ConsultOf, consultsJSON(c.Consults), r.dispo); err != nil {
 		return err
 	}
 	if _, err := tx.StmtContext(ctx, s.stmts.clearUsers).ExecContext(ctx, c.Account, c.ID); err != nil {
@@ -265,7 +266,7 @@ func (s *Store) saveCall(ctx context.Context, tx *sql.Tx, r CallRow) error {
 
 const callCols = `c.account, c.id, c.direction, c.source, c.phone, c.display_name, c.queue, c.user_id, c.state,
 	c.media, c.variables, c.legs, c.parties, c.created_at, c.answered_at, c.ended_at, c.end_reason, c.ended_by,
-	c.fail_code, c.consult_of, c.consults`
+	c.fail_code, c.consult_of, c.consults, c.disposition`
 
 // consultsJSON is the stored form of a primary's consult call ids.
 func consultsJSON(ids []string) string {
@@ -278,14 +279,18 @@ func consultsJSON(ids []string) string {
 
 func scanCall(sc scanner) (Call, error) {
 	var (
-		c                                    Call
-		media, vars, legs, parties, consults string
-		created                              int64
-		answered, ended                      sql.NullInt64
+		c                                           Call
+		media, vars, legs, parties, consults, dispo string
+		created                                     int64
+		answered, ended                             sql.NullInt64
 	)
 	if err := sc.Scan(&c.Account, &c.ID, &c.Direction, &c.Source, &c.Phone, &c.DisplayName, &c.Queue, &c.UserID,
 		&c.State, &media, &vars, &legs, &parties, &created, &answered, &ended, &c.EndReason, &c.EndedBy,
-		&c.FailCode, &c.ConsultOf, &consults); err != nil {
+		&c.FailCode, &c.ConsultOf, &consults, &dispo); err != nil {
+		return Call{}, err
+	}
+	var err error
+	if c.Disposition, err = decodeDisposition(c.ID, dispo); err != nil {
 		return Call{}, err
 	}
 	var (

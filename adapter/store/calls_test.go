@@ -29,6 +29,7 @@ func fullCall() Call {
 		},
 		CreatedAt: at(0), AnsweredAt: tp(at(time.Second)), EndedAt: tp(at(time.Minute)),
 		EndReason: "hangup", EndedBy: "remote", FailCode: 0,
+		Disposition: &Disposition{Code: "sale", Label: "Sale", Notes: "two units, \"rush\"\nship Monday", UserID: "agent-2", At: at(2 * time.Minute)},
 	}
 }
 

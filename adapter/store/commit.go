@@ -16,6 +16,7 @@ import (
 type CallRow struct {
 	c                          Call // scalar fields; the slices and maps are in the encoded columns
 	media, vars, legs, parties string
+	dispo                      string   // encodeDisposition
 	users                      []string // every user id the call is filtered by
 }
 
@@ -39,6 +40,7 @@ func EncodeCall(c Call) (CallRow, error) {
 		err error
 	)
 	r.media, r.vars, r.legs, r.parties, err = encodeCall(c)
+	r.dispo = encodeDisposition(c.Disposition)
 	if err != nil {
 		return CallRow{}, fmt.Errorf("store: encode call %q: %w", c.ID, err)
 	}

@@ -12,10 +12,10 @@ import (
 // backs out only its statement). Accounts are never deleted, so the check cannot go stale.
 const pgSaveCallSQL = `INSERT INTO calls (account, id, direction, source, phone, display_name,
 	queue, user_id, state, media, variables, legs, parties, created_at, answered_at, ended_at,
-	end_reason, ended_by, fail_code, consult_of, consults)
+	end_reason, ended_by, fail_code, consult_of, consults, disposition)
 	SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::text,
 		$10::text, $11::text, $12::text, $13::text, $14::bigint, $15::bigint, $16::bigint, $17::text,
-		$18::text, $19::bigint, $20::text, $21::text
+		$18::text, $19::bigint, $20::text, $21::text, $22::text
 	WHERE EXISTS (SELECT 1 FROM accounts WHERE name = $1::text)
 	ON CONFLICT (account, id) DO UPDATE SET direction = excluded.direction, source = excluded.source,
 	phone = excluded.phone, display_name = excluded.display_name, queue = excluded.queue,
@@ -23,7 +23,7 @@ const pgSaveCallSQL = `INSERT INTO calls (account, id, direction, source, phone,
 	variables = excluded.variables, legs = excluded.legs, parties = excluded.parties,
 	created_at = excluded.created_at, answered_at = excluded.answered_at, ended_at = excluded.ended_at,
 	end_reason = excluded.end_reason, ended_by = excluded.ended_by, fail_code = excluded.fail_code,
-	consult_of = excluded.consult_of, consults = excluded.consults`
+	consult_of = excluded.consult_of, consults = excluded.consults, disposition = excluded.disposition`
 
 // pgCallUsersSQL replaces the user index of one call (if the call row exists).
 const (
@@ -39,7 +39,7 @@ func queueCall(b *pgx.Batch, r CallRow) {
 	created := ms(c.CreatedAt)
 	b.Queue(pgSaveCallSQL, c.Account, c.ID, c.Direction, c.Source, c.Phone, c.DisplayName, c.Queue, c.UserID,
 		c.State, r.media, r.vars, r.legs, r.parties, created, msPtr(c.AnsweredAt), msPtr(c.EndedAt),
-		c.EndReason, c.EndedBy, c.FailCode, c.ConsultOf, consultsJSON(c.Consults))
+		c.EndReason, c.EndedBy, c.FailCode, c.ConsultOf, consultsJSON(c.Consults), r.dispo)
 	b.Queue(pgClearUsersSQL, c.Account, c.ID)
 	b.Queue(pgAddUsersSQL, c.Account, created, c.ID, r.users)
 }
