@@ -39,7 +39,7 @@ func baresipInbound(t *testing.T, s *sipServer, phone *sig, bs *baresip, kam str
 		return ev["event"] == "incoming_call" && ev["data"].(map[string]any)["user_id"] == "agent1"
 	})
 	d := ring["event"].(map[string]any)["data"].(map[string]any)
-	if d["source"] != "sip" || d["phone"] != "+15550123" || d["queue"] != "support" {
+	if d["source"] != "sip" || d["phone"] != "+15550123" || d["display_name"] != "+15550123" || d["queue"] != "support" {
 		t.Fatalf("incoming_call %v", d)
 	}
 	callID := d["call_id"].(string)

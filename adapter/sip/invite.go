@@ -145,8 +145,12 @@ func (e *Edge) answer(req *sip.Request, tx sip.ServerTransaction, c *inCall) {
 	}
 	c.dlg = dlg
 	from := req.From()
+	name := strings.TrimSpace(strings.Trim(from.DisplayName, `"`))
+	if name == "" { // a caller without a display name is shown by its number (not "web caller")
+		name = from.Address.User
+	}
 	wc, err := e.cfg.Calls.StartWebCall(context.Background(), c.acct, core.WebCaller{
-		DisplayName: strings.Trim(from.DisplayName, `"`), Phone: from.Address.User, Source: "sip"}, c.leg)
+		DisplayName: name, Phone: from.Address.User, Source: "sip"}, c.leg)
 	if err != nil {
 		c.end(false)
 		_ = dlg.Respond(sip.StatusServiceUnavailable, "Service Unavailable", nil, e.retryAfter())
