@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // CreateAccount: see Store.CreateAccount.
@@ -82,18 +80,14 @@ func (p *Postgres) PutUser(ctx context.Context, u User) (created bool, err error
 	if err != nil {
 		return false, fmt.Errorf("store: put user: %w", err)
 	}
+	// One atomic upsert, so two nodes creating the same user at once get created true and
+	// false, not a key violation; xmax is 0 only on a row this statement inserted.
 	now := ms(p.now())
-	err = p.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE users SET name = $1, extension = $2, queues = $3, updated_at = $4
-			WHERE account = $5 AND id = $6`, u.Name, nullString(u.Extension), string(qj), now, u.Account, u.ID)
-		if err != nil || tag.RowsAffected() == 1 {
-			return err
-		}
-		created = true
-		_, err = tx.Exec(ctx, `INSERT INTO users (account, id, name, extension, queues, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, u.Account, u.ID, u.Name, nullString(u.Extension), string(qj), now, now)
-		return err
-	})
+	err = p.pool.QueryRow(ctx, `INSERT INTO users (account, id, name, extension, queues, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $6)
+		ON CONFLICT (account, id) DO UPDATE SET name = excluded.name, extension = excluded.extension,
+			queues = excluded.queues, updated_at = excluded.updated_at
+		RETURNING xmax = 0`, u.Account, u.ID, u.Name, nullString(u.Extension), string(qj), now).Scan(&created)
 	switch {
 	case err == nil:
 		return created, nil

@@ -268,3 +268,38 @@ func TestPostgresSaveCallColumnsMatchSQLite(t *testing.T) {
 		t.Errorf("updated columns differ:\nsqlite   %v\npostgres %v", a, b)
 	}
 }
+
+// Two nodes creating the same user, and the same trunk, at once: one creates, the other
+// replaces, neither fails.
+func TestPostgresConcurrentPuts(t *testing.T) {
+	ctx := context.Background()
+	dsn := postgresBackend.fresh(t)
+	nodes := []testStore{postgresBackend.open(t, dsn), postgresBackend.open(t, dsn)}
+	if _, err := nodes[0].CreateAccount(ctx, "a", nil); err != nil {
+		t.Fatal(err)
+	}
+	puts := map[string]func(Backend, int) (bool, error){
+		"user": func(s Backend, r int) (bool, error) {
+			return s.PutUser(ctx, User{Account: "a", ID: fmt.Sprintf("u%d", r), Name: "x"})
+		},
+		"trunk": func(s Backend, r int) (bool, error) {
+			return s.PutTrunk(ctx, Trunk{Account: "a", Name: fmt.Sprintf("t%d", r), Host: "h", Password: "p",
+				Numbers: []string{fmt.Sprintf("+1555%04d", r)}})
+		},
+	}
+	for what, put := range puts {
+		for r := range 30 {
+			var wg sync.WaitGroup
+			created := make([]bool, len(nodes))
+			errs := make([]error, len(nodes))
+			for i, n := range nodes {
+				wg.Add(1)
+				go func() { defer wg.Done(); created[i], errs[i] = put(n, r) }()
+			}
+			wg.Wait()
+			if errs[0] != nil || errs[1] != nil || created[0] == created[1] {
+				t.Fatalf("%s round %d: created %v, errors %v; want one created, one replaced", what, r, created, errs)
+			}
+		}
+	}
+}

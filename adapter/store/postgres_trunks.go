@@ -19,18 +19,15 @@ func (p *Postgres) PutTrunk(ctx context.Context, t Trunk) (created bool, err err
 	}
 	now := ms(p.now())
 	err = p.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE trunks SET config = $1,
-			password = CASE WHEN $2::text = '' THEN password ELSE $2::text END, updated_at = $3
-			WHERE account = $4 AND name = $5`, string(cfg), t.Password, now, t.Account, t.Name)
+		// One atomic upsert (see PutUser); an empty password keeps the stored one.
+		err := tx.QueryRow(ctx, `INSERT INTO trunks (account, name, config, password, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $5)
+			ON CONFLICT (account, name) DO UPDATE SET config = excluded.config,
+				password = CASE WHEN excluded.password = '' THEN trunks.password ELSE excluded.password END,
+				updated_at = excluded.updated_at
+			RETURNING xmax = 0`, t.Account, t.Name, string(cfg), t.Password, now).Scan(&created)
 		if err != nil {
 			return err
-		}
-		if tag.RowsAffected() == 0 {
-			created = true
-			if _, err := tx.Exec(ctx, `INSERT INTO trunks (account, name, config, password, created_at, updated_at)
-				VALUES ($1, $2, $3, $4, $5, $6)`, t.Account, t.Name, string(cfg), t.Password, now, now); err != nil {
-				return err
-			}
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM trunk_numbers WHERE account = $1 AND trunk = $2`, t.Account, t.Name); err != nil {
 			return err
