@@ -69,6 +69,9 @@ type Result struct {
 	RSS        uint64            `json:"rss"`        // loadgen's resident set at the end, bytes
 	Setup      time.Duration     `json:"setup"`      // first offer to all peers ready
 	OSWait     time.Duration     `json:"os_wait"`    // threads' time runnable but not running (kernel run queue) while sending
+	// -video (video.go): video packets written and received by all peers
+	VideoSent     uint64 `json:"video_sent,omitempty"`
+	VideoReceived uint64 `json:"video_received,omitempty"`
 }
 
 func main() {
@@ -80,6 +83,7 @@ func main() {
 		senders  = flag.Int("senders", 2, "sending goroutines")
 		procs    = flag.Int("procs", 0, "GOMAXPROCS of this process (0: Go's default)")
 	)
+	flag.IntVar(&videoKbps, "video", 0, "also send video at this many kbit/s per peer (0: audio only; video.go)")
 	flag.Parse()
 	log.SetFlags(log.Lmicroseconds)
 	log.SetPrefix("loadgen: ")
@@ -208,6 +212,10 @@ func (g *gen) run(n int, duration time.Duration, parallel, senders int) error {
 		r.Sent += c.sent.Load()
 		got := g.peers[i^1].recv.Load()
 		r.Received += got
+		if c.v != nil {
+			r.VideoSent += c.v.sent.Load()
+			r.VideoReceived += g.peers[i^1].v.recv.Load()
+		}
 		if got == 0 && c.sent.Load() > 0 {
 			r.LostCalls++
 		}
@@ -250,6 +258,7 @@ func (g *gen) sendLoop(w, senders int, start time.Time, stop <-chan struct{}, ma
 			for _, c := range mine[next%slots] {
 				binary.BigEndian.PutUint64(payload, uint64(time.Now().UnixNano()))
 				c.sendAudio(payload)
+				c.sendVideo()
 			}
 		}
 	}
@@ -309,6 +318,11 @@ func newAPI() *webrtc.API {
 			log.Fatal(err)
 		}
 	}
+	if videoKbps > 0 {
+		if err := registerVideo(m); err != nil {
+			log.Fatal(err)
+		}
+	}
 	var s webrtc.SettingEngine
 	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
@@ -328,7 +342,8 @@ type client struct {
 	recv  atomic.Uint64
 	seq   uint16
 	ts    uint32
-	hdr   rtp.Header // send scratch, sender goroutine only
+	hdr   rtp.Header   // send scratch, sender goroutine only
+	v     *clientVideo // -video only (video.go)
 }
 
 func (g *gen) newClient(id int) (*client, error) {
@@ -340,7 +355,16 @@ func (g *gen) newClient(id int) (*client, error) {
 	if _, err := pc.AddTrack(c.track); err != nil {
 		return nil, err
 	}
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { c.readLoop(tr) })
+	if err := c.addVideo(); err != nil {
+		return nil, err
+	}
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		if tr.Kind() == webrtc.RTPCodecTypeVideo {
+			c.videoReadLoop(tr)
+			return
+		}
+		c.readLoop(tr)
+	})
 	return c, nil
 }
 
@@ -362,7 +386,7 @@ func (c *client) answer(sdp string) error {
 }
 
 func (c *client) ready() bool {
-	return c.pc.ConnectionState() == webrtc.PeerConnectionStateConnected && c.track.writer() != nil
+	return c.pc.ConnectionState() == webrtc.PeerConnectionStateConnected && c.track.writer() != nil && c.videoReady()
 }
 
 func (c *client) readLoop(tr *webrtc.TrackRemote) {

@@ -34,6 +34,7 @@ var (
 	loadMemProf  = flag.String("load.memprofile", os.Getenv("CTI_LOAD_MEMPROFILE"), "TestLoad: write the server's heap profile after setup here; env CTI_LOAD_MEMPROFILE")
 	loadGenNice  = flag.Int("load.gennice", envInt("CTI_LOAD_GENNICE", 0), "TestLoad: run loadgen with this nice increment (lower priority than the server); env CTI_LOAD_GENNICE")
 	loadGenProcs = flag.Int("load.genprocs", envInt("CTI_LOAD_GENPROCS", 0), "TestLoad: GOMAXPROCS of the loadgen process (0: default); env CTI_LOAD_GENPROCS")
+	loadVideo    = flag.Int("load.videokbps", envInt("CTI_LOAD_VIDEO_KBPS", 0), "TestLoad: each client also sends video at this many kbit/s, forwarded both ways (docs/video.md); env CTI_LOAD_VIDEO_KBPS")
 )
 
 func envInt(k string, def int) int {
@@ -59,18 +60,20 @@ type loadMsg struct {
 }
 
 type loadResult struct {
-	Peers      int           `json:"peers"`
-	Elapsed    time.Duration `json:"elapsed"`
-	Sent       uint64        `json:"sent"`
-	Received   uint64        `json:"received"`
-	LostCalls  int           `json:"lost_calls"`
-	EndToEnd   LatencyStats  `json:"end_to_end"`
-	CPU        time.Duration `json:"cpu"`
-	MaxLagMs   int64         `json:"max_lag_ms"`
-	GoMaxProcs int           `json:"gomaxprocs"`
-	RSS        uint64        `json:"rss"`
-	Setup      time.Duration `json:"setup"`
-	OSWait     time.Duration `json:"os_wait"`
+	Peers         int           `json:"peers"`
+	Elapsed       time.Duration `json:"elapsed"`
+	Sent          uint64        `json:"sent"`
+	Received      uint64        `json:"received"`
+	LostCalls     int           `json:"lost_calls"`
+	EndToEnd      LatencyStats  `json:"end_to_end"`
+	CPU           time.Duration `json:"cpu"`
+	MaxLagMs      int64         `json:"max_lag_ms"`
+	GoMaxProcs    int           `json:"gomaxprocs"`
+	RSS           uint64        `json:"rss"`
+	Setup         time.Duration `json:"setup"`
+	OSWait        time.Duration `json:"os_wait"`
+	VideoSent     uint64        `json:"video_sent"`
+	VideoReceived uint64        `json:"video_received"`
 }
 
 // TestLoad is the server side of the media load test: this process holds only the Engine and
@@ -111,6 +114,9 @@ func TestLoad(t *testing.T) {
 	args := []string{"-peers", strconv.Itoa(2 * n), "-duration", dur.String(), "-timeout", (dur + 3*time.Minute).String()}
 	if *loadGenProcs > 0 {
 		args = append(args, "-procs", strconv.Itoa(*loadGenProcs))
+	}
+	if *loadVideo > 0 {
+		args = append(args, "-video", strconv.Itoa(*loadVideo))
 	}
 	cmd := exec.Command(bin, args...)
 	if *loadGenNice > 0 { // lower loadgen's CPU priority: the server then gets the CPU first
@@ -225,7 +231,7 @@ func TestLoad(t *testing.T) {
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for _, l := range legs {
-		for !(l.State() == StateConnected && l.out.bound()) {
+		for !(l.State() == StateConnected && l.out.bound() && (*loadVideo == 0 || l.video.out.isBound())) {
 			if time.Now().After(deadline) {
 				t.Fatalf("leg %s not connected within 60 s (state %v)", l.ID(), l.State())
 			}
@@ -235,6 +241,10 @@ func TestLoad(t *testing.T) {
 	var stamp LatencyHistogram // client send stamp -> relayed write returned (server side)
 	for i := 0; i < len(legs); i += 2 {
 		bridge(t, legs[i], legs[i+1])
+		if *loadVideo > 0 {
+			must(t, legs[i].SetVideoSource(VideoForward(legs[i+1])))
+			must(t, legs[i+1].SetVideoSource(VideoForward(legs[i])))
+		}
 	}
 	for _, l := range legs { // after the forwards: the probe runs once the relayed write returned
 		l.in.addSink(&stampProbe{h: &stamp})
@@ -307,6 +317,14 @@ func TestLoad(t *testing.T) {
 		float64(rt.allocs)/float64(max(out1-out0, 1)))
 	if loss > 0.5 {
 		t.Errorf("loss %.3f %% above 0.5 %%", loss)
+	}
+	if *loadVideo > 0 {
+		vloss := 100 * (1 - float64(r.VideoReceived)/float64(max(r.VideoSent, 1)))
+		t.Logf("video %d kbit/s each way per client: sent %d packets, received %d, loss %.3f %%; server CPU per video call %.3f %% of a core (audio and video)",
+			*loadVideo, r.VideoSent, r.VideoReceived, vloss, 100*srvCores/float64(n))
+		if vloss > 1 || r.VideoSent == 0 {
+			t.Errorf("video loss %.3f %% above 1 %% (%d sent)", vloss, r.VideoSent)
+		}
 	}
 	if fwd.P99 > 5*time.Millisecond {
 		t.Errorf("server forwarding p99 %v above 5 ms", fwd.P99)
