@@ -206,6 +206,7 @@ func (t *tenant) consultHooks() dialHooks {
 		return out
 	}
 	return dialHooks{
+		ringing:  func(f *fx, cl *callRT, od *outDial) { pick(cl, od).ringing(f, cl, od) },
 		early:    func(f *fx, cl *callRT, od *outDial) { pick(cl, od).early(f, cl, od) },
 		answered: func(f *fx, cl *callRT, od *outDial) { pick(cl, od).answered(f, cl, od) },
 		failed:   func(f *fx, cl *callRT, od *outDial, code int, r string) { pick(cl, od).failed(f, cl, od, code, r) },

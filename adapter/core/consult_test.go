@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -271,5 +272,16 @@ func TestConsultToQueueAndCustomerHangsUp(t *testing.T) {
 	}
 	if a := w.core.Agent("acme", "a1"); a.Status == "in_call" {
 		t.Fatalf("a1 still in a call: %+v", a)
+	}
+}
+
+// TestConsultHooksComplete: the dial hooks of a consult to a number set every hook the dialer
+// calls (a hook added to dialHooks but not here would be a nil call on the dial's goroutine).
+func TestConsultHooksComplete(t *testing.T) {
+	h := reflect.ValueOf((&tenant{}).consultHooks())
+	for i := 0; i < h.NumField(); i++ {
+		if h.Field(i).Kind() == reflect.Func && h.Field(i).IsNil() {
+			t.Errorf("consultHooks leaves %s nil", h.Type().Field(i).Name)
+		}
 	}
 }
