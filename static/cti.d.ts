@@ -23,6 +23,9 @@ export interface CTIError {
   errMessage: string;
 }
 
+/** A call's wrap-up as saved (POST /api/v1/calls/{call_id}/disposition). */
+export interface Disposition { code?: string; label?: string; notes?: string; user_id?: string; at: string }
+
 /** A desktop operation of the account's telephony mode (modes/modes.go). */
 export type Operation =
   | 'login' | 'logout' | 'setdata' | 'ready' | 'notready' | 'dial' | 'answer' | 'reject' | 'hangup'
@@ -273,6 +276,8 @@ export interface CTI {
   dropParty(callId: string | undefined, number: string): Promise<CallResult>;
   sendDTMF(callId: string | undefined, digits: string): Promise<CallResult>;
   setCallData(callId: string, variables: Record<string, string>): Promise<{ callId: string; variables: Record<string, string> }>;
+  /** Wrap-up: one of the account's disposition codes and/or notes, on a live call or one the agent took part in. */
+  setDisposition(callId: string, code?: string, notes?: string): Promise<{ callId: string; disposition: Disposition }>;
   /** Moves the agent's media to this tab. */
   takeMedia(): Promise<{ session_id: string }>;
   /** Switches the microphone (replaces the track on the live peer connection). */

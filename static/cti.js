@@ -591,6 +591,23 @@
       if (!callId || !variables || typeof variables !== 'object') return reject('OPENCTI_INVALID_ARGUMENT', 'setCallData(callId, {name: "value"})');
       return request('setdata', { call_id: callId, variables }).then((v) => ({ callId, variables: v.variables }));
     },
+    // setDisposition gives a call (live, or ended and taken part in) its wrap-up code and notes:
+    // POST /api/v1/calls/{callId}/disposition with the agent's token (docs/js.md, "Wrap-up").
+    setDisposition(callId, code, notes) {
+      if (!S.opts) return reject('OPENCTI_NOT_INITIALIZED', 'call CTI.init first');
+      if (!callId || (code == null || code === '') && !notes) return reject('OPENCTI_INVALID_ARGUMENT', 'setDisposition(callId, code, notes): a code or notes');
+      const body = {};
+      if (code) body.code = String(code);
+      if (notes) body.notes = String(notes);
+      return fetch(S.http + '/api/v1/calls/' + encodeURIComponent(callId) + '/disposition', {
+        method: 'POST', headers: { Authorization: 'Bearer ' + S.token, 'Content-Type': 'application/json' }, body: JSON.stringify(body)
+      }).catch(() => { throw err('OPENCTI_LINK_DOWN', 'the server cannot be reached'); }).then((r) => r.json().then((j) => {
+        const code = { 403: 'OPENCTI_NOT_AUTHORIZED', 404: 'OPENCTI_CALL_NOT_FOUND', 409: 'OPENCTI_CF_INVALID_OBJECT_STATE' }[r.status];
+        if (!r.ok) throw err(code || (r.status >= 500 ? 'OPENCTI_SERVER_ERROR' : 'OPENCTI_INVALID_ARGUMENT'),
+          (j.errors && j.errors.length ? j.errors.map((x) => x.field + ': ' + x.message).join('; ') : j.detail) || 'refused (' + r.status + ')');
+        return { callId, disposition: j.disposition };
+      }));
+    },
     // Extras (not in OpenCTI): media, state and tabs.
     takeMedia: () => (S.opts ? request('take_ownership', {}) : reject('OPENCTI_NOT_INITIALIZED', 'call CTI.init first')),
     setMicrophone,
