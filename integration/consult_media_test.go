@@ -159,6 +159,11 @@ func (r *consultRig) rest(t *testing.T, path string, body any, out any) int {
 func TestConsultTransferRealMedia(t *testing.T) {
 	r := newConsultRig(t)
 	p1, p2 := r.phones["agent1"], r.phones["agent2"]
+	vs := &voxServer{Server: r.s.Server, URL: r.s.URL, client: &http.Client{Transport: &http.Transport{}}, reg: r.s.Schemas}
+	t.Cleanup(vs.client.CloseIdleConnections)
+	vtok, jti := vs.mint(t, "demo", auth.RoleIntegrator, "crm")
+	vox := vs.connect(t, "demo", jti, vtok, -1)
+	vox.sync()
 	p2.result("r2", "ready", nil)
 	res := p1.result("c1", "consult", map[string]any{"call_id": r.callID, "arg": "agent2"})
 	cid := res["data"].(map[string]any)["call_id"].(string)
@@ -193,6 +198,26 @@ func TestConsultTransferRealMedia(t *testing.T) {
 	r.neverHears(t, "agent1 after the transfer", p1.media, toneCust, toneAgent2)
 	r.neverHears(t, "customer after the transfer", r.cust.media, toneAgent1)
 
+	// the CTI WebSocket saw the consult call's events with consult_of, and the completion
+	seen := map[string]frame{}
+	vox.until(vs, "the consult's call_disconnected", map[string]bool{}, func(f frame) bool {
+		id, _ := f.field("call_id").(string)
+		if id == cid || id == r.callID {
+			seen[f.Event+" "+map[bool]string{true: "consult", false: "primary"}[id == cid]] = f
+		}
+		return f.Event == "call_disconnected" && id == cid
+	})
+	for _, name := range []string{"outgoing_call", "call_connected", "call_disconnected"} {
+		if f, ok := seen[name+" consult"]; !ok || f.field("consult_of") != r.callID {
+			t.Fatalf("vox %s of the consult call: %s", name, f.raw)
+		}
+	}
+	if f := seen["call_transferred primary"]; f.field("from_user_id") != "agent1" || f.field("to_user_id") != "agent2" {
+		t.Fatalf("vox call_transferred: %s", f.raw)
+	}
+	if f := seen["call_held primary"]; f.field("user_id") != "agent1" {
+		t.Fatalf("vox call_held of the primary: %s", f.raw)
+	}
 	rec, err := r.s.Store.Call(context.Background(), "demo", cid)
 	if err != nil || rec.EndReason != "consult_transferred" {
 		t.Fatalf("consult call record %+v, %v", rec, err)
