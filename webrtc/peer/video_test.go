@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -146,5 +147,87 @@ func TestVideoSwitchSource(t *testing.T) {
 	waitFor(t, 5*time.Second, "c's packet at the server", func() bool { return cLeg.VideoStats().PacketsIn >= 6 })
 	if len(b.videoPackets()) != n {
 		t.Fatal(fmt.Sprint("video reached b with no source: ", len(b.videoPackets()), " > ", n))
+	}
+}
+
+// TestVideoHoldPlayer: the hold picture reaches a leg as VP8, starting with a keyframe, on the
+// leg's own stream; a keyframe request restarts the loop at its keyframe; switching to a
+// forward keeps the stream's numbering continuous.
+func TestVideoHoldPlayer(t *testing.T) {
+	e := newTestEngine(t, Config{})
+	api := videoAPI(t, webrtc.MimeTypeVP8, "")
+	b, bLeg := dialVideo(t, e, api)
+	a, aLeg := dialVideo(t, e, api)
+	p := e.Port().VideoHold().(*VideoPlayer)
+	must(t, bLeg.SetVideoSource(p))
+	waitFor(t, 10*time.Second, "hold frames at b", func() bool { return len(b.videoPackets()) >= 20 })
+	got := b.videoPackets()
+	if !vp8Keyframe(got[0].payload) {
+		t.Fatalf("the hold picture starts with % x, not a keyframe", got[0].payload[:4])
+	}
+	keys := func() int {
+		n := 0
+		for _, r := range b.videoPackets() {
+			if vp8Keyframe(r.payload) {
+				n++
+			}
+		}
+		return n
+	}
+	k := keys()
+	waitFor(t, 10*time.Second, "a keyframe after b's PLI", func() bool {
+		must(t, b.pc.WriteRTCP(pliFor(got[0].hdr.SSRC)))
+		return keys() > k
+	})
+	// to a's camera: a keyframe from a, numbering continuous
+	a.sendVideo(1, true, vp8Payload(false, 0))
+	waitFor(t, 5*time.Second, "a's SSRC", func() bool { return aLeg.VideoStats().PacketsIn > 0 })
+	must(t, bLeg.SetVideoSource(VideoForward(aLeg)))
+	n := len(b.videoPackets())
+	a.sendVideo(2, true, vp8Payload(true, 5))
+	waitFor(t, 5*time.Second, "a's keyframe at b", func() bool { return b.hasVideoPayload(vp8Payload(true, 5)) })
+	all := b.videoPackets()
+	for i := 1; i < len(all); i++ {
+		if all[i].hdr.SSRC != all[0].hdr.SSRC {
+			t.Fatal("the SSRC changed across the switch")
+		}
+	}
+	var last, first rxPacket
+	for i := n - 1; i < len(all); i++ {
+		if bytes.Equal(all[i].payload, vp8Payload(true, 5)) {
+			first, last = all[i], all[i-1]
+			break
+		}
+	}
+	if first.hdr.SequenceNumber != last.hdr.SequenceNumber+1 {
+		t.Fatalf("seq %d after %d across the switch from the hold picture", first.hdr.SequenceNumber, last.hdr.SequenceNumber)
+	}
+}
+
+// TestVideoNackRelay: a receiver's NACK for packets of a forwarded stream reaches the sender
+// with the sequence numbers mapped back into the sender's own numbering.
+func TestVideoNackRelay(t *testing.T) {
+	e := newTestEngine(t, Config{})
+	api := videoAPI(t, webrtc.MimeTypeVP8, "")
+	a, aLeg := dialVideo(t, e, api)
+	b, bLeg := dialVideo(t, e, api)
+	a.sendVideo(1, true, vp8Payload(false, 0))
+	waitFor(t, 5*time.Second, "a's SSRC", func() bool { return aLeg.VideoStats().PacketsIn > 0 })
+	must(t, bLeg.SetVideoSource(VideoForward(aLeg)))
+	var sent []uint16
+	for i := range 5 {
+		sent = append(sent, a.sendVideo(uint32(100+i), true, vp8Payload(i == 0, i)))
+	}
+	waitFor(t, 5*time.Second, "a's frames at b", func() bool { return len(b.videoPackets()) >= 5 })
+	got := b.videoPackets()
+	must(t, b.pc.WriteRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: got[0].hdr.SSRC,
+		Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{got[1].hdr.SequenceNumber, got[3].hdr.SequenceNumber})}}))
+	select {
+	case seqs := <-a.nacks:
+		if len(seqs) != 2 || seqs[0] != sent[1] || seqs[1] != sent[3] {
+			t.Fatalf("a got NACK for %v, want %v", seqs, []uint16{sent[1], sent[3]})
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no NACK reached the sender")
 	}
 }
