@@ -88,8 +88,9 @@ func TestSIPOutboundFarEndReInvites(t *testing.T) {
 }
 
 // An outbound call still ringing counts: Edge.Calls reports it and, on a trunk with max_calls 1,
-// an inbound INVITE meanwhile is refused 503 with Retry-After; the agent's hang-up (CANCEL)
-// frees the trunk.
+// an inbound INVITE meanwhile is refused 503 with Retry-After and another agent's make_call
+// fails with call_failed 503 (the sipp UAS would fail on a second INVITE); the agent's hang-up
+// (CANCEL) frees the trunk.
 func TestSIPRingingOutboundCountsAgainstMaxCalls(t *testing.T) {
 	s, phone, port := outboundEnvTrunk(t, store.Trunk{MaxCalls: 1})
 	uas := s.sippUAS(t, scenarioPath("uas_ring_cancel.xml"), port)
@@ -97,6 +98,11 @@ func TestSIPRingingOutboundCountsAgainstMaxCalls(t *testing.T) {
 	rtctest.Eventually(t, 15*time.Second, "the ringing call counted", func() bool { return s.edge.Calls() == 1 })
 	sc := renderScenario(t, "uac_refused.xml", map[string]any{"Code": 503, "Formats": "0", "RetryAfter": true})
 	s.sipp(t, sc).wait(t, 30*time.Second)
+	s.agentPhone(t, "agent2")
+	second := s.makeCallAs(t, "agent2", "+15550124") // nothing is sent: the trunk is full
+	rtctest.Eventually(t, 10*time.Second, "call_failed 503 for a dial over the full trunk", func() bool {
+		return failedWith(t, s, second) == 503
+	})
 	phone.result("h1", "hangup", map[string]any{"call_id": callID})
 	uas.wait(t, 30*time.Second)
 	rtctest.Eventually(t, 10*time.Second, "edge has no call left", func() bool { return s.edge.Calls() == 0 })

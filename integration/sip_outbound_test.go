@@ -49,7 +49,13 @@ func (s *sipServer) agentPhone(t *testing.T, user string) *sig {
 // makeCall is POST /api/v1/calls as the CRM sends it; it returns the call id.
 func (s *sipServer) makeCall(t *testing.T, phone string) string {
 	t.Helper()
-	req, _ := http.NewRequest("POST", s.URL+"/api/v1/calls", strings.NewReader(`{"user_id":"agent1","phone":"`+phone+`"}`))
+	return s.makeCallAs(t, "agent1", phone)
+}
+
+// makeCallAs is makeCall for user.
+func (s *sipServer) makeCallAs(t *testing.T, user, phone string) string {
+	t.Helper()
+	req, _ := http.NewRequest("POST", s.URL+"/api/v1/calls", strings.NewReader(`{"user_id":"`+user+`","phone":"`+phone+`"}`))
 	req.Header.Set("Authorization", "Bearer "+s.token(t, auth.RoleIntegrator, "crm"))
 	req.Header.Set("Content-Type", "application/json")
 	res, err := http.DefaultClient.Do(req)
