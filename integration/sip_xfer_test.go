@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"testing"
 	"time"
@@ -164,4 +165,46 @@ func TestSIPTransferNoAnswer(t *testing.T) {
 	phone.result("r4", "hangup", map[string]any{"call_id": callID})
 	uac.wait(t, 30*time.Second)
 	rtctest.Eventually(t, 10*time.Second, "edge has no call left", func() bool { return s.edge.Calls() == 0 })
+}
+
+// Remove party on a number in a conference: the agent drops it by its party id (the leg id
+// party_added gave); the number gets BYE (sipp's UAS scenario ends only after it), party_removed
+// follows, and the call goes on with the agent and the caller.
+func TestSIPConferenceRemoveNumber(t *testing.T) {
+	s, phone, uac, port, callID := xferCall(t)
+	uas := s.sippUAS(t, scenarioPath("uas_answer.xml"), port, "-rtp_echo")
+	phone.result("r3", "conference", map[string]any{"call_id": callID, "arg": "+15550123"})
+	var partyID string
+	rtctest.Eventually(t, 15*time.Second, "party_added", func() bool {
+		evs, err := s.Store.Events(context.Background(), "demo", 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs {
+			var d struct {
+				CallID  string `json:"call_id"`
+				PartyID string `json:"party_id"`
+			}
+			if e.Name == "party_added" && json.Unmarshal(e.Data, &d) == nil && d.CallID == callID {
+				partyID = d.PartyID
+			}
+		}
+		return partyID != ""
+	})
+	phone.result("r4", "removeparty", map[string]any{"call_id": callID, "arg": partyID})
+	uas.wait(t, 30*time.Second) // exits 0 only after the adapter's BYE
+	rtctest.Eventually(t, 15*time.Second, "party_removed", func() bool {
+		return countEvents(t, s.Server, "party_removed", callID) == 1
+	})
+	if cs := s.Core.Calls("demo", "agent1"); len(cs) != 1 || cs[0].CallID != callID {
+		t.Fatalf("agent1's calls after removing the number: %+v", cs)
+	}
+	// Gone: a second removal is refused, and the call is unchanged.
+	phone.send(map[string]any{"type": "command", "request_id": "r5", "command": "removeparty", "call_id": callID, "arg": partyID})
+	phone.expect("error", func(m map[string]any) bool { return m["request_id"] == "r5" })
+	if cs := s.Core.Calls("demo", "agent1"); len(cs) != 1 {
+		t.Fatalf("a refused removal changed the call: %+v", cs)
+	}
+	phone.result("r6", "hangup", map[string]any{"call_id": callID})
+	uac.wait(t, 30*time.Second)
 }

@@ -98,7 +98,7 @@
     vid.follow();
   };
   const party = (name, c, d, x) => emit('PartyInfoEvent', assign({
-    pyEventType: 'PartyInfoEvent', pyEventName: name, pyCallId: c.callId, pyDN: d.phone || d.user_id, callId: c.callId, party: d.user_id, code: d.code, reason: d.reason
+    pyEventType: 'PartyInfoEvent', pyEventName: name, pyCallId: c.callId, pyDN: d.phone || d.user_id, callId: c.callId, party: d.user_id, partyId: d.party_id, code: d.code, reason: d.reason
   }, x));
 
   // onEvent applies one account event ({event, seq, ts, data}) and emits its Pega form.

@@ -85,6 +85,33 @@
     return api('/directory').then(function (d) { dir = d; renderDirectory(); numbers(); }, function () {});
   }
 
+  // --- conference parties ---------------------------------------------------------------
+  // parties[callId] lists who joined the call (PartyInfoEvent PartyAdded) until they leave,
+  // each with a Remove button (dropParty takes an agent's user id or a number's party id).
+  var parties = {};
+  CTI.on('PartyInfoEvent', function (e) {
+    var list = parties[e.callId] = parties[e.callId] || [], id = e.party || e.partyId;
+    if (e.pyEventName === 'PartyAdded' && id && !list.some(function (p) { return p.id === id; })) list.push({ id: id, user: e.party, phone: e.pyDN });
+    if (e.pyEventName === 'PartyRemoved') parties[e.callId] = list.filter(function (p) { return p.id !== id; });
+    renderParties();
+  });
+  function renderParties() {
+    var ul = $('parties'), c = activeCall(), list = c ? parties[c.callId] || [] : [];
+    ul.textContent = '';
+    ul.hidden = !list.length;
+    list.forEach(function (p) {
+      var li = document.createElement('li'), who = document.createElement('span'), b = document.createElement('button');
+      var a = p.user && dir.agents.filter(function (x) { return x.user_id === p.user; })[0];
+      who.textContent = a ? a.name + (a.extension ? ' (ext. ' + a.extension + ')' : '') : p.phone || p.id;
+      li.setAttribute('data-party', p.id);
+      b.type = 'button'; b.className = 'secondary small'; b.textContent = 'Remove';
+      b.setAttribute('aria-label', 'Remove ' + who.textContent + ' from the call');
+      b.addEventListener('click', function () { CTI.dropParty(c.callId, p.id).catch(function (err) { text('error', err.errMessage || String(err)); }); });
+      li.appendChild(who); li.appendChild(b);
+      ul.appendChild(li);
+    });
+  }
+
   // --- my numbers -------------------------------------------------------------------------
   function numbers() {
     var mine = dir.agents.filter(function (a) { return a.user_id === me; })[0], qs = mine && mine.queues.length ? mine.queues : null;
@@ -170,7 +197,9 @@
     clearInterval(qualityTimer); qualityTimer = setInterval(quality, 2000);
   });
   CTI.on('CallEvent', function (e) {
+    if (e.state === 'ended') delete parties[e.callId];
     renderDirectory();
+    renderParties();
     if (e.state === 'ended' || e.pyEventName === 'Disconnected') today();
   });
   document.addEventListener('visibilitychange', loadDirectory);

@@ -225,6 +225,9 @@ func (t *tenant) dtmfLocked(x *ctl) error {
 }
 
 func (t *tenant) removePartyLocked(f *fx, cl *callRT, uid string) error {
+	if od := cl.partByID(uid); od != nil { // a number dialled into the conference (sipparty.go)
+		return t.removeNumberLocked(f, cl, od)
+	}
 	i := cl.agentIndex(uid)
 	if i < 0 || len(cl.agents) < 2 && cl.caller == nil {
 		return fmt.Errorf("%w: %q is not a removable party of call %s", ErrInvalid, uid, cl.id)

@@ -135,3 +135,30 @@ func (c *Core) prepareControlDial(ctx context.Context, acct string, op call.Op, 
 	t := c.tenant(acct)
 	x.od = c.prepareDial(ctx, t, x.arg, t.partyHooks())
 }
+
+// partByID finds a number of the call by its party id (its leg id, as party_added gave it).
+func (cl *callRT) partByID(id string) *outDial {
+	for _, od := range cl.parts {
+		if od.leg.ID() == id {
+			return od
+		}
+	}
+	return nil
+}
+
+// removeNumberLocked hangs up a number an agent added (remove party): BYE once it answered,
+// CANCEL before; the call ends if nobody is left to talk.
+func (t *tenant) removeNumberLocked(f *fx, cl *callRT, od *outDial) error {
+	if !t.dropPartLocked(cl, od) {
+		return fmt.Errorf("%w: %q is not a party of call %s", ErrInvalid, od.leg.ID(), cl.id)
+	}
+	f.after = append(f.after, func() { _ = od.leg.Close() })
+	t.emit(f, event.PartyRemoved, event.PartyData{CallID: cl.id, Phone: od.phone, PartyID: od.leg.ID()})
+	if cl.parties() < 2 {
+		t.endCallLocked(f, cl, "party_removed", endedByAgent)
+		return nil
+	}
+	t.wireLocked(cl)
+	t.saveLocked(f, cl)
+	return nil
+}
