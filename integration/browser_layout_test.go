@@ -59,5 +59,21 @@ func TestBrowserAdmin400(t *testing.T) {
 	page.waitFor("agents listed", st, browserStep)
 	page.waitFor("fits 400 px", st+`.getBoundingClientRect().right <= window.innerWidth && `+
 		st+`.getBoundingClientRect().left >= 0 && `+st+`.dataset.label === 'Status' && getComputedStyle(`+st+`, '::before').content === '"Status"'`, browserStep)
+	// Nothing sticks out of its card or makes the page scroll sideways: the token list (long
+	// ids beside Revoke buttons), the queues, the settings and history forms.
+	page.waitFor("tokens listed", `document.querySelectorAll('#token-list li button').length >= 1`, browserStep)
+	var out []string
+	page.eval(`Array.from(document.querySelectorAll('main section:not([hidden]) *')).filter(e => {
+		const r = e.getBoundingClientRect(), card = e.closest('section').getBoundingClientRect();
+		return r.width > 0 && e.closest('.table-wrap') === null && (r.right > card.right + 1 || r.left < card.left - 1);
+	}).slice(0, 5).map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' + (e.textContent || '').slice(0, 30))`, &out)
+	if len(out) != 0 {
+		t.Errorf("elements outside their card at 400 px: %q", out)
+	}
+	var sideways bool
+	page.eval(`document.documentElement.scrollWidth > window.innerWidth`, &sideways)
+	if sideways {
+		t.Error("the admin page scrolls sideways at 400 px")
+	}
 	page.noCSPViolations()
 }
