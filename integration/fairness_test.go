@@ -1,13 +1,17 @@
 package integration
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,10 +26,14 @@ import (
 // TestFairTenants: the quiet account acme's event delay (hub publish, durable commit included,
 // to its CTI WebSocket) is measured alone and while the account globex floods, in turn, with
 // rate-limited vox frames, bridge requests, REST writes (settings updates, each an event) and
-// large /events reads. Reports p50/p99 per flood kind against the baseline, the refusals each
-// flood got, and fails when the quiet account lost an event. Opt-in (it is a load test):
+// large /events reads. The flood runs in a process of its own (this test binary, re-run as
+// TestFairFloodHelper), so that its clients' CPU is not the server's. Reports p50/p99 per
+// flood kind against the baseline, the refusals each flood got, and fails when the quiet
+// account lost an event. Opt-in (it is a load test):
 //
 //	CTI_FAIRNESS=1 go test ./integration -run TestFairTenants -v
+//
+// CTI_FAIRNESS_ONLY="vox frames" (a flood's kind) runs that flood only, between the baselines.
 func TestFairTenants(t *testing.T) {
 	if testing.Short() || os.Getenv("CTI_FAIRNESS") == "" {
 		t.Skip("set CTI_FAIRNESS=1 to run the fairness load test")
@@ -44,37 +52,97 @@ func TestFairTenants(t *testing.T) {
 	qtok, qjti := s.mint(t, "acme", auth.RoleIntegrator, "quiet")
 	quiet := s.connect(t, "acme", qjti, qtok, -1)
 	quiet.sync()
-	floods := []struct {
-		name string
-		run  func(ctx context.Context, refused *atomic.Int64)
-	}{
-		{"none (baseline)", nil},
-		{"vox frames", func(ctx context.Context, r *atomic.Int64) { floodVox(ctx, t, s, r) }},
-		{"bridge requests", func(ctx context.Context, r *atomic.Int64) { floodBridge(ctx, t, s, ln.Addr().String(), r) }},
-		{"REST writes", func(ctx context.Context, r *atomic.Int64) {
-			floodREST(ctx, s, s.mintAdmin(t, "globex"), "PUT", "/api/v1/settings", `{"wrap_up_seconds":5}`, r)
-		}},
-		{"/events reads", func(ctx context.Context, r *atomic.Int64) {
-			floodREST(ctx, s, s.mintAdmin(t, "globex"), "GET", "/api/v1/events?since=0&limit=1000", "", r)
-		}},
-		{"none (again)", nil},
+	ftok, fjti := s.mint(t, "globex", auth.RoleIntegrator, "flood")
+	bob, _ := s.mint(t, "globex", auth.RoleAgent, "bob")
+	alice, _ := s.mint(t, "globex", auth.RoleAgent, "alice")
+	admin := s.mintAdmin(t, "globex")
+	floods := []*floodSpec{
+		nil, // none (baseline)
+		{Kind: "vox frames", URL: s.roomURL("globex", fjti, ftok)},
+		{Kind: "bridge requests", URL: ln.Addr().String(), Tokens: []string{bob, alice, bob, alice}},
+		{Kind: "REST writes", URL: s.URL, Tokens: []string{admin}, Method: "PUT", Path: "/api/v1/settings", Body: `{"wrap_up_seconds":5}`},
+		{Kind: "/events reads", URL: s.URL, Tokens: []string{admin}, Method: "GET", Path: "/api/v1/events?since=0&limit=1000"},
+		nil, // none (again)
 	}
+	only := os.Getenv("CTI_FAIRNESS_ONLY") // one flood kind (and the baselines), for profiling
 	for _, f := range floods {
-		ctx, stop := context.WithCancel(context.Background())
-		var refused atomic.Int64
-		var wg sync.WaitGroup
-		if f.run != nil {
-			wg.Add(1)
-			go func() { defer wg.Done(); f.run(ctx, &refused) }()
-			time.Sleep(500 * time.Millisecond) // let the flood reach its pace
+		if only != "" && f != nil && f.Kind != only {
+			continue
+		}
+		name, stop := "none", func() int64 { return 0 }
+		if f != nil {
+			name, stop = f.Kind, startFlood(t, f)
 		}
 		lat := probe(t, s, quiet, 1500)
-		stop()
-		wg.Wait()
+		refused := stop()
 		t.Logf("flood %-16s quiet account's event delay p50 %7v p99 %7v max %7v; flood refusals %d",
-			f.name, percentile(lat, .5).Round(time.Microsecond), percentile(lat, .99).Round(time.Microsecond),
-			percentile(lat, 1).Round(time.Microsecond), refused.Load())
+			name, percentile(lat, .5).Round(time.Microsecond), percentile(lat, .99).Round(time.Microsecond),
+			percentile(lat, 1).Round(time.Microsecond), refused)
 	}
+}
+
+// floodSpec is what the flood process does (JSON in CTI_FLOOD).
+type floodSpec struct {
+	Kind   string   `json:"kind"`
+	URL    string   `json:"url"` // vox: the room URL; bridge: the TCP address; REST: the base URL
+	Tokens []string `json:"tokens,omitempty"`
+	Method string   `json:"method,omitempty"`
+	Path   string   `json:"path,omitempty"`
+	Body   string   `json:"body,omitempty"`
+}
+
+// startFlood starts the flood process and waits until it has flooded for half a second (it
+// reaches its pace); the returned function stops it and returns the refusals it counted.
+func startFlood(t *testing.T, f *floodSpec) func() int64 {
+	t.Helper()
+	spec, _ := json.Marshal(f)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFairFloodHelper$")
+	cmd.Env = append(os.Environ(), "CTI_FLOOD="+string(spec))
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() && sc.Text() != "flooding" {
+	}
+	time.Sleep(500 * time.Millisecond) // a load test: let the flood reach its pace
+	return func() int64 {
+		stdin.Close()
+		var refused int64
+		for sc.Scan() {
+			if n, err := strconv.ParseInt(strings.TrimPrefix(sc.Text(), "refused "), 10, 64); err == nil {
+				refused = n
+			}
+		}
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("flood %s: %v", f.Kind, err)
+		}
+		return refused
+	}
+}
+
+// TestFairFloodHelper is TestFairTenants' flood process: it floods as CTI_FLOOD says until its
+// standard input closes, then prints the refusals it got.
+func TestFairFloodHelper(t *testing.T) {
+	var f floodSpec
+	if err := json.Unmarshal([]byte(os.Getenv("CTI_FLOOD")), &f); err != nil {
+		t.Skip("the flood process of TestFairTenants")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { _, _ = io.Copy(io.Discard, os.Stdin); cancel() }()
+	var refused atomic.Int64
+	fmt.Println("flooding")
+	switch f.Kind {
+	case "vox frames":
+		floodVox(ctx, f.URL, &refused)
+	case "bridge requests":
+		floodBridge(ctx, f.URL, f.Tokens, &refused)
+	default:
+		floodREST(ctx, f.URL, f.Tokens[0], f.Method, f.Path, f.Body, &refused)
+	}
+	fmt.Printf("refused %d\n", refused.Load())
 }
 
 // probe publishes n events on acme, one every 2 ms, and returns their delays as received.
@@ -103,16 +171,16 @@ func (s *voxServer) mintAdmin(t testing.TB, acct string) string {
 	return tok
 }
 
-// floodVox: 4 connections send frames without pause; one closed for flooding reconnects.
-func floodVox(ctx context.Context, t *testing.T, s *voxServer, refused *atomic.Int64) {
-	tok, jti := s.mint(t, "globex", auth.RoleIntegrator, "flood")
+// floodVox: 4 connections to the room URL send frames without pause; one closed for flooding
+// reconnects.
+func floodVox(ctx context.Context, url string, refused *atomic.Int64) {
 	var wg sync.WaitGroup
 	for i := 0; i < 4; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
-				ws, _, err := s.dialRaw(ctx, s.roomURL("globex", jti, tok), nil)
+				ws, _, err := websocket.Dial(ctx, url, nil)
 				if err != nil {
 					return
 				}
@@ -136,11 +204,10 @@ func floodVox(ctx context.Context, t *testing.T, s *voxServer, refused *atomic.I
 	wg.Wait()
 }
 
-// floodBridge: 4 logged-in TCP bridges send requests without pause.
-func floodBridge(ctx context.Context, t *testing.T, s *voxServer, addr string, refused *atomic.Int64) {
+// floodBridge: a TCP bridge per token logs in and sends requests without pause.
+func floodBridge(ctx context.Context, addr string, tokens []string, refused *atomic.Int64) {
 	var wg sync.WaitGroup
-	for _, uid := range []string{"bob", "alice", "bob", "alice"} {
-		tok, _ := s.mint(t, "globex", auth.RoleAgent, uid)
+	for _, tok := range tokens {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -184,8 +251,8 @@ func countBridgeRefusals(nc net.Conn, refused *atomic.Int64) {
 	}
 }
 
-// floodREST: 4 clients send the request without pause; 429s are counted.
-func floodREST(ctx context.Context, s *voxServer, token, method, path, body string, refused *atomic.Int64) {
+// floodREST: 4 clients send the request to base without pause; 429s are counted.
+func floodREST(ctx context.Context, base, token, method, path, body string, refused *atomic.Int64) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
 	defer client.CloseIdleConnections()
 	var wg sync.WaitGroup
@@ -194,7 +261,7 @@ func floodREST(ctx context.Context, s *voxServer, token, method, path, body stri
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
-				req, _ := http.NewRequestWithContext(ctx, method, s.URL+path, strings.NewReader(body))
+				req, _ := http.NewRequestWithContext(ctx, method, base+path, strings.NewReader(body))
 				req.Header.Set("Authorization", "Bearer "+token)
 				if body != "" {
 					req.Header.Set("Content-Type", "application/json")
