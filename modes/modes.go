@@ -38,11 +38,13 @@ const (
 	// Video calls (docs/video.md): the agent's camera, and its screen sharing.
 	Video       Op = "video"
 	ScreenShare Op = "screenshare"
+	// Call recording on demand: start, stop, pause, resume (docs/recording.md).
+	Record Op = "record"
 )
 
 // AllOps lists every operation, in a stable order (capabilities are published in this order).
 var AllOps = []Op{Login, Logout, SetData, Ready, NotReady, Dial, Answer, Reject, HangUp, Hold, Retrieve, Mute, Unmute, DTMF, Transfer, Conference, RemoveParty, Consult,
-	Video, ScreenShare}
+	Video, ScreenShare, Record}
 
 // Mode decides what a desktop may do.
 type Mode interface {

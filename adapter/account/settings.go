@@ -57,6 +57,10 @@ type Settings struct {
 	Video bool `json:"video"`
 	// NotifyMonitored tells agents when a supervisor monitors their call (docs/supervision.md).
 	NotifyMonitored bool `json:"notify_monitored"`
+	// Recording is off, all or on_demand; RecordingRetention a Go duration after which a
+	// recording is deleted ("0": kept). docs/recording.md.
+	Recording          string `json:"recording"`
+	RecordingRetention string `json:"recording_retention"`
 }
 
 // Defaults returns the settings of a new account in the given mode.
@@ -77,11 +81,13 @@ func Defaults(mode string) Settings {
 			TimeoutSeconds: 10,
 			DefaultQueue:   "support",
 		},
-		Queues:           []string{"sales", "support"},
-		NotReadyReasons:  slices.Clone(DefaultNotReadyReasons),
-		QuickConnects:    []QuickConnect{},
-		Video:            true,
-		DispositionCodes: []DispositionCode{},
+		Queues:             []string{"sales", "support"},
+		NotReadyReasons:    slices.Clone(DefaultNotReadyReasons),
+		QuickConnects:      []QuickConnect{},
+		Video:              true,
+		DispositionCodes:   []DispositionCode{},
+		Recording:          RecordingOff,
+		RecordingRetention: DefaultRecordingRetention,
 	}
 }
 

@@ -279,6 +279,7 @@ func (t *tenant) endCallLocked(f *fx, cl *callRT, reason, endedBy string) {
 	}
 	cl.stopGrace()
 	t.monitorEndLocked(f, cl) // supervisors leave first (monitor.go)
+	t.recordEndLocked(f, cl)  // the recording closes (recording.go)
 	// An agent still alerted learns the caller is gone (487), so its pop-up can close.
 	for _, a := range []*agentRT{cl.ringing, cl.confRing} {
 		if a != nil && a.ringing == cl {

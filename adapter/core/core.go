@@ -84,6 +84,8 @@ type Options struct {
 	Prompts Prompts
 	// Dialer reaches phone numbers over the account's trunk (nil: no outbound route).
 	Dialer media.Dialer
+	// Recorder opens call recordings (recording.go; nil: no call is recorded).
+	Recorder Recorder
 }
 
 // Prompts is what the core plays by itself: named IVR prompts (the account's greeting among

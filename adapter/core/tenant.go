@@ -23,6 +23,7 @@ type tenant struct {
 	calls  map[string]*callRT
 	queued []*callRT   // calls waiting for an agent, oldest first
 	sup    supervision // supervisors and the calls they monitor (monitor.go)
+	recs   recordings  // recordings in progress (recording.go)
 }
 
 // fx collects what a critical section produced: its events and call records (one hub batch,
@@ -47,6 +48,7 @@ func (t *tenant) exec(ctx context.Context, fn func(f *fx) error) error {
 	f := &fx{batch: hub.NewBatch(t.name)}
 	t.mu.Lock()
 	err := fn(f)
+	t.recordFlushLocked(f) // events of recordings the section's wiring started (recording.go)
 	var p *hub.Pending
 	if f.batch.Len() > 0 {
 		var qerr error

@@ -18,6 +18,7 @@ func (cl *callRT) remoteLeg() media.Leg {
 func (t *tenant) wireLocked(cl *callRT) {
 	defer t.consultWireLocked(cl) // consult.go: a live consult partner keeps the agent's leg
 	defer t.wireVideoLocked(cl)   // media_state.go
+	defer t.recordWireLocked(cl)  // recording.go: who the call's recording hears
 	remote := cl.remoteLeg()
 	var agentLegs []media.Leg
 	away := false

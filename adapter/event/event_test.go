@@ -41,7 +41,7 @@ func TestEveryEventHasASchema(t *testing.T) {
 	for _, name := range []string{IncomingCall, OutgoingCall, CallConnected, CallFailed, CallDisconnected, DataUpdated,
 		StatusChanged, SettingsChanged, CallHeld, CallRetrieved, CallMuted, CallUnmuted, PartyAdded, PartyRemoved,
 		CallTransferred, DTMFSent, MediaOwnerChanged,
-		MonitorStarted, MonitorEnded} {
+		MonitorStarted, MonitorEnded, RecordingStarted, RecordingPaused, RecordingResumed, RecordingStopped} {
 		if err := reg.Validate("events/"+name, []byte(`{}`)); errors.Is(err, schemas.ErrUnknownSchema) {
 			t.Errorf("%s has no schema events/%s", name, name)
 		}

@@ -27,6 +27,7 @@ var ErrClosed = errors.New("mediatest: leg closed")
 type Engine struct {
 	mu   sync.Mutex
 	legs []*Leg
+	taps []*Tap // recording taps (tap.go)
 }
 
 var (
