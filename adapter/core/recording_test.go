@@ -27,11 +27,15 @@ type fakeRecording struct {
 	closed bool
 }
 
-func (r *fakeRecording) ID() string          { return r.id }
-func (r *fakeRecording) Frame(_, _ []int16)  {}
-func (r *fakeRecording) SetPaused(p bool)    { r.paused = p }
-func (r *fakeRecording) Close(time.Time)     { r.closed = true }
-func (f *fakeRecorder) last() *fakeRecording { f.mu.Lock(); defer f.mu.Unlock(); return f.recs[len(f.recs)-1] }
+func (r *fakeRecording) ID() string         { return r.id }
+func (r *fakeRecording) Frame(_, _ []int16) {}
+func (r *fakeRecording) SetPaused(p bool)   { r.paused = p }
+func (r *fakeRecording) Close(time.Time)    { r.closed = true }
+func (f *fakeRecorder) last() *fakeRecording {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.recs[len(f.recs)-1]
+}
 
 func (f *fakeRecorder) start(_, callID string, _ time.Time) Recording {
 	f.mu.Lock()

@@ -142,7 +142,10 @@ func TestRecordingPauseAndStore(t *testing.T) {
 	clk := clock.NewFake(start)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { s.RunRetention(ctx, clk, time.Hour, func(string) time.Duration { return time.Hour }); close(done) }()
+	go func() {
+		s.RunRetention(ctx, clk, time.Hour, func(string) time.Duration { return time.Hour })
+		close(done)
+	}()
 	waitFor(t, "the janitor's timer", func() bool { return clk.Pending() > 0 })
 	if ms, _ := s.List("acme", "c1"); len(ms) != 1 {
 		t.Fatal("deleted before its retention")
