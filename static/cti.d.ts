@@ -231,6 +231,8 @@ export interface EventMap {
 }
 
 export interface CallResult { callId: string; state: string }
+/** state: recording, paused or stopped. */
+export interface RecordingResult { callId: string; recordingId: string; state: string }
 
 export interface CTI {
   readonly version: string;
@@ -275,6 +277,13 @@ export interface CTI {
   /** number: the user id of the party to remove. */
   dropParty(callId: string | undefined, number: string): Promise<CallResult>;
   sendDTMF(callId: string | undefined, digits: string): Promise<CallResult>;
+  /** Call recording (docs/recording.md; full mode; the account's recording setting not off).
+   * start on a recording call and pause on a paused one change nothing. */
+  startRecording(callId?: string): Promise<RecordingResult>;
+  stopRecording(callId?: string): Promise<RecordingResult>;
+  /** Pausing leaves silence in the file (card numbers) until resumeRecording. */
+  pauseRecording(callId?: string): Promise<RecordingResult>;
+  resumeRecording(callId?: string): Promise<RecordingResult>;
   setCallData(callId: string, variables: Record<string, string>): Promise<{ callId: string; variables: Record<string, string> }>;
   /** Wrap-up: one of the account's disposition codes and/or notes, on a live call or one the agent took part in. */
   setDisposition(callId: string, code?: string, notes?: string): Promise<{ callId: string; disposition: Disposition }>;

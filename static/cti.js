@@ -640,6 +640,18 @@
 
   // answerCall, rejectCall, hangUpCall, holdCall, retrieveCall, muteCall, unmuteCall (callId)
   ['answerCall', 'rejectCall', 'hangUpCall', 'holdCall', 'retrieveCall', 'muteCall', 'unmuteCall'].forEach((m) => { CTI[m] = (callId) => control(m, callId); });
+  // startRecording, stopRecording, pauseRecording, resumeRecording (callId): mode op record (docs/recording.md)
+  MODES.full.push('record');
+  ['start', 'stop', 'pause', 'resume'].forEach((w) => {
+    const m = w + 'Recording';
+    OPS[m] = 'record';
+    CTI[m] = (callId) => {
+      const e = guard(m), id = callId || pick(['connected', 'held']);
+      if (e) return Promise.reject(e);
+      if (!id) return reject('OPENCTI_CF_INVALID_OBJECT_STATE', m + ': there is no call to record');
+      return request(w + '_recording', { call_id: id }).then((v) => ({ callId: id, recordingId: v.recording_id, state: v.state }));
+    };
+  });
 
   g.addEventListener('pagehide', () => { // the tab closes or is frozen: let the server hand the media over now
     post('bye');

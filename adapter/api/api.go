@@ -21,6 +21,7 @@ import (
 	"github.com/cti-adapter/cti-adapter/adapter/hub"
 	"github.com/cti-adapter/cti-adapter/adapter/metrics"
 	"github.com/cti-adapter/cti-adapter/adapter/origin"
+	"github.com/cti-adapter/cti-adapter/adapter/recording"
 	"github.com/cti-adapter/cti-adapter/adapter/store"
 	"github.com/cti-adapter/cti-adapter/schemas"
 )
@@ -42,6 +43,8 @@ type Deps struct {
 	Budget *conns.Budget
 	// Registrar is told of trunk changes and shows REGISTER state (nil: no SIP edge).
 	Registrar TrunkRegistrar
+	// Recordings is the call recordings directory (nil: none listed or served).
+	Recordings *recording.Store
 	// PublicURL is the adapter's external base URL (for ws_url); empty derives it from the request.
 	PublicURL string
 }
@@ -99,6 +102,7 @@ func (a *API) Routes() chi.Router {
 		a.commandRoutes(r.With(staff))
 		a.consultRoutes(r.With(staff)) // consult.go
 		monitorRoutes(a, r.With(roles(auth.RoleSupervisor)))
+		recordingRoutes(a, r.With(staff)) // recordings.go
 	})
 	return r
 }

@@ -175,5 +175,5 @@ func (a *API) getCall(w http.ResponseWriter, r *http.Request) {
 		fail(a.Log, w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, viewCall(c))
+	writeJSON(w, http.StatusOK, a.recordingsOf(c)) // with its recordings (recordings.go)
 }

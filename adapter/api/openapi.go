@@ -132,6 +132,7 @@ var problemResponses = map[int]struct{ name, code, desc string }{
 	403: {"Forbidden", "forbidden", "The token's role may not use this operation (forbidden)."},
 	404: {"NotFound", "not_found", "No such resource in the token's account (not_found)."},
 	409: {"Conflict", "conflict", "The change conflicts with the current state, e.g. an extension taken by another agent (conflict)."},
+	416: {"RangeNotSatisfiable", "range_not_satisfiable", "The Range header does not overlap the file (range_not_satisfiable); Content-Range gives its size as bytes */size."},
 	410: {"ResyncRequired", "resync_required", "The log cannot continue from since: events after it are no longer retained, or since is beyond the newest event (resync_required); oldest_seq is the oldest retained seq."},
 	413: {"PayloadTooLarge", "payload_too_large", "The body is over 64 KiB (payload_too_large)."},
 	415: {"UnsupportedMediaType", "unsupported_media", "The Content-Type is not application/json (unsupported_media)."},

@@ -17,7 +17,7 @@ func (b *openAPIBuilder) responseSchemas() {
 			"detail":   obj{"type": "string", "description": "Human-readable explanation."},
 			"instance": obj{"type": "string", "description": "The request path."},
 			"code": obj{"type": "string", "enum": []string{"invalid_json", "invalid_message", "unauthorized", "forbidden",
-				"not_found", "conflict", "payload_too_large", "unsupported_media", "rate_limited", "resync_required", "internal"}},
+				"not_found", "conflict", "payload_too_large", "unsupported_media", "rate_limited", "resync_required", "internal", "range_not_satisfiable"}},
 			"errors": obj{"type": "array", "items": ref("FieldError"),
 				"description": "For invalid_message: one entry per invalid field."},
 			"oldest_seq": obj{"type": "integer", "minimum": 1, "description": "For resync_required: the oldest retained seq."},
@@ -125,6 +125,11 @@ func (b *openAPIBuilder) responseSchemas() {
 			"consult_of": obj{"type": "string", "description": "A consult call (docs/consult.md): the call_id of its primary call."},
 			"consult_calls": obj{"type": "array", "items": str,
 				"description": "A primary call: the call_ids of its consult calls, oldest first."},
+			"recordings": obj{"type": "array", "description": "GET /calls/{call_id} only: the call's recordings (docs/recording.md).",
+				"items": obj{"type": "object", "required": []string{"recording_id", "call_id", "state", "started_at", "ended_at", "duration_ms", "bytes"},
+					"properties": obj{"recording_id": str, "call_id": str, "state": obj{"enum": []string{"recording", "complete", "interrupted"}},
+						"started_at": ts, "ended_at": nullable(ts), "duration_ms": obj{"type": "integer"}, "bytes": obj{"type": "integer"},
+						"paused_ms": obj{"type": "integer"}, "dropped_frames": obj{"type": "integer"}}}},
 		},
 	}
 	b.schemas["CallPage"] = obj{

@@ -142,5 +142,6 @@ func operations() []operation {
 	}
 	ops = append(ops, consultOperations()...) // consult.go
 	ops = append(ops, monitorOperations()...)
+	ops = append(ops, recordingOperations()...)
 	return append(append(append(ops, trunkOperations()...), liveOperations()...), dispositionOperations()...)
 }

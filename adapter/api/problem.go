@@ -44,6 +44,8 @@ var titles = map[string]string{
 	"rate_limited":       "Too many requests",
 	"resync_required":    "Events no longer retained",
 	"internal":           "Internal error",
+	// recordings.go
+	"range_not_satisfiable": "Range not satisfiable",
 }
 
 // writeProblem writes p as application/problem+json.

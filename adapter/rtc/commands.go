@@ -57,6 +57,8 @@ func (c *conn) command(data []byte) {
 	case "consult", "consult_transfer", "consult_conference", "consult_cancel":
 		c.consultCommand(a, m.RequestID, m.Command, m.CallID, m.Arg, m.Variables) // consult.go
 		return
+	case "start_recording", "stop_recording", "pause_recording", "resume_recording":
+		result, err = c.recordingCommand(a, m.CallID, m.Command) // recording.go
 	case "setdata":
 		if m.CallID == "" {
 			c.fail(m.RequestID, "invalid_message", "setdata needs call_id", []schemas.FieldError{{Field: "call_id", Message: "is required"}})
