@@ -27,6 +27,7 @@ import (
 	"github.com/cti-adapter/cti-adapter/adapter/hub"
 	"github.com/cti-adapter/cti-adapter/adapter/metrics"
 	"github.com/cti-adapter/cti-adapter/adapter/origin"
+	"github.com/cti-adapter/cti-adapter/adapter/recording"
 	"github.com/cti-adapter/cti-adapter/adapter/recovery"
 	"github.com/cti-adapter/cti-adapter/adapter/rtc"
 	"github.com/cti-adapter/cti-adapter/adapter/store"
@@ -57,6 +58,8 @@ type Server struct {
 	Media    *peer.Engine
 	Bridge   *bridge.Bridge
 	SIP      *SIPDialer // the core's dialer; set to the SIP edge when it runs (sip.go)
+	// Recordings is the call recordings directory (recording.go).
+	Recordings *recording.Store
 
 	handler http.Handler
 }
@@ -145,14 +148,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, base *Base) (
 	}
 	accounts := account.NewDirectory(base.Store)
 	dialer := &SIPDialer{}
+	recs := openRecordings(cfg.DataDir, log.With("component", "recording"))
 	s := &Server{
-		SIP:    dialer,
-		Config: cfg, Log: log, Store: base.Store, Auth: authSvc,
+		Recordings: recs,
+		SIP:        dialer,
+		Config:     cfg, Log: log, Store: base.Store, Auth: authSvc,
 		Accounts: accounts, Hub: h, Schemas: reg, Metrics: m,
 		Conns: conns.New(m.Connections), Media: engine,
 		Budget: conns.NewBudget(conns.DefaultAccountRate, conns.DefaultAccountBurst, nil),
 		Core: core.New(h, base.Store, accounts, core.Options{Log: log.With("component", "core"), Metrics: m,
-			Media: engine.Port(), Prompts: prompts.Library{}, Dialer: dialer}),
+			Media: engine.Port(), Prompts: prompts.Library{}, Dialer: dialer, Recorder: recorder(recs)}),
 	}
 	// One bridge serves WebSocket /bridge and the TCP listener: one hub subscription per account.
 	s.Bridge = bridge.New(bridge.Deps{Log: log.With("component", "bridge"), Auth: s.Auth, Hub: s.Hub, Core: s.Core,
@@ -188,6 +193,7 @@ func (s *Server) routes() http.Handler {
 	r.Mount("/api/v1", api.New(api.Deps{
 		Log: s.Log.With("component", "api"), Store: s.Store, Auth: s.Auth, Accounts: s.Accounts, Hub: s.Hub, Core: s.Core,
 		Schemas: s.Schemas, Metrics: s.Metrics, PublicURL: s.Config.PublicURL, Budget: s.Budget, Registrar: s.SIP,
+		Recordings: s.Recordings,
 	}).Routes())
 	r.Mount("/bridge", s.Bridge)
 	return r
@@ -214,6 +220,7 @@ func (s *Server) Background(ctx context.Context) <-chan struct{} {
 	go s.Hub.Run(ctx)
 	loops.Go(func() { s.Auth.Run(ctx) })
 	loops.Go(func() { s.prune(ctx) })
+	loops.Go(func() { s.recordingRetention(ctx) }) // recording.go
 	done := make(chan struct{})
 	go func() {
 		loops.Wait()
@@ -315,6 +322,9 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 		s.Log.Warn("connections still open at shutdown", "err", e)
 	}
 	s.Core.Shutdown(grace) // calls end and agents go offline in the log before the hub stops
+	if !s.Recordings.Wait(s.Config.ShutdownTimeout) {
+		s.Log.Warn("recordings still being written at shutdown")
+	}
 	stopBG()
 	<-sipDone
 	<-hubDone

@@ -22,6 +22,7 @@ type Tap struct {
 	closed bool
 
 	// Owned by the clock goroutine.
+	last        time.Time // the tick of the last frame: ticks the clock missed become silence
 	sum         [2][audio.FrameSamples]int32
 	left, right [audio.FrameSamples]int16
 }
@@ -125,8 +126,27 @@ func (in *tapInput) deliver(_ *rtp.Header, payload []byte, te bool, _ time.Time)
 	in.n += len(payload)
 }
 
-// tick runs on the clock goroutine: one frame of each channel to the sink.
-func (t *Tap) tick(time.Time) {
+// maxGap is the most silence a late tick fills in (the clock's ticker drops ticks when the
+// process is starved; the file keeps the call's timeline).
+const maxGap = 50
+
+// tick runs on the clock goroutine: one frame of each channel to the sink, after a frame of
+// silence for each tick the clock missed since the last one.
+func (t *Tap) tick(now time.Time) {
+	if t.last.IsZero() {
+		t.last = now
+	} else {
+		t.last = t.last.Add(Ptime) // this tick's due time
+		for n := 0; now.Sub(t.last) >= Ptime && n < maxGap; n++ {
+			clear(t.left[:])
+			clear(t.right[:])
+			t.sink.Frame(t.left[:], t.right[:])
+			t.last = t.last.Add(Ptime)
+		}
+		if now.Sub(t.last) >= Ptime { // too far behind: start the timeline again from now
+			t.last = now
+		}
+	}
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()
