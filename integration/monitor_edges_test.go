@@ -40,7 +40,13 @@ func (s *rtcServer) rest(t *testing.T, token, method, path, body string) (int, m
 // connectedCall starts a web call answered by agent1's phone and returns both connections.
 func connectedCall(t *testing.T, s *rtcServer) (phone, cust *sig, callID string) {
 	t.Helper()
-	phone, _, err := s.dial(t, s.token(t, auth.RoleAgent, "agent1"), "")
+	return connectedCallAs(t, s, s.token(t, auth.RoleAgent, "agent1"))
+}
+
+// connectedCallAs is connectedCall with agent1's token given (a server in another process).
+func connectedCallAs(t *testing.T, s *rtcServer, agentTok string) (phone, cust *sig, callID string) {
+	t.Helper()
+	phone, _, err := s.dial(t, agentTok, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,6 +44,9 @@ func (s *Store) Open(acct, callID, recID string) (*os.File, Meta, error) {
 		return nil, Meta{}, ErrNotFound
 	}
 	base := s.base(acct, callID, recID)
+	if r, ok := s.live.Load(base); ok {
+		return nil, r.(*Recording).meta, ErrInProgress
+	}
 	m, err := readMeta(base+".json", acct)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, Meta{}, ErrNotFound

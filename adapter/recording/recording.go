@@ -57,6 +57,9 @@ type Store struct {
 	dir string
 	log *slog.Logger
 	wg  sync.WaitGroup // writer goroutines
+	// live holds the recordings being written, by base path: Open answers ErrInProgress for them
+	// even before their writer created the sidecar.
+	live sync.Map
 }
 
 // New returns the store rooted at dir (created on the first recording).
@@ -102,6 +105,7 @@ func (s *Store) Start(acct, callID string, at time.Time) *Recording {
 	_, _ = rand.Read(b)
 	r := &Recording{s: s, frames: make(chan [frameLen]int16, queueFrames), stop: make(chan time.Time, 1), done: make(chan struct{}),
 		meta: Meta{ID: "r" + hex.EncodeToString(b), CallID: callID, Account: acct, State: StateRecording, StartedAt: at.UTC()}}
+	s.live.Store(s.base(acct, callID, r.meta.ID), r)
 	s.wg.Add(1)
 	go r.run()
 	return r
@@ -182,6 +186,7 @@ func (r *Recording) run() {
 		write(<-r.frames)
 	}
 	r.finish(base, w, end)
+	r.s.live.Delete(base)
 }
 
 func (r *Recording) open(base string) (*Writer, error) {
