@@ -149,6 +149,18 @@ func TestBrowserVideoCall(t *testing.T) {
 	cust.eval(`CTIWebCall.shareScreen(false), 0`, nil)
 	cust.waitFor("back to video", `document.querySelector('.ctiw').dataset.media === 'video'`, browserStep)
 
+	// the agent shares its screen from the softphone: a keyframe reaches the customer; and back
+	before = cust.videoIn(customerPC)
+	phone1.click("#btn-screen")
+	phone1.waitFor("sharing", `document.getElementById('btn-screen').textContent === 'Stop sharing'`, browserStep)
+	cust.waitFor("agent's screen", `document.querySelector('.ctiw').dataset.media === 'screen'`, browserStep)
+	if after := cust.videoGrows("customer sees the agent's screen", customerPC, 10); after.Keyframes <= before.Keyframes {
+		t.Fatalf("no keyframe at the customer on the agent's switch to its screen: %d -> %d", before.Keyframes, after.Keyframes)
+	}
+	phone1.click("#btn-screen")
+	cust.waitFor("agent back to its camera", `document.querySelector('.ctiw').dataset.media === 'video'`, browserStep)
+	cust.videoGrows("customer sees the agent's camera again", customerPC, 10)
+
 	// hold: the customer sees the hold picture; retrieve: the agent again
 	phone1.click("#btn-hold")
 	cust.waitFor("held", widgetState+` === 'held'`, browserStep)
