@@ -164,7 +164,7 @@
     renderCall();
   }
 
-  var start = Desk.session({ storageKey: 'cti-crm-token', client: 'desktop', signin: 'signin', sections: ['agent', 'contacts'], link: 'link', media: 'media', error: 'error', onSignedIn: applyCaps });
+  var start = Desk.session({ storageKey: 'cti-crm-token', client: 'desktop', signin: 'signin', sections: ['agent', 'numbers', 'directory', 'contacts'], link: 'link', media: 'media', error: 'error', onSignedIn: applyCaps });
 
   CTI.on('Snapshot', function (s) {
     text('agent-id', s.pyAgentId);

@@ -9,9 +9,14 @@
 //   badge from getStats (round trip, jitter and loss of the call audio, every 2 s).
 (function () {
   'use strict';
-  var Desk = window.CTIDesk, $ = function (id) { return document.getElementById(id); };
+  // The page may leave any panel out (the demo CRM has no device pickers); its token is in
+  // sessionStorage under <body data-token-key> (the softphone's by default).
+  var Desk = window.CTIDesk, $ = function (id) { return document.getElementById(id) || stub; };
+  var stub = document.createElement('div');
   var me = '', dir = { agents: [], queues: [], quick_connects: [] }, dirTimer = 0, qualityTimer = 0, lastIn = null;
-  function token() { return sessionStorage.getItem('cti-phone-token') || ''; }
+  function token() { return sessionStorage.getItem(document.body.getAttribute('data-token-key') || 'cti-phone-token') || ''; }
+  // allowed: a desktop limited by the account's mode offers only its capabilities.
+  function allowed(op) { var caps = CTI.getState().capabilities || []; return !caps.length || caps.indexOf(op) >= 0; }
   function api(path) {
     return fetch('/api/v1' + path, { headers: { Authorization: 'Bearer ' + token() } }).then(function (r) {
       if (!r.ok) throw new Error('the server answered ' + r.status + ' for ' + path);
@@ -56,7 +61,7 @@
     return out;
   }
   function renderDirectory() {
-    var ul = $('dir-list'), want = $('dir-search').value.trim().toLowerCase(), c = activeCall();
+    var ul = $('dir-list'), want = ($('dir-search').value || '').trim().toLowerCase(), c = activeCall();
     ul.textContent = '';
     entries().filter(function (e) { return !want || e.search.toLowerCase().indexOf(want) >= 0; }).forEach(function (e) {
       var li = document.createElement('li'), who = document.createElement('span'), d = document.createElement('span');
@@ -68,12 +73,13 @@
       who.appendChild(d);
       li.appendChild(who);
       var acts = document.createElement('span');
-      (c ? [['Transfer', function () { return CTI.blindTransfer(c.callId, e.dest); }], ['Conference', function () { return CTI.conferenceInitiate(c.callId, e.dest); }]]
-        : [['Call', function () { return CTI.makeCall(e.dest); }]]).forEach(function (a) {
+      (c ? [['Transfer', 'transfer', function () { return CTI.blindTransfer(c.callId, e.dest); }], ['Conference', 'conference', function () { return CTI.conferenceInitiate(c.callId, e.dest); }]]
+        : [['Call', 'dial', function () { return CTI.makeCall(e.dest); }]]).forEach(function (a) {
+        if (!allowed(a[1])) return;
         var b = document.createElement('button');
         b.type = 'button'; b.className = 'secondary small'; b.textContent = a[0];
         b.setAttribute('aria-label', a[0] + ' ' + e.name);
-        b.addEventListener('click', function () { a[1]().catch(function (err) { text('error', err.message || String(err)); }); });
+        b.addEventListener('click', function () { a[2]().catch(function (err) { text('error', err.errMessage || err.message || String(err)); }); });
         acts.appendChild(b);
       });
       li.appendChild(acts);
@@ -105,6 +111,7 @@
       who.textContent = a ? a.name + (a.extension ? ' (ext. ' + a.extension + ')' : '') : p.phone || p.id;
       li.setAttribute('data-party', p.id);
       b.type = 'button'; b.className = 'secondary small'; b.textContent = 'Remove';
+      b.hidden = !allowed('removeparty');
       b.setAttribute('aria-label', 'Remove ' + who.textContent + ' from the call');
       b.addEventListener('click', function () { CTI.dropParty(c.callId, p.id).catch(function (err) { text('error', err.errMessage || String(err)); }); });
       li.appendChild(who); li.appendChild(b);
@@ -139,6 +146,7 @@
     if (!navigator.mediaDevices || !navigator.mediaDevices.enumerateDevices) return;
     navigator.mediaDevices.enumerateDevices().then(function (list) {
       [['speaker', 'cti-speaker-sink'], ['ringer-device', 'cti-ring-sink']].forEach(function (p) {
+        if (!document.getElementById(p[0])) return;
         var sel = $(p[0]), saved = localStorage.getItem(p[1]) || '';
         while (sel.options.length > 1) sel.remove(1);
         list.filter(function (d) { return d.kind === 'audiooutput' && d.deviceId !== 'default'; }).forEach(function (d, i) {
@@ -191,7 +199,7 @@
   CTI.on('link', function (l) {
     if (l.state !== 'CONNECTED') { clearInterval(dirTimer); clearInterval(qualityTimer); return; }
     me = CTI.getState().pyAgentId || me;
-    api('/settings').then(function (s) { reasons(s.not_ready_reasons); }, function () {});
+    api('/settings').then(function (s) { if (document.getElementById('reason')) reasons(s.not_ready_reasons); }, function () {});
     loadDirectory(); today(); outputs();
     clearInterval(dirTimer); dirTimer = setInterval(loadDirectory, 3000);
     clearInterval(qualityTimer); qualityTimer = setInterval(quality, 2000);

@@ -8,6 +8,7 @@
 (function () {
   'use strict';
   var CTI = window.CTI, Desk = window.CTIDesk, $ = function (id) { return document.getElementById(id); };
+  if (!$('wrapup')) return; // a page without the panel
   var settings = { disposition_codes: [], disposition_required: false, wrap_up_seconds: 0, not_ready_reasons: [] };
   var last = null, answered = {}, countdown = 0, acwSince = 0;
 
@@ -19,7 +20,9 @@
     while (sel.options.length > 1) sel.remove(1);
     settings.disposition_codes.forEach(function (d) { option(sel, d.code, d.label); });
     sel.disabled = !settings.disposition_codes.length;
-    var next = $('next-status'), cur = next.value;
+    var next = $('next-status');
+    if (!next) return;
+    var cur = next.value;
     while (next.options.length > 1) next.remove(1);
     (settings.not_ready_reasons.length ? settings.not_ready_reasons : ['break']).forEach(function (r) { option(next, 'dnd:' + r, Desk.label('dnd', r)); });
     next.value = cur || 'ready';
@@ -62,15 +65,22 @@
     }, function (err) { text('wrapup-error', err.errMessage || err.message || String(err)); });
   });
 
-  $('next-status').addEventListener('change', function () {
+  if ($('next-status')) $('next-status').addEventListener('change', function () {
     var v = $('next-status').value, p = v === 'ready' ? CTI.agentReady() : CTI.agentNotReady(v.slice(4));
     p.then(function () { text('next-status-note', 'after this call: ' + (v === 'ready' ? 'Ready' : Desk.label('dnd', v.slice(4)))); },
       function (err) { text('next-status-note', err.errMessage || String(err)); });
   });
 
+  // "After this call" needs the ready operation (a CRM desktop in simple mode has none).
+  function nextAllowed() {
+    var caps = CTI.getState().capabilities || [];
+    if ($('next-status')) $('next-status').parentNode.hidden = caps.length > 0 && caps.indexOf('ready') < 0;
+  }
+  CTI.on('capabilities', nextAllowed);
   CTI.on('link', function (l) {
     if (l.state !== 'CONNECTED') return;
-    fetch('/api/v1/settings', { headers: { Authorization: 'Bearer ' + sessionStorage.getItem('cti-phone-token') } })
+    nextAllowed();
+    fetch('/api/v1/settings', { headers: { Authorization: 'Bearer ' + sessionStorage.getItem(document.body.getAttribute('data-token-key') || 'cti-phone-token') } })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (s) { if (s) { settings = s; fillCodes(); } }, function () {});
   });
