@@ -91,6 +91,25 @@ func TestBridgeConsultTransfer(t *testing.T) {
 		t.Fatalf("primary during the consult: %s", p.raw)
 	}
 
+	// a second desktop of a1 logging in now sees one interaction with both conversations
+	d1b := login(t, e.tcpClient(), "a1", e.token(auth.RoleAgent, "a1"))
+	iab := d1b.interaction(0)
+	if !strings.HasSuffix(iab, "."+wc.ID) {
+		t.Fatalf("the new desktop's interaction %q is not the primary", iab)
+	}
+	iib := d1b.query("interaction.query.init", iab)
+	convs := iib.Body["conversations"].([]any)
+	if len(convs) != 2 || !strings.HasSuffix(convs[1].(string), "."+r.str("conversation-id")) {
+		t.Fatalf("the new desktop's interaction: %s", iib.raw)
+	}
+	if cb := d1b.query("conversation.query.init", convs[1].(string)); cb.str("conversation-state") != "TALKING" || cb.str("conversation-type") != "consult" {
+		t.Fatalf("the new desktop's consult conversation: %s", cb.raw)
+	}
+	added := slices.DeleteFunc(d1b.events(0, d1b.mark(), d1b.channel), func(m bmsg) bool { return m.Header.Name != "channel.interactionadded" })
+	if len(added) != 1 {
+		t.Fatalf("the new desktop got %d interactions, want one\n%s", len(added), d1b.dump(0))
+	}
+
 	// alternate
 	m = d1.mark()
 	r = d1.request("conversation.request.retrieve", conv1, nil)
@@ -186,6 +205,23 @@ func TestBridgeConsultFailCancelConference(t *testing.T) {
 	d1.event(m, "conversation.talking", cc2)
 	d1.request("interaction.request.consultcancel", ia1, nil)
 	d1.event(m, "conversation.ended", cc2)
+	d1.event(m, "conversation.talking", conv1)
+
+	// the Pega way: release the consult conversation (the primary stays HELD), then retrieve
+	e.phoneReady("a2")
+	m = d1.mark()
+	r = d1.request("interaction.request.consult", ia1, map[string]any{"destination": "a2"})
+	ccR := r.str("conversation")
+	e.phoneControl("a2", r.str("conversation-id"), call.OpAnswer, "")
+	d1.query("conversation.query.init", ccR)
+	d1.event(m, "conversation.talking", ccR)
+	d1.request("conversation.request.release", ccR, nil)
+	d1.event(m, "conversation.ended", ccR)
+	if p := d1.query("conversation.query.init", conv1); p.str("conversation-state") != "HELD" {
+		t.Fatalf("after releasing the consult the primary is %s", p.raw)
+	}
+	m = d1.mark()
+	d1.request("conversation.request.retrieve", conv1, nil)
 	d1.event(m, "conversation.talking", conv1)
 
 	// conference

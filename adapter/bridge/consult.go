@@ -1,8 +1,10 @@
 package bridge
 
 import (
+	"slices"
 	"strconv"
 
+	"github.com/cti-adapter/cti-adapter/adapter/call"
 	"github.com/cti-adapter/cti-adapter/adapter/core"
 	"github.com/cti-adapter/cti-adapter/adapter/event"
 )
@@ -177,5 +179,48 @@ func (c *conn) joinedLocked(ev *coreEvent) {
 	}
 	for _, p := range ia.conv.parties {
 		c.emitLocked(&ia.conv.dest, "conversation.partyadded", p)
+	}
+}
+
+// setupCallsLocked builds the interactions of the calls the agent has at login. A consult call
+// the agent is making from another of its calls becomes that interaction's consult conversation,
+// as it would have had the desktop been logged in when it started.
+func (c *conn) setupCallsLocked(calls []core.CallView) {
+	uid := c.actor.UserID
+	mine := func(v core.CallView) bool {
+		return v.ConsultOf != "" && (v.Caller == uid || slices.Contains(v.Agents, uid)) &&
+			slices.ContainsFunc(calls, func(p core.CallView) bool { return p.CallID == v.ConsultOf && slices.Contains(p.Agents, uid) })
+	}
+	var consults []core.CallView
+	for _, v := range calls {
+		if mine(v) {
+			consults = append(consults, v)
+			continue
+		}
+		if ia := c.newInteractionLocked(v.CallID, &v, convState(v, uid), nil); ia != nil && v.ConsultOf != "" {
+			ia.consultOf = v.ConsultOf
+			ia.base = mustJSON(ia.body())
+		}
+	}
+	for _, v := range consults {
+		p := c.byCall[v.ConsultOf]
+		if p == nil {
+			continue
+		}
+		remote := party{Number: v.Phone}
+		if v.Caller == uid && len(v.Agents) > 0 {
+			remote = party{Number: v.Agents[0], Name: c.b.Core.Agent(c.actor.Account, v.Agents[0]).Name}
+		}
+		st := Dialing
+		if v.State == string(call.Connected) || v.State == string(call.Held) {
+			st = map[bool]string{true: Held, false: Talking}[v.Held]
+		}
+		cv := &conversation{dest: dest{target: p.target + "." + v.CallID}, state: st, parties: []party{remote}, callID: v.CallID,
+			muted: slices.Contains(v.Muted, uid)}
+		cv.base = mustJSON(cv.body())
+		p.consult = cv
+		p.base = mustJSON(p.body())
+		c.byCall[v.CallID] = p
+		c.emitLocked(&cv.dest, "conversation.started", nil)
 	}
 }

@@ -259,9 +259,7 @@ func (c *conn) setupLocked() {
 	ch.base = mustJSON(ch.cur)
 	c.channel = ch
 	c.inter, c.byCall, c.released = nil, nil, nil
-	for _, cv := range c.b.Core.Calls(c.actor.Account, c.actor.UserID) {
-		c.newInteractionLocked(cv.CallID, &cv, convState(cv, c.actor.UserID), nil)
-	}
+	c.setupCallsLocked(c.b.Core.Calls(c.actor.Account, c.actor.UserID)) // consult.go
 }
 
 // --- session and channel group ---
