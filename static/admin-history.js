@@ -78,7 +78,10 @@
         ['Source', c.source], ['Media', (c.media || []).join(', ')], ['Queue', c.queue], ['Agent', c.user_id], ['Outcome', outcome(c)],
         ['Started', new Date(c.created_at).toLocaleString()], ['Answered', c.answered_at && new Date(c.answered_at).toLocaleString()],
         ['Ended', c.ended_at && new Date(c.ended_at).toLocaleString()], ['Length', length(c)], ['Ended by', c.ended_by],
-        ['End reason', c.end_reason], ['Failure code', c.fail_code || '']]);
+        ['End reason', c.end_reason], ['Failure code', c.fail_code || ''],
+        ['Disposition', c.disposition && (c.disposition.label || c.disposition.code || '') + (c.disposition.user_id ? ' (by ' + c.disposition.user_id + ')' : '')],
+        ['Notes', c.disposition && c.disposition.notes]]);
+      recordings(c);
       list($('h-parties'), c.parties.map(function (p) {
         return p.role + ': ' + (p.user_id || p.phone || '?') + ', ' + when(p.joined_at) + ' to ' + when(p.left_at);
       }));
@@ -93,9 +96,37 @@
     }, function (e) { A.text('h-error', e.message); });
   }
 
+  // recordings lists the call's recordings, each playable in the page: the WAV is fetched with
+  // the admin token (an <audio src> cannot send it) and played from a blob: URL.
+  function recordings(c) {
+    var ul = $('h-recordings'), list = c.recordings || [];
+    ul.textContent = '';
+    $('h-recordings-h').hidden = ul.hidden = !list.length;
+    list.forEach(function (r) {
+      var li = document.createElement('li'), span = document.createElement('span'), b = document.createElement('button');
+      span.textContent = r.recording_id + ' · ' + length({ duration_ms: r.duration_ms }) + ' · ' + r.state + (r.paused_ms ? ' · paused ' + length({ duration_ms: r.paused_ms }) : '');
+      b.type = 'button'; b.className = 'secondary small'; b.textContent = 'Play';
+      b.setAttribute('aria-label', 'Play recording ' + r.recording_id);
+      b.addEventListener('click', function () {
+        fetch('/api/v1/calls/' + encodeURIComponent(c.call_id) + '/recordings/' + encodeURIComponent(r.recording_id), { headers: { Authorization: 'Bearer ' + A.token() } })
+          .then(function (res) { if (!res.ok) throw new Error('the recording could not be read (' + res.status + ')'); return res.blob(); })
+          .then(function (blob) {
+            var a = $('h-player');
+            if (a.src) URL.revokeObjectURL(a.src);
+            a.src = URL.createObjectURL(blob);
+            a.hidden = false;
+            a.setAttribute('data-recording', r.recording_id);
+            return a.play().catch(function () {});
+          }).catch(function (e) { A.text('h-error', e.message); });
+      });
+      li.appendChild(span); li.appendChild(b);
+      ul.appendChild(li);
+    });
+  }
+
   // --- CSV --------------------------------------------------------------------------------
   var COLUMNS = ['call_id', 'created_at', 'answered_at', 'ended_at', 'duration_ms', 'direction', 'source', 'phone',
-    'display_name', 'queue', 'user_id', 'outcome', 'end_reason', 'ended_by', 'fail_code', 'variables'];
+    'display_name', 'queue', 'user_id', 'outcome', 'end_reason', 'ended_by', 'fail_code', 'disposition', 'notes', 'variables'];
   // csvField quotes a value (RFC 4180), and defuses a leading = + - @ so that a spreadsheet
   // never runs a caller-supplied name or variable as a formula.
   function csvField(v) {
@@ -107,6 +138,8 @@
     return COLUMNS.map(function (k) {
       if (k === 'outcome') return csvField(outcome(c));
       if (k === 'variables') return csvField(JSON.stringify(c.variables || {}));
+      if (k === 'disposition') return csvField(c.disposition && c.disposition.code);
+      if (k === 'notes') return csvField(c.disposition && c.disposition.notes);
       return csvField(c[k]);
     }).join(',');
   }

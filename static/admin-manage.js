@@ -2,8 +2,8 @@
 // live view's agents table with Edit and Delete buttons) and the settings groups (each form saves
 // its own fields with one PUT /api/v1/settings; a refusal is shown in plain words in that form and
 // changes nothing). Form fields name their settings path in data-field and their shape in
-// data-kind: int, text, lines (a list, one per line), map (key = value lines) or pairs (name =
-// destination lines, the quick connects).
+// data-kind: int, text, bool (a checkbox), lines (a list, one per line), map (key = value lines),
+// pairs (name = destination lines, the quick connects) or codes (code = label lines).
 (function () {
   'use strict';
   var A = window.CTIAdmin, $ = A.$;
@@ -24,6 +24,8 @@
       case 'lines': input.value = (v || []).join('\n'); break;
       case 'map': input.value = Object.keys(v || {}).sort().map(function (k) { return k + ' = ' + v[k]; }).join('\n'); break;
       case 'pairs': input.value = (v || []).map(function (q) { return q.name + ' = ' + q.destination; }).join('\n'); break;
+      case 'codes': input.value = (v || []).map(function (d) { return d.code + ' = ' + d.label; }).join('\n'); break;
+      case 'bool': input.checked = !!v; break;
       default: input.value = v == null ? '' : String(v);
     }
   }
@@ -34,6 +36,8 @@
       case 'lines': return lines(v);
       case 'map': var m = {}; pairs(v).forEach(function (p) { m[p[0]] = p[1]; }); return m;
       case 'pairs': return pairs(v).map(function (p) { return { name: p[0], destination: p[1] }; });
+      case 'codes': return pairs(v).map(function (p) { return { code: p[0], label: p[1] || p[0] }; });
+      case 'bool': return input.checked;
       default: return v.trim();
     }
   }

@@ -31,13 +31,15 @@
     hold_grace_seconds: 'Hold grace', missed_call_reason: 'Reason after a missed call', max_connections: 'Most connections',
     'ivr.greeting': 'Greeting prompt', 'ivr.timeout_seconds': 'Seconds to wait for a key', 'ivr.default_queue': 'Queue when no key is pressed',
     'ivr.menu': 'Menu', ivr: 'IVR menu', not_ready_reasons: 'Not-ready reasons', quick_connects: 'Quick connects',
-    allowed_origins: 'Sites that may use the shim', frame_ancestors: 'Sites that may embed the pages', user_id: 'User id' };
+    allowed_origins: 'Sites that may use the shim', frame_ancestors: 'Sites that may embed the pages', user_id: 'User id',
+    disposition_codes: 'Disposition codes', disposition_required: 'Disposition required' };
   var ORIGIN = 'an origin such as https://crm.example.com (scheme, host and an optional port; no path, no trailing /)';
   var QUEUE = 'a queue name of lowercase letters, digits, - and _ (at most 32)';
   var PLAIN = { ttl: 'a lifetime such as 8h, 30m or 1h30m (hours, minutes, seconds; at most 8784h)',
     allowed_origins: ORIGIN, frame_ancestors: ORIGIN, queues: QUEUE, 'ivr.default_queue': QUEUE, 'ivr.menu': QUEUE,
     not_ready_reasons: 'a reason of letters, digits, spaces and . _ - (at most 64)', missed_call_reason: 'a reason of letters, digits, spaces and . _ - (at most 64)',
     quick_connects: 'a phone number, extension, agent id or queue (letters, digits and + * # . _ @ -, at most 64)',
+    disposition_codes: 'a code of lowercase letters, digits, - and _ (at most 32) = a label (at most 64)',
     extension: '2 to 8 digits', user_id: 'letters, digits and . _ @ - (at most 128)' };
   // plainFor is the plain rule of a field path, by the path or by its list ("queues.2" -> queues).
   function plainFor(f) { return PLAIN[f] || PLAIN[f.replace(/\.\d+(\..*)?$/, '')] || PLAIN[f.replace(/\.[^.]+$/, '')]; }
