@@ -193,7 +193,7 @@ func scanUser(sc scanner) (User, error) {
 }
 
 func (s *Store) oneUser(ctx context.Context, what, query string, args ...any) (User, error) {
-	u, err := scanUser(s.r.QueryRowContext(ctx, query, args...))
+	u, err := scanUser(s.queryRow(ctx, query, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, fmt.Errorf("user %s: %w", what, ErrNotFound)
 	}

@@ -60,7 +60,7 @@ func (s *Store) Events(ctx context.Context, account string, after int64, limit i
 		limit = DefaultEventLimit
 	}
 	limit = min(limit, MaxEventLimit)
-	rows, err := s.r.QueryContext(ctx, `SELECT seq, ts, name, data FROM events
+	rows, err := s.query(ctx, `SELECT seq, ts, name, data FROM events
 		WHERE account = ? AND seq > ? ORDER BY seq LIMIT ?`, account, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: events %q: %w", account, err)
@@ -93,7 +93,7 @@ func (s *Store) Events(ctx context.Context, account string, after int64, limit i
 // resumes from N needs a resync when N+1 < OldestSeq.
 func (s *Store) OldestSeq(ctx context.Context, account string) (int64, error) {
 	var oldest int64
-	err := s.r.QueryRowContext(ctx, `SELECT COALESCE(
+	err := s.queryRow(ctx, `SELECT COALESCE(
 			(SELECT MIN(seq) FROM events WHERE account = ?1),
 			(SELECT last_seq + 1 FROM event_seqs WHERE account = ?1),
 			1)`, account).Scan(&oldest)

@@ -60,6 +60,7 @@ type Store struct {
 	now func() time.Time
 
 	stmts writeStmts // prepared once on the writer connection; used by Commit
+	reads readStmts  // hot reads prepared on the read pool (readstmts.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -178,6 +179,9 @@ func readerDSN(abs string) string {
 // more than once; later calls return the first result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		if err := s.reads.close(); err != nil {
+			s.closeErr = fmt.Errorf("store: close read statements: %w", err)
+		}
 		if s.r != nil {
 			if err := s.r.Close(); err != nil {
 				s.closeErr = fmt.Errorf("store: close readers: %w", err)
@@ -207,6 +211,7 @@ func (s *Store) closeDBs() error {
 			errs = append(errs, st.Close())
 		}
 	}
+	errs = append(errs, s.reads.close())
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
 	}
