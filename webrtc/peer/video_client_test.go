@@ -46,6 +46,7 @@ type videoClient struct {
 	vgot  []rxPacket
 	plis  atomic.Uint64
 	nacks chan []uint16
+	rembs chan *rtcp.ReceiverEstimatedMaximumBitrate
 	vseq  uint16
 }
 
@@ -68,7 +69,8 @@ func videoAPI(t testing.TB, mime, fmtp string) *webrtc.API {
 }
 
 func newVideoClient(t testing.TB, api *webrtc.API) *videoClient {
-	c := &videoClient{client: newClient(t, api, 101, false), video: &rawVideo{}, nacks: make(chan []uint16, 16), vseq: 7000}
+	c := &videoClient{client: newClient(t, api, 101, false), video: &rawVideo{}, nacks: make(chan []uint16, 16),
+		rembs: make(chan *rtcp.ReceiverEstimatedMaximumBitrate, 16), vseq: 7000}
 	s, err := c.pc.AddTrack(c.video)
 	must(t, err)
 	c.readers.Add(1)
@@ -83,6 +85,11 @@ func newVideoClient(t testing.TB, api *webrtc.API) *videoClient {
 				switch p := p.(type) {
 				case *rtcp.PictureLossIndication:
 					c.plis.Add(1)
+				case *rtcp.ReceiverEstimatedMaximumBitrate:
+					select {
+					case c.rembs <- p:
+					default:
+					}
 				case *rtcp.TransportLayerNack:
 					var seqs []uint16
 					for _, np := range p.Nacks {

@@ -231,3 +231,30 @@ func TestVideoNackRelay(t *testing.T) {
 		t.Fatal("no NACK reached the sender")
 	}
 }
+
+// TestVideoREMBRelay: a receiver's bandwidth estimate (REMB) reaches the sender of what it
+// shows, naming the sender's own SSRC.
+func TestVideoREMBRelay(t *testing.T) {
+	e := newTestEngine(t, Config{})
+	api := videoAPI(t, webrtc.MimeTypeVP8, "")
+	a, aLeg := dialVideo(t, e, api)
+	b, bLeg := dialVideo(t, e, api)
+	a.sendVideo(1, true, vp8Payload(true, 0))
+	waitFor(t, 5*time.Second, "a's SSRC", func() bool { return aLeg.VideoStats().PacketsIn > 0 })
+	must(t, bLeg.SetVideoSource(VideoForward(aLeg)))
+	a.sendVideo(2, true, vp8Payload(true, 1))
+	waitFor(t, 5*time.Second, "a's frame at b", func() bool { return len(b.videoPackets()) > 0 })
+	out := b.videoPackets()[0].hdr.SSRC
+	must(t, b.pc.WriteRTCP([]rtcp.Packet{&rtcp.ReceiverEstimatedMaximumBitrate{Bitrate: 321000, SSRCs: []uint32{out}}}))
+	select {
+	case r := <-a.rembs:
+		a.video.mu.Lock()
+		ssrc := a.video.ssrc
+		a.video.mu.Unlock()
+		if r.Bitrate != 321000 || len(r.SSRCs) != 1 || r.SSRCs[0] != ssrc {
+			t.Fatalf("a got REMB %v for %v, want 321000 for its SSRC %d", r.Bitrate, r.SSRCs, ssrc)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no REMB reached the sender")
+	}
+}
