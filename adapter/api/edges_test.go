@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -317,4 +318,27 @@ func FuzzRESTBodies(f *testing.F) {
 			t.Fatalf("%s %s accepted %q, which %s refuses", rt.method, rt.path, body, rt.schema)
 		}
 	})
+}
+
+// TestProblemErrorsCapped: a body with thousands of bad fields gets a bounded answer: the first
+// 20 field errors and the count of the rest.
+func TestProblemErrorsCapped(t *testing.T) {
+	e := newCmdEnv(t)
+	integ := e.token(t, "acme", auth.RoleIntegrator, "crm")
+	var b strings.Builder
+	b.WriteString(`{"variables":{`)
+	for i := 0; i < 3000; i++ {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(`"k` + strconv.Itoa(i) + `":1`)
+	}
+	b.WriteString(`}}`)
+	a := e.send(t, "POST", "/api/v1/calls/c1/variables", integ, b.String())
+	a.is(t, http.StatusUnprocessableEntity, "invalid_message")
+	errs, _ := a.body["errors"].([]any)
+	omitted, _ := a.body["errors_omitted"].(float64)
+	if len(errs) != 20 || len(errs)+int(omitted) < 3000 {
+		t.Fatalf("%d errors listed, %v omitted", len(errs), omitted)
+	}
 }

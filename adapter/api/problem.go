@@ -21,14 +21,16 @@ const ProblemBase = "https://cti-adapter.dev/problems/"
 // Problem is an RFC 9457 problem detail. Code is the same machine-readable code the WebSocket
 // protocols use.
 type Problem struct {
-	Type      string               `json:"type"`
-	Title     string               `json:"title"`
-	Status    int                  `json:"status"`
-	Detail    string               `json:"detail,omitempty"`
-	Instance  string               `json:"instance,omitempty"`
-	Code      string               `json:"code"`
-	Errors    []schemas.FieldError `json:"errors,omitempty"`
-	OldestSeq *int64               `json:"oldest_seq,omitempty"`
+	Type     string               `json:"type"`
+	Title    string               `json:"title"`
+	Status   int                  `json:"status"`
+	Detail   string               `json:"detail,omitempty"`
+	Instance string               `json:"instance,omitempty"`
+	Code     string               `json:"code"`
+	Errors   []schemas.FieldError `json:"errors,omitempty"`
+	// ErrorsOmitted counts the field errors left out of Errors (schemas.Cap keeps 20).
+	ErrorsOmitted int    `json:"errors_omitted,omitempty"`
+	OldestSeq     *int64 `json:"oldest_seq,omitempty"`
 }
 
 var titles = map[string]string{
@@ -84,8 +86,9 @@ func fail(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
 		log.Info("client closed request", "method", r.Method, "path", r.URL.Path, "err", err)
 		w.WriteHeader(StatusClientClosed)
 	case errors.As(err, &se):
+		fields, omitted := schemas.Cap(se.Fields)
 		writeProblem(w, r, Problem{Status: http.StatusUnprocessableEntity, Code: "invalid_message",
-			Detail: "the body does not match " + se.Schema, Errors: se.Fields})
+			Detail: "the body does not match " + se.Schema, Errors: fields, ErrorsOmitted: omitted})
 	case errors.Is(err, schemas.ErrInvalidJSON):
 		writeProblem(w, r, problem(http.StatusBadRequest, "invalid_json", err.Error()))
 	case errors.Is(err, errBodyTooLarge):

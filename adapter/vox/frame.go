@@ -263,30 +263,12 @@ type errorData struct {
 	DetailsOmitted int                  `json:"details_omitted,omitempty"`
 }
 
-// Bounds of an error frame (schemas/vox/error.json): the human text, the details listed (the
-// rest are counted in details_omitted), and each detail's field path.
+// Bounds of an error frame (schemas/vox/error.json): the human text; the details listed (the
+// rest counted in details_omitted) and their paths are bounded by schemas.Cap.
 const (
-	maxMessage    = 1024
-	maxDetails    = 20
-	maxDetailPath = 256
+	maxMessage = 1024
+	maxDetails = schemas.MaxFields
 )
-
-// capDetails keeps the first maxDetails details, with long paths cut, and counts the rest: a
-// frame with thousands of unknown fields gets a reply of bounded size.
-func capDetails(d []schemas.FieldError) ([]schemas.FieldError, int) {
-	omitted := 0
-	if len(d) > maxDetails {
-		d, omitted = d[:maxDetails], len(d)-maxDetails
-	}
-	out := make([]schemas.FieldError, len(d))
-	for i, f := range d {
-		if len(f.Field) > maxDetailPath {
-			f.Field = truncate(f.Field, maxDetailPath)
-		}
-		out[i] = f
-	}
-	return out, omitted
-}
 
 func encodeError(e *protoError) []byte {
 	msg := e.Message
@@ -294,20 +276,12 @@ func encodeError(e *protoError) []byte {
 		msg = e.Code
 	}
 	if len(msg) > maxMessage {
-		msg = truncate(msg, maxMessage)
+		msg = schemas.Truncate(msg, maxMessage)
 	}
-	details, omitted := capDetails(e.Details)
+	details, omitted := schemas.Cap(e.Details)
 	b, _ := json.Marshal(errorFrame{Event: "error", RequestID: e.RequestID,
 		Data: errorData{Code: e.Code, Message: msg, Details: details, DetailsOmitted: omitted}})
 	return b
 }
 
 // truncate cuts s to at most n bytes (on a rune boundary) and marks the cut.
-func truncate(s string, n int) string {
-	const mark = "..."
-	cut := n - len(mark)
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + mark
-}
