@@ -418,10 +418,7 @@ func (c *conn) handle(data []byte) {
 			c.customerOffer(m.SDP, core.WebCaller{DisplayName: m.DisplayName, Phone: m.Phone, Media: m.Media})
 		}
 	case "candidate":
-		var m struct {
-			Candidate peer.Candidate `json:"candidate"`
-		}
-		_ = json.Unmarshal(data, &m)
+		cand, _ := decodeCandidate(data) // schema-valid: cannot fail (candidate.go)
 		c.mu.Lock()
 		leg := c.leg
 		c.mu.Unlock()
@@ -429,7 +426,7 @@ func (c *conn) handle(data []byte) {
 			c.fail("", "out_of_order", "candidate before offer", nil)
 			return
 		}
-		if err := leg.AddCandidate(m.Candidate); err != nil {
+		if err := leg.AddCandidate(cand); err != nil {
 			c.fail("", "invalid_message", "candidate refused: "+err.Error(), nil)
 		}
 	case "mic":
