@@ -162,10 +162,16 @@ func (t *tenant) linkConsultLocked(f *fx, p, cl *callRT, od *outDial) {
 }
 
 // consultWireLocked runs after every wiring of cl: if cl is not live and its linked call is, the
-// linked call is wired again so that it drives the shared agent's leg.
+// linked call is wired again so that it drives the shared agent's leg. A live call also applies
+// its calling agent's mute (wireLocked mutes the answering agents' legs only), so that the
+// agent's mute on a consult call holds, and the primary's, wired meanwhile, does not leak into it.
 func (t *tenant) consultWireLocked(cl *callRT) {
 	if o := cl.cons.other(); o != nil && !cl.live() && o.live() {
 		t.wireLocked(o)
+		return
+	}
+	if l := cl.caller.leg(); l != nil && cl.live() {
+		l.SetMuted(cl.muted[cl.caller.id])
 	}
 }
 

@@ -92,6 +92,13 @@ func TestConsultTransfer(t *testing.T) {
 	}
 	hears(t, s.p1, s.p2.ID())
 	hears(t, s.cust, "player:hold")
+	// a1 mutes the consult call: a2 no longer hears it, also after the held primary is wired again
+	w.control(t, "a1", cid, call.OpMute, "")
+	hears(t, s.p2)
+	w.control(t, "a1", s.wc.ID, call.OpUnmute, "") // the primary's own mute state: unmuted
+	hears(t, s.p2)
+	w.control(t, "a1", cid, call.OpUnmute, "")
+	hears(t, s.p2, s.p1.ID())
 
 	if _, err := w.core.CompleteConsult(ctx, agentActor("a1", ViaDesktop), "", cid, ConsultTransfer); err != nil {
 		t.Fatal(err)
