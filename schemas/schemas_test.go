@@ -527,7 +527,7 @@ func TestFieldPaths(t *testing.T) {
 			{"ivr.timeout_seconds", "must be at least 1"},
 		}},
 		{"vox/error", `{"event":"error","data":{"code":"oops","message":"m","details":[{"field":"a","message":"b"},{"field":""}]}}`, []FieldError{
-			{"data.code", `must be one of "invalid_json", "invalid_message", "unknown_command", "not_connected", "sender_mismatch", "forbidden", "not_found", "conflict", "rate_limited", "internal"`},
+			{"data.code", `must be one of "invalid_json", "invalid_message", "unknown_command", "not_connected", "sender_mismatch", "forbidden", "not_found", "conflict", "rate_limited", "internal", "unavailable"`},
 			{"data.details.1.field", "must not be empty"},
 			{"data.details.1.message", "is required"},
 		}},

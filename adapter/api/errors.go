@@ -20,4 +20,5 @@ var kindProblem = map[core.ErrorKind]struct {
 	core.KindSessionEnded: {http.StatusConflict, "conflict"},
 	core.KindForbidden:    {http.StatusForbidden, "forbidden"},
 	core.KindInvalid:      {http.StatusUnprocessableEntity, "invalid_message"},
+	core.KindUnavailable:  {http.StatusServiceUnavailable, "unavailable"}, // writeProblem adds Retry-After
 }

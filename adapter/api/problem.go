@@ -48,6 +48,7 @@ var titles = map[string]string{
 	"internal":           "Internal error",
 	// recordings.go
 	"range_not_satisfiable": "Range not satisfiable",
+	"unavailable":           "Service unavailable",
 }
 
 // writeProblem writes p as application/problem+json.
@@ -60,6 +61,9 @@ func writeProblem(w http.ResponseWriter, r *http.Request, p Problem) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	if p.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="cti-adapter"`)
+	}
+	if p.Status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", "1") // a cluster node takes an account over within seconds
 	}
 	w.WriteHeader(p.Status)
 	_ = json.NewEncoder(w).Encode(p)
@@ -142,3 +146,9 @@ type fieldError struct {
 func (e *fieldError) Error() string { return e.field + ": " + e.msg }
 
 var errForbidden = errors.New("forbidden")
+
+// WriteUnavailable answers 503 unavailable with Retry-After (a cluster node that cannot serve
+// the account now: no owner while one takes over, or this node lost NATS).
+func WriteUnavailable(w http.ResponseWriter, r *http.Request, detail string) {
+	writeProblem(w, r, problem(http.StatusServiceUnavailable, "unavailable", detail))
+}

@@ -109,3 +109,18 @@ func New(name string) Command {
 	}
 	return nil
 }
+
+// Runner runs a command where the account's core runs: Local on a single node; in a cluster
+// (adapter/cluster) on the account's owner node, forwarded there if it is another node, with the
+// same result and the same error kinds.
+type Runner interface {
+	RunCommand(ctx context.Context, cmd Command, a core.Actor) (any, error)
+}
+
+// Local runs commands on this process's core.
+type Local struct{ Core *core.Core }
+
+// RunCommand runs cmd on the local core.
+func (l Local) RunCommand(ctx context.Context, cmd Command, a core.Actor) (any, error) {
+	return cmd.Run(ctx, l.Core, a)
+}

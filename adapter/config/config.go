@@ -19,6 +19,7 @@ type Config struct {
 	DataDir         string        // SQLite store, JWT secret
 	StoreSync       string        // normal (survives kill -9) or full (survives power loss)
 	Postgres        string        // PostgreSQL DSN of the store (empty: SQLite in DataDir); postgres.go
+	Cluster         Cluster       // NATS JetStream, account ownership; cluster.go
 	PublicURL       string        // external base URL, e.g. https://cti.example.com (default http://localhost<addr>)
 	NoDemo          bool          // do not create the demo account on a new data dir
 	LogLevel        string        // debug, info, warn, error
@@ -79,6 +80,7 @@ func (c *Config) Bind(fs *flag.FlagSet, scope Scope) error {
 	}
 	if scope == Serve {
 		b.str(&c.Addr, "addr", "CTI_ADDR", "HTTP listen address")
+		b.bindCluster(&c.Cluster)
 		b.str(&c.PublicURL, "public-url", "CTI_PUBLIC_URL", "external base URL used in links and ws_url (default http://localhost<addr>)")
 		b.boolean(&c.NoDemo, "no-demo", "CTI_NO_DEMO", "do not create the demo account on a new data dir")
 		b.str(&c.LogLevel, "log-level", "CTI_LOG_LEVEL", "log level: debug, info, warn or error")
@@ -101,6 +103,9 @@ func (c *Config) Bind(fs *flag.FlagSet, scope Scope) error {
 // Validate checks values that flags alone cannot.
 func (c *Config) Validate() error {
 	var errs []error
+	if err := c.Cluster.validate(c.Postgres); err != nil {
+		errs = append(errs, err)
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

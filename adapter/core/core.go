@@ -86,6 +86,9 @@ type Options struct {
 	Dialer media.Dialer
 	// Recorder opens call recordings (recording.go; nil: no call is recorded).
 	Recorder Recorder
+	// Owns says whether this node owns an account (nil: every account, a single node); see
+	// cluster.go.
+	Owns func(account string) bool
 }
 
 // Prompts is what the core plays by itself: named IVR prompts (the account's greeting among

@@ -33,6 +33,7 @@ const (
 	KindSessionEnded ErrorKind = "session_ended" // ErrSessionEnded
 	KindForbidden    ErrorKind = "forbidden"     // ErrForbidden, *modes.ForbiddenError
 	KindInvalid      ErrorKind = "invalid"       // ErrInvalid
+	KindUnavailable  ErrorKind = "unavailable"   // ErrUnavailable (cluster.go)
 	KindInternal     ErrorKind = "internal"      // anything else: logged, its text not shown
 )
 
@@ -61,6 +62,8 @@ func Kind(err error) ErrorKind {
 		return KindConflict
 	case errors.Is(err, ErrInvalid):
 		return KindInvalid
+	case errors.Is(err, ErrUnavailable):
+		return KindUnavailable
 	}
 	return KindInternal
 }

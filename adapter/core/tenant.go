@@ -24,6 +24,8 @@ type tenant struct {
 	queued []*callRT   // calls waiting for an agent, oldest first
 	sup    supervision // supervisors and the calls they monitor (monitor.go)
 	recs   recordings  // recordings in progress (recording.go)
+
+	tenantGone // set when the node dropped the tenant (cluster.go)
 }
 
 // fx collects what a critical section produced: its events and call records (one hub batch,
@@ -47,6 +49,10 @@ func (t *tenant) emit(f *fx, name string, data any) {
 func (t *tenant) exec(ctx context.Context, fn func(f *fx) error) error {
 	f := &fx{batch: hub.NewBatch(t.name)}
 	t.mu.Lock()
+	if err := t.admit(); err != nil {
+		t.mu.Unlock()
+		return err
+	}
 	err := fn(f)
 	t.recordFlushLocked(f) // events of recordings the section's wiring started (recording.go)
 	var p *hub.Pending

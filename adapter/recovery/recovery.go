@@ -65,7 +65,7 @@ func Run(ctx context.Context, st Store, h Hub, now time.Time, log *slog.Logger) 
 	}
 	now = now.UTC().Truncate(time.Millisecond)
 	for _, c := range calls {
-		if err := closeCall(batch(c.Account), c, now); err != nil {
+		if err := closeCall(batch(c.Account), c, now, Reason); err != nil {
 			return rep, err
 		}
 		rep.Calls++
@@ -100,9 +100,9 @@ func Run(ctx context.Context, st Store, h Hub, now time.Time, log *slog.Logger) 
 }
 
 // closeCall adds the completed record and its call_disconnected to b.
-func closeCall(b *hub.Batch, c store.Call, now time.Time) error {
+func closeCall(b *hub.Batch, c store.Call, now time.Time, reason string) error {
 	c.State = string(call.Ended)
-	c.EndReason, c.EndedBy = Reason, "system"
+	c.EndReason, c.EndedBy = reason, "system"
 	c.EndedAt = &now
 	for i := range c.Legs {
 		if c.Legs[i].EndedAt == nil {

@@ -12,6 +12,7 @@ var codeOf = map[core.ErrorKind]string{
 	core.KindSessionEnded: "conflict",
 	core.KindForbidden:    "forbidden",
 	core.KindInvalid:      "invalid_message",
+	core.KindUnavailable:  "unavailable",
 }
 
 // Code maps a core error to a signalling error code and message.

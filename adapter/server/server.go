@@ -21,6 +21,7 @@ import (
 	"github.com/cti-adapter/cti-adapter/adapter/api"
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
 	"github.com/cti-adapter/cti-adapter/adapter/bridge"
+	"github.com/cti-adapter/cti-adapter/adapter/cluster"
 	"github.com/cti-adapter/cti-adapter/adapter/config"
 	"github.com/cti-adapter/cti-adapter/adapter/conns"
 	"github.com/cti-adapter/cti-adapter/adapter/core"
@@ -60,6 +61,7 @@ type Server struct {
 	SIP      *SIPDialer // the core's dialer; set to the SIP edge when it runs (sip.go)
 	// Recordings is the call recordings directory (recording.go).
 	Recordings *recording.Store
+	Node       *cluster.Node // this node of a cluster; nil on a single node (cluster.go)
 
 	handler http.Handler
 }
@@ -130,7 +132,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, base *Base) (
 	if err != nil {
 		return nil, err
 	}
-	h, err := hub.New(ctx, base.Store, hub.Options{
+	node, hubLog, err := openNode(ctx, cfg, log, base, m)
+	if err != nil {
+		return nil, err
+	}
+	h, err := hub.New(ctx, hubLog, hub.Options{
 		QueueSize: cfg.SubscriberQueue, Log: log,
 		Appended: m.EventsAppended, Delivered: m.EventsDelivered, Dropped: m.SubscribersDropped,
 	})
@@ -150,14 +156,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, base *Base) (
 	dialer := &SIPDialer{}
 	recs := openRecordings(cfg.DataDir, log.With("component", "recording"))
 	s := &Server{
-		Recordings: recs,
-		SIP:        dialer,
-		Config:     cfg, Log: log, Store: base.Store, Auth: authSvc,
+		Recordings: recs, Node: node,
+		SIP:    dialer,
+		Config: cfg, Log: log, Store: base.Store, Auth: authSvc,
 		Accounts: accounts, Hub: h, Schemas: reg, Metrics: m,
 		Conns: conns.New(m.Connections), Media: engine,
 		Budget: conns.NewBudget(conns.DefaultAccountRate, conns.DefaultAccountBurst, nil),
 		Core: core.New(h, base.Store, accounts, core.Options{Log: log.With("component", "core"), Metrics: m,
-			Media: engine.Port(), Prompts: prompts.Library{}, Dialer: dialer, Recorder: recorder(recs)}),
+			Media: engine.Port(), Prompts: prompts.Library{}, Dialer: dialer, Recorder: recorder(recs), Owns: ownsOf(node)}),
 	}
 	// One bridge serves WebSocket /bridge and the TCP listener: one hub subscription per account.
 	s.Bridge = bridge.New(bridge.Deps{Log: log.With("component", "bridge"), Auth: s.Auth, Hub: s.Hub, Core: s.Core,
@@ -172,7 +178,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.Recoverer)
+	r.Use(middleware.Recoverer, s.refuseUnhealthy)
 	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
@@ -188,18 +194,22 @@ func (s *Server) routes() http.Handler {
 		w.Header().Set("Allow", "POST, OPTIONS") // an OPTIONS that is not a preflight
 		w.WriteHeader(http.StatusNoContent)
 	})
-	r.Get("/{room:[a-z0-9][a-z0-9_-]{0,62}-[0-9a-fA-F]{32}}", vox.New(vox.Deps{Log: s.Log.With("component", "vox"), Auth: s.Auth, Hub: s.Hub, Core: s.Core, Accounts: s.Accounts, Schemas: s.Schemas, Metrics: s.Metrics, Conns: s.Conns, Budget: s.Budget}, vox.Options{}).ServeHTTP)
+	r.Get("/{room:[a-z0-9][a-z0-9_-]{0,62}-[0-9a-fA-F]{32}}", vox.New(vox.Deps{Log: s.Log.With("component", "vox"), Auth: s.Auth, Hub: s.Hub, Core: s.Core, Accounts: s.Accounts, Schemas: s.Schemas, Metrics: s.Metrics, Conns: s.Conns, Budget: s.Budget, Commands: s.commands()}, vox.Options{}).ServeHTTP)
 	web.Mount(r, static.Files, s.Accounts)
-	r.Mount("/api/v1", api.New(api.Deps{
+	r.Mount("/api/v1", s.restEdge(api.New(api.Deps{
 		Log: s.Log.With("component", "api"), Store: s.Store, Auth: s.Auth, Accounts: s.Accounts, Hub: s.Hub, Core: s.Core,
 		Schemas: s.Schemas, Metrics: s.Metrics, PublicURL: s.Config.PublicURL, Budget: s.Budget, Registrar: s.SIP,
 		Recordings: s.Recordings,
-	}).Routes())
+	}).Routes()))
 	r.Mount("/bridge", s.Bridge)
 	return r
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.Node != nil {
+		s.clusterReadyz(w, r)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	w.Header().Set("Content-Type", "application/json")
@@ -219,6 +229,9 @@ func (s *Server) Background(ctx context.Context) <-chan struct{} {
 	var loops sync.WaitGroup
 	go s.Hub.Run(ctx)
 	loops.Go(func() { s.Auth.Run(ctx) })
+	if s.Node != nil {
+		loops.Go(func() { s.runNode(ctx) })
+	}
 	loops.Go(func() { s.prune(ctx) })
 	loops.Go(func() { s.recordingRetention(ctx) }) // recording.go
 	done := make(chan struct{})
@@ -269,8 +282,11 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 		return err
 	}
 	// What a crash left open is closed before anything is served (adapter/recovery).
-	if _, err := recovery.Run(ctx, s.Store, s.Hub, time.Now(), s.Log.With("component", "recovery")); err != nil {
-		return fail(err)
+	// In a cluster each account is repaired by the node that takes it over (adapter/cluster).
+	if s.Node == nil {
+		if _, err := recovery.Run(ctx, s.Store, s.Hub, time.Now(), s.Log.With("component", "recovery")); err != nil {
+			return fail(err)
+		}
 	}
 	var bridgeLn *bridge.Listener
 	if s.Config.BridgeAddr != "" {
@@ -322,12 +338,18 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 		s.Log.Warn("connections still open at shutdown", "err", e)
 	}
 	s.Core.Shutdown(grace) // calls end and agents go offline in the log before the hub stops
+	if s.Node != nil {
+		s.Node.Drain(grace, s.Core) // the other nodes take the accounts over
+	}
 	if !s.Recordings.Wait(s.Config.ShutdownTimeout) {
 		s.Log.Warn("recordings still being written at shutdown")
 	}
 	stopBG()
 	<-sipDone
 	<-hubDone
+	if s.Node != nil {
+		s.Node.Close()
+	}
 	if e := s.Media.Close(); e != nil {
 		s.Log.Warn("media engine close", "err", e)
 	}

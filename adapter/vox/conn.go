@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
+	"github.com/cti-adapter/cti-adapter/adapter/command"
 	"github.com/cti-adapter/cti-adapter/adapter/conns"
 	"github.com/cti-adapter/cti-adapter/adapter/core"
 	"github.com/cti-adapter/cti-adapter/adapter/event"
@@ -239,7 +240,11 @@ func (c *conn) connect(resumeFrom int64) bool {
 // command runs a command through the core and answers command_result or error.
 func (c *conn) command(f frame, start time.Time) bool {
 	name := f.cmd.Name()
-	res, err := f.cmd.Run(c.ctx, c.h.Core, c.actor)
+	var runner command.Runner = command.Local{Core: c.h.Core}
+	if c.h.Commands != nil {
+		runner = c.h.Commands
+	}
+	res, err := runner.RunCommand(c.ctx, f.cmd, c.actor)
 	if o := c.h.latency[name]; o != nil {
 		o.Observe(time.Since(start).Seconds())
 	}

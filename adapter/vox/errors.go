@@ -14,6 +14,7 @@ const (
 	CodeConflict       = "conflict"
 	CodeRateLimited    = "rate_limited"
 	CodeInternal       = "internal"
+	CodeUnavailable    = "unavailable" // the account has no serving node right now: retry
 )
 
 // codeOf is the protocol code of each core error kind: the one table where core errors meet
@@ -27,6 +28,7 @@ var codeOf = map[core.ErrorKind]string{
 	core.KindSessionEnded: CodeConflict,
 	core.KindForbidden:    CodeForbidden,
 	core.KindInvalid:      CodeInvalidMessage,
+	core.KindUnavailable:  CodeUnavailable,
 }
 
 // Code maps an error returned by a command's Run to its protocol code ("" for nil).

@@ -28,6 +28,7 @@ import (
 
 	"github.com/cti-adapter/cti-adapter/adapter/account"
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
+	"github.com/cti-adapter/cti-adapter/adapter/command"
 	"github.com/cti-adapter/cti-adapter/adapter/conns"
 	"github.com/cti-adapter/cti-adapter/adapter/core"
 	"github.com/cti-adapter/cti-adapter/adapter/hub"
@@ -104,6 +105,7 @@ type Deps struct {
 	Auth     *auth.Service
 	Hub      *hub.Hub
 	Core     *core.Core
+	Commands command.Runner // where commands run (nil: command.Local on Core); a cluster forwards to the owner
 	Accounts *account.Directory
 	Schemas  *schemas.Registry
 	Metrics  *metrics.Metrics // may be nil

@@ -1,0 +1,249 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"hash/fnv"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cti-adapter/cti-adapter/adapter/hub"
+	"github.com/cti-adapter/cti-adapter/adapter/recovery"
+)
+
+// Hub is the local hub as the node drives it.
+type Hub interface {
+	Deliverer
+	SyncSeq(account string, last int64)
+	Head(account string) int64
+	EnqueueBatch(b *hub.Batch) (*hub.Pending, error)
+}
+
+// Core is the local core as the node drives it.
+type Core interface {
+	Forget(account string)
+}
+
+// Run runs the node until ctx ends: the feed, the watch of the owners bucket, and every Tick the
+// membership heartbeat, the renewal of the leases it holds and the claim of accounts without a
+// live owner (a dead owner's leases expire LeaseTTL after its last renewal). Accounts are
+// claimed by their preferred node among the live members (highest rendezvous hash) at once, by
+// any node after three ticks without an owner.
+func (n *Node) Run(ctx context.Context, h Hub, c Core) {
+	feedDone := make(chan struct{})
+	go func() {
+		defer close(feedDone)
+		if err := n.Feed.Run(ctx, h); err != nil {
+			n.lg.Error("event feed stopped", "err", err)
+		}
+	}()
+	go n.watchOwners(ctx)
+	t := time.NewTicker(Tick)
+	defer t.Stop()
+	for {
+		n.tick(ctx, h, c)
+		select {
+		case <-ctx.Done():
+			<-feedDone
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (n *Node) tick(ctx context.Context, h Hub, c Core) {
+	if n.draining.Load() || ctx.Err() != nil {
+		return
+	}
+	if _, err := n.members.Put(ctx, n.ID, []byte(strconv.FormatInt(time.Now().UnixMilli(), 10))); err != nil {
+		n.lg.Warn("membership heartbeat", "err", err)
+	}
+	members, err := n.members.Keys(ctx)
+	if err != nil && !errors.Is(err, jetstream.ErrNoKeysFound) {
+		n.lg.Warn("membership", "err", err)
+		return
+	}
+	slices.Sort(members)
+	n.mu.Lock()
+	n.memberIDs = members
+	held := make(map[string]uint64, len(n.owned))
+	for a, r := range n.owned {
+		held[a] = r
+	}
+	n.mu.Unlock()
+	for acct, rev := range held {
+		nrev, err := n.owners.Update(ctx, acct, []byte(n.ID), rev)
+		if err != nil {
+			n.lg.Error("lease lost", "account", acct, "err", err)
+			n.release(acct, c)
+			continue
+		}
+		n.mu.Lock()
+		if _, ok := n.owned[acct]; ok {
+			n.owned[acct] = nrev
+		}
+		n.mu.Unlock()
+	}
+	accts, err := n.store.Accounts(ctx)
+	if err != nil {
+		n.lg.Warn("accounts", "err", err)
+		return
+	}
+	for _, a := range accts {
+		if n.shouldClaim(a.Name, members) {
+			n.claim(ctx, a.Name, h, c)
+		}
+	}
+}
+
+// shouldClaim counts the ticks acct has been without a live owner and says whether this node
+// claims it now.
+func (n *Node) shouldClaim(acct string, members []string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if _, ok := n.owned[acct]; ok {
+		return false
+	}
+	if o := n.ownerOf[acct]; o != "" && slices.Contains(members, o) {
+		n.unowned[acct] = 0
+		return false
+	}
+	n.unowned[acct]++
+	return preferred(acct, members) == n.ID || n.unowned[acct] >= 3
+}
+
+// preferred is acct's node of highest rendezvous hash among members.
+func preferred(acct string, members []string) string {
+	best, bestH := "", uint64(0)
+	for _, m := range members {
+		f := fnv.New64a()
+		f.Write([]byte(acct + "\x00" + m))
+		if h := f.Sum64(); best == "" || h > bestH {
+			best, bestH = m, h
+		}
+	}
+	return best
+}
+
+// claim creates acct's lease (it fails while another node's lease lives) and takes it over.
+func (n *Node) claim(ctx context.Context, acct string, h Hub, c Core) {
+	rev, err := n.owners.Create(ctx, acct, []byte(n.ID))
+	if err != nil {
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			n.lg.Warn("claim", "account", acct, "err", err)
+		}
+		return
+	}
+	start := time.Now()
+	if err := n.takeover(ctx, acct, h, c); err != nil {
+		n.lg.Error("take over failed; lease released", "account", acct, "err", err)
+		_ = n.owners.Delete(ctx, acct, jetstream.LastRevision(rev))
+		return
+	}
+	n.mu.Lock()
+	n.owned[acct] = rev
+	n.unowned[acct] = 0
+	n.mu.Unlock()
+	n.lg.Info("account taken over", "account", acct, "in", time.Since(start).String())
+}
+
+// takeover makes this node ready to own acct: the local hub has every event of the log and
+// numbers after the last, the core starts afresh, and what the previous owner left open (calls
+// whose media was there, agents not offline) is closed with reason node_lost.
+func (n *Node) takeover(ctx context.Context, acct string, h Hub, c Core) error {
+	t, err := n.Log.Refresh(ctx, acct)
+	if err != nil {
+		return err
+	}
+	for head := h.Head(acct); head < t.seq; head = h.Head(acct) {
+		evs, err := n.Log.Events(ctx, acct, head, int(t.seq-head))
+		if err != nil {
+			return err
+		}
+		if len(evs) == 0 {
+			break
+		}
+		if a, _, gap := h.Deliver(evs); gap {
+			return errors.New("cluster: gap in the log of " + a)
+		}
+	}
+	h.SyncSeq(acct, t.seq)
+	c.Forget(acct)
+	calls, err := n.store.OpenCalls(ctx)
+	if err != nil {
+		return err
+	}
+	rep, err := recovery.Account(ctx, h, acct, calls, n.Feed.Statuses(acct), time.Now(), recovery.NodeLost)
+	if err != nil {
+		return err
+	}
+	if rep.Calls > 0 || rep.Agents > 0 {
+		n.lg.Warn("closed what the lost owner left open", "account", acct, "calls", rep.Calls, "agents", rep.Agents)
+	}
+	return nil
+}
+
+// release drops acct here (its lease is gone or handed over).
+func (n *Node) release(acct string, c Core) {
+	n.mu.Lock()
+	delete(n.owned, acct)
+	n.mu.Unlock()
+	c.Forget(acct)
+	n.Log.Forget(acct)
+}
+
+// watchOwners keeps ownerOf up to date from the owners bucket.
+func (n *Node) watchOwners(ctx context.Context) {
+	w, err := n.owners.WatchAll(ctx)
+	if err != nil {
+		n.lg.Error("watch owners", "err", err)
+		return
+	}
+	defer w.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-w.Updates():
+			if !ok {
+				return
+			}
+			if e == nil {
+				continue // the initial values are in
+			}
+			n.mu.Lock()
+			if e.Operation() == jetstream.KeyValuePut {
+				n.ownerOf[e.Key()] = string(e.Value())
+			} else {
+				delete(n.ownerOf, e.Key())
+			}
+			n.mu.Unlock()
+		}
+	}
+}
+
+// Drain hands this node's accounts over: it leaves the membership and deletes its leases, so
+// that the other nodes claim them at their next tick. Call it after the core has shut down
+// (calls ended, agents offline, all of it in the log).
+func (n *Node) Drain(ctx context.Context, c Core) {
+	n.draining.Store(true)
+	_ = n.members.Delete(ctx, n.ID)
+	n.mu.Lock()
+	held := make(map[string]uint64, len(n.owned))
+	for a, r := range n.owned {
+		held[a] = r
+	}
+	n.mu.Unlock()
+	for acct, rev := range held {
+		if err := n.owners.Delete(ctx, acct, jetstream.LastRevision(rev)); err != nil {
+			n.lg.Warn("hand over", "account", acct, "err", err)
+		}
+		n.release(acct, c)
+	}
+	if len(held) > 0 {
+		n.lg.Info("accounts handed over", "count", len(held))
+	}
+}

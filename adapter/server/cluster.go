@@ -1,0 +1,136 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/cti-adapter/cti-adapter/adapter/api"
+	"github.com/cti-adapter/cti-adapter/adapter/cluster"
+	"github.com/cti-adapter/cti-adapter/adapter/command"
+	"github.com/cti-adapter/cti-adapter/adapter/config"
+	"github.com/cti-adapter/cti-adapter/adapter/hub"
+	"github.com/cti-adapter/cti-adapter/adapter/metrics"
+)
+
+// A node of a cluster (--nats or --nats-embed, docs/cluster.md): the hub's log is the JetStream
+// stream instead of the store's event table, the core runs only the accounts this node holds a
+// lease on, REST requests and integrator commands of other accounts are forwarded to their
+// owner, and a node without NATS refuses new connections. With neither flag none of it runs.
+
+// openNode starts the cluster node when the config asks for one and returns the hub's log: the
+// node's JetStream log, or the store on a single node.
+func openNode(ctx context.Context, cfg config.Config, log *slog.Logger, base *Base, m *metrics.Metrics) (*cluster.Node, hub.Log, error) {
+	if !cfg.Cluster.Enabled() {
+		return nil, base.Store, nil
+	}
+	c := cfg.Cluster
+	if c.NodeID == "" {
+		c.NodeID, _ = os.Hostname()
+	}
+	wait, cancel := context.WithTimeout(ctx, 2*time.Minute) // a fresh cluster waits for its quorum
+	defer cancel()
+	n, err := cluster.Start(wait, cluster.Options{Config: c, DataDir: cfg.DataDir, Store: base.Store,
+		Log: log, Metrics: m.Registry})
+	if err != nil {
+		return nil, nil, err
+	}
+	log.Info("cluster node up", "node", n.ID, "embedded_nats", c.Embed)
+	return n, n.Log, nil
+}
+
+// ownsOf is the core's ownership test (nil on a single node: every account).
+func ownsOf(n *cluster.Node) func(string) bool {
+	if n == nil {
+		return nil
+	}
+	return n.Owns
+}
+
+// commands is where integrator commands run.
+func (s *Server) commands() command.Runner {
+	if s.Node == nil {
+		return command.Local{Core: s.Core}
+	}
+	return s.Node.Runner(s.Core)
+}
+
+// restEdge wraps /api/v1 with forwarding to the account's owner.
+func (s *Server) restEdge(h http.Handler) http.Handler {
+	if s.Node == nil {
+		return h
+	}
+	return s.Node.REST(h, s.tokenAccount, api.WriteUnavailable)
+}
+
+// tokenAccount is the account of a request's valid bearer token ("" without one).
+func (s *Server) tokenAccount(r *http.Request) string {
+	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return ""
+	}
+	c, err := s.Auth.Verify(r.Context(), strings.TrimSpace(raw))
+	if err != nil {
+		return ""
+	}
+	return c.Account
+}
+
+// refuseUnhealthy answers 503 to every new connection and request while the node cannot serve
+// (it lost NATS, or drains), saying why; probes and metrics still answer.
+func (s *Server) refuseUnhealthy(next http.Handler) http.Handler {
+	if s.Node == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/healthz", "/readyz", "/metrics":
+			next.ServeHTTP(w, r)
+			return
+		}
+		if why := s.Node.Unhealthy(); why != "" {
+			api.WriteUnavailable(w, r, why)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// clusterReadyz answers {"status","node","members","accounts"} (PROTOCOLS.md section 10); 503
+// while the node cannot serve.
+func (s *Server) clusterReadyz(w http.ResponseWriter, r *http.Request) {
+	body := struct {
+		Status   string   `json:"status"`
+		Node     string   `json:"node"`
+		Members  []string `json:"members"`
+		Accounts []string `json:"accounts"`
+		Reason   string   `json:"reason,omitempty"`
+	}{Status: "ready", Node: s.Node.ID, Members: s.Node.Members(), Accounts: s.Node.Owned()}
+	if body.Members == nil {
+		body.Members = []string{}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if why := s.Node.Unhealthy(); why != "" {
+		body.Status, body.Reason = "unavailable", why
+	} else if err := s.Store.Ping(ctx); err != nil {
+		body.Status, body.Reason = "unavailable", "store unreachable"
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if body.Status != "ready" {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// runNode runs the node's loops and its command service until ctx ends.
+func (s *Server) runNode(ctx context.Context) {
+	if err := s.Node.Serve(ctx, s.Core, s.handler); err != nil {
+		s.Log.Error("cluster command service", "err", err)
+	}
+	s.Node.Run(ctx, s.Hub, s.Core)
+}

@@ -1,0 +1,252 @@
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestClusterOwnerKilled: kill -9 of the account's owner node during a burst of commands sent to
+// the other nodes. Every acknowledged command's event is delivered exactly once to clients that
+// resume on the surviving nodes (0 lost, 0 duplicated, seq gapless); meanwhile commands are
+// refused promptly with 503 and Retry-After; the account is served again by a surviving node;
+// the call whose media was on the dead node ends with a record (end_reason node_lost) and
+// call_disconnected ended_by system. One trial in CI; CTI_CLUSTER_TRIALS=20 runs 20 (the
+// killed node is started again between trials).
+func TestClusterOwnerKilled(t *testing.T) {
+	trials := 1
+	if v, err := strconv.Atoi(os.Getenv("CTI_CLUSTER_TRIALS")); err == nil && v > 0 {
+		trials = v
+	}
+	c := startTestCluster(t, 3)
+	c.addAccount("acme")
+	admin := c.mint("--account", "acme", "--role", "admin")
+	owner := c.owner("acme", 3, 30*time.Second)
+	for _, u := range []string{"bob", "alice"} {
+		if code, _, b := rest(t, "PUT", owner.proc.base+"/api/v1/users/"+u, admin, `{"name":"`+u+`"}`); code/100 != 2 {
+			t.Fatalf("PUT user %s: %d %s", u, code, b)
+		}
+	}
+	acked := map[string]bool{}
+	for trial := range trials {
+		owner = c.owner("acme", 3, time.Minute)
+		callID := c.openCall(owner, admin)
+		survivors := c.others(owner)
+		took := c.burstAndKill(owner, survivors, admin, trial, acked)
+		t.Logf("trial %d: %s killed; served again by a survivor %s later", trial, owner.id, took.Round(time.Millisecond))
+		newOwner := c.owner("acme", 2, 30*time.Second, survivors...)
+		evs := c.checkDelivery(survivors, admin, acked)
+		c.checkNodeLost(newOwner, admin, callID, evs)
+		if trial < trials-1 {
+			if err := c.launch(owner); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// openCall connects bob's and alice's phones to the owner (their media is there), has the CRM
+// make bob call alice through another node, answers, and returns the call id.
+func (c *testCluster) openCall(owner *clusterNode, admin string) string {
+	t := c.t
+	s := &rtcServer{URL: owner.proc.base}
+	phones := map[string]*sig{}
+	for _, user := range []string{"bob", "alice"} {
+		ph, _, err := s.dial(t, c.mint("--account", "acme", "--role", "agent", "--user", user), "")
+		if err != nil {
+			t.Fatalf("%s /rtc: %v", user, err)
+		}
+		ph.expect("welcome", nil)
+		ph.negotiate(map[string]any{"mic": true})
+		ph.expect("snapshot", func(m map[string]any) bool { return m["owner"] == true })
+		phones[user] = ph
+	}
+	phones["alice"].result("r1", "ready", nil)
+	code, node, b := rest(t, "POST", c.others(owner)[0].proc.base+"/api/v1/calls", admin, `{"user_id":"bob","phone":"alice"}`)
+	var made struct {
+		CallID string `json:"call_id"`
+	}
+	if code != 201 || node != owner.id || json.Unmarshal(b, &made) != nil {
+		t.Fatalf("make_call through a non-owner: %d %q %s", code, node, b)
+	}
+	isCall := func(name string) func(map[string]any) bool {
+		return func(m map[string]any) bool {
+			ev, _ := m["event"].(map[string]any)
+			d, _ := ev["data"].(map[string]any)
+			return ev["event"] == name && d["call_id"] == made.CallID
+		}
+	}
+	phones["alice"].expect("event", isCall("incoming_call"))
+	phones["alice"].result("a1", "answer", map[string]any{"call_id": made.CallID})
+	phones["bob"].expect("event", isCall("call_connected"))
+	return made.CallID
+}
+
+// burstAndKill sends settings changes to the survivors from 4 clients, kills the owner with
+// SIGKILL after 40 acknowledged ones, and goes on until 40 more are acknowledged after the
+// kill. It records the acknowledged greetings in acked and returns how long after the kill
+// the first command was acknowledged again.
+func (c *testCluster) burstAndKill(owner *clusterNode, survivors []*clusterNode, admin string, trial int, acked map[string]bool) time.Duration {
+	t := c.t
+	body := settingsWithGreeting(t, survivors[0].proc.base, admin)
+	var (
+		mu             sync.Mutex
+		before, after  int
+		killedAt, back time.Time
+		wg             sync.WaitGroup
+		errs           []string
+	)
+	stop := make(chan struct{})
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				g := fmt.Sprintf("t%d w%d i%d", trial, w, i)
+				start := time.Now()
+				code, retry := putSettings2(survivors[(w+i)%2].proc.base, admin, body(g))
+				mu.Lock()
+				switch {
+				case code == 200:
+					acked[g] = true
+					if killedAt.IsZero() {
+						before++
+					} else {
+						after++
+						if back.IsZero() {
+							back = time.Now()
+						}
+					}
+				case code == 503 && retry != "":
+					if d := time.Since(start); d > 15*time.Second {
+						errs = append(errs, fmt.Sprintf("a 503 took %s", d))
+					}
+					time.Sleep(50 * time.Millisecond)
+				default:
+					errs = append(errs, fmt.Sprintf("%s: %d (Retry-After %q)", g, code, retry))
+				}
+				if killedAt.IsZero() && before >= 40 {
+					killedAt = time.Now()
+					owner.proc.kill()
+				}
+				done := after >= 40
+				mu.Unlock()
+				if done {
+					return
+				}
+			}
+		})
+	}
+	deadline := time.After(2 * time.Minute)
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-deadline:
+		close(stop)
+		<-finished
+		t.Fatalf("the burst did not finish: %d acknowledged before the kill, %d after", before, after)
+	}
+	if len(errs) > 0 {
+		t.Fatalf("refusals other than a prompt 503 with Retry-After: %v", errs)
+	}
+	return back.Sub(killedAt)
+}
+
+// putSettings2 sends PUT /settings and returns the status and Retry-After.
+func putSettings2(base, token, body string) (int, string) {
+	req, _ := http.NewRequest("PUT", base+"/api/v1/settings", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer res.Body.Close()
+	_, _ = io.Copy(io.Discard, res.Body)
+	return res.StatusCode, res.Header.Get("Retry-After")
+}
+
+// checkDelivery: a client resuming from 0 on each survivor gets the whole log, gapless, the
+// same on both, with every acknowledged greeting exactly once.
+func (c *testCluster) checkDelivery(survivors []*clusterNode, admin string, acked map[string]bool) []wireEvent {
+	t := c.t
+	log := allEvents(t, survivors[0].proc.base, admin)
+	integ := c.mint("--account", "acme", "--role", "integrator")
+	for _, nd := range survivors {
+		cl := c.vox(nd, "acme", integ, 0)
+		got := nextEvents(t, cl, len(log), time.Minute)
+		for i, f := range got {
+			if f.Seq != int64(i+1) || f.Seq != log[i].Seq || f.Event != log[i].Event {
+				t.Fatalf("on %s, event %d has seq %d (%s), the log has %d", nd.id, i, f.Seq, f.Event, log[i].Seq)
+			}
+		}
+		cl.close()
+	}
+	seen := map[string]int{}
+	for _, ev := range log {
+		if ev.Event != "settings_changed" {
+			continue
+		}
+		var d struct {
+			Settings struct {
+				IVR struct {
+					Greeting string `json:"greeting"`
+				} `json:"ivr"`
+			} `json:"settings"`
+		}
+		if json.Unmarshal(ev.Data, &d) == nil {
+			seen[d.Settings.IVR.Greeting]++
+		}
+	}
+	lost, dup := 0, 0
+	for g := range acked {
+		switch seen[g] {
+		case 0:
+			lost++
+		case 1:
+		default:
+			dup++
+		}
+	}
+	if lost > 0 || dup > 0 {
+		t.Fatalf("of %d acknowledged commands, %d lost and %d duplicated", len(acked), lost, dup)
+	}
+	return log
+}
+
+// checkNodeLost: the open call ended with a complete record and one call_disconnected.
+func (c *testCluster) checkNodeLost(newOwner *clusterNode, admin, callID string, log []wireEvent) {
+	t := c.t
+	code, _, b := rest(t, "GET", newOwner.proc.base+"/api/v1/calls/"+callID, admin, "")
+	var rec struct {
+		EndedAt   *string `json:"ended_at"`
+		EndReason string  `json:"end_reason"`
+		EndedBy   string  `json:"ended_by"`
+	}
+	if code != 200 || json.Unmarshal(b, &rec) != nil || rec.EndedAt == nil || rec.EndReason != "node_lost" || rec.EndedBy != "system" {
+		t.Fatalf("record of the call on the dead node: %d %s", code, b)
+	}
+	n := 0
+	for _, ev := range log {
+		if ev.Event == "call_disconnected" && strings.Contains(string(ev.Data), `"`+callID+`"`) {
+			if !strings.Contains(string(ev.Data), `"ended_by":"system"`) {
+				t.Fatalf("call_disconnected %s", ev.Data)
+			}
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d call_disconnected for the call on the dead node", n)
+	}
+}
