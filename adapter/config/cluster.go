@@ -37,7 +37,7 @@ func splitList(s string) []string {
 	return out
 }
 
-// bindCluster registers the cluster flags (serve only).
+// bindCluster registers the cluster flags (every subcommand takes them; only serve uses them).
 func (b *binder) bindCluster(c *Cluster) {
 	b.str(&c.NATS, "nats", "CTI_NATS", "NATS URLs (comma-separated) of the cluster: events in JetStream, account ownership, command forwarding (empty: single node)")
 	b.boolean(&c.Embed, "nats-embed", "CTI_NATS_EMBED", "run a NATS server with JetStream inside this process (storage in <data-dir>/nats); with --nats-cluster three nodes form a cluster with no other process")

@@ -75,12 +75,12 @@ func (c *Config) Bind(fs *flag.FlagSet, scope Scope) error {
 	b.str(&c.JWTAlg, "jwt-alg", "CTI_JWT_ALG", "token signing algorithm: HS256, RS256 or EdDSA")
 	b.str(&c.JWTKeyFile, "jwt-key-file", "CTI_JWT_KEY_FILE", "PEM private key for RS256 or EdDSA")
 	b.bindPostgres(c)
+	b.bindCluster(&c.Cluster) // account add and token accept them too (PROTOCOLS.md section 10)
 	if v, ok := os.LookupEnv("CTI_JWT_SECRET"); ok {
 		c.JWTSecret = v
 	}
 	if scope == Serve {
 		b.str(&c.Addr, "addr", "CTI_ADDR", "HTTP listen address")
-		b.bindCluster(&c.Cluster)
 		b.str(&c.PublicURL, "public-url", "CTI_PUBLIC_URL", "external base URL used in links and ws_url (default http://localhost<addr>)")
 		b.boolean(&c.NoDemo, "no-demo", "CTI_NO_DEMO", "do not create the demo account on a new data dir")
 		b.str(&c.LogLevel, "log-level", "CTI_LOG_LEVEL", "log level: debug, info, warn or error")
