@@ -26,6 +26,7 @@ func TestClusterOwnerKilled(t *testing.T) {
 		trials = v
 	}
 	c := startTestCluster(t, 3)
+	t.Cleanup(c.logOnFailure)
 	c.addAccount("acme")
 	admin := c.mint("--account", "acme", "--role", "admin")
 	owner := c.owner("acme", 3, 30*time.Second)
@@ -92,7 +93,7 @@ func (c *testCluster) openCall(owner *clusterNode, admin string) string {
 // burstAndKill sends settings changes to the survivors from 4 clients, kills the owner with
 // SIGKILL after 40 acknowledged ones, and goes on until 40 more are acknowledged after the
 // kill. It records the acknowledged greetings in acked and returns how long after the kill
-// the first command was acknowledged again.
+// the first command sent after it was acknowledged.
 func (c *testCluster) burstAndKill(owner *clusterNode, survivors []*clusterNode, admin string, trial int, acked map[string]bool) time.Duration {
 	t := c.t
 	body := settingsWithGreeting(t, survivors[0].proc.base, admin)
@@ -123,7 +124,7 @@ func (c *testCluster) burstAndKill(owner *clusterNode, survivors []*clusterNode,
 						before++
 					} else {
 						after++
-						if back.IsZero() {
+						if back.IsZero() && start.After(killedAt) { // sent after the kill
 							back = time.Now()
 						}
 					}
@@ -209,18 +210,25 @@ func (c *testCluster) checkDelivery(survivors []*clusterNode, admin string, acke
 			seen[d.Settings.IVR.Greeting]++
 		}
 	}
-	lost, dup := 0, 0
+	var lost, dup []string
 	for g := range acked {
 		switch seen[g] {
 		case 0:
-			lost++
+			lost = append(lost, g)
 		case 1:
 		default:
-			dup++
+			dup = append(dup, g)
 		}
 	}
-	if lost > 0 || dup > 0 {
-		t.Fatalf("of %d acknowledged commands, %d lost and %d duplicated", len(acked), lost, dup)
+	if len(lost) > 0 || len(dup) > 0 {
+		var trace []string
+		for _, ev := range log {
+			if ev.Event == "settings_changed" {
+				i := strings.Index(string(ev.Data), `"greeting":"`)
+				trace = append(trace, fmt.Sprintf("%d:%.20s", ev.Seq, string(ev.Data)[i+12:]))
+			}
+		}
+		t.Fatalf("of %d acknowledged commands, lost %v, duplicated %v; log: %v", len(acked), lost, dup, trace)
 	}
 	return log
 }
@@ -248,5 +256,22 @@ func (c *testCluster) checkNodeLost(newOwner *clusterNode, admin, callID string,
 	}
 	if n != 1 {
 		t.Fatalf("%d call_disconnected for the call on the dead node", n)
+	}
+}
+
+// logOnFailure prints each node's cluster log lines when the test failed.
+func (c *testCluster) logOnFailure() {
+	if !c.t.Failed() {
+		return
+	}
+	for _, nd := range c.nodes {
+		if nd.stderr == nil {
+			continue
+		}
+		for _, line := range strings.Split(nd.stderr.String(), "\n") {
+			if strings.Contains(line, `"component":"cluster"`) {
+				c.t.Logf("%s: %.300s", nd.id, line)
+			}
+		}
 	}
 }

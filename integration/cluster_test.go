@@ -28,6 +28,7 @@ func (c *testCluster) others(nd *clusterNode) []*clusterNode {
 // account's client receives nothing of it.
 func TestClusterThreeNodes(t *testing.T) {
 	c := startTestCluster(t, 3)
+	t.Cleanup(c.logOnFailure)
 	c.addAccount("acme")
 	c.addAccount("globex")
 	owner := c.owner("acme", 3, 30*time.Second)
@@ -122,7 +123,9 @@ func settingsWithGreeting(t *testing.T, base, admin string) func(string) string 
 	if code != 200 || json.Unmarshal(b, &s) != nil {
 		t.Fatalf("GET settings: %d %s", code, b)
 	}
-	return func(greeting string) string {
+	return func(greeting string) string { // called from several goroutines: a copy each
+		var s map[string]any
+		_ = json.Unmarshal(b, &s)
 		s["ivr"].(map[string]any)["greeting"] = greeting
 		out, _ := json.Marshal(s)
 		return string(out)

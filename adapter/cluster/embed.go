@@ -119,9 +119,15 @@ func routeURL(r string) (*url.URL, error) {
 // natsLog passes the NATS server's warnings and errors to slog (notices are routine chatter).
 type natsLog struct{ l *slog.Logger }
 
-func (n natsLog) Noticef(string, ...any)    {}
-func (n natsLog) Debugf(string, ...any)     {}
-func (n natsLog) Tracef(string, ...any)     {}
-func (n natsLog) Warnf(f string, a ...any)  { n.l.Warn(fmt.Sprintf(f, a...), "component", "nats") }
-func (n natsLog) Errorf(f string, a ...any) { n.l.Error(fmt.Sprintf(f, a...), "component", "nats") }
+func (n natsLog) Noticef(string, ...any)   {}
+func (n natsLog) Debugf(string, ...any)    {}
+func (n natsLog) Tracef(string, ...any)    {}
+func (n natsLog) Warnf(f string, a ...any) { n.l.Warn(fmt.Sprintf(f, a...), "component", "nats") }
+func (n natsLog) Errorf(f string, a ...any) {
+	msg := fmt.Sprintf(f, a...)
+	if strings.Contains(msg, "Error trying to connect to route") && !strings.Contains(msg, "(attempt 1)") {
+		return // retried every second while a peer is down: the first attempt says it
+	}
+	n.l.Error(msg, "component", "nats")
+}
 func (n natsLog) Fatalf(f string, a ...any) { n.l.Error(fmt.Sprintf(f, a...), "component", "nats") }

@@ -30,8 +30,8 @@ const (
 // owner's accounts are free LeaseTTL after its last renewal and taken at the next tick of
 // another node: under 10 s (PROTOCOLS.md section 10).
 const (
-	LeaseTTL = 5 * time.Second
-	Tick     = time.Second
+	LeaseTTL = 4 * time.Second
+	Tick     = 500 * time.Millisecond
 )
 
 // Node is this process as one node of a cluster: its NATS connection (and embedded server),
