@@ -113,10 +113,12 @@ func TestSIPRFC4733WithoutMarkerHoldAndCallerBye(t *testing.T) {
 	s := newSIPServer(t, store.Trunk{})
 	run := s.sipp(t, renderScenario(t, "uac_rfc4733_hold_bye.xml", map[string]any{"PCAP": writeDTMFPcap(t, '2')}))
 	run.wait(t, 60*time.Second)
-	recs, _, err := s.Store.Calls(context.Background(), "demo", store.CallFilter{})
-	if err != nil || len(recs) != 1 {
-		t.Fatalf("call records %+v, %v", recs, err)
-	}
+	var recs []store.Call
+	rtctest.Eventually(t, 15*time.Second, "the call's final record (the BYE's 200 goes out before the core ends the call)", func() bool {
+		var err error
+		recs, _, err = s.Store.Calls(context.Background(), "demo", store.CallFilter{})
+		return err == nil && len(recs) == 1 && recs[0].EndedAt != nil
+	})
 	rec := recs[0]
 	if rec.Source != "sip" || rec.Phone != "+15550888" || rec.Variables["ivr_choice"] != "2" || rec.EndedBy != "remote" {
 		t.Fatalf("call record: %+v", rec)

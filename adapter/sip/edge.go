@@ -183,10 +183,22 @@ func (e *Edge) Run(ctx context.Context) error {
 	e.hangUpAll()
 	e.serving.Wait()
 	_ = e.ua.Close()
+	e.closeStrays()
 	if err != nil && !errors.Is(err, net.ErrClosed) && ctx.Err() == nil {
 		return fmt.Errorf("sip: listen %s: %w", e.cfg.Addr, err)
 	}
 	return nil
+}
+
+// closeStrays closes the transport's connections again after a short grace: a retransmission
+// timer that fires while the user agent closes (a 401 or BYE resent) can open a new UDP client
+// connection after sipgo cleared its pool, and its reader goroutine would outlive the edge
+// (seen under load as a goroutine leak in the integration tests).
+func (e *Edge) closeStrays() {
+	t := time.NewTimer(200 * time.Millisecond)
+	defer t.Stop()
+	<-t.C
+	_ = e.ua.TransportLayer().Close()
 }
 
 // Calls returns the number of calls in progress.
