@@ -137,6 +137,9 @@ func (r *Recording) Frame(left, right []int16) {
 	}
 }
 
+// Queued is how many frames wait for the writer.
+func (r *Recording) Queued() int { return len(r.frames) }
+
 // SetPaused pauses (silence from the next frame on) or resumes the recording.
 func (r *Recording) SetPaused(p bool) { r.pause.Store(p) }
 

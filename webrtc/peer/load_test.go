@@ -249,6 +249,7 @@ func TestLoad(t *testing.T) {
 	for _, l := range legs { // after the forwards: the probe runs once the relayed write returned
 		l.in.addSink(&stampProbe{h: &stamp})
 	}
+	stopRecording := recordLoad(t, e, legs) // CTI_LOAD_RECORD=1 (tap_load_test.go)
 	setup := time.Since(setupStart)
 	runtime.GC()
 	heap1, rss1 := memNow()
@@ -315,6 +316,11 @@ func TestLoad(t *testing.T) {
 	t.Logf("server runtime: goroutine run-queue wait p50 %v p99 %v p99.9 %v; GC %.1f %% of its CPU, %d cycles; %.2f allocs per relayed packet",
 		rt.schedQ(0.5), rt.schedQ(0.99), rt.schedQ(0.999), 100*rt.gcCPU/max(rt.totalCPU, 1e-9), rt.gcCycles,
 		float64(rt.allocs)/float64(max(out1-out0, 1)))
+	if stopRecording != nil {
+		bytes, dropped := stopRecording()
+		t.Logf("recording: %d calls recorded, %.0f bytes per call-minute, %d frames dropped (first call)",
+			n, float64(bytes)/float64(n)/r.Elapsed.Minutes(), dropped)
+	}
 	if loss > 0.5 {
 		t.Errorf("loss %.3f %% above 0.5 %%", loss)
 	}
