@@ -111,8 +111,12 @@ func TestBrowserVideoCall(t *testing.T) {
 	if boxHidden {
 		t.Fatal("the agent's video box went away with the customer's camera")
 	}
+	camOn := time.Now()
 	cust.eval(`CTIWebCall.camera(true), 0`, nil)
-	phone1.videoGrows("customer camera on again", ctiPC, 10)
+	phone1.videoGrows("customer camera on again", ctiPC, 1)
+	// the issue's target is 2 s; the figure is logged, the test waits on the condition only
+	t.Logf("customer camera on -> agent decodes frames again after %v", time.Since(camOn).Round(time.Millisecond))
+	phone1.videoGrows("customer camera on again, steadily", ctiPC, 10)
 
 	// the agent's camera off from the softphone: the customer's picture stops; on again
 	phone1.click("#btn-camera")
