@@ -1,0 +1,142 @@
+package cluster
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/cti-adapter/cti-adapter/adapter/config"
+	"github.com/cti-adapter/cti-adapter/adapter/hub"
+	"github.com/cti-adapter/cti-adapter/adapter/store"
+)
+
+// forgetting is the core as the node drives it, recording what it dropped (a fake of the
+// node's own Core interface; the real core is in the process tests).
+type forgetting struct {
+	mu     sync.Mutex
+	forgot []string
+}
+
+func (f *forgetting) Forget(acct string) {
+	f.mu.Lock()
+	f.forgot = append(f.forgot, acct)
+	f.mu.Unlock()
+}
+
+// runNode starts a Node with its embedded server routed to routes, on st, and runs it with a
+// real hub until the test ends.
+func runNode(t *testing.T, id, listen string, routes []string, st store.Backend) (*Node, *hub.Hub, context.CancelFunc) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	n, err := Start(ctx, Options{Config: config.Cluster{Embed: true, NodeID: id, ClusterListen: listen,
+		Routes: joinURLs(routes)}, DataDir: t.TempDir(), Store: st, Log: discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := hub.New(ctx, n.Log, hub.Options{Log: discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { h.Run(run) })
+	wg.Go(func() { n.Run(run, h, &forgetting{}) })
+	t.Cleanup(func() { stop(); wg.Wait(); n.Close() })
+	return n, h, stop
+}
+
+// waitFor polls cond every 20 ms up to a generous ceiling.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 60 s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Three nodes in one process (each with its embedded server, one shared store): one of them
+// claims the account; when it drains, another takes it over and continues the account's seq;
+// when a node loses NATS it refuses requests with 503 and says why.
+func TestNodesDrainAndLostNATS(t *testing.T) {
+	st := openStore(t)
+	if _, err := st.CreateAccount(context.Background(), "acme", nil); err != nil {
+		t.Fatal(err)
+	}
+	ports := freePorts(t, 3)
+	var routes []string
+	for _, p := range ports {
+		routes = append(routes, "127.0.0.1:"+strconv.Itoa(p))
+	}
+	type started struct {
+		n *Node
+		h *hub.Hub
+	}
+	nodes := make([]started, 3)
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Go(func() {
+			n, h, _ := runNode(t, "n"+strconv.Itoa(i+1), routes[i], routes, st)
+			nodes[i] = started{n, h}
+		})
+	}
+	wg.Wait()
+	owner := func() int {
+		found := -1
+		for i, x := range nodes {
+			if x.n.Owns("acme") {
+				if found >= 0 {
+					return -2 // two owners: never
+				}
+				found = i
+			}
+		}
+		return found
+	}
+	waitFor(t, "an owner of acme", func() bool { return owner() >= 0 })
+	first := owner()
+	ev, err := nodes[first].h.Publish(context.Background(), "acme", "data_updated", map[string]any{"by": first})
+	if err != nil || ev.Seq < 1 {
+		t.Fatalf("owner publish: %d %v", ev.Seq, err)
+	}
+
+	nodes[first].n.Drain(context.Background(), &forgetting{})
+	waitFor(t, "another owner after the drain", func() bool { o := owner(); return o >= 0 && o != first })
+	if o := owner(); o == -2 {
+		t.Fatal("two owners")
+	}
+	next := owner()
+	ev2, err := nodes[next].h.Publish(context.Background(), "acme", "data_updated", map[string]any{"by": next})
+	if err != nil || ev2.Seq != ev.Seq+1 {
+		t.Fatalf("new owner appends seq %d (%v), want %d", ev2.Seq, err, ev.Seq+1)
+	}
+
+	// The new owner loses NATS: it refuses requests, saying why.
+	lost := nodes[next].n
+	if why := lost.Unhealthy(); why != "" {
+		t.Fatalf("healthy node says %q", why)
+	}
+	shutdown(lost.srv)
+	waitFor(t, "the node to notice", func() bool { return lost.Unhealthy() != "" })
+	rec := httptest.NewRecorder()
+	lost.REST(http.NotFoundHandler(), func(*http.Request) string { return "other" },
+		func(w http.ResponseWriter, _ *http.Request, detail string) { http.Error(w, detail, http.StatusServiceUnavailable) }).
+		ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/settings", nil))
+	if rec.Code != http.StatusServiceUnavailable || rec.Body.Len() == 0 {
+		t.Fatalf("a request on the node without NATS: %d %q", rec.Code, rec.Body.String())
+	}
+}
+
+func shutdown(s *server.Server) {
+	s.Shutdown()
+	s.WaitForShutdown()
+}
