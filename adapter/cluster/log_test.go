@@ -152,3 +152,44 @@ func TestClusterFencedAppend(t *testing.T) {
 		t.Fatalf("log has %d events, last %s", len(evs), evs[len(evs)-1].Data)
 	}
 }
+
+// Retention keeps an account's events newer than the limit, and always its last one, so that
+// its numbering continues after a prune that would have emptied it.
+func TestClusterPrune(t *testing.T) {
+	servers := startCluster(t, 3)
+	a := startNode(t, servers[0], "n1", 3)
+	ctx := context.Background()
+	publishMany(t, a.hub, "acme", 20)
+	cut := time.Now() // after the first 20 were stored, before the next 5
+	publishMany(t, a.hub, "acme", 5)
+	if err := a.log.Prune(ctx, "acme", cut); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := a.log.Events(ctx, "acme", 0, 100)
+	if err != nil || len(evs) == 0 || evs[0].Seq <= 1 || evs[len(evs)-1].Seq != 25 {
+		t.Fatalf("after the prune: %d events from %d (%v)", len(evs), evs[0].Seq, err)
+	}
+	for _, ev := range evs {
+		if ev.Time.Before(cut.Truncate(time.Millisecond)) {
+			t.Fatalf("seq %d at %s kept, older than %s", ev.Seq, ev.Time, cut)
+		}
+	}
+	if oldest, _ := a.log.OldestSeq(ctx, "acme"); oldest != evs[0].Seq {
+		t.Fatalf("oldest %d, first kept %d", oldest, evs[0].Seq)
+	}
+	sub, err := a.hub.Subscribe(ctx, "acme", 0)
+	if _, resync := hub.IsResync(err); !resync {
+		t.Fatalf("resume from 0 after the prune: %v, want resync", err)
+	}
+	sub.Close()
+	// Everything older: the last message stays, the numbering goes on.
+	if err := a.log.Prune(ctx, "acme", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if last, err := a.log.Refresh(ctx, "acme"); err != nil || last.seq != 25 {
+		t.Fatalf("after pruning everything the log ends at %d (%v)", last.seq, err)
+	}
+	if ev, err := a.hub.Publish(ctx, "acme", event.DataUpdated, map[string]any{}); err != nil || ev.Seq != 26 {
+		t.Fatalf("next seq %d (%v), want 26", ev.Seq, err)
+	}
+}

@@ -129,7 +129,9 @@ func TestNodesDrainAndLostNATS(t *testing.T) {
 	waitFor(t, "the node to notice", func() bool { return lost.Unhealthy() != "" })
 	rec := httptest.NewRecorder()
 	lost.REST(http.NotFoundHandler(), func(*http.Request) string { return "other" },
-		func(w http.ResponseWriter, _ *http.Request, detail string) { http.Error(w, detail, http.StatusServiceUnavailable) }).
+		func(w http.ResponseWriter, _ *http.Request, detail string) {
+			http.Error(w, detail, http.StatusServiceUnavailable)
+		}).
 		ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/settings", nil))
 	if rec.Code != http.StatusServiceUnavailable || rec.Body.Len() == 0 {
 		t.Fatalf("a request on the node without NATS: %d %q", rec.Code, rec.Body.String())

@@ -249,7 +249,11 @@ func (s *Server) prune(ctx context.Context) {
 	defer t.Stop()
 	for {
 		now := time.Now()
-		if n, err := s.Store.PruneEvents(ctx, now.Add(-s.Config.EventRetention)); err != nil && ctx.Err() == nil {
+		if s.Node != nil { // the event log is the cluster's stream (adapter/cluster/prune.go)
+			if err := s.Node.Prune(ctx, now.Add(-s.Config.EventRetention)); err != nil && ctx.Err() == nil {
+				s.Log.Warn("prune events", "err", err)
+			}
+		} else if n, err := s.Store.PruneEvents(ctx, now.Add(-s.Config.EventRetention)); err != nil && ctx.Err() == nil {
 			s.Log.Warn("prune events", "err", err)
 		} else if n > 0 {
 			s.Log.Info("pruned events", "count", n)
