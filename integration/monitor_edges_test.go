@@ -7,8 +7,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
@@ -172,6 +174,24 @@ func TestMonitorEdges(t *testing.T) {
 	sup.send(map[string]any{"type": "command", "request_id": "m3", "command": "unmonitor", "call_id": callID})
 	if e := sup.errorFrame(); e["code"] != "not_found" {
 		t.Fatalf("unmonitor twice over /rtc: %v", e)
+	}
+	// integrators read them on the account's log (the CTI WebSocket forwards the same log)
+	var log struct {
+		Events []struct {
+			Event string
+			Data  map[string]any
+		}
+	}
+	s.apiJSON(t, "GET", "/events?limit=1000", s.token(t, auth.RoleIntegrator, "crm"), "", &log)
+	var seen []string
+	for _, e := range log.Events {
+		if e.Event == "monitor_started" || e.Event == "monitor_ended" {
+			seen = append(seen, fmt.Sprintf("%s:%v/%v", e.Event, e.Data["mode"], e.Data["reason"]))
+		}
+	}
+	if want := "monitor_started:whisper/<nil> monitor_started:barge/<nil> monitor_started:listen/<nil> monitor_ended:<nil>/stopped " +
+		"monitor_started:listen/<nil> monitor_ended:<nil>/stopped"; strings.Join(seen, " ") != want {
+		t.Fatalf("monitor events on the log: %v, want %s", seen, want)
 	}
 	// the customer's socket carries only its call's state, never a monitor event
 	cust.send(map[string]any{"type": "hangup"})
