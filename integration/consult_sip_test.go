@@ -88,3 +88,33 @@ func TestSIPConsultRefusedByNumber(t *testing.T) {
 	phone.result("r4", "hangup", map[string]any{"call_id": callID})
 	uac.wait(t, 30*time.Second)
 }
+
+// TestSIPConsultConferenceWithNumber: completed as a conference, the number joins the caller's
+// call (party_added with its phone) and agent1 stays; agent1's hang-up leaves the caller and the
+// number talking, and the caller's hang-up ends both SIP dialogs.
+func TestSIPConsultConferenceWithNumber(t *testing.T) {
+	s, phone, uac, port, callID := xferCall(t)
+	uas := s.sippUAS(t, scenarioPath("uas_answer.xml"), port, "-rtp_echo")
+	res := phone.result("c1", "consult", map[string]any{"call_id": callID, "arg": "+15550123"})
+	cid := res["data"].(map[string]any)["call_id"].(string)
+	rtctest.Eventually(t, 15*time.Second, "the number answered the consult", func() bool {
+		return consultEventFor(t, s, "call_connected", cid) == 1
+	})
+	phone.result("x1", "consult_conference", map[string]any{"call_id": callID})
+	rtctest.Eventually(t, 10*time.Second, "party_added", func() bool {
+		return countEvents(t, s.Server, "party_added", callID) == 1
+	})
+	if v, err := s.Core.Call("demo", callID); err != nil || v.Held || len(v.Agents) != 1 || v.ConsultCall != "" {
+		t.Fatalf("the caller's call after the conference: %+v, %v", v, err)
+	}
+	phone.result("h1", "hangup", map[string]any{"call_id": callID}) // three parties: agent1 leaves
+	if v, err := s.Core.Call("demo", callID); err != nil || len(v.Agents) != 0 {
+		t.Fatalf("the call after agent1 left: %+v, %v", v, err)
+	}
+	if err := s.Core.CustomerHangUp(context.Background(), "demo", callID); err != nil {
+		t.Fatal(err)
+	}
+	uac.wait(t, 30*time.Second)
+	uas.wait(t, 30*time.Second)
+	rtctest.Eventually(t, 10*time.Second, "edge has no call left", func() bool { return s.edge.Calls() == 0 })
+}
