@@ -139,21 +139,7 @@ func (c *conn) consultConvEventLocked(ia *interaction, cv *conversation, ev *cor
 			c.emitLocked(&cv.dest, "conversation.dtmfsent", map[string]string{"digits": ev.Digits})
 		}
 	case event.CallFailed:
-		reason := ev.Reason
-		if reason == "" {
-			reason = "failed (" + strconv.Itoa(ev.Code) + ")"
-		}
-		switch {
-		case cv.state != Dialing:
-		case ev.UserID != uid && ev.UserID != "": // an agent missed or declined: a queue rings the next one
-			cv.failed = ev.UserID + ": " + reason
-		case ev.Code == 486:
-			c.emitLocked(&cv.dest, "conversation.busy", nil)
-			cv.failed = ""
-		default:
-			c.emitLocked(&cv.dest, "conversation.failed", map[string]string{"reason": reason})
-			cv.failed = ""
-		}
+		c.consultFailedLocked(cv, ev)
 	case event.CallDisconnected:
 		if cv.state == Dialing && cv.failed != "" {
 			c.emitLocked(&cv.dest, "conversation.failed", map[string]string{"reason": cv.failed})
@@ -163,6 +149,26 @@ func (c *conn) consultConvEventLocked(ia *interaction, cv *conversation, ev *cor
 		if c.byCall[cv.callID] == ia {
 			delete(c.byCall, cv.callID)
 		}
+	}
+}
+
+// consultFailedLocked renders a call_failed of a consult call: busy or failed while it dials; an
+// agent's refusal is kept, a failure only if the call then ends unanswered (a queue rings on).
+func (c *conn) consultFailedLocked(cv *conversation, ev *coreEvent) {
+	reason := ev.Reason
+	if reason == "" {
+		reason = "failed (" + strconv.Itoa(ev.Code) + ")"
+	}
+	switch {
+	case cv.state != Dialing:
+	case ev.UserID != c.actor.UserID && ev.UserID != "":
+		cv.failed = ev.UserID + ": " + reason
+	case ev.Code == 486:
+		c.emitLocked(&cv.dest, "conversation.busy", nil)
+		cv.failed = ""
+	default:
+		c.emitLocked(&cv.dest, "conversation.failed", map[string]string{"reason": reason})
+		cv.failed = ""
 	}
 }
 
