@@ -2,19 +2,25 @@ package integration
 
 import "testing"
 
-// TestBrowserConsultSoftphone: consult calls from the softphone page in Chromium, through the
-// shim's Pega-named methods (docs/consult.md). agent1 answers a customer (a pion peer on /rtc),
+// TestBrowserConsultPages: consult calls from the softphone page and from the demo CRM in
+// Chromium, through the shim's Pega-named methods (docs/consult.md). agent1 answers a customer (a pion peer on /rtc),
 // consults agent2 with the Consult button: its page lists both calls (the customer held), the
 // shim reports the consult call as pyCallType CONSULT with consultOf, and agent2's page rings
 // with it. Talk alternates between the calls; Complete transfer leaves agent1 with no call and
 // agent2 on the customer's call.
-func TestBrowserConsultSoftphone(t *testing.T) {
+func TestBrowserConsultPages(t *testing.T) {
+	for _, page := range []string{"/softphone", "/demo/crm"} {
+		t.Run(page[1:], func(t *testing.T) { browserConsult(t, page) })
+	}
+}
+
+func browserConsult(t *testing.T, page string) {
 	browserTest(t)
 	s := newRTCServer(t)
 	b := newBrowser(t)
 	p2 := s.agentTab(b, "softphone agent2", "/softphone", "agent2")
 	p2.waitPhone()
-	p1 := s.agentTab(b, "softphone agent1", "/softphone", "agent1")
+	p1 := s.agentTab(b, page+" agent1", page, "agent1")
 	p1.waitPhone()
 	p1.click("#btn-ready")
 	p1.waitFor("ready", `CTI.getState().status === 'ready'`, browserStep)
