@@ -40,11 +40,16 @@ const (
 	ScreenShare Op = "screenshare"
 	// Call recording on demand: start, stop, pause, resume (docs/recording.md).
 	Record Op = "record"
+	// Chat (docs/chat.md): accept or reject an offered chat; send messages, typing and delivery
+	// acknowledgements; end a chat or its after-chat work.
+	ChatAccept Op = "chat_accept"
+	ChatSend   Op = "chat_send"
+	ChatEnd    Op = "chat_end"
 )
 
 // AllOps lists every operation, in a stable order (capabilities are published in this order).
 var AllOps = []Op{Login, Logout, SetData, Ready, NotReady, Dial, Answer, Reject, HangUp, Hold, Retrieve, Mute, Unmute, DTMF, Transfer, Conference, RemoveParty, Consult,
-	Video, ScreenShare, Record}
+	Video, ScreenShare, Record, ChatAccept, ChatSend, ChatEnd}
 
 // Mode decides what a desktop may do.
 type Mode interface {

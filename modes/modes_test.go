@@ -17,7 +17,8 @@ func TestEveryModeAgainstEveryOp(t *testing.T) {
 		Transfer: {false, false, true}, Conference: {false, false, true}, RemoveParty: {false, false, true},
 		Consult: {false, false, true},
 		Video:   {false, false, true}, ScreenShare: {false, false, true},
-		Record: {false, false, true},
+		Record:     {false, false, true},
+		ChatAccept: {false, false, true}, ChatSend: {false, false, true}, ChatEnd: {false, false, true},
 	}
 	if len(table) != len(AllOps) {
 		t.Fatalf("table has %d ops, AllOps %d", len(table), len(AllOps))

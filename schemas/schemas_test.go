@@ -160,7 +160,7 @@ func TestSchemaMetadata(t *testing.T) {
 var inbound = []string{
 	"commands/make_call", "commands/set_variables", "commands/logout",
 	"vox/connected", "vox/command",
-	"rest/set_variables", "rest/put_user", "rest/put_settings", "rest/post_token", "rest/consult", "rest/consult_complete",
+	"rest/set_variables", "rest/put_user", "rest/put_settings", "rest/post_token", "rest/post_webcall_token", "rest/consult", "rest/consult_complete",
 	"bridge/message", "bridge/control.request.login", "bridge/channel.request.notready",
 	"bridge/channel.request.ready", "bridge/channel.request.dial", "bridge/interaction.request.setdata",
 	"bridge/conversation.request.removeparty", "bridge/conversation.request.transfer",

@@ -61,6 +61,7 @@ type Settings struct {
 	// recording is deleted ("0": kept). docs/recording.md.
 	Recording          string `json:"recording"`
 	RecordingRetention string `json:"recording_retention"`
+	MaxChatsPerAgent   int    `json:"max_chats_per_agent"` // chats one agent holds at most (docs/chat.md)
 }
 
 // Defaults returns the settings of a new account in the given mode.
@@ -88,6 +89,7 @@ func Defaults(mode string) Settings {
 		DispositionCodes:   []DispositionCode{},
 		Recording:          RecordingOff,
 		RecordingRetention: DefaultRecordingRetention,
+		MaxChatsPerAgent:   3,
 	}
 }
 

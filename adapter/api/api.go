@@ -97,6 +97,7 @@ func (a *API) Routes() chi.Router {
 
 		r.With(desk).Get("/calls", a.listCalls) // an agent lists only its own calls (calls.go)
 		r.With(read).Get("/calls/{call_id}", a.getCall)
+		chatRoutes(a, r.With(read)) // chats.go
 
 		r.With(read).Get("/events", a.listEvents)
 		a.commandRoutes(r.With(staff))

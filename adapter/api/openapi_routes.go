@@ -143,5 +143,6 @@ func operations() []operation {
 	ops = append(ops, consultOperations()...) // consult.go
 	ops = append(ops, monitorOperations()...)
 	ops = append(ops, recordingOperations()...)
-	return append(append(append(ops, trunkOperations()...), liveOperations()...), dispositionOperations()...)
+	ops = append(append(append(ops, trunkOperations()...), liveOperations()...), dispositionOperations()...)
+	return append(ops, chatOperations()...) // chats.go
 }

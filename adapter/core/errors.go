@@ -19,6 +19,7 @@ var (
 	ErrNoPhone      = errors.New("no healthy phone")
 	ErrNoRoute      = errors.New("no outbound route")
 	ErrSessionEnded = errors.New("session ended")
+	ErrRateLimited  = errors.New("rate limited") // a participant sends faster than its budget (chats)
 )
 
 // ErrorKind classifies an error of a core command for the edges.
@@ -31,6 +32,7 @@ const (
 	KindConflict     ErrorKind = "conflict"      // ErrConflict, *call.StateError, *agent.TransitionError
 	KindNoPhone      ErrorKind = "no_phone"      // ErrNoPhone
 	KindSessionEnded ErrorKind = "session_ended" // ErrSessionEnded
+	KindRateLimited  ErrorKind = "rate_limited"  // ErrRateLimited
 	KindForbidden    ErrorKind = "forbidden"     // ErrForbidden, *modes.ForbiddenError
 	KindInvalid      ErrorKind = "invalid"       // ErrInvalid
 	KindUnavailable  ErrorKind = "unavailable"   // ErrUnavailable (cluster.go)
@@ -58,6 +60,8 @@ func Kind(err error) ErrorKind {
 		return KindNoPhone
 	case errors.Is(err, ErrSessionEnded):
 		return KindSessionEnded
+	case errors.Is(err, ErrRateLimited):
+		return KindRateLimited
 	case errors.Is(err, ErrConflict), errors.As(err, &stateErr), errors.As(err, &transErr):
 		return KindConflict
 	case errors.Is(err, ErrInvalid):

@@ -106,6 +106,7 @@ func (a *agentRT) free() bool {
 
 // routeLocked offers waiting calls, oldest first, to the agent pickAgent chooses.
 func (t *tenant) routeLocked(ctx context.Context, f *fx) {
+	t.routeChatsLocked(ctx, f) // chats route on the same occasions (chat_route.go)
 	if len(t.queued) == 0 {
 		return
 	}

@@ -247,6 +247,7 @@ func (t *tenant) logoutLocked(ctx context.Context, f *fx, ag *agentRT, why, endR
 	for _, cl := range ag.calls {
 		t.endCallLocked(f, cl, endReason, endedBy)
 	}
+	t.chatLogoutLocked(ctx, f, ag)
 	if cl := ag.ringing; cl != nil {
 		if cl.confRing == ag {
 			t.confFailedLocked(f, cl, 480, "agent logged out")
@@ -321,6 +322,7 @@ func (t *tenant) setStatusLocked(ctx context.Context, f *fx, ag *agentRT, st age
 		for _, cl := range t.queued {
 			delete(cl.tried, ag.id)
 		}
+		t.chatReadyAgainLocked(ag)
 		t.routeLocked(ctx, f)
 	}
 	return err
@@ -389,6 +391,7 @@ func (c *Core) Shutdown(ctx context.Context) {
 			for _, cl := range t.calls {
 				t.endCallLocked(f, cl, "shutdown", endedBySystem)
 			}
+			t.chatShutdownLocked(ctx, f)
 			for _, ag := range t.agents {
 				if ag.offTimer != nil {
 					ag.offTimer.Stop()

@@ -24,6 +24,7 @@ type tenant struct {
 	queued []*callRT   // calls waiting for an agent, oldest first
 	sup    supervision // supervisors and the calls they monitor (monitor.go)
 	recs   recordings  // recordings in progress (recording.go)
+	chat   *chatBook   // the chats (chat.go); nil until the first
 
 	tenantGone // set when the node dropped the tenant (cluster.go)
 }

@@ -23,6 +23,7 @@ func (c *conn) command(data []byte) {
 		RequestID string            `json:"request_id"`
 		Command   string            `json:"command"`
 		CallID    string            `json:"call_id"`
+		ChatID    string            `json:"chat_id"`
 		Arg       string            `json:"arg"`
 		Reason    string            `json:"reason"`
 		Variables map[string]string `json:"variables"`
@@ -59,6 +60,8 @@ func (c *conn) command(data []byte) {
 		return
 	case "start_recording", "stop_recording", "pause_recording", "resume_recording":
 		result, err = c.recordingCommand(a, m.CallID, m.Command) // recording.go
+	case "chat_accept", "chat_reject", "chat_end", "chat_complete":
+		result, err = c.chatCommand(m.Command, m.ChatID) // chat.go
 	case "setdata":
 		if m.CallID == "" {
 			c.fail(m.RequestID, "invalid_message", "setdata needs call_id", []schemas.FieldError{{Field: "call_id", Message: "is required"}})

@@ -13,6 +13,7 @@ var codeOf = map[core.ErrorKind]string{
 	core.KindForbidden:    "forbidden",
 	core.KindInvalid:      "invalid_message",
 	core.KindUnavailable:  "unavailable",
+	core.KindRateLimited:  "rate_limited",
 }
 
 // Code maps a core error to a signalling error code and message.

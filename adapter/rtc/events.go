@@ -52,6 +52,7 @@ func (c *conn) agentEvents(sub *hub.Subscription) {
 	for _, cl := range c.edge.Core.Calls(c.claims.Account, c.sess.UserID) {
 		mine[cl.CallID] = true
 	}
+	chats := c.chatsOfAgent() // events_chat.go
 	// The snapshot follows the replay of missed events, so the client's last view is the
 	// current state; it carries the seq it reflects.
 	snapped := false
@@ -83,9 +84,16 @@ func (c *conn) agentEvents(sub *hub.Subscription) {
 		var d struct {
 			UserID string `json:"user_id"`
 			CallID string `json:"call_id"`
+			ChatID string `json:"chat_id"`
 		}
 		_ = json.Unmarshal(ev.Data, &d)
 		me := d.UserID == c.sess.UserID
+		if d.ChatID != "" {
+			if !c.agentChatEvent(ev, chats, me, d.ChatID, replaying) { // events_chat.go
+				return
+			}
+			continue
+		}
 		if me && d.CallID != "" {
 			mine[d.CallID] = true
 		}
@@ -116,6 +124,7 @@ func (c *conn) snapshot(seq int64) {
 		caps = modes.Capabilities(m)
 	}
 	c.send(map[string]any{"type": "snapshot", "agent": a, "calls": c.edge.Core.Calls(c.claims.Account, c.sess.UserID),
+		"chats": c.edge.Core.Chats(c.claims.Account, c.sess.UserID),
 		"owner": a.MediaOwner == c.sess.ID, "mode": modeName(m), "desktop_capabilities": caps, "seq": seq})
 }
 

@@ -228,6 +228,7 @@ type conn struct {
 	mic     bool
 	call    *core.WebCall
 	started chan *core.WebCall // receives the customer's call once it starts
+	chat    chatConn           // chat.go; guarded by mu
 }
 
 // frame is any message with its type.
@@ -354,6 +355,7 @@ func (c *conn) watch() {
 // teardown releases the session and the media when the socket goes.
 func (c *conn) teardown() {
 	c.close(websocket.StatusNormalClosure, "")
+	c.chatTeardown()
 	c.mu.Lock()
 	leg, wc := c.leg, c.call
 	c.mu.Unlock()
@@ -382,10 +384,14 @@ func (c *conn) handle(data []byte) {
 		c.fail("", "invalid_json", "frame is not a JSON object: "+err.Error(), nil)
 		return
 	}
+	if chatFrames[f.Type] {
+		c.chatFrame(f.Type, data) // chat.go
+		return
+	}
 	schema := map[string]string{"offer": "rtc/offer", "candidate": "rtc/candidate", "mic": "rtc/mic", "command": "rtc/command", "hangup": "rtc/hangup",
 		"media": "rtc/media"}[f.Type]
 	if schema == "" {
-		c.fail(requestID(data), "unknown_command", fmt.Sprintf("unknown frame type %q (offer, candidate, mic, command, hangup, media)", f.Type), nil)
+		c.fail(requestID(data), "unknown_command", fmt.Sprintf("unknown frame type %q (offer, candidate, mic, command, hangup, media, chat_start, chat, chat_typing, chat_delivered, chat_end)", f.Type), nil)
 		return
 	}
 	if err := c.edge.Schemas.Validate(schema, data); err != nil {
@@ -540,6 +546,10 @@ func (c *conn) customerOffer(sdp string, who core.WebCaller) {
 	c.mu.Unlock()
 	if started {
 		c.fail("", "out_of_order", "this connection already has a call; renegotiation is not supported for customers yet", nil)
+		return
+	}
+	if c.isChatToken() {
+		c.fail("", "forbidden", "this customer token is for a chat (chat_start); ask for a call token to call", nil)
 		return
 	}
 	if !c.videoOfferOK(c.ctx, sdp, who.Media) { // video.go

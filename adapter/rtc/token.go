@@ -89,9 +89,17 @@ func (e *Edge) CustomerToken(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusForbidden, "forbidden", "web calls to this account are allowed only from its allowed origins (Origin "+origin+")")
 		return
 	}
+	kind, ok := e.tokenKind(w, r) // call or chat (token_kind.go)
+	if !ok {
+		return
+	}
+	prefix := "web-"
+	if kind == "chat" {
+		prefix = chatSubjectPrefix
+	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	m, err := e.Auth.Mint(r.Context(), auth.MintRequest{Account: acct, Role: auth.RoleCustomer, Subject: "web-" + hex.EncodeToString(b), TTL: CustomerTokenTTL})
+	m, err := e.Auth.Mint(r.Context(), auth.MintRequest{Account: acct, Role: auth.RoleCustomer, Subject: prefix + hex.EncodeToString(b), TTL: CustomerTokenTTL})
 	if err != nil {
 		e.Log.Error("mint customer token", "err", err)
 		httpError(w, http.StatusInternalServerError, "internal", "could not mint a token")
@@ -100,5 +108,5 @@ func (e *Edge) CustomerToken(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusCreated)
-	_, _ = w.Write([]byte(`{"token":"` + m.Token + `","expires_at":"` + m.ExpiresAt.UTC().Format(event.TimeFormat) + `","rtc_path":"/rtc"}` + "\n"))
+	_, _ = w.Write([]byte(`{"token":"` + m.Token + `","expires_at":"` + m.ExpiresAt.UTC().Format(event.TimeFormat) + `","rtc_path":"/rtc","kind":"` + kind + `"}` + "\n"))
 }

@@ -21,6 +21,7 @@ type Backend interface {
 	Tokens
 	Trunks
 	Calls
+	ChatRecords // chats.go
 	EventLog
 
 	// Ping checks that the database answers.

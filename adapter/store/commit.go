@@ -173,6 +173,9 @@ func (s *Store) Commit(ctx context.Context, evs []event.Event, calls []CallRow) 
 		if err := s.advanceSeqs(ctx, tx, advance, seqs); err != nil {
 			return err
 		}
+		if err := projectChats(ctx, tx, evs); err != nil { // chats.go
+			return err
+		}
 		callErrs, err = s.saveCalls(ctx, tx, calls)
 		return err
 	})

@@ -106,6 +106,9 @@ var migrations = []string{
 	// primary's record lists its consult calls (JSON array of ids).
 	`ALTER TABLE calls ADD COLUMN consult_of TEXT NOT NULL DEFAULT '';
 	ALTER TABLE calls ADD COLUMN consults TEXT NOT NULL DEFAULT '[]';`,
+
+	// 7: chats and their messages, a projection of the chat events (chats.go).
+	chatsMigration,
 }
 
 // migrate brings the schema of db to version target (at most len(migrations)). Each step runs in

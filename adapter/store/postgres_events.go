@@ -82,12 +82,20 @@ func (p *Postgres) Commit(ctx context.Context, evs []event.Event, calls []CallRo
 		return nil, err
 	}
 	b, advancing := commitBatch(evs, seqs, calls)
+	chats, err := chatStatements(evs) // the chat projection, after the calls (postgres_chats.go)
+	if err != nil {
+		return nil, err
+	}
+	queueChats(b, chats)
 	tx, err := p.pool.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("store: commit: begin: %w", err)
 	}
 	br := tx.SendBatch(ctx, b)
 	callErrs, err = readCommit(br, len(evs) > 0, advancing, calls)
+	if err == nil {
+		err = readChats(br, len(chats))
+	}
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
