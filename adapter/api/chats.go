@@ -89,7 +89,7 @@ func chatOperations() []operation {
 	}
 	date := obj{"type": "string", "format": "date-time"}
 	return []operation{
-		{method: "GET", path: "/chats", id: "listChats", tag: "calls", roles: staffRoles,
+		{method: "GET", path: "/chats", id: "listChats", tag: "calls", roles: readRoles,
 			summary: "List chat records",
 			desc:    "Chats with their messages in order, newest first, with the filters and the keyset paging of GET /calls (docs/chat.md). user_id is the agent who accepted the chat.",
 			params: []any{
@@ -101,7 +101,7 @@ func chatOperations() []operation {
 			},
 			ok:   []response{{200, "One page of chat records.", fileSchema("rest/chats")}},
 			errs: []int{400}},
-		{method: "GET", path: "/chats/{chat_id}", id: "getChat", tag: "calls", roles: staffRoles,
+		{method: "GET", path: "/chats/{chat_id}", id: "getChat", tag: "calls", roles: readRoles,
 			summary: "Get one chat record with its messages",
 			params: []any{obj{"name": "chat_id", "in": "path", "required": true, "description": "The chat's id.",
 				"schema": obj{"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}}},
