@@ -57,13 +57,8 @@ func BenchmarkChatCustomerToAgent(b *testing.B) {
 	for i := range custs {
 		custs[i], ids[i] = chatBenchCustomer(b, h)
 	}
-	for i, c := range custs { // until each chat is active
-		for f := range c.in {
-			if f["type"] == "chat_state" && f["state"] == "active" {
-				break
-			}
-		}
-		_ = i
+	for _, c := range custs { // until each chat is active
+		chatBenchWait(b, c, func(f map[string]any) bool { return f["type"] == "chat_state" && f["state"] == "active" })
 	}
 	b.ResetTimer()
 	var wg sync.WaitGroup
@@ -170,23 +165,23 @@ func chatBenchAgent(b *testing.B, h *harness) *chatBenchConn {
 		b.Fatal(err)
 	}
 	c.write(map[string]any{"type": "offer", "sdp": offer, "mic": true})
-	for f := range c.in {
-		if f["type"] == "answer" {
-			if err := media.Accept(f["sdp"].(string)); err != nil {
-				b.Fatal(err)
-			}
-			break
-		}
+	ans := chatBenchWait(b, c, func(f map[string]any) bool { return f["type"] == "answer" })
+	if err := media.Accept(ans["sdp"].(string)); err != nil {
+		b.Fatal(err)
 	}
 	media.WaitConnected(10 * time.Second)
-	c.write(map[string]any{"type": "command", "request_id": "ready", "command": "ready"})
-	for f := range c.in {
-		if f["request_id"] == "ready" {
-			if f["type"] != "result" {
-				b.Fatalf("ready: %v", f)
-			}
+	// ready once the phone owns the media (its snapshot says so; retried on that snapshot)
+	for try := 0; ; try++ {
+		id := fmt.Sprintf("ready%d", try)
+		c.write(map[string]any{"type": "command", "request_id": id, "command": "ready"})
+		f := chatBenchWait(b, c, func(f map[string]any) bool { return f["request_id"] == id })
+		if f["type"] == "result" {
 			break
 		}
+		if try == 20 {
+			b.Fatalf("ready: %v", f)
+		}
+		chatBenchWait(b, c, func(f map[string]any) bool { return f["type"] == "snapshot" })
 	}
 	return c
 }
@@ -202,11 +197,25 @@ func chatBenchCustomer(b *testing.B, h *harness) (*chatBenchConn, string) {
 	}
 	c := chatBenchDial(b, h, tok.Token, shopOrigin, nil)
 	c.write(map[string]any{"type": "chat_start", "display_name": "bench"})
-	for f := range c.in {
-		if f["type"] == "chat_state" {
-			return c, f["chat_id"].(string)
+	f := chatBenchWait(b, c, func(f map[string]any) bool { return f["type"] == "chat_state" })
+	return c, f["chat_id"].(string)
+}
+
+// chatBenchWait returns the next frame matching ok, failing after 20 s.
+func chatBenchWait(b *testing.B, c *chatBenchConn, ok func(map[string]any) bool) map[string]any {
+	b.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case f, open := <-c.in:
+			if !open {
+				b.Fatal("connection closed")
+			}
+			if ok(f) {
+				return f
+			}
+		case <-timeout:
+			b.Fatal("no matching frame within 20 s")
 		}
 	}
-	b.Fatal("no chat_state")
-	return nil, ""
 }

@@ -260,6 +260,7 @@ func (c *Core) AcceptChat(ctx context.Context, a Actor, chatID string) (ChatView
 		}
 		t.chatSystemLocked(f, ch, name+" joined the chat")
 		v = ch.view()
+		t.routeChatsLocked(ctx, f) // the agent may take the next waiting chat's offer now
 		return nil
 	})
 	return v, err

@@ -220,3 +220,32 @@ func TestChatLimitsAndCalls(t *testing.T) {
 	}
 	<-c2.Done()
 }
+
+// TestChatOffersFollowAccepts: one offer at a time per agent, and each accept lets the next
+// waiting chat be offered at once (up to max_chats_per_agent).
+func TestChatOffersFollowAccepts(t *testing.T) {
+	w := newWorld(t, `{"max_chats_per_agent":3}`)
+	ctx := context.Background()
+	w.phone(t, "a1", true)
+	w.ready(t, "a1")
+	var ids []string
+	for _, n := range []string{"A", "B", "C", "D"} {
+		s, _ := w.startChat(t, n)
+		ids = append(ids, s.ChatID)
+	}
+	for i := 0; i < 3; i++ {
+		d := w.expectFor(t, event.ChatStarted, "a1")
+		if d["chat_id"] != ids[i] {
+			t.Fatalf("offer %d: %v, want %s", i, d, ids[i])
+		}
+		if v, _ := w.core.Chat("acme", ids[i+1]); v.State != ChatQueued {
+			t.Fatalf("chat %d is %s while %d is offered", i+1, v.State, i)
+		}
+		if _, err := w.core.AcceptChat(ctx, agentActor("a1", ViaPhone), ids[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v, _ := w.core.Chat("acme", ids[3]); v.State != ChatQueued {
+		t.Fatalf("a fourth chat over max_chats_per_agent=3 is %s", v.State)
+	}
+}
