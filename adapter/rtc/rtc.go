@@ -549,7 +549,7 @@ func (c *conn) customerOffer(sdp string, who core.WebCaller) {
 		return
 	}
 	if c.isChatToken() {
-		c.fail("", "forbidden", "this customer token is for a chat (chat_start); ask for a call token to call", nil)
+		c.chatScreenOffer(sdp, who.Media) // chat_screen.go: a chat's offer shares the screen
 		return
 	}
 	if !c.videoOfferOK(c.ctx, sdp, who.Media) { // video.go

@@ -38,6 +38,10 @@ func (c *conn) mediaFrame(data []byte) {
 			return
 		}
 		m.CallID = wc.ID
+		if c.stopShare(m.Screen) { // chat_screen.go: stopping a chat's share ends it
+			c.send(map[string]any{"type": "result", "request_id": m.RequestID, "data": map[string]any{"call_id": wc.ID, "state": "ended"}})
+			return
+		}
 	} else if m.CallID == "" {
 		c.fail(m.RequestID, "invalid_message", "media needs call_id", []schemas.FieldError{{Field: "call_id", Message: "is required"}})
 		return

@@ -1,0 +1,57 @@
+package integration
+
+import (
+	"testing"
+)
+
+// TestChatScreenShareOverRTC (issue 12 item 4, seed 001): during an accepted chat the customer
+// offers media ["screen"] on its chat connection: the agent's phone is told (call_connected,
+// screen_share_started with the chat, media_changed with the customer's screen on, its camera and
+// the agent's video off), the vox room sees screen_share_started; the customer is told the share
+// started; an offer before an agent accepted, or naming no screen, is refused; media screen:false
+// ends the share (screen_share ended) and the chat goes on.
+func TestChatScreenShareOverRTC(t *testing.T) {
+	e := newChatEnv(t, `{"wrap_up_seconds":0}`)
+	cust, id := e.customer(t, "Ada")
+	cust.send(map[string]any{"type": "offer", "sdp": offerWithVideo(t), "media": []string{"screen"}})
+	if f := cust.errorFrame(); f["code"] != "conflict" {
+		t.Fatalf("a share before an agent accepted: %v", f)
+	}
+	acceptChat(t, e.phone, "agent1", id)
+	cust.expect("chat_state", func(m map[string]any) bool { return m["state"] == "active" })
+	cust.send(map[string]any{"type": "offer", "sdp": offerWithVideo(t), "media": []string{"audio"}})
+	if f := cust.errorFrame(); f["code"] != "invalid_message" {
+		t.Fatalf("an offer on a chat naming no screen: %v", f)
+	}
+
+	cust.send(map[string]any{"type": "offer", "sdp": offerWithVideo(t), "media": []string{"screen"}})
+	cust.expect("answer", nil)
+	st := cust.expect("screen_share", nil)
+	callID, _ := st["call_id"].(string)
+	if st["state"] != "started" || st["chat_id"] != id || callID == "" {
+		t.Fatalf("screen_share at the customer: %v", st)
+	}
+	e.phone.expect("event", func(m map[string]any) bool {
+		ev := m["event"].(map[string]any)
+		return ev["event"] == "call_connected" && ev["data"].(map[string]any)["call_id"] == callID
+	})
+	ss := e.phone.expect("event", eventNamed("screen_share_started"))["event"].(map[string]any)["data"].(map[string]any)
+	if ss["chat_id"] != id || ss["call_id"] != callID || ss["by"] != "customer" {
+		t.Fatalf("screen_share_started at the agent: %v", ss)
+	}
+	mc := e.phone.expect("event", eventNamed("media_changed"))["event"].(map[string]any)["data"].(map[string]any)
+	c, a := mc["customer"].(map[string]any), mc["agent"].(map[string]any)
+	if mc["media"] != "screen" || c["screen"] != true || c["video"] != false || a["video"] != false || a["screen"] != false {
+		t.Fatalf("media_changed at the agent: %v", mc)
+	}
+	e.roomEvent(t, "screen_share_started", id)
+
+	// the customer stops sharing: the share ends, the chat goes on
+	cust.send(map[string]any{"type": "media", "request_id": "stop", "screen": false})
+	if f := cust.expect("screen_share", nil); f["state"] != "ended" || f["call_id"] != callID {
+		t.Fatalf("screen_share at the end: %v", f)
+	}
+	e.phone.expect("event", eventNamed("call_disconnected"))
+	cust.send(map[string]any{"type": "chat", "chat_id": id, "text": "thanks", "client_msg_id": "after"})
+	chatMessage(e.phone, id, "thanks")
+}
