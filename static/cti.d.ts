@@ -209,6 +209,34 @@ export interface TabInfo { tab: string; owner: boolean; client: 'desktop' | 'pho
 /** A raw account event as the server sent it ({event, seq, ts, data}). */
 export interface RawEvent { event: string; seq: number; ts: string; data: Record<string, unknown> }
 
+/** One chat message (docs/chat.md). Text is plain text: render it with textContent, never as HTML. */
+export interface ChatMessage { from: 'customer' | 'agent' | 'system'; userId: string; text: string; ts: string; msgSeq: number; clientMsgId?: string }
+
+/** A chat this agent is offered or holds. */
+export interface ChatInfo { chatId: string; displayName: string; queue: string; state: 'offered' | 'active' | 'wrap_up'; messages: ChatMessage[] }
+
+/** A change of one of the agent's chats. Offered, Message and Ended are PROTOCOLS.md section 7's. */
+export interface ChatEvent extends Partial<Sequenced>, Partial<ChatMessage> {
+  pyEventType: 'ChatEvent';
+  pyEventName: 'Offered' | 'Withdrawn' | 'Accepted' | 'Message' | 'Typing' | 'Delivered' | 'Ended' | 'Completed';
+  pyMedia: 'Chat';
+  pyChatId: string;
+  chatId: string;
+  displayName: string;
+  queue: string;
+  state: string;
+  /** Withdrawn: declined, no_answer, chat_ended, agent_logged_out; Ended: customer_left, agent_ended, ... */
+  reason?: string;
+  endedBy?: 'customer' | 'agent' | 'system';
+  wrapUpSeconds?: number;
+  /** Typing: whether the customer is typing. */
+  typing?: boolean;
+  /** Delivered: who acknowledged every message up to msgSeq. */
+  by?: 'customer' | 'agent';
+}
+
+export interface ChatResult { chatId: string; state: string; messages: ChatMessage[] }
+
 export interface EventMap {
   Snapshot: Snapshot;
   AgentEvent: AgentEvent;
@@ -226,6 +254,7 @@ export interface EventMap {
   error: CTIError;
   raw: RawEvent;
   MediaEvent: MediaEvent;
+  ChatEvent: ChatEvent;
   /** The phone tab's video streams changed (a video track arrived, the camera or screen went on or off). */
   video: VideoStreams;
 }
@@ -304,6 +333,22 @@ export interface CTI {
   startScreenShare(callId?: string): Promise<{ callId: string } & MediaState>;
   stopScreenShare(callId?: string): Promise<{ callId: string } & MediaState>;
   getVideo(): VideoStreams;
+  /**
+   * Chats (docs/chat.md). Mode ops chat_accept (accept, reject), chat_send (messages, typing,
+   * delivery) and chat_end (end, complete): full mode only for desktops. Refusals:
+   * OPENCTI_NOT_AUTHORIZED (not this agent's chat), OPENCTI_CF_INVALID_OBJECT_STATE (not offered,
+   * ended), OPENCTI_INVALID_ARGUMENT (text blank or over 4096 bytes), OPENCTI_RATE_LIMITED.
+   */
+  acceptChat(chatId: string): Promise<ChatResult>;
+  rejectChat(chatId: string): Promise<ChatResult>;
+  /** Resolves once the message is stored (its echo arrived). */
+  sendChatMessage(chatId: string, text: string): Promise<{ chatId: string; msgSeq: number; ts: string }>;
+  sendChatTyping(chatId: string, typing: boolean): Promise<boolean>;
+  markChatDelivered(chatId: string, msgSeq: number): Promise<boolean>;
+  /** Ends the chat; on an ended chat, ends its after-chat work. */
+  endChat(chatId: string): Promise<ChatResult>;
+  completeChat(chatId: string): Promise<ChatResult>;
+  getChats(): ChatInfo[];
   getPeerConnection(): RTCPeerConnection | null;
   getCalls(): CallEvent[];
   getState(): Snapshot;

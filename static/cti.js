@@ -156,6 +156,7 @@
     } else if (n === 'call_disconnected' && c) {
       gone(c.callId, c.state === 'alerting' ? 'Abandoned' : 'Disconnected', assign({ endedBy: d.ended_by, durationMs: d.duration_ms }, x));
     } else if (vid.event(n, d, c, x)) { // media_changed, screen_share_* (video section below)
+    } else if (chatOnEvent(n, d, x)) { // chat_* (chat section below)
     } else if (n === 'settings_changed') {
       const m = d.settings && d.settings.mode;
       if (MODES[m] && m !== S.mode) {
@@ -182,6 +183,7 @@
     }
     if (modeChanged) emit('capabilities', capabilities());
     post('state'); emit('tabs', tabs());
+    chatOnSnapshot(f.chats);
     emit('Snapshot', snapshotEvent());
     vid.follow();
   };
@@ -257,6 +259,7 @@
 
   const frame = (f) => {
     const t = f.type, pc = S.pc;
+    if (chatOnFrame(f)) return; // chat_message, chat_typing, chat_delivered, chat errors (chat section)
     if (t === 'welcome') { S.session = f.session_id; S.user = f.user_id; if (f.client) S.client = f.client; tabsOpen(); }
     else if (t === 'snapshot') onSnapshot(f);
     else if (t === 'event') onEvent(f.event);
@@ -652,6 +655,87 @@
       return request(w + '_recording', { call_id: id }).then((v) => ({ callId: id, recordingId: v.recording_id, state: v.state }));
     };
   });
+
+  // Chats (docs/chat.md): acceptChat, rejectChat, sendChatMessage, endChat, completeChat,
+  // sendChatTyping, markChatDelivered, getChats; event ChatEvent with pyEventName Offered,
+  // Withdrawn, Accepted, Message, Typing, Delivered, Ended, Completed. Mode ops chat_accept,
+  // chat_send, chat_end (full mode only).
+  MODES.full.push('chat_accept', 'chat_send', 'chat_end');
+  Object.assign(OPS, { acceptChat: 'chat_accept', rejectChat: 'chat_accept', sendChatMessage: 'chat_send', sendChatTyping: 'chat_send',
+    markChatDelivered: 'chat_send', endChat: 'chat_end', completeChat: 'chat_end' });
+  const chats = {}, chatSends = {};
+  const chatEvent = (name, id, extra) => {
+    const c = chats[id] || {};
+    emit('ChatEvent', assign({ pyEventType: 'ChatEvent', pyEventName: name, pyMedia: 'Chat', pyChatId: id, chatId: id,
+      displayName: c.displayName || '', queue: c.queue || '', state: c.state || 'ended' }, extra || {}));
+  };
+  function chatOnEvent(n, d, x) {
+    if (n.indexOf('chat_') !== 0) return false;
+    const id = d.chat_id, c = chats[id], mine = d.user_id === S.user;
+    if (n === 'chat_started' && mine) {
+      chats[id] = { chatId: id, displayName: d.display_name || '', queue: d.queue || '', state: 'offered', messages: [] };
+      chatEvent('Offered', id, x);
+    } else if (n === 'chat_offer_failed' && mine && c) { delete chats[id]; chatEvent('Withdrawn', id, assign({ reason: d.reason }, x)); }
+    else if (n === 'chat_accepted' && mine && c) { c.state = 'active'; chatEvent('Accepted', id, x); }
+    else if (n === 'chat_ended' && c) { c.state = 'wrap_up'; chatEvent('Ended', id, assign({ endedBy: d.ended_by, reason: d.reason, wrapUpSeconds: d.wrap_up_seconds }, x)); }
+    else if (n === 'chat_completed' && c) { delete chats[id]; chatEvent('Completed', id, x); }
+    return true;
+  }
+  function chatOnFrame(f) {
+    const t = f.type, id = f.chat_id;
+    if (t === 'chat_message') {
+      if (f.seq) { if (f.seq <= S.seq) return true; S.seq = f.seq; }
+      const m = { from: f.from, userId: f.user_id || '', text: f.text, ts: f.ts, msgSeq: f.msg_seq, clientMsgId: f.client_msg_id || '' };
+      if (chats[id]) chats[id].messages.push(m);
+      const p = m.clientMsgId && chatSends[m.clientMsgId];
+      if (p) { delete chatSends[m.clientMsgId]; p.ok({ chatId: id, msgSeq: m.msgSeq, ts: m.ts }); }
+      chatEvent('Message', id, m);
+    } else if (t === 'chat_typing') chatEvent('Typing', id, { from: f.from, typing: f.typing });
+    else if (t === 'chat_delivered') chatEvent('Delivered', id, { by: f.by, msgSeq: f.msg_seq });
+    else if (t === 'error' && f.client_msg_id && chatSends[f.client_msg_id]) {
+      const p = chatSends[f.client_msg_id];
+      delete chatSends[f.client_msg_id];
+      p.no(mapError(f.code, f.message || '', 'chat'));
+    } else return false;
+    return true;
+  }
+  function chatOnSnapshot(list) {
+    const seen = {};
+    (list || []).forEach((v) => {
+      seen[v.chat_id] = 1;
+      const st = v.offered === S.user ? 'offered' : v.state;
+      chats[v.chat_id] = assign(chats[v.chat_id] || { messages: [] }, { chatId: v.chat_id, displayName: v.display_name || '', queue: v.queue || '', state: st });
+      if (!chats[v.chat_id].messages.length) chats[v.chat_id].messages = (v.messages || []).map((m) => ({ from: m.from, userId: m.user_id || '', text: m.text, ts: m.ts, msgSeq: m.msg_seq }));
+    });
+    for (const id in chats) if (!seen[id]) delete chats[id];
+  }
+  const chatCommand = (method, command) => (chatId) => {
+    const e = guard(method) || (typeof chatId === 'string' && chatId ? null : err('OPENCTI_INVALID_ARGUMENT', method + ': chatId is required'));
+    if (e) return Promise.reject(e);
+    return request(command, { chat_id: chatId }).then((v) => {
+      if (chats[chatId]) chats[chatId].state = v.state;
+      return { chatId, state: v.state, messages: (v.messages || []).map((m) => ({ from: m.from, userId: m.user_id || '', text: m.text, ts: m.ts, msgSeq: m.msg_seq })) };
+    });
+  };
+  CTI.acceptChat = chatCommand('acceptChat', 'chat_accept');
+  CTI.rejectChat = chatCommand('rejectChat', 'chat_reject');
+  CTI.endChat = chatCommand('endChat', 'chat_end');
+  CTI.completeChat = chatCommand('completeChat', 'chat_complete');
+  // sendChatMessage resolves with {chatId, msgSeq, ts} once the message is stored (its echo).
+  CTI.sendChatMessage = (chatId, text) => {
+    const e = guard('sendChatMessage') || (typeof text === 'string' && text.trim() && new TextEncoder().encode(text).length <= 4096
+      ? null : err('OPENCTI_INVALID_ARGUMENT', 'sendChatMessage: text must be 1 to 4096 bytes, not blank'));
+    if (e) return Promise.reject(e);
+    return whenLive().then(() => new Promise((ok, no) => {
+      const id = 'm' + ++S.nreq + '-' + S.tab;
+      const tm = setTimeout(() => { delete chatSends[id]; no(err('OPENCTI_TIMEOUT', `sendChatMessage: not stored within ${TIMEOUT / 1000} s`)); }, TIMEOUT);
+      chatSends[id] = { ok: (v) => { clearTimeout(tm); ok(v); }, no: (x) => { clearTimeout(tm); no(x); } };
+      if (!send({ type: 'chat', chat_id: chatId, text, client_msg_id: id })) chatSends[id].no(err('OPENCTI_LINK_DOWN', 'no connection to the server'));
+    }));
+  };
+  CTI.sendChatTyping = (chatId, typing) => { const e = guard('sendChatTyping'); return e ? Promise.reject(e) : Promise.resolve(send({ type: 'chat_typing', chat_id: chatId, typing: !!typing })); };
+  CTI.markChatDelivered = (chatId, msgSeq) => { const e = guard('markChatDelivered'); return e ? Promise.reject(e) : Promise.resolve(send({ type: 'chat_delivered', chat_id: chatId, msg_seq: msgSeq })); };
+  CTI.getChats = () => Object.values(chats).map((c) => assign({}, c));
 
   g.addEventListener('pagehide', () => { // the tab closes or is frozen: let the server hand the media over now
     post('bye');

@@ -215,6 +215,73 @@
     return v;
   }
 
+
+  // chatParts runs a text chat with an agent (docs/chat.md) in the widget's box, over its own
+  // /rtc socket with a chat token. Every message is shown as text (textContent), never as HTML.
+  // w.chat keeps the socket and the chat id (screen sharing from the chat uses them).
+  function chatParts(w, box, server, account, displayName) {
+    if (w.chat && w.chat.ws) return Promise.resolve(w.chat);
+    var c = w.chat = { ws: null, chatId: '', state: 'connecting', n: 0, typingAt: 0 };
+    var old = box.querySelector('.ctiw-chat');
+    if (old) old.remove();
+    var pane = el('div', 'ctiw-chat'), st = el('p', 'ctiw-chatstatus', 'Connecting…', { role: 'status' });
+    var log = el('ol', 'ctiw-chatlog', '', { 'aria-live': 'polite', 'aria-label': 'Chat messages' });
+    var typing = el('p', 'ctiw-typing', '', { 'aria-live': 'polite' });
+    var input = el('textarea', 'ctiw-chatinput', '', { maxlength: '4096', rows: '2', 'aria-label': 'Your message' });
+    var sendB = el('button', 'ctiw-chatsend', 'Send', { type: 'button' }), endB = el('button', 'ctiw-chatend', 'End chat', { type: 'button' });
+    [st, log, typing, input, sendB, endB].forEach(function (x) { pane.appendChild(x); });
+    box.appendChild(pane);
+    var fire = function (n, x) { (w.handlers[n] || []).forEach(function (f) { try { f(x); } catch (e) { setTimeout(function () { throw e; }); } }); };
+    var tx = function (m) { if (c.ws && c.ws.readyState === 1) { c.ws.send(JSON.stringify(m)); return true; } return false; };
+    var mine = {};
+    function show(f) {
+      var li = el('li', 'ctiw-msg', '', { 'data-from': f.from, 'data-seq': String(f.msg_seq) });
+      li.appendChild(el('span', 'ctiw-who', f.from === 'customer' ? 'You' : f.from === 'agent' ? 'Agent' : ''));
+      li.appendChild(el('span', 'ctiw-text', f.text)); // textContent: HTML stays text
+      var pending = f.client_msg_id && mine[f.client_msg_id];
+      if (pending) { pending.replaceWith(li); delete mine[f.client_msg_id]; } else log.appendChild(li);
+      if (f.from !== 'customer') tx({ type: 'chat_delivered', chat_id: c.chatId, msg_seq: f.msg_seq });
+    }
+    function frame(f) {
+      if (f.type === 'welcome') tx({ type: 'chat_start', display_name: (displayName || '').slice(0, 128) });
+      else if (f.type === 'chat_state') {
+        c.chatId = f.chat_id; c.state = f.state; box.setAttribute('data-chat-id', f.chat_id); pane.setAttribute('data-state', f.state);
+        st.textContent = f.state === 'queued' ? 'Waiting for an agent…' : f.state === 'active' ? 'Chatting with an agent' : 'Chat ended';
+        fire('state', 'chat_' + f.state);
+      } else if (f.type === 'chat_message') { show(f); fire('chat_message', f); }
+      else if (f.type === 'chat_typing') typing.textContent = f.typing ? 'The agent is typing…' : '';
+      else if (f.type === 'chat_delivered') log.querySelectorAll('li[data-from=customer]').forEach(function (li) { if (+li.getAttribute('data-seq') <= f.msg_seq) li.setAttribute('data-delivered', ''); });
+      else if (f.type === 'error') { st.textContent = 'Problem: ' + f.message; if (f.client_msg_id && mine[f.client_msg_id]) mine[f.client_msg_id].setAttribute('data-failed', ''); fire('error', f); }
+    }
+    c.send = function (text) {
+      text = String(text == null ? '' : text);
+      if (!text.trim() || !c.chatId) return false;
+      var id = 'm' + (++c.n) + '-' + Date.now().toString(36);
+      var li = el('li', 'ctiw-msg', '', { 'data-from': 'customer', 'data-pending': '' });
+      li.appendChild(el('span', 'ctiw-text', text));
+      log.appendChild(li); mine[id] = li;
+      c.typingAt = 0;
+      return tx({ type: 'chat', chat_id: c.chatId, text: text, client_msg_id: id });
+    };
+    c.end = function () { if (!tx({ type: 'chat_end', chat_id: c.chatId }) && c.ws) c.ws.close(1000); };
+    sendB.addEventListener('click', function () { if (c.send(input.value)) input.value = ''; });
+    input.addEventListener('keydown', function (e) { if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); sendB.click(); } });
+    input.addEventListener('input', function () { // at most one typing signal in 3 s
+      if (c.chatId && Date.now() - c.typingAt > 3000) { c.typingAt = Date.now(); tx({ type: 'chat_typing', chat_id: c.chatId, typing: true }); }
+    });
+    endB.addEventListener('click', c.end);
+    return fetch(server + '/webcall/' + encodeURIComponent(account) + '/token', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"kind":"chat"}' }).then(function (r) {
+      if (r.status === 429) throw new Error('Too many chats from here just now: try again in a minute.');
+      if (!r.ok) throw new Error('The chat could not start (' + r.status + ').');
+      return r.json();
+    }).then(function (t) {
+      var ws = c.ws = new WebSocket(server.replace(/^http/, 'ws') + (t.rtc_path || '/rtc'), ['cti.rtc', 'access_token.' + t.token]);
+      ws.onmessage = function (e) { try { frame(JSON.parse(e.data)); } catch (x) { /* not JSON */ } };
+      ws.onclose = function () { c.ws = null; c.state = 'ended'; pane.setAttribute('data-state', 'ended'); st.textContent = 'Chat ended'; input.disabled = sendB.disabled = endB.disabled = true; fire('ended', { chat_id: c.chatId }); };
+      return c;
+    }).catch(function (e) { st.textContent = e.message; fire('ended', { chat_id: '', error: e.message }); throw e; });
+  }
+
   function auto() { document.querySelectorAll('[data-cti-webcall]').forEach(function (e) { if (!e.ctiwMounted) { e.ctiwMounted = true; mount(e); } }); }
   g.CTIWebCall = { version: '1.0.0', mount: mount, instances: instances };
   // The page-level API of PROTOCOLS.md section 7, on the first widget (mounted on demand).
@@ -232,7 +299,17 @@
   g.CTIWebCall.camera = function (on) { return first().camera(on); };
   g.CTIWebCall.shareScreen = function (on) { return first().shareScreen(on); };
   g.CTIWebCall.digits = function (s) { String(s).split('').forEach(function (d) { first().dtmf(d); }); };
-  g.CTIWebCall.hangUp = function () { return first().hangup(); };
+  g.CTIWebCall.hangUp = function () { var w = first(); if (w.chat && w.chat.ws && !w.ws) return w.chat.end(); return w.hangup(); };
   g.CTIWebCall.on = function (name, fn) { return first().on(name, fn); };
+  // Chat (docs/chat.md): startChat({account, display_name}), send(text), endChat(); events
+  // chat_message, state (chat_queued, chat_active, chat_ended) and ended, on the first widget.
+  g.CTIWebCall.startChat = function (o) {
+    o = o || {};
+    var w = first(o), box = document.querySelectorAll('.ctiw')[0];
+    var server = (o.server || SERVER).replace(/\/+$/, ''), account = o.account || (box && box.parentNode.getAttribute('data-account')) || 'demo';
+    return chatParts(w, box, server, account, o.display_name || '').then(function (c) { return { chatId: c.chatId }; });
+  };
+  g.CTIWebCall.send = function (text) { var w = first(); return !!(w.chat && w.chat.send(text)); };
+  g.CTIWebCall.endChat = function () { var w = first(); if (w.chat) w.chat.end(); };
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', auto); else auto();
 })(window);
