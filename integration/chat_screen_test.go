@@ -8,8 +8,10 @@ import (
 // offers media ["screen"] on its chat connection: the agent's phone is told (call_connected,
 // screen_share_started with the chat, media_changed with the customer's screen on, its camera and
 // the agent's video off), the vox room sees screen_share_started; the customer is told the share
-// started; an offer before an agent accepted, or naming no screen, is refused; media screen:false
-// ends the share (screen_share ended) and the chat goes on.
+// started; the agent's camera comes on only when the agent turns it on (the customer gets
+// media_changed); an offer before an agent accepted, or naming no screen, is refused; media
+// screen:false ends the share (screen_share ended) and the chat goes on. Frames are checked
+// against their schemas.
 func TestChatScreenShareOverRTC(t *testing.T) {
 	e := newChatEnv(t, `{"wrap_up_seconds":0}`)
 	cust, id := e.customer(t, "Ada")
@@ -31,6 +33,9 @@ func TestChatScreenShareOverRTC(t *testing.T) {
 	if st["state"] != "started" || st["chat_id"] != id || callID == "" {
 		t.Fatalf("screen_share at the customer: %v", st)
 	}
+	if err := e.Schemas.Validate("rtc/server_screen_share", []byte(mustJSON(st))); err != nil {
+		t.Fatal(err)
+	}
 	e.phone.expect("event", func(m map[string]any) bool {
 		ev := m["event"].(map[string]any)
 		return ev["event"] == "call_connected" && ev["data"].(map[string]any)["call_id"] == callID
@@ -46,10 +51,27 @@ func TestChatScreenShareOverRTC(t *testing.T) {
 	}
 	e.roomEvent(t, "screen_share_started", id)
 
+	// the agent turns its camera on (seed 001: only then): the customer is told
+	e.phone.send(map[string]any{"type": "media", "request_id": "cam", "call_id": callID, "video": true})
+	e.phone.expect("result", func(m map[string]any) bool { return m["request_id"] == "cam" })
+	first := cust.expect("media_changed", nil) // the share's start: the agent's video off
+	if first["agent"].(map[string]any)["video"] != false {
+		t.Fatalf("first media_changed at the customer: %v", first)
+	}
+	cm := cust.expect("media_changed", nil)
+	if cm["call_id"] != callID || cm["agent"].(map[string]any)["video"] != true || cm["customer"].(map[string]any)["screen"] != true {
+		t.Fatalf("media_changed at the customer: %v", cm)
+	}
+	if err := e.Schemas.Validate("rtc/server_media_changed", []byte(mustJSON(cm))); err != nil {
+		t.Fatal(err)
+	}
+
 	// the customer stops sharing: the share ends, the chat goes on
 	cust.send(map[string]any{"type": "media", "request_id": "stop", "screen": false})
 	if f := cust.expect("screen_share", nil); f["state"] != "ended" || f["call_id"] != callID {
 		t.Fatalf("screen_share at the end: %v", f)
+	} else if err := e.Schemas.Validate("rtc/server_screen_share", []byte(mustJSON(f))); err != nil {
+		t.Fatal(err)
 	}
 	e.phone.expect("event", eventNamed("call_disconnected"))
 	cust.send(map[string]any{"type": "chat", "chat_id": id, "text": "thanks", "client_msg_id": "after"})
