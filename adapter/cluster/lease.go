@@ -30,9 +30,11 @@ type Core interface {
 // Run runs the node until ctx ends: the feed, the watch of the owners bucket, and every Tick the
 // membership heartbeat, the renewal of the leases it holds and the claim of accounts without a
 // live owner (a dead owner's leases expire LeaseTTL after its last renewal). Accounts are
-// claimed by their preferred node among the live members (highest rendezvous hash) at once, by
-// any node after three ticks without an owner.
+// claimed by their preferred node among the live members (highest rendezvous hash) at once
+// (after the first two ticks, so that a starting cluster spreads its accounts), by any node
+// after six ticks without an owner.
 func (n *Node) Run(ctx context.Context, h Hub, c Core) {
+	n.started = time.Now()
 	feedDone := make(chan struct{})
 	go func() {
 		defer close(feedDone)
@@ -112,7 +114,8 @@ func (n *Node) shouldClaim(acct string, members []string) bool {
 		return false
 	}
 	n.unowned[acct]++
-	return preferred(acct, members) == n.ID || n.unowned[acct] >= 3
+	settled := time.Since(n.started) >= 2*Tick // the membership has been read by every node
+	return (settled && preferred(acct, members) == n.ID) || n.unowned[acct] >= 6
 }
 
 // preferred is acct's node of highest rendezvous hash among members.

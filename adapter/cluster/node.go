@@ -55,6 +55,7 @@ type Node struct {
 	memberIDs []string
 	unowned   map[string]int // ticks an account has been seen without an owner
 
+	started  time.Time    // when Run started (set before the loop)
 	lost     atomic.Value // string: why this node lost NATS ("" while connected)
 	draining atomic.Bool
 }

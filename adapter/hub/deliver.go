@@ -40,10 +40,7 @@ func (h *Hub) Deliver(evs []event.Event) (gapAccount string, head int64, gap boo
 				}
 			}
 			h.SyncSeq(acct, evs[j-1].Seq)
-			h.fanout(evs[start:j])
-			if h.opts.Appended != nil {
-				h.opts.Appended.Add(float64(j - start))
-			}
+			h.fanout(evs[start:j]) // counted as delivered; appended counts this node's own commits
 		}
 		i = j
 	}
