@@ -2,9 +2,12 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -192,4 +195,60 @@ func TestClusterPrune(t *testing.T) {
 	if ev, err := a.hub.Publish(ctx, "acme", event.DataUpdated, map[string]any{}); err != nil || ev.Seq != 26 {
 		t.Fatalf("next seq %d (%v), want 26", ev.Seq, err)
 	}
+}
+
+// Cross-tenant: subscribers of two accounts on two nodes each receive their own account's events
+// only, every one of them checked (10^5 checks; CTI_CROSS_TENANT_FULL=1 makes it 10^6).
+func TestClusterCrossTenant(t *testing.T) {
+	n := 1250
+	if os.Getenv("CTI_CROSS_TENANT_FULL") != "" {
+		n = 12500
+	}
+	servers := startCluster(t, 3)
+	a := startNode(t, servers[0], "n1", 3)
+	b := startNode(t, servers[1], "n2", 3)
+	accts := []string{"a1", "a2"}
+	type reader struct {
+		acct string
+		sub  *hub.Subscription
+	}
+	var readers []reader
+	for _, acct := range accts {
+		for _, nd := range []*node{a, b} {
+			for range 20 {
+				readers = append(readers, reader{acct, subscribe(t, nd.hub, acct, -1)})
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for _, acct := range accts {
+		wg.Go(func() { publishMany(t, a.hub, acct, n) })
+	}
+	var checks, foreign atomic.Int64
+	for _, r := range readers {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			for range n {
+				ev, err := r.sub.Next(ctx)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				var d struct {
+					Acct string `json:"acct"`
+				}
+				_ = json.Unmarshal(ev.Data, &d)
+				checks.Add(1)
+				if ev.Account != r.acct || d.Acct != r.acct {
+					foreign.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if foreign.Load() != 0 || checks.Load() != int64(len(readers)*n) {
+		t.Fatalf("%d foreign events in %d checks (want %d checks)", foreign.Load(), checks.Load(), len(readers)*n)
+	}
+	t.Logf("%d checks, 0 foreign", checks.Load())
 }
