@@ -182,6 +182,15 @@ func putSettings2(base, token, body string) (int, string) {
 // same on both, with every acknowledged greeting exactly once.
 func (c *testCluster) checkDelivery(survivors []*clusterNode, admin string, acked map[string]bool) []wireEvent {
 	t := c.t
+	for _, nd := range survivors { // a node may answer 503 (Retry-After) until it sees the takeover
+		deadline := time.Now().Add(30 * time.Second)
+		for _, err := readEvents(t, nd.proc.base, admin, 0); err != nil; _, err = readEvents(t, nd.proc.base, admin, 0) {
+			if !strings.Contains(err.Error(), "events: 503") || time.Now().After(deadline) {
+				t.Fatalf("GET /events on %s: %v", nd.id, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
 	log := allEvents(t, survivors[0].proc.base, admin)
 	integ := c.mint("--account", "acme", "--role", "integrator")
 	for _, nd := range survivors {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cti-adapter/cti-adapter/adapter/command"
 	"github.com/cti-adapter/cti-adapter/adapter/core"
@@ -59,7 +60,7 @@ func (r runner) RunCommand(ctx context.Context, cmd command.Command, a core.Acto
 		return nil, err
 	}
 	body, _ := json.Marshal(cmdRequest{Name: cmd.Name(), Payload: payload, Actor: a})
-	msg, err := r.n.request(ctx, CmdSubject+owner, body)
+	msg, err := r.n.request(ctx, a.Account, CmdSubject+owner, body)
 	if err != nil {
 		return nil, err
 	}
@@ -90,8 +91,10 @@ func (n *Node) route(acct string) (string, error) {
 	return owner, nil
 }
 
-// request sends a forwarded command; a node that does not answer makes it ErrUnavailable.
-func (n *Node) request(ctx context.Context, subj string, body []byte) (*nats.Msg, error) {
+// request sends a forwarded command of acct; a node that does not answer makes it
+// ErrUnavailable, and the account's owner is read again from the bucket for the next command
+// (the watch may not have told this node of a takeover yet).
+func (n *Node) request(ctx context.Context, acct, subj string, body []byte) (*nats.Msg, error) {
 	rctx, cancel := context.WithTimeout(ctx, ForwardTimeout)
 	defer cancel()
 	msg, err := n.nc.RequestWithContext(rctx, subj, body)
@@ -99,9 +102,25 @@ func (n *Node) request(ctx context.Context, subj string, body []byte) (*nats.Msg
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		n.refreshOwner(ctx, acct)
 		return nil, fmt.Errorf("the account's node does not answer (%v): %w", err, core.ErrUnavailable)
 	}
 	return msg, nil
+}
+
+// refreshOwner reads acct's owner from the owners bucket.
+func (n *Node) refreshOwner(ctx context.Context, acct string) {
+	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	e, err := n.owners.Get(gctx, acct)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	switch {
+	case err == nil:
+		n.ownerOf[acct] = string(e.Value())
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		delete(n.ownerOf, acct)
+	}
 }
 
 // serveCommands answers the commands other nodes forward to this one, until ctx ends.

@@ -69,7 +69,7 @@ func (n *Node) REST(next http.Handler, accountOf AccountOf, unavailable Unavaila
 			return
 		}
 		b, _ := json.Marshal(restRequest{Method: r.Method, URI: r.URL.RequestURI(), Header: r.Header, Body: body})
-		msg, err := n.request(r.Context(), RESTSubject+owner, b)
+		msg, err := n.request(r.Context(), acct, RESTSubject+owner, b)
 		if err != nil {
 			unavailable(w, r, err.Error())
 			return
