@@ -278,7 +278,7 @@ func (c *testCluster) logOnFailure() {
 			continue
 		}
 		for _, line := range strings.Split(nd.stderr.String(), "\n") {
-			if strings.Contains(line, `"component":"cluster"`) {
+			if strings.Contains(line, `"component":"cluster"`) || strings.Contains(line, `"level":"ERROR"`) {
 				c.t.Logf("%s: %.300s", nd.id, line)
 			}
 		}
