@@ -62,10 +62,17 @@ func TestBrowserChat(t *testing.T) {
 		var pwned any
 		tb.eval(`window.__pwned || null`, &pwned)
 		var imgs int
-		tb.eval(`document.querySelectorAll('.ctiw-chatlog img, .ctiw-chatlog script, .ctiw-chatlog b, #chat-log img, #chat-log script, #chat-log b').length`, &imgs)
+		tb.eval(`document.querySelectorAll('.ctiw-chatlog img, .ctiw-chatlog script, .ctiw-chatlog b, #chats img, #chats script, #chats b').length`, &imgs)
 		if pwned != nil || imgs != 0 {
 			t.Fatalf("%s: a message ran (%v) or became markup (%d elements)", tb.name, pwned, imgs)
 		}
+	}
+	// the softphone's chat pane shows the same conversation, as text
+	agent.waitFor("the pane", `document.querySelectorAll('#chats .chat-msg').length === 5`, browserStep)
+	var pane []string
+	agent.eval(`[...document.querySelectorAll('#chats .chat-msg:not([data-from=system]) .chat-text')].map(e => e.textContent)`, &pane)
+	if want := append(append([]string{}, evil...), reply); strings.Join(pane, "|") != strings.Join(want, "|") {
+		t.Fatalf("softphone pane shows %q, want %q", pane, want)
 	}
 	var custMsgs []map[string]any
 	cust.eval(`window.__msgs`, &custMsgs)
@@ -88,4 +95,46 @@ func TestBrowserChat(t *testing.T) {
 	if rec.UserID != "agent1" || rec.EndedAt == "" || len(rec.Messages) != 5 || rec.Messages[1].Text != evil[0] || rec.Messages[4].Text != reply {
 		t.Fatalf("stored chat: %+v", rec)
 	}
+}
+
+// TestBrowserChatPanesAndModes: the agent accepts and answers in the softphone's chat pane
+// (clicks and typing); the demo CRM of the same agent in simple mode shows the chat but offers
+// no chat control (notifications only), and its shim refuses acceptChat without a round trip.
+func TestBrowserChatPanesAndModes(t *testing.T) {
+	browserTest(t)
+	s := newRTCServer(t)
+	if _, err := s.Accounts.Update(t.Context(), "demo", []byte(`{"mode":"simple"}`)); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t)
+	phone := s.agentTab(b, "softphone agent1", "/softphone", "agent1")
+	phone.waitPhone()
+	phone.waitFor("media owner", `CTI.getState().mediaOwner`, browserStep)
+	phone.eval(`CTI.agentReady().then(() => 1)`, nil)
+	crm := s.agentTab(b, "crm agent1", "/demo/crm", "agent1")
+
+	cust := b.newTab("customer", s.URL+"/demo/customer")
+	cust.waitFor("the widget", `window.CTIWebCall && document.querySelector('.ctiw')`, browserStep)
+	cust.eval(`CTIWebCall.startChat({account: 'demo', display_name: 'Bea'}).then(() => 1)`, nil)
+	phone.waitFor("the offer in the pane", `document.querySelector('#chats .chat[data-state=offered] .chat-accept')`, browserStep)
+	crm.waitFor("the offer noted on the CRM", `document.querySelector('#chats .chat[data-state=offered]')`, browserStep)
+	var crmButtons int
+	crm.eval(`document.querySelectorAll('#chats .chat button').length`, &crmButtons)
+	var refusal struct{ ErrCode string }
+	crm.eval(`CTI.acceptChat(CTI.getChats()[0].chatId).then(() => ({errCode: 'accepted'}), e => e)`, &refusal)
+	if crmButtons != 0 || refusal.ErrCode != "OPENCTI_MODE_NOT_SUPPORTED" {
+		t.Fatalf("simple-mode CRM: %d chat buttons, acceptChat %+v", crmButtons, refusal)
+	}
+
+	phone.click("#chats .chat-accept")
+	phone.waitFor("active", `document.querySelector('#chats .chat[data-state=active] .chat-input')`, browserStep)
+	cust.eval(`CTIWebCall.send('<u>help</u>'), 1`, nil)
+	phone.waitFor("the message", `[...document.querySelectorAll('#chats .chat-text')].some(e => e.textContent === '<u>help</u>')`, browserStep)
+	phone.setValue("#chats .chat-input", "On it")
+	phone.click("#chats .chat-send")
+	cust.waitFor("the reply", `[...document.querySelectorAll('.ctiw-chatlog .ctiw-msg[data-from=agent] .ctiw-text')].some(e => e.textContent === 'On it')`, browserStep)
+	cust.waitFor("delivered", `document.querySelector('.ctiw-chatlog .ctiw-msg[data-from=customer][data-delivered]')`, browserStep)
+	crm.waitFor("the CRM follows", `document.querySelector('#chats .chat[data-state=active]') && !document.querySelector('#chats .chat-input')`, browserStep)
+	phone.click("#chats .chat-end")
+	cust.waitFor("ended", `document.querySelector('.ctiw-chat').dataset.state === 'ended'`, browserStep)
 }
