@@ -90,7 +90,7 @@
   // --- video calls (docs/video.md): both sides' cameras and screens; the buttons follow the mode
   function isVideo(m) { return (m || []).some(function (k) { return k === 'video' || k === 'screen'; }); }
   function renderVideo(c) {
-    var v = isVideo(c.media) && c.state !== 'alerting', m = c.mediaState || {}, cu = m.customer || {}, ag = m.agent || {};
+    var v = (isVideo(c.media) || !!(c.mediaState && c.mediaState.media !== 'audio')) && c.state !== 'alerting', m = c.mediaState || {}, cu = m.customer || {}, ag = m.agent || {};
     $('video-call').hidden = !v;
     var say = function (s) { return s.screen ? 'screen shared' : s.video ? 'camera on' : 'camera off'; };
     text('video-state', v && m.media ? 'Customer: ' + say(cu) + ' · You: ' + say(ag) : '');

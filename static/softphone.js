@@ -142,7 +142,8 @@
   });
   CTI.on('error', fail);
   // --- video (docs/video.md): the customer's picture, this agent's own, camera and screen buttons
-  function isVideo(c) { return (c.media || []).some(function (m) { return m === 'video' || m === 'screen'; }); }
+  // a video call, or a screen share from a chat (its kind arrives with media_changed)
+  function isVideo(c) { return (c.media || []).some(function (m) { return m === 'video' || m === 'screen'; }) || !!(c.mediaState && c.mediaState.media !== 'audio'); }
   function showVideo(c) {
     var v = isVideo(c), ag = (c.mediaState || {}).agent || {};
     $('videos').hidden = $('video-row').hidden = !v; // the boxes stay with both cameras off
