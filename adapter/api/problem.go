@@ -11,6 +11,7 @@ import (
 	"net/http"
 
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
+	"github.com/cti-adapter/cti-adapter/adapter/core"
 	"github.com/cti-adapter/cti-adapter/adapter/store"
 	"github.com/cti-adapter/cti-adapter/schemas"
 )
@@ -110,6 +111,8 @@ func fail(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
 		writeProblem(w, r, problem(http.StatusBadRequest, "invalid_message", err.Error()))
 	case errors.Is(err, store.ErrConflict):
 		writeProblem(w, r, problem(http.StatusConflict, "conflict", err.Error()))
+	case errors.Is(err, core.ErrUnavailable): // a cluster node that lost the account meanwhile
+		writeProblem(w, r, problem(http.StatusServiceUnavailable, "unavailable", err.Error()))
 	default:
 		var fe *fieldError
 		if errors.As(err, &fe) {

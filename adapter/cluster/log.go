@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/cti-adapter/cti-adapter/adapter/core"
 	"github.com/cti-adapter/cti-adapter/adapter/event"
 	"github.com/cti-adapter/cti-adapter/adapter/store"
 )
@@ -34,11 +35,11 @@ const (
 // Errors of the log.
 var (
 	// ErrFenced: another node appended to the account since this node last did (the account
-	// has another owner).
-	ErrFenced = errors.New("cluster: account appended by another node")
+	// has another owner). It is a core.ErrUnavailable: the edges answer 503, retry.
+	ErrFenced = fmt.Errorf("cluster: account appended by another node: %w", core.ErrUnavailable)
 	// ErrOutOfOrder: the events do not continue the account's log (a numbering the hub must
-	// resynchronise).
-	ErrOutOfOrder = errors.New("cluster: events do not continue the account's log")
+	// resynchronise: the account moved).
+	ErrOutOfOrder = fmt.Errorf("cluster: events do not continue the account's log: %w", core.ErrUnavailable)
 )
 
 // Records is where call records go (the store shared by the nodes).
@@ -219,8 +220,8 @@ func (l *Log) await(ctx context.Context, f jetstream.PubAckFuture, m *nats.Msg) 
 		if err != nil && isWrongLastSeq(err) {
 			return nil, fmt.Errorf("%w (%v)", ErrFenced, err)
 		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("cluster: append: %w", err)
+		if time.Now().After(deadline) { // NATS without quorum: refused, nothing half applied
+			return nil, fmt.Errorf("cluster: append: %v: %w", err, core.ErrUnavailable)
 		}
 		if err != nil {
 			l.opts.Log.Warn("event append failed; retrying", "subject", m.Subject, "err", err)
