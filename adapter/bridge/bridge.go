@@ -265,13 +265,13 @@ func (b *Bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusTooManyRequests, fmt.Sprintf("this address already holds %d bridge connections", b.MaxPerAddr))
 		return
 	}
-	ws, cork, err := conns.Accept(w, r, &websocket.AcceptOptions{}, b.WriteTimeout)
+	ws, _, err := conns.Accept(w, r, &websocket.AcceptOptions{}, b.WriteTimeout)
 	if err != nil {
 		release()
 		return // Accept wrote the HTTP error
 	}
 	ws.SetReadLimit(maxSkip)
-	c := b.newConn(&wsTransport{ws: ws, cork: cork}, release)
+	c := b.newConn(&wsTransport{ws: ws, timeout: b.WriteTimeout}, release)
 	c.urlClaims = claims
 	// The connection is hijacked: serve it on a fresh goroutine and let net/http's (deep) one
 	// return, so that an idle connection keeps one small stack and no request state.
