@@ -107,7 +107,7 @@ func startNode(t testing.TB, s *server.Server, name string, replicas int) *node 
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := hub.New(ctx, l, hub.Options{Log: discard})
+	h, err := hub.New(ctx, l, hub.Options{Log: discard, QueueSize: 1 << 15}) // readers never dropped on a busy CI machine
 	if err != nil {
 		t.Fatal(err)
 	}
