@@ -58,8 +58,12 @@ func TestBrowserAdminPage(t *testing.T) {
 	if code := s.apiJSON(t, "GET", "/settings", minted.Token, "", nil); code != 200 {
 		t.Fatalf("the minted token: %d", code)
 	}
-	page.click("#token-list button")
-	page.waitFor("revoked", `document.querySelector('#token-list li span').textContent.includes('(revoked)')`, browserStep)
+	// The minted token's own row (tokens minted in the same second as the admin's may list in
+	// either order).
+	tokRow := `#token-list li[data-token-id="` + minted.ID + `"]`
+	page.waitFor("minted token listed", `!!document.querySelector('`+tokRow+`')`, browserStep)
+	page.click(tokRow + " button")
+	page.waitFor("revoked", `document.querySelector('`+tokRow+` span').textContent.includes('(revoked)')`, browserStep)
 	deadline := time.Now().Add(3 * time.Second)
 	for s.apiJSON(t, "GET", "/settings", minted.Token, "", nil) != 401 {
 		if time.Now().After(deadline) {
