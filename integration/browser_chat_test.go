@@ -95,6 +95,19 @@ func TestBrowserChat(t *testing.T) {
 	if rec.UserID != "agent1" || rec.EndedAt == "" || len(rec.Messages) != 5 || rec.Messages[1].Text != evil[0] || rec.Messages[4].Text != reply {
 		t.Fatalf("stored chat: %+v", rec)
 	}
+
+	// the admin's chat history shows it, the transcript as text
+	adminTab := b.newTab("admin", s.URL+"/admin#token="+s.token(t, auth.RoleAdmin, "test-admin"))
+	adminTab.waitFor("the chat in the history", `document.querySelector('#chat-history tr[data-chat=`+mustJSON(chatID)+`] button')`, browserStep)
+	adminTab.click(`#chat-history tr[data-chat=` + mustJSON(chatID) + `] button`)
+	adminTab.waitFor("the transcript", `document.querySelectorAll('#c-transcript .chat-msg').length === 5`, browserStep)
+	var transcript []string
+	adminTab.eval(`[...document.querySelectorAll('#c-transcript .chat-text')].map(e => e.textContent)`, &transcript)
+	var marks int
+	adminTab.eval(`document.querySelectorAll('#c-transcript img, #c-transcript script, #c-transcript b').length + (window.__pwned ? 100 : 0)`, &marks)
+	if len(transcript) != 5 || transcript[1] != evil[0] || transcript[4] != reply || marks != 0 {
+		t.Fatalf("admin transcript %q (%d markup elements or runs)", transcript, marks)
+	}
 }
 
 // TestBrowserChatPanesAndModes: the agent accepts and answers in the softphone's chat pane
