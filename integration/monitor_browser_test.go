@@ -35,6 +35,9 @@ func TestBrowserSupervisorPage(t *testing.T) {
 	var callID string
 	sup.eval(row+`.dataset.call`, &callID)
 
+	if _, err := s.Accounts.Update(context.Background(), "demo", []byte(`{"notify_monitored":true}`)); err != nil {
+		t.Fatal(err)
+	}
 	const pcJS = `CTISupervisor.peerConnection()`
 	for _, mode := range []string{"whisper", "barge"} {
 		sup.click(`#calls tr[data-call] button[data-mode="` + mode + `"]`)
@@ -56,9 +59,11 @@ func TestBrowserSupervisorPage(t *testing.T) {
 			t.Fatalf("the server's last monitor_started mode is %q, want %q", last, mode)
 		}
 		sup.audioFlows("the call's audio at the supervisor ("+mode+")", pcJS)
+		phone.waitFor("the agent is told ("+mode+")", `!document.getElementById('monitored').hidden && document.getElementById('monitored').textContent === 'supervisor sup1 (`+mode+`)'`, browserStep)
 	}
 	sup.click(`#calls tr[data-call] button[data-mode="stop"]`)
 	sup.waitFor("stopped", `CTISupervisor.watching() === null && document.getElementById('monitoring').textContent === 'nothing'`, browserStep)
+	phone.waitFor("the agent's badge goes", `document.getElementById('monitored').hidden`, browserStep)
 	sup.noCSPViolations()
 	cust.click(".ctiw-hangup")
 	sup.waitFor("the call is gone", `document.querySelectorAll('#calls tr').length === 0`, browserStep)

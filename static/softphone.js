@@ -230,6 +230,14 @@
 
   window.CTIConsult({ destFrom: 'transfer-to', current: function () { return current; }, run: run }); // consult-ui.js
 
+  // The account's notify_monitored tells agents a supervisor is on their call (docs/supervision.md).
+  CTI.on('raw', function (ev) {
+    if (ev.event !== 'monitor_started' && ev.event !== 'monitor_ended') return;
+    var d = ev.data || {};
+    $('monitored').hidden = ev.event === 'monitor_ended';
+    text('monitored', ev.event === 'monitor_started' ? 'supervisor ' + d.supervisor_id + ' (' + d.mode + ')' : '');
+  });
+
   var tok = Desk.tokenFromPage('cti-phone-token');
   if (tok) start(tok);
 })();
