@@ -35,8 +35,8 @@ func TestBrowserSupervisorPage(t *testing.T) {
 	var callID string
 	sup.eval(row+`.dataset.call`, &callID)
 
-	if _, err := s.Accounts.Update(context.Background(), "demo", []byte(`{"notify_monitored":true}`)); err != nil {
-		t.Fatal(err)
+	if code := s.apiJSON(t, "PUT", "/settings", s.token(t, auth.RoleAdmin, "boss"), `{"notify_monitored":true}`, nil); code != 200 {
+		t.Fatalf("PUT settings: %d", code)
 	}
 	const pcJS = `CTISupervisor.peerConnection()`
 	for _, mode := range []string{"whisper", "barge"} {

@@ -152,8 +152,8 @@ func TestMonitorEdges(t *testing.T) {
 		t.Fatalf("mode change: %d", code)
 	}
 	sup.expect("event", eventNamed("monitor_started"))
-	if _, err := s.Accounts.Update(ctx, "demo", []byte(`{"notify_monitored":true}`)); err != nil {
-		t.Fatal(err)
+	if code, body := s.rest(t, adminTok, "PUT", "/settings", `{"notify_monitored":true}`); code != 200 { // settings_changed on the log
+		t.Fatalf("PUT settings: %d %v", code, body)
 	}
 	if code, _ := s.rest(t, supTok, "POST", "/calls/"+callID+"/monitor", `{"mode":"listen"}`); code != 200 {
 		t.Fatal("mode change to listen")

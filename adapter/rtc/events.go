@@ -97,7 +97,7 @@ func (c *conn) agentEvents(sub *hub.Subscription) {
 		if me && d.CallID != "" {
 			mine[d.CallID] = true
 		}
-		if !me && !mine[d.CallID] && ev.Name != "settings_changed" || c.hideMonitor(ev.Name) { // supervisor.go
+		if !me && !mine[d.CallID] && ev.Name != "settings_changed" || c.hideMonitor(&ev) { // supervisor.go
 			continue
 		}
 		if ev.Name == "call_disconnected" {

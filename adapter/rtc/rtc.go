@@ -229,6 +229,7 @@ type conn struct {
 	call    *core.WebCall
 	started chan *core.WebCall // receives the customer's call once it starts
 	chat    chatConn           // chat.go; guarded by mu
+	notify  *bool              // agents: notify_monitored as of the events passed (supervisor.go)
 }
 
 // frame is any message with its type.

@@ -36,14 +36,33 @@ func (c *conn) events(sub *hub.Subscription) {
 	c.agentEvents(sub)
 }
 
-// hideMonitor reports whether an agent's connection must not see event name: the monitor events,
-// unless the account tells its agents they are monitored.
-func (c *conn) hideMonitor(name string) bool {
-	if name != event.MonitorStarted && name != event.MonitorEnded {
-		return false
+// hideMonitor reports whether an agent's connection must not see ev: a monitor event while the
+// account does not tell its agents they are monitored. The setting is followed in log order (the
+// settings_changed events the connection passes), so that an event is shown or hidden by the
+// setting in force when it was emitted; the first event reads the current setting. It runs on the
+// agent's event goroutine, which alone owns c.notify.
+func (c *conn) hideMonitor(ev *event.Event) bool {
+	if c.notify == nil {
+		on := false
+		if s, err := c.edge.Accounts.Settings(c.ctx, c.claims.Account); err == nil {
+			on = s.NotifyMonitored
+		}
+		c.notify = &on
 	}
-	s, err := c.edge.Accounts.Settings(c.ctx, c.claims.Account)
-	return err != nil || !s.NotifyMonitored
+	switch ev.Name {
+	case event.SettingsChanged:
+		var d struct {
+			Settings struct {
+				NotifyMonitored bool `json:"notify_monitored"`
+			} `json:"settings"`
+		}
+		if json.Unmarshal(ev.Data, &d) == nil {
+			*c.notify = d.Settings.NotifyMonitored
+		}
+	case event.MonitorStarted, event.MonitorEnded:
+		return !*c.notify
+	}
+	return false
 }
 
 // supervisorEvents forwards every event of the account, after a snapshot of its agents and calls.
