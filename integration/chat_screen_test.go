@@ -22,7 +22,7 @@ func TestChatScreenShareOverRTC(t *testing.T) {
 	acceptChat(t, e.phone, "agent1", id)
 	cust.expect("chat_state", func(m map[string]any) bool { return m["state"] == "active" })
 	cust.send(map[string]any{"type": "offer", "sdp": offerWithVideo(t), "media": []string{"audio"}})
-	if f := cust.errorFrame(); f["code"] != "invalid_message" {
+	if f := cust.errorFrame(); f["code"] != "forbidden" {
 		t.Fatalf("an offer on a chat naming no screen: %v", f)
 	}
 

@@ -25,7 +25,7 @@ func (c *conn) chatScreenOffer(sdp string, media []string) {
 		c.fail("", "out_of_order", "start the chat first (chat_start); then share the screen with media [\"screen\"]", nil)
 		return
 	case !slices.Contains(media, core.MediaScreen):
-		c.fail("", "invalid_message", "an offer on a chat shares the screen: media [\"screen\"]",
+		c.fail("", "forbidden", "this customer token is for a chat (chat_start): ask for a call token to call, or offer media [\"screen\"] to share the screen",
 			[]schemas.FieldError{{Field: "media", Message: "must contain \"screen\" on a chat"}})
 		return
 	}
