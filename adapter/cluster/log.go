@@ -118,25 +118,54 @@ func OpenLog(ctx context.Context, nc *nats.Conn, records Records, opts LogOption
 // Subject is an account's subject in the event stream.
 func Subject(account string) string { return SubjectPrefix + account }
 
-// Commit writes the call records to Records, then appends each account's events as one message
-// (see the layout above). An account whose events are already in the log (a retry of a commit
-// that reached the stream) is skipped; a failing append is retried for opts.Retry with the same
-// message id, so the stream stores it once.
+// Commit appends each account's events as one message (see the layout above), then writes the
+// call records of the accounts whose events are in the log to Records. Events first: an append
+// that fails writes no record, so a call never ends in its record without its call_disconnected
+// in the log (a node taking over later finds the call still open and closes it). A store that
+// refuses the records after the events are in fails those records only (callErrs), as a
+// refused record does on a single node. An account whose events are already in the log (a
+// retry of a commit that reached the stream) is skipped; a failing append is retried for
+// opts.Retry with the same message id, so the stream stores it once.
 func (l *Log) Commit(ctx context.Context, evs []event.Event, calls []store.CallRow) ([]error, error) {
-	var callErrs []error
-	if len(calls) > 0 {
-		var err error
-		if callErrs, err = l.records.Commit(ctx, nil, calls); err != nil {
-			return nil, err
+	failed, err := l.appendAll(ctx, evs)
+	if err != nil && len(calls) == 0 {
+		return nil, err
+	}
+	callErrs := make([]error, len(calls))
+	var keep []store.CallRow
+	var at []int
+	for i, c := range calls {
+		if e := failed[c.Account()]; e != nil {
+			callErrs[i] = e
+			continue
+		}
+		keep, at = append(keep, c), append(at, i)
+	}
+	if len(keep) > 0 {
+		errs, cerr := l.records.Commit(ctx, nil, keep)
+		for k, i := range at {
+			switch {
+			case cerr != nil:
+				callErrs[i] = cerr
+			case k < len(errs):
+				callErrs[i] = errs[k]
+			}
 		}
 	}
+	return callErrs, err
+}
+
+// appendAll appends evs, one message per account, and returns the accounts that failed.
+func (l *Log) appendAll(ctx context.Context, evs []event.Event) (map[string]error, error) {
 	groups, order := groupByAccount(evs)
 	futures := make([]jetstream.PubAckFuture, len(order))
 	msgs := make([]*nats.Msg, len(order))
+	failed := map[string]error{}
 	for i, acct := range order {
 		m, skip, err := l.message(ctx, acct, groups[acct])
 		if err != nil {
-			return nil, err
+			failed[acct] = err
+			continue
 		}
 		if skip {
 			continue
@@ -153,13 +182,18 @@ func (l *Log) Commit(ctx context.Context, evs []event.Event, calls []store.CallR
 		}
 		ack, err := l.await(ctx, futures[i], msgs[i])
 		if err != nil {
-			errs = append(errs, fmt.Errorf("account %q: %w", acct, err))
+			failed[acct] = err
 			continue
 		}
 		g := groups[acct]
 		l.setTail(acct, tail{seq: g[len(g)-1].Seq, streamSeq: ack.Sequence})
 	}
-	return callErrs, errors.Join(errs...)
+	for _, acct := range order {
+		if e := failed[acct]; e != nil {
+			errs = append(errs, fmt.Errorf("account %q: %w", acct, e))
+		}
+	}
+	return failed, errors.Join(errs...)
 }
 
 func groupByAccount(evs []event.Event) (map[string][]event.Event, []string) {
