@@ -55,7 +55,7 @@ func TestServedGzip(t *testing.T) {
 		b, _ := io.ReadAll(res.Body)
 		return res, b
 	}
-	file, _ := static.Files.ReadFile("cti.js")
+	file, _ := AssembleShim(static.Files)
 	plain, pb := fetch("", "")
 	zipped, zb := fetch("gzip", "")
 	if plain.Header.Get("Content-Encoding") != "" || !bytes.Equal(pb, file) {

@@ -98,6 +98,14 @@ func Mount(r chi.Router, files fs.FS, accts Settings) {
 	if err != nil {
 		panic("web: reading the embedded files: " + err.Error())
 	}
+	for p := range assets { // the shim's parts are served as one script (shim.go)
+		if path.Dir(p) == ShimDir {
+			delete(assets, p)
+		}
+	}
+	if shim, err := AssembleShim(files); err == nil {
+		assets["cti.js"] = newAsset(shim, contentType("cti.js"))
+	}
 	ring := newAsset(Ringtone, "audio/wav")
 	r.Get("/static/ring.wav", func(w http.ResponseWriter, req *http.Request) { serve(w, req, ring) })
 	r.Get("/static/*", func(w http.ResponseWriter, req *http.Request) {

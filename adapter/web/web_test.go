@@ -124,7 +124,7 @@ func TestAssets(t *testing.T) {
 			t.Errorf("%s: revalidation with ETag %q: %d", name, etag, res2.StatusCode)
 		}
 	}
-	for _, p := range []string{"crm.html", "nope.js", "", "../go.mod", "static.go"} {
+	for _, p := range []string{"crm.html", "nope.js", "", "../go.mod", "static.go", "shim/10-model.js", "shim/30-api.js"} {
 		if res, _ := get(t, s.URL+"/static/"+p); res.StatusCode != 404 {
 			t.Errorf("/static/%s: %d, want 404", p, res.StatusCode)
 		}
@@ -135,7 +135,7 @@ func TestAssets(t *testing.T) {
 // served, under 16 KiB; the readable source under 64 KiB; docs/js.md says why) that is a classic
 // script and, through cti.mjs, a module with a default export.
 func TestShimBudget(t *testing.T) {
-	b, err := fs.ReadFile(static.Files, "cti.js")
+	b, err := web.AssembleShim(static.Files)
 	if err != nil {
 		t.Fatal(err)
 	}
