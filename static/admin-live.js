@@ -8,7 +8,7 @@
   'use strict';
   var A = window.CTIAdmin, $ = A.$;
   var SL_SECONDS = 20; // the "answered within" threshold of the service level
-  var users = [], status = {}, calls = {}, queues = [], sock = null, lastSeq = 0, retry = 0;
+  var users = [], status = {}, calls = {}, chats = {}, queues = [], sock = null, lastSeq = 0, retry = 0;
   var renderTimer = 0, queueTimer = 0, usersTimer = 0, slTimer = 0, ticking = 0;
 
   // --- the event fold ---------------------------------------------------------------------
@@ -28,8 +28,23 @@
       case 'call_retrieved': if (c) c.state = 'connected'; break;
       case 'call_transferred': if (c) { c.state = 'transferring'; c.agent = ''; } break;
       case 'call_disconnected': delete calls[d.call_id]; later('sl'); break;
+      case 'media_changed': if (c) c.media = mediaWords(d); break;
+      // chats (docs/chat.md): offered to an agent or waiting, accepted, ended
+      case 'chat_started':
+        chats[d.chat_id] = { id: d.chat_id, name: d.display_name, queue: d.queue, agent: d.user_id || '', state: d.user_id ? 'offered' : 'waiting', started: (chats[d.chat_id] || {}).started || ev.ts };
+        break;
+      case 'chat_accepted': if (chats[d.chat_id]) { chats[d.chat_id].state = 'active'; chats[d.chat_id].agent = d.user_id; } break;
+      case 'chat_ended': delete chats[d.chat_id]; break;
     }
+    if (ev.event === 'incoming_call' && calls[d.call_id] && d.media && d.media !== 'audio') calls[d.call_id].media = d.media;
     if (/^(incoming_call|call_|status_changed|outgoing_call)/.test(ev.event)) later('queues');
+  }
+
+  // mediaWords says what a video call shows now: "video (customer camera, agent screen)".
+  function mediaWords(d) {
+    var side = function (who, m) { return m && m.screen ? who + ' screen' : m && m.video ? who + ' camera' : ''; };
+    var on = [side('customer', d.customer), side('agent', d.agent)].filter(Boolean);
+    return d.media + (d.media === 'audio' ? '' : ' (' + (on.length ? on.join(', ') : 'cameras off') + ')');
   }
 
   // later coalesces work triggered by a burst of events (a replay of thousands) into one run.
@@ -70,7 +85,7 @@
         retry = 0;
         return;
       }
-      if (f.event === 'resync_required') { status = {}; calls = {}; lastSeq = 0; ws.close(4000, 'resync'); return; }
+      if (f.event === 'resync_required') { status = {}; calls = {}; chats = {}; lastSeq = 0; ws.close(4000, 'resync'); return; }
       if (!f.seq || f.seq <= lastSeq) return;
       lastSeq = f.seq;
       A.text('seq', 'seq ' + lastSeq);
@@ -144,8 +159,20 @@
       tr.setAttribute('data-call', id);
       cb.appendChild(tr);
       A.cell(tr, id); A.cell(tr, (c.name ? c.name + ' ' : '') + (c.phone || '')); A.cell(tr, c.state); A.cell(tr, c.agent); A.cell(tr, c.queue); A.cell(tr, A.when(c.started));
+      A.cell(tr, c.media || 'audio').className = 'media';
     });
     $('no-calls').hidden = ids.length > 0;
+    var hb = $('chats'), cids = Object.keys(chats), waitingChats = 0;
+    hb.textContent = '';
+    cids.forEach(function (id) {
+      var h = chats[id], tr = document.createElement('tr');
+      tr.setAttribute('data-chat', id);
+      hb.appendChild(tr);
+      A.cell(tr, id); A.cell(tr, h.name); A.cell(tr, h.state).className = 'chat-state'; A.cell(tr, h.agent); A.cell(tr, h.queue); A.cell(tr, A.when(h.started));
+      if (h.state !== 'active') waitingChats++;
+    });
+    $('no-chats').hidden = cids.length > 0;
+    A.text('wb-chats', waitingChats);
     var qb = $('queues'), waiting = 0, longest = 0;
     qb.textContent = '';
     queues.forEach(function (q) {
@@ -184,7 +211,7 @@
   $('wallboard-btn').addEventListener('click', function () { wallboard($('wallboard').hidden); });
 
   A.onSignIn(function (settings, list) {
-    users = list; status = {}; calls = {}; lastSeq = 0;
+    users = list; status = {}; calls = {}; chats = {}; lastSeq = 0;
     if (sock) { var old = sock; sock = null; old.close(); }
     render();
     loadQueues();

@@ -92,7 +92,7 @@
     }).then(function (r) {
       sessionStorage.setItem('cti-admin-token', t);
       $('signin').hidden = true;
-      ['mode-sec', 'tokens-sec', 'agents-sec', 'calls-sec', 'queues-sec', 'settings-sec', 'history-sec', 'wallboard-btn'].forEach(function (id) { if ($(id)) $(id).hidden = false; });
+      ['mode-sec', 'tokens-sec', 'agents-sec', 'calls-sec', 'chats-sec', 'queues-sec', 'settings-sec', 'history-sec', 'wallboard-btn'].forEach(function (id) { if ($(id)) $(id).hidden = false; });
       text('who', 'signed in');
       loadTokens();
       signedIn.forEach(function (fn) { fn(settings, r.users); });
