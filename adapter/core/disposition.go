@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"unicode/utf8"
 
@@ -19,6 +20,14 @@ import (
 // notes, during the call or afterwards, and the call record keeps it (data_updated carries it).
 // With disposition_required, after-call work lasts until the agent's answered call has one: the
 // wrap-up timer alone does not end it, and choosing a status before is refused (conflict).
+
+// reasonPattern is the rule of a status reason (schemas/common.json, definitions/reason): every
+// edge's schema checks it, and the core checks it again so that no route (a phone's command
+// frame has a looser schema) can store a reason another protocol cannot carry.
+var reasonPattern = regexp.MustCompile(`^[A-Za-z0-9_ .-]{0,64}$`)
+
+// ValidReason reports whether reason may be an agent status reason.
+func ValidReason(reason string) bool { return reasonPattern.MatchString(reason) }
 
 // MaxNotesLen is the longest disposition note, in characters.
 const MaxNotesLen = 2000

@@ -1,9 +1,12 @@
 package core
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/cti-adapter/cti-adapter/adapter/agent"
 	"github.com/cti-adapter/cti-adapter/adapter/call"
 	"github.com/cti-adapter/cti-adapter/adapter/event"
 )
@@ -43,5 +46,23 @@ func TestQueueViews(t *testing.T) {
 	}
 	if got := w.core.Queues("acme", nil); len(got) != 0 {
 		t.Errorf("no names and no waiting call: %+v", got)
+	}
+}
+
+// TestStatusReasonChecked: a reason any protocol could not carry is refused by the core itself,
+// whatever route it came by, and changes nothing.
+func TestStatusReasonChecked(t *testing.T) {
+	w := newWorld(t, "")
+	w.phone(t, "a1", true)
+	for _, r := range []string{strings.Repeat("x", 65), "lunch\n", "<b>"} {
+		if _, err := w.core.SetStatus(context.Background(), agentActor("a1", ViaPhone), "a1", agent.DND, r); Kind(err) != KindInvalid {
+			t.Errorf("reason %q: %v, want invalid", r, err)
+		}
+	}
+	if v := w.core.Agent("acme", "a1"); v.Status != string(agent.Online) {
+		t.Fatalf("a refused reason changed the status: %s %q", v.Status, v.Reason)
+	}
+	if _, err := w.core.SetStatus(context.Background(), agentActor("a1", ViaPhone), "a1", agent.DND, "lunch break"); err != nil {
+		t.Fatal(err)
 	}
 }

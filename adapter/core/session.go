@@ -287,6 +287,9 @@ func (c *Core) SetStatus(ctx context.Context, a Actor, userID string, st agent.S
 	if !st.Available() {
 		return AgentView{}, fmt.Errorf("%w: status must be online, ready or dnd", ErrInvalid)
 	}
+	if !ValidReason(reason) {
+		return AgentView{}, fmt.Errorf("%w: reason: at most 64 of A-Z a-z 0-9 _ . - and space", ErrInvalid)
+	}
 	if a.Role == auth.RoleAgent && a.UserID != userID {
 		return AgentView{}, fmt.Errorf("%w: an agent can set only its own status", ErrForbidden)
 	}
