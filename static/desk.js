@@ -74,8 +74,10 @@
       $(o.link).textContent = 'connecting…';
       $('signin-btn').disabled = true;
       $(o.error).textContent = '';
+      // Stored before init: the page's own REST reads (settings, directory) run on the first
+      // 'link' CONNECTED, which comes before init resolves; a refused token is removed by out().
+      sessionStorage.setItem(o.storageKey, token);
       return g.CTI.init({ server: location.origin, token: token, client: o.client }).then(function (caps) {
-        sessionStorage.setItem(o.storageKey, token);
         show(true);
         if (o.onSignedIn) o.onSignedIn(caps);
       }).catch(function (e) { out(words(e)); });
