@@ -15,7 +15,7 @@ func TestChatOverRTC(t *testing.T) {
 	e := newChatEnv(t, `{"wrap_up_seconds":0}`)
 	cust, id := e.customer(t, "Ada")
 	e.roomEvent(t, "chat_started", id)
-	acc := acceptChat(t, e.phone, "agent1", id)
+	acc, agentJoin := acceptChatWithJoin(t, e.phone, "agent1", id)
 	if d := acc["data"].(map[string]any); d["state"] != "active" || d["user_id"] != "agent1" {
 		t.Fatalf("chat_accept result: %v", d)
 	}
@@ -25,7 +25,9 @@ func TestChatOverRTC(t *testing.T) {
 	if j := chatMessage(cust, id, ""); j["from"] != "system" || !strings.Contains(j["text"].(string), "joined") {
 		t.Fatalf("join message: %v", j)
 	}
-	chatMessage(e.phone, id, "") // the agent sees the join message too
+	if agentJoin["from"] != "system" { // the agent sees the join message too
+		t.Fatalf("agent's join message: %v", agentJoin)
+	}
 
 	texts := []string{"<script>alert(1)</script>", "second", "third & <b>last</b>"}
 	for i, tx := range texts {
@@ -111,4 +113,30 @@ func TestChatOverRTC(t *testing.T) {
 	if err := e.Schemas.Validate("rest/chats", []byte(mustJSON(page))); code != 200 || err != nil || len(page["chats"].([]any)) != 1 {
 		t.Fatalf("GET chats: %d %v %v", code, err, page)
 	}
+}
+
+// acceptChatWithJoin accepts chatID at p and returns the command's result and the system "joined"
+// message the agent receives, in whichever order the two frames arrive (the message may come
+// before the result: both follow from the same accept).
+func acceptChatWithJoin(t *testing.T, p *sig, uid, chatID string) (result, join map[string]any) {
+	t.Helper()
+	p.expect("event", func(m map[string]any) bool {
+		ev := m["event"].(map[string]any)
+		d := ev["data"].(map[string]any)
+		return ev["event"] == "chat_started" && d["chat_id"] == chatID && d["user_id"] == uid
+	})
+	p.send(map[string]any{"type": "command", "request_id": "acc-" + chatID, "command": "chat_accept", "chat_id": chatID})
+	for result == nil || join == nil {
+		m := nextFrame(p)
+		switch {
+		case m["request_id"] == "acc-"+chatID:
+			if m["type"] != "result" {
+				t.Fatalf("chat_accept: %v", m)
+			}
+			result = m
+		case m["type"] == "chat_message" && m["chat_id"] == chatID:
+			join = m
+		}
+	}
+	return result, join
 }
