@@ -84,10 +84,6 @@ func (a *API) runCommand(w http.ResponseWriter, r *http.Request, cmd command.Com
 	if err == nil {
 		return res, true
 	}
-	if p, ok := kindProblem[core.Kind(err)]; ok {
-		writeProblem(w, r, problem(p.status, p.code, err.Error()))
-	} else {
-		fail(a.Log, w, r, err) // logged; 500 without details
-	}
+	a.coreProblem(w, r, err) // errors.go; anything unknown is logged and a 500 without details
 	return nil, false
 }

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
@@ -86,19 +85,6 @@ func (a *API) pathCallID(w http.ResponseWriter, r *http.Request) (string, bool) 
 		return "", false
 	}
 	return id, true
-}
-
-// coreProblem answers a core error with its problem (kindProblem); no_consult is named apart.
-func (a *API) coreProblem(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, core.ErrNoConsult) {
-		writeProblem(w, r, problem(http.StatusConflict, "no_consult", err.Error()))
-		return
-	}
-	if p, ok := kindProblem[core.Kind(err)]; ok {
-		writeProblem(w, r, problem(p.status, p.code, err.Error()))
-		return
-	}
-	fail(a.Log, w, r, err)
 }
 
 // consultOperations are the consult routes of the OpenAPI document.

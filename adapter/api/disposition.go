@@ -34,11 +34,7 @@ func (a *API) setDisposition(w http.ResponseWriter, r *http.Request) {
 	}
 	d, err := a.Core.SetDisposition(r.Context(), core.ActorFrom(c, via), id, body.Code, body.Notes)
 	if err != nil {
-		if p, ok := kindProblem[core.Kind(err)]; ok {
-			writeProblem(w, r, problem(p.status, p.code, err.Error()))
-		} else {
-			fail(a.Log, w, r, err)
-		}
+		a.coreProblem(w, r, err) // errors.go
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"call_id": id, "disposition": event.Disposition{Code: d.Code, Label: d.Label,

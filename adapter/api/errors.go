@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/cti-adapter/cti-adapter/adapter/core"
@@ -21,4 +22,17 @@ var kindProblem = map[core.ErrorKind]struct {
 	core.KindForbidden:    {http.StatusForbidden, "forbidden"},
 	core.KindInvalid:      {http.StatusUnprocessableEntity, "invalid_message"},
 	core.KindUnavailable:  {http.StatusServiceUnavailable, "unavailable"}, // writeProblem adds Retry-After
+}
+
+// coreProblem answers a core error with its problem (kindProblem); no_consult is named apart.
+func (a *API) coreProblem(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, core.ErrNoConsult) {
+		writeProblem(w, r, problem(http.StatusConflict, "no_consult", err.Error()))
+		return
+	}
+	if p, ok := kindProblem[core.Kind(err)]; ok {
+		writeProblem(w, r, problem(p.status, p.code, err.Error()))
+		return
+	}
+	fail(a.Log, w, r, err)
 }
