@@ -5,7 +5,6 @@ import (
 	"errors"
 	"hash/fnv"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -27,9 +26,9 @@ type Core interface {
 	Forget(account string)
 }
 
-// Run runs the node until ctx ends: the feed, the watch of the owners bucket, and every Tick the
-// membership heartbeat, the renewal of the leases it holds and the claim of accounts without a
-// live owner (a dead owner's leases expire LeaseTTL after its last renewal). Accounts are
+// Run runs the node until ctx ends: the feed, the watches of the owners and members buckets, and
+// every Tick the membership heartbeat (with the advertised addresses, addrs.go), the renewal of
+// the leases it holds and the claim of accounts without a live owner (a dead owner's leases expire LeaseTTL after its last renewal). Accounts are
 // claimed by their preferred node among the live members (highest rendezvous hash) at once
 // (after the first two ticks, so that a starting cluster spreads its accounts), by any node
 // after six ticks without an owner.
@@ -43,6 +42,7 @@ func (n *Node) Run(ctx context.Context, h Hub, c Core) {
 		}
 	}()
 	go n.watchOwners(ctx)
+	go n.watchMembers(ctx)
 	t := time.NewTicker(Tick)
 	defer t.Stop()
 	for {
@@ -60,7 +60,7 @@ func (n *Node) tick(ctx context.Context, h Hub, c Core) {
 	if n.draining.Load() || ctx.Err() != nil {
 		return
 	}
-	if _, err := n.members.Put(ctx, n.ID, []byte(strconv.FormatInt(time.Now().UnixMilli(), 10))); err != nil {
+	if _, err := n.members.Put(ctx, n.ID, n.heartbeat()); err != nil {
 		n.lg.Warn("membership heartbeat", "err", err)
 	}
 	members, err := n.members.Keys(ctx)

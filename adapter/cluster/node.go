@@ -49,11 +49,13 @@ type Node struct {
 	lg      *slog.Logger
 	metrics nodeMetrics
 
-	mu        sync.Mutex        // guards owned, ownerOf, memberIDs, unowned
-	owned     map[string]uint64 // accounts this node holds -> lease revision
-	ownerOf   map[string]string // last known owner of every account (watch of the owners bucket)
-	memberIDs []string
-	unowned   map[string]int // ticks an account has been seen without an owner
+	mu          sync.Mutex        // guards owned, ownerOf, memberIDs, unowned, memberAddrs
+	owned       map[string]uint64 // accounts this node holds -> lease revision
+	ownerOf     map[string]string // last known owner of every account (watch of the owners bucket)
+	memberIDs   []string
+	unowned     map[string]int   // ticks an account has been seen without an owner
+	memberAddrs map[string]Addrs // advertised addresses of the members (addrs.go)
+	addrs       atomic.Pointer[Addrs]
 
 	started  time.Time    // when Run started (set before the loop)
 	lost     atomic.Value // string: why this node lost NATS ("" while connected)
@@ -77,7 +79,8 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 		return nil, errors.New("cluster: a node id is needed (--node-id)")
 	}
 	n := &Node{ID: c.NodeID, store: o.Store, lg: o.Log.With("component", "cluster", "node", c.NodeID),
-		owned: map[string]uint64{}, ownerOf: map[string]string{}, unowned: map[string]int{}}
+		owned: map[string]uint64{}, ownerOf: map[string]string{}, unowned: map[string]int{},
+		memberAddrs: map[string]Addrs{}}
 	n.lost.Store("")
 	n.metrics = newNodeMetrics(o.Metrics, n)
 	replicas := c.Replicas

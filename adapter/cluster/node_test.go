@@ -90,6 +90,17 @@ func TestNodesDrainAndLostNATS(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	for i, x := range nodes {
+		x.n.Advertise(Addrs{HTTP: "127.0.0.1:" + strconv.Itoa(8000+i), BridgeTCP: "127.0.0.1:" + strconv.Itoa(9000+i)})
+	}
+	for _, x := range nodes {
+		for j, y := range nodes {
+			waitFor(t, x.n.ID+" to read the addresses of "+y.n.ID, func() bool {
+				a, ok := x.n.Addr(y.n.ID)
+				return ok && a.HTTP == "127.0.0.1:"+strconv.Itoa(8000+j) && a.BridgeTCP == "127.0.0.1:"+strconv.Itoa(9000+j) && a.SIP == ""
+			})
+		}
+	}
 	owner := func() int {
 		found := -1
 		for i, x := range nodes {
@@ -111,6 +122,10 @@ func TestNodesDrainAndLostNATS(t *testing.T) {
 
 	nodes[first].n.Drain(context.Background(), &forgetting{})
 	waitFor(t, "another owner after the drain", func() bool { o := owner(); return o >= 0 && o != first })
+	waitFor(t, "the drained node's entry to be gone", func() bool {
+		_, ok := nodes[(first+1)%3].n.Addr(nodes[first].n.ID)
+		return !ok
+	})
 	if o := owner(); o == -2 {
 		t.Fatal("two owners")
 	}
@@ -141,4 +156,27 @@ func TestNodesDrainAndLostNATS(t *testing.T) {
 func shutdown(s *server.Server) {
 	s.Shutdown()
 	s.WaitForShutdown()
+}
+
+func TestAdvertiseAddr(t *testing.T) {
+	for _, c := range []struct{ host, bound, want string }{
+		{"", "127.0.0.1:8080", "127.0.0.1:8080"},
+		{"", "0.0.0.0:8080", "box:8080"},
+		{"", "[::]:8080", "box:8080"},
+		{"", ":5060", "box:5060"},
+		{"10.0.0.7", "0.0.0.0:8080", "10.0.0.7:8080"},
+		{"node-a.internal", "127.0.0.1:7000", "node-a.internal:7000"},
+		{"fd00::1", ":8080", "[fd00::1]:8080"},
+		{"", "", ""},
+	} {
+		if got := AdvertiseAddr(c.host, c.bound, "box"); got != c.want {
+			t.Errorf("AdvertiseAddr(%q, %q) = %q, want %q", c.host, c.bound, got, c.want)
+		}
+	}
+	if a := parseMember([]byte("1733100000000")); a != (Addrs{}) {
+		t.Errorf("an older node's bare timestamp entry reads as %+v", a)
+	}
+	if a := parseMember([]byte(`{"at":1,"http":"h:1","sip":"s:2"}`)); a != (Addrs{HTTP: "h:1", SIP: "s:2"}) {
+		t.Errorf("entry reads as %+v", a)
+	}
 }

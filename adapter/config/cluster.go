@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 )
 
@@ -16,6 +17,7 @@ type Cluster struct {
 	Routes        string // comma-separated routes to the other embedded servers (--nats-cluster)
 	NodeID        string // this node's id (default: the host name)
 	Replicas      int    // replicas of the event stream and the KV buckets (0: 3, or fewer servers)
+	Advertise     string // host the other nodes reach this node's listeners by (default: from the listen addresses)
 }
 
 // Enabled reports whether the node is part of a cluster.
@@ -45,6 +47,7 @@ func (b *binder) bindCluster(c *Cluster) {
 	b.str(&c.ClusterListen, "nats-cluster-listen", "CTI_NATS_CLUSTER_LISTEN", "route listen address of the embedded NATS server, host:port (with --nats-cluster)")
 	b.str(&c.Routes, "nats-cluster", "CTI_NATS_CLUSTER", "routes (host:port, comma-separated) to the other nodes' embedded NATS servers; this node's own address may be listed")
 	b.str(&c.NodeID, "node-id", "CTI_NODE_ID", "this node's id in the cluster, unique (default: the host name)")
+	b.str(&c.Advertise, "advertise", "CTI_ADVERTISE", "host (name or IP) the other nodes reach this node's HTTP, bridge TCP and SIP listeners by, for relayed signalling (default: the listen address's host, or the host name when it listens on every interface)")
 	b.integer(&c.Replicas, "nats-replicas", "CTI_NATS_REPLICAS", "replicas of the event stream and the lease buckets (0: 3, or the number of embedded servers if fewer)")
 }
 
@@ -56,6 +59,9 @@ func (c Cluster) validate(postgres string) error {
 	}
 	if c.Routes != "" && c.ClusterListen == "" {
 		errs = append(errs, errors.New("--nats-cluster needs --nats-cluster-listen"))
+	}
+	if strings.ContainsAny(c.Advertise, ":/ ") && net.ParseIP(c.Advertise) == nil {
+		errs = append(errs, fmt.Errorf("--advertise %q must be a host name or an IP address, without a port", c.Advertise))
 	}
 	if c.Replicas < 0 || c.Replicas > 5 {
 		errs = append(errs, fmt.Errorf("--nats-replicas %d is not 0-5", c.Replicas))

@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/cti-adapter/cti-adapter/adapter/api"
+	"github.com/cti-adapter/cti-adapter/adapter/bridge"
 	"github.com/cti-adapter/cti-adapter/adapter/cluster"
 	"github.com/cti-adapter/cti-adapter/adapter/command"
 	"github.com/cti-adapter/cti-adapter/adapter/config"
@@ -133,4 +135,28 @@ func (s *Server) runNode(ctx context.Context) {
 		s.Log.Error("cluster command service", "err", err)
 	}
 	s.Node.Run(ctx, s.Hub, s.Core)
+}
+
+// advertise publishes this node's bound listeners in its membership entry (relayed signalling,
+// docs/cluster.md): the HTTP address, the bridge TCP address (if it listens) and the SIP address
+// (if SIP is on), each with the --advertise host.
+func (s *Server) advertise(httpAddr net.Addr, bridgeLn *bridge.Listener) {
+	if s.Node == nil {
+		return
+	}
+	host, fallback := s.Config.Cluster.Advertise, hostname()
+	a := cluster.Addrs{HTTP: cluster.AdvertiseAddr(host, httpAddr.String(), fallback),
+		SIP: cluster.AdvertiseAddr(host, s.Config.SIPAddr, fallback)}
+	if bridgeLn != nil {
+		a.BridgeTCP = cluster.AdvertiseAddr(host, bridgeLn.Addr().String(), fallback)
+	}
+	s.Node.Advertise(a)
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "localhost"
+	}
+	return h
 }

@@ -311,6 +311,7 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 		_ = ln.Close()
 		return err
 	}
+	s.advertise(ln.Addr(), bridgeLn) // cluster.go
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
