@@ -40,6 +40,7 @@ type Service struct {
 
 	known sync.Map // account name -> struct{}: accounts seen to exist (accounts are never deleted)
 	uses  uses     // token uses noted by Verify, written by Run (lastuse.go)
+	ok    verified // tokens that verified, by their text (verified.go)
 
 	mu      sync.RWMutex        // guards revoked and watchers
 	revoked map[string]struct{} // revoked token ids
@@ -62,15 +63,16 @@ func New(ctx context.Context, keys Keys, st Store, log *slog.Logger) (*Service, 
 		store: st,
 		log:   log,
 		now:   time.Now,
-		parser: jwt.NewParser(
-			jwt.WithValidMethods([]string{keys.Alg}),
-			jwt.WithIssuer(Issuer),
-			jwt.WithAudience(Audience),
-			jwt.WithExpirationRequired(),
-			jwt.WithIssuedAt(),
-			jwt.WithLeeway(Leeway),
-		),
 	}
+	s.parser = jwt.NewParser(
+		jwt.WithValidMethods([]string{keys.Alg}),
+		jwt.WithIssuer(Issuer),
+		jwt.WithAudience(Audience),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(Leeway),
+		jwt.WithTimeFunc(func() time.Time { return s.now() }), // the clock the cache checks expiry on
+	)
 	if err := s.reloadRevoked(ctx); err != nil {
 		return nil, err
 	}
@@ -264,9 +266,14 @@ func (s *Service) Verify(ctx context.Context, raw string) (*Claims, error) {
 	if raw == "" {
 		return nil, ErrNoToken
 	}
-	c := new(Claims)
-	if _, err := s.parser.ParseWithClaims(raw, c, s.keyFunc); err != nil {
-		return nil, classify(err, s.keys.Alg)
+	now := s.now()
+	c, hit := s.ok.get(raw, now)
+	if !hit {
+		c = new(Claims)
+		if _, err := s.parser.ParseWithClaims(raw, c, s.keyFunc); err != nil {
+			return nil, classify(err, s.keys.Alg)
+		}
+		s.ok.put(raw, c)
 	}
 	s.mu.RLock()
 	_, revoked := s.revoked[c.ID]
@@ -283,8 +290,9 @@ func (s *Service) Verify(ctx context.Context, raw string) (*Claims, error) {
 		}
 		s.known.Store(c.Account, struct{}{})
 	}
-	s.uses.note(c.ID, s.now())
-	return c, nil
+	s.uses.note(c.ID, now)
+	cp := *c // the cached claims stay as verified whatever the caller does with its copy
+	return &cp, nil
 }
 
 func (s *Service) keyFunc(*jwt.Token) (any, error) { return s.keys.verify, nil }

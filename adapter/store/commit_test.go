@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -118,5 +119,48 @@ func testLastStatusesAndOpenCalls(t *testing.T, be backend) {
 	open, err := s.OpenCalls(ctx)
 	if err != nil || len(open) != 1 || open[0].ID != "c-open" {
 		t.Fatalf("open calls %+v, %v", open, err)
+	}
+}
+
+// TestCommitManyRecords: a batch of more records than one statement takes, a call recorded
+// twice (the later record and its users replace the earlier), all written.
+func TestCommitManyRecords(t *testing.T) { eachBackend(t, testCommitManyRecords) }
+
+func testCommitManyRecords(t *testing.T, be backend) {
+	s := be.newStore(t, "a")
+	ctx := context.Background()
+	var calls []CallRow
+	for i := range 150 {
+		calls = append(calls, commitCall("a", fmt.Sprintf("c%03d", i), "ended"))
+	}
+	later, err := EncodeCall(Call{Account: "a", ID: "c007", Direction: "inbound", State: "ended", UserID: "u9", CreatedAt: at(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls = append(calls, later)
+	if callErrs, err := s.Commit(ctx, evs("a", 1, 2), calls); err != nil || callErrs != nil {
+		t.Fatalf("commit: %v %v", callErrs, err)
+	}
+	for uid, want := range map[string]int{"u1": 149, "u2": 149, "u9": 1} {
+		var n int
+		var f CallFilter
+		f.UserID, f.Limit = uid, 100
+		for {
+			page, next, err := s.Calls(ctx, "a", f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += len(page)
+			if next == "" {
+				break
+			}
+			f.After = next
+		}
+		if n != want {
+			t.Errorf("calls of %s: %d, want %d", uid, n, want)
+		}
+	}
+	if c, err := s.Call(ctx, "a", "c007"); err != nil || c.UserID != "u9" || len(c.Parties) != 0 {
+		t.Fatalf("c007: %+v %v, want the later record", c, err)
 	}
 }
