@@ -165,6 +165,7 @@ var inbound = []string{
 	"bridge/channel.request.ready", "bridge/channel.request.dial", "bridge/interaction.request.setdata",
 	"bridge/conversation.request.removeparty", "bridge/conversation.request.transfer",
 	"bridge/conversation.request.conference", "bridge/conversation.request.senddtmf", "bridge/interaction.request.consult",
+	"bridge/interaction.request.sendmessage", "bridge/interaction.request.typing", "bridge/interaction.request.delivered",
 }
 
 // TestInboundSchemasAreClosed follows every $ref reachable from an inbound

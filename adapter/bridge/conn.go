@@ -53,6 +53,7 @@ type conn struct {
 	session       dest
 	group         dest
 	channel       *channel
+	chat          *chatChannel            // nil unless the mode gives chat controls (chat.go)
 	inter         map[string]*interaction // by interaction id
 	byCall        map[string]*interaction // the newest interaction of each call
 	released      []string                // released interaction ids, oldest first
@@ -182,11 +183,13 @@ func (c *conn) teardown() {
 	c.mu.Lock()
 	sess, f, w := c.sess, c.feed, c.watch
 	c.sess, c.feed, c.watch = nil, nil, nil
+	stopChat := c.dropChatLocked()
 	c.out.Close(0, "") // nothing new is queued; the writer writes the rest, then closes
 	c.ending = true    // no goroutine starts after this
 	c.mu.Unlock()
 	c.cancel()
 	c.login.Stop()
+	stopChat()
 	if w != nil {
 		c.b.removeWatch(w)
 	}
@@ -292,6 +295,8 @@ type req struct {
 	*inbound
 	ia   *interaction
 	conv *conversation
+	chat bool             // the target is under <sid>.messaging (chat_handlers.go)
+	ci   *chatInteraction // a chat interaction target
 }
 
 func (c *conn) dispatch(in *inbound) {
@@ -304,6 +309,10 @@ func (c *conn) dispatch(in *inbound) {
 	if in.spec.kind != kControl {
 		if msg := c.resolve(r); msg != "" {
 			c.reply(in, msg, nil)
+			return
+		}
+		if r.chat {
+			c.dispatchChat(r)
 			return
 		}
 	} else if in.Target != c.b.controlTarget {
@@ -323,6 +332,9 @@ func (c *conn) resolve(r *req) string {
 	parts := strings.Split(r.Target, ".")
 	want := int(r.spec.kind) // kSession = 1 part ... kConversation = 5 parts
 	kindName := kindNames[r.spec.kind]
+	if len(parts) >= 2 && parts[0] == c.sess.ID && parts[1] == ChatGroupID {
+		return c.resolveChatLocked(r, parts)
+	}
 	if len(parts) != want || parts[0] != c.sess.ID || want >= 2 && parts[1] != GroupID || want >= 3 && parts[2] != ChannelID {
 		return "unknown " + kindName + " target " + quote(r.Target)
 	}

@@ -45,6 +45,9 @@ func (c *conn) onEvent(ev *coreEvent) {
 		}
 		return
 	}
+	if c.chatEventLocked(ev) { // chat_events.go
+		return
+	}
 	if ev.CallID == "" {
 		return
 	}
@@ -337,6 +340,9 @@ func (c *conn) statusLocked(ev *coreEvent) {
 		ch.cur = next
 		ch.changes++
 		c.emitLocked(&ch.dest, "channel.statechanged", next)
+		if c.chat != nil { // chats are routed by the agent's one status
+			c.emitLocked(&c.chat.dest, "channel.statechanged", next)
+		}
 	}
 	if agent.Status(ev.Status) == agent.Offline {
 		// The core ends every session of an agent it logs out, right after this event is
@@ -368,6 +374,9 @@ func (c *conn) settingsChangedLocked(ev *coreEvent) {
 		return
 	}
 	c.mode = m.Name()
+	if chatAllowed(m) {
+		c.setupChatLocked() // the chat channel appears (chat.go)
+	}
 	if c.controlInited {
 		c.enqueueLocked(encodeEvent(c.b.controlTarget, "control.statechanged", c.controlBody(m, c.sess.ID)))
 	}

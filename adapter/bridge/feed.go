@@ -34,7 +34,14 @@ type coreEvent struct {
 	Customer *event.SideMedia `json:"customer"`
 	Agent    *event.SideMedia `json:"agent"`
 	By       string           `json:"by"`
-	Settings *struct {
+	// chat_* (chat_events.go)
+	ChatID      string `json:"chat_id"`
+	From        string `json:"from"`
+	Text        string `json:"text"`
+	TS          string `json:"ts"`
+	MsgSeq      int    `json:"msg_seq"`
+	ClientMsgID string `json:"client_msg_id"`
+	Settings    *struct {
 		Mode string `json:"mode"`
 	} `json:"settings"`
 }

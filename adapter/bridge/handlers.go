@@ -35,6 +35,7 @@ type spec struct {
 	kind   kind
 	typ    string
 	handle func(c *conn, r *req)
+	chat   func(c *conn, r *req) // on a chat target (chat_handlers.go); nil: refused there
 }
 
 // specs lists every query and request the processor answers, by name.
@@ -80,6 +81,7 @@ func init() {
 		"conversation.request.dispose":     rq(kConversation, (*conn).conversationDispose),
 	}
 	addConsultSpecs(q, rq) // consult_handlers.go
+	addChatSpecs(q, rq)    // chat_handlers.go
 }
 
 func (c *conn) cmdCtx() (context.Context, context.CancelFunc) {
@@ -236,6 +238,9 @@ func (c *conn) loginAs(ctx context.Context, claims *auth.Claims, hdr *Header) st
 	c.feed, c.sess, c.actor = f, s, actor
 	c.name, c.ext = u.Name, u.Extension
 	c.setupLocked()
+	if merr == nil && chatAllowed(m) {
+		c.setupChatLocked() // chat.go
+	}
 	c.watch = &tokenWatch{c: c, s: s, done: tokenDone, stop: stopWatch}
 	c.b.addWatch(c.watch)
 	answer(s)
@@ -298,7 +303,7 @@ func (c *conn) sessionInit(r *req) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	body := sessionBody{Agent: agentBody{UserID: c.actor.UserID, Name: c.name, Status: c.channel.cur.Status},
-		ChannelGroups: []groupBody{c.groupBodyLocked()}}
+		ChannelGroups: c.groupsLocked()}
 	c.answerInitLocked(r, &c.session, body)
 }
 
@@ -355,8 +360,10 @@ func (c *conn) endSession(s *core.Session, why string) {
 	c.sess, c.feed, c.watch = nil, nil, nil
 	c.channel, c.inter, c.byCall, c.released = nil, nil, nil, nil
 	c.session, c.group = dest{}, dest{}
+	stopChat := c.dropChatLocked()
 	c.login.Reset(c.b.LoginTimeout) // the connection must log in again, or it is closed
 	c.mu.Unlock()
+	stopChat()
 	if w != nil {
 		c.b.removeWatch(w)
 	}
