@@ -63,8 +63,14 @@ type Log struct {
 	opts    LogOptions
 	epoch   string // distinguishes this process's message ids from an earlier run's
 
-	mu    sync.Mutex      // guards tails
-	tails map[string]tail // per account: where its log ends, as far as this node knows
+	chats ChatProjector // the store's chat projection (chats.go); nil if records has none
+	done  chan struct{} // closed by Close: background catch-ups stop
+	close sync.Once
+
+	mu           sync.Mutex          // guards tails, chatMarks, chatRetrying
+	tails        map[string]tail     // per account: where its log ends, as far as this node knows
+	chatMarks    map[string]chatMark // per account: how far its chat projection is known to be (chats.go)
+	chatRetrying map[string]bool     // accounts whose projection is being caught up in the background
 }
 
 // tail is where an account's log ends: its last seq and the stream sequence of its last message.
@@ -111,14 +117,21 @@ func OpenLog(ctx context.Context, nc *nats.Conn, records Records, opts LogOption
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
-	return &Log{js: js, stream: st, records: records, opts: opts,
-		epoch: strconv.FormatInt(time.Now().UnixNano(), 36), tails: map[string]tail{}}, nil
+	l := &Log{js: js, stream: st, records: records, opts: opts,
+		epoch: strconv.FormatInt(time.Now().UnixNano(), 36), tails: map[string]tail{},
+		chatMarks: map[string]chatMark{}, chatRetrying: map[string]bool{}, done: make(chan struct{})}
+	l.chats, _ = records.(ChatProjector)
+	return l, nil
 }
+
+// Close stops the log's background work (chat projection catch-ups); appends still work.
+func (l *Log) Close() { l.close.Do(func() { close(l.done) }) }
 
 // Subject is an account's subject in the event stream.
 func Subject(account string) string { return SubjectPrefix + account }
 
-// Commit appends each account's events as one message (see the layout above), then writes the
+// Commit appends each account's events as one message (see the layout above), projects the chat
+// events of the accounts appended onto the store's chat tables (chats.go), then writes the
 // call records of the accounts whose events are in the log to Records. Events first: an append
 // that fails writes no record, so a call never ends in its record without its call_disconnected
 // in the log (a node taking over later finds the call still open and closes it). A store that
@@ -128,6 +141,7 @@ func Subject(account string) string { return SubjectPrefix + account }
 // opts.Retry with the same message id, so the stream stores it once.
 func (l *Log) Commit(ctx context.Context, evs []event.Event, calls []store.CallRow) ([]error, error) {
 	failed, err := l.appendAll(ctx, evs)
+	l.projectAll(ctx, evs, failed)
 	if err != nil && len(calls) == 0 {
 		return nil, err
 	}
@@ -292,13 +306,17 @@ func (l *Log) tailOf(ctx context.Context, acct string) (tail, error) {
 }
 
 // Refresh reads where acct's log ends from the stream and remembers it (taking an account over,
-// or after ErrFenced). It returns the account's last seq.
+// or after ErrFenced). It returns the account's last seq. The account's chat projection is
+// caught up from the log in the background (what a previous owner appended but did not project).
 func (l *Log) Refresh(ctx context.Context, acct string) (tail, error) {
 	t, err := l.lastOf(ctx, acct)
 	if err != nil {
 		return tail{}, err
 	}
 	l.setTail(acct, t)
+	if l.chats != nil {
+		l.retryChats(acct)
+	}
 	return t, nil
 }
 
@@ -306,6 +324,7 @@ func (l *Log) Refresh(ctx context.Context, acct string) (tail, error) {
 func (l *Log) Forget(acct string) {
 	l.mu.Lock()
 	delete(l.tails, acct)
+	delete(l.chatMarks, acct)
 	l.mu.Unlock()
 }
 

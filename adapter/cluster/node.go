@@ -187,6 +187,9 @@ func (n *Node) Unhealthy() string {
 
 // Close drops the NATS connection and stops the embedded server.
 func (n *Node) Close() {
+	if n.Log != nil {
+		n.Log.Close()
+	}
 	if n.nc != nil {
 		n.nc.Close()
 	}

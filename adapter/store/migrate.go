@@ -109,6 +109,9 @@ var migrations = []string{
 
 	// 7: chats and their messages, a projection of the chat events (chats.go).
 	chatsMigration,
+
+	// 8: where each account's chat projection stands in a cluster (chats_project.go).
+	chatProjectionMigration,
 }
 
 // migrate brings the schema of db to version target (at most len(migrations)). Each step runs in

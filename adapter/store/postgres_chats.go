@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/cti-adapter/cti-adapter/adapter/event"
 )
 
 // The chat records on PostgreSQL: the statements and queries of chats.go with numbered
@@ -75,4 +77,50 @@ func (p *Postgres) chatMessages(ctx context.Context, account string, chats []Cha
 		return fmt.Errorf("store: chat messages %q: %w", account, err)
 	}
 	return rows.Err()
+}
+
+// ProjectChats: see Store.ProjectChats. A transaction lock on the account serialises the
+// projections of one account (two nodes during a takeover), so the projected seq read is the
+// one the transaction moves.
+func (p *Postgres) ProjectChats(ctx context.Context, account string, after int64, evs []event.Event) (int64, error) {
+	tx, err := p.pool.Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("store: chat projection: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.Background()) }()
+	var w int64
+	err = tx.QueryRow(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 1)),
+		COALESCE((SELECT last_seq FROM chat_projections WHERE account = $1), 0)`, account).Scan(nil, &w)
+	if err != nil {
+		return 0, fmt.Errorf("store: chat projection: %w", err)
+	}
+	sts, last, err := chatProjection(w, after, evs)
+	if err != nil || last == w {
+		return last, err
+	}
+	b := &pgx.Batch{}
+	queueChats(b, sts)
+	b.Queue(pgPlaceholders(upsertChatMarkSQL), account, last)
+	br := tx.SendBatch(ctx, b)
+	err = readChats(br, len(sts)+1)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = tx.Commit(ctx)
+	}
+	if err != nil {
+		return w, fmt.Errorf("store: chat projection: %w", err)
+	}
+	return last, nil
+}
+
+// ChatsProjected: see Store.ChatsProjected.
+func (p *Postgres) ChatsProjected(ctx context.Context, account string) (int64, error) {
+	var w int64
+	err := p.pool.QueryRow(ctx, `SELECT last_seq FROM chat_projections WHERE account = $1`, account).Scan(&w)
+	if noRows(err) {
+		return 0, nil
+	}
+	return w, err
 }

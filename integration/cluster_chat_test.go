@@ -1,0 +1,112 @@
+package integration
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestClusterChat: chats in cluster mode (docs/cluster.md "Chats"). A customer chats over /rtc
+// with an agent on the owner of the account, messages both ways, the customer ends it; the chat
+// and its messages are in PostgreSQL (projected by the owner after the append), so GET
+// /api/v1/chats and /api/v1/chats/{id} through every node return it with every message in order.
+func TestClusterChat(t *testing.T) {
+	c := startTestCluster(t, 3)
+	t.Cleanup(c.logOnFailure)
+	c.addAccount("acme")
+	owner := c.owner("acme", 3, 30*time.Second)
+	admin := c.mint("--account", "acme", "--role", "admin")
+	integ := c.mint("--account", "acme", "--role", "integrator")
+	if code, _, b := rest(t, "PUT", owner.proc.base+"/api/v1/settings", admin,
+		`{"allowed_origins":["`+shopOrigin+`"],"wrap_up_seconds":0}`); code != 200 {
+		t.Fatalf("PUT settings: %d %s", code, b)
+	}
+	if code, _, b := rest(t, "PUT", owner.proc.base+"/api/v1/users/agent1", admin,
+		`{"name":"Agent One","extension":"101","queues":["support"]}`); code/100 != 2 {
+		t.Fatalf("PUT user: %d %s", code, b)
+	}
+	srv := &rtcServer{URL: owner.proc.base}
+	phone, _, err := srv.dial(t, c.mint("--account", "acme", "--role", "agent", "--user", "agent1"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	phone.expect("welcome", nil)
+	phone.expect("snapshot", nil)
+	phone.negotiate(map[string]any{"mic": true})
+	phone.expect("snapshot", func(m map[string]any) bool { return m["owner"] == true })
+	phone.result("ready-agent1", "ready", nil)
+
+	tok := clusterChatToken(t, owner.proc.base, "acme")
+	cust, _, err := srv.dial(t, tok, shopOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cust.expect("welcome", nil)
+	cust.send(map[string]any{"type": "chat_start", "display_name": "Ada"})
+	st := cust.expect("chat_state", nil)
+	id, _ := st["chat_id"].(string)
+	if st["state"] != "queued" || id == "" {
+		t.Fatalf("chat_state after chat_start: %v", st)
+	}
+	acceptChatWithJoin(t, phone, "agent1", id)
+	texts := []string{"hello", "<b>second</b>"}
+	for i, tx := range texts {
+		cust.send(map[string]any{"type": "chat", "chat_id": id, "text": tx, "client_msg_id": "c" + string(rune('0'+i))})
+		chatMessage(phone, id, tx)
+	}
+	phone.send(map[string]any{"type": "chat", "chat_id": id, "text": "Hello Ada", "client_msg_id": "a1"})
+	chatMessage(cust, id, "Hello Ada")
+	cust.send(map[string]any{"type": "chat_end", "chat_id": id})
+	phone.expect("event", eventNamed("chat_ended"))
+
+	want := append(append([]string{"joined the chat"}, texts...), "Hello Ada")
+	for _, nd := range c.nodes {
+		code, _, b := rest(t, "GET", nd.proc.base+"/api/v1/chats/"+id, integ, "")
+		var rec struct {
+			State    string `json:"state"`
+			Messages []struct{ Text, From string }
+		}
+		_ = json.Unmarshal(b, &rec)
+		var got []string
+		for _, m := range rec.Messages {
+			got = append(got, m.Text)
+		}
+		if code != 200 || len(got) != len(want) || !strings.HasSuffix(got[0], want[0]) ||
+			strings.Join(got[1:], "|") != strings.Join(want[1:], "|") || rec.State != "ended" {
+			t.Fatalf("GET chat through %s: %d %s (want messages %q)", nd.id, code, b, want)
+		}
+		code, _, b = rest(t, "GET", nd.proc.base+"/api/v1/chats?limit=10", integ, "")
+		if code != 200 || !strings.Contains(string(b), `"chat_id":"`+id+`"`) {
+			t.Fatalf("GET chats through %s: %d %s", nd.id, code, b)
+		}
+	}
+}
+
+// clusterChatToken asks base's public endpoint for a chat token of acct as a page on shopOrigin.
+func clusterChatToken(t *testing.T, base, acct string) string {
+	t.Helper()
+	code, m := publicChatToken(t, base, acct, shopOrigin)
+	tok, _ := m["token"].(string)
+	if code != 201 || tok == "" {
+		t.Fatalf("chat token from %s: %d %v", base, code, m)
+	}
+	return tok
+}
+
+// publicChatToken posts {"kind":"chat"} to base's /webcall/{acct}/token with Origin origin.
+func publicChatToken(t *testing.T, base, acct, origin string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", base+"/webcall/"+acct+"/token", strings.NewReader(`{"kind":"chat"}`))
+	req.Header.Set("Origin", origin)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&m)
+	return res.StatusCode, m
+}
