@@ -116,6 +116,6 @@ func startNode(t testing.TB, s *server.Server, name string, replicas int) *node 
 	go h.Run(run)
 	go func() { defer close(done); _ = f.Run(run, h) }()
 	<-f.Ready()
-	t.Cleanup(func() { stop(); <-h.Done(); <-done })
+	t.Cleanup(func() { stop(); <-h.Done(); <-done; l.Close() })
 	return &node{log: l, hub: h, feed: f}
 }

@@ -81,8 +81,8 @@ func (s *Store) ProjectChats(ctx context.Context, account string, after int64, e
 
 // ChatsProjected is the seq of account's last projected event (0 before any).
 func (s *Store) ChatsProjected(ctx context.Context, account string) (int64, error) {
-	var w int64
-	err := s.r.QueryRowContext(ctx, `SELECT last_seq FROM chat_projections WHERE account = ?`, account).Scan(&w)
+	var w int64 // on the writer: safe after Close (an error, not a nil reader pool)
+	err := s.w.QueryRowContext(ctx, `SELECT last_seq FROM chat_projections WHERE account = ?`, account).Scan(&w)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
