@@ -115,7 +115,14 @@ type floodSpec struct {
 func startFlood(t *testing.T, f *floodSpec) func() int64 {
 	t.Helper()
 	spec, _ := json.Marshal(f)
+	// The flooding clients would be on other machines; on this one they run at the lowest CPU
+	// priority (nice 19, every thread), so that the figure is what the server lets the flood
+	// do to the quiet account, not the load generator's own use of the two cores.
+	// CTI_FAIRNESS_NICE=0 runs them at normal priority.
 	cmd := exec.Command(os.Args[0], "-test.run=^TestFairFloodHelper$")
+	if nice, err := exec.LookPath("nice"); err == nil && os.Getenv("CTI_FAIRNESS_NICE") != "0" {
+		cmd = exec.Command(nice, "-n", "19", os.Args[0], "-test.run=^TestFairFloodHelper$")
+	}
 	cmd.Env = append(os.Environ(), "CTI_FLOOD="+string(spec))
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
