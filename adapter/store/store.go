@@ -59,8 +59,9 @@ type Store struct {
 	r   *sql.DB // readers: read-only connections
 	now func() time.Time
 
-	stmts writeStmts // prepared once on the writer connection; used by Commit
-	reads readStmts  // hot reads prepared on the read pool (readstmts.go)
+	stmts writeStmts    // prepared once on the writer connection; used by Commit
+	reads readStmts     // hot reads prepared on the read pool (readstmts.go)
+	ckpt  *checkpointer // checkpoints the WAL off the writer's path (checkpoint.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -151,6 +152,9 @@ func OpenWith(ctx context.Context, path string, log *slog.Logger, opts Options) 
 	if err := s.prepareWrites(ctx); err != nil {
 		return fail(err)
 	}
+	if s.ckpt, err = startCheckpointer(ctx, writerDSN(abs, sync), s.log); err != nil {
+		return fail(err)
+	}
 	return s, nil
 }
 
@@ -163,6 +167,7 @@ func writerDSN(abs, sync string) string {
 	q.Set("_journal_mode", "WAL")
 	q.Set("_synchronous", sync)
 	q.Set("_foreign_keys", "1")
+	q.Set("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walSafetyPages))
 	return (&url.URL{Scheme: "file", Path: abs, RawQuery: q.Encode()}).String()
 }
 
@@ -182,6 +187,10 @@ func (s *Store) Close() error {
 		if err := s.reads.close(); err != nil {
 			s.closeErr = fmt.Errorf("store: close read statements: %w", err)
 		}
+		if err := s.ckpt.close(); err != nil {
+			s.closeErr = fmt.Errorf("store: close checkpointer: %w", err)
+		}
+		s.ckpt = nil
 		if s.r != nil {
 			if err := s.r.Close(); err != nil {
 				s.closeErr = fmt.Errorf("store: close readers: %w", err)
@@ -215,6 +224,7 @@ func (s *Store) closeDBs() error {
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
 	}
+	errs = append(errs, s.ckpt.close())
 	if s.w != nil {
 		errs = append(errs, s.w.Close())
 	}
@@ -248,6 +258,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
 	}
+	s.ckpt.committed()
 	return nil
 }
 

@@ -10,41 +10,75 @@ import (
 	"github.com/cti-adapter/cti-adapter/adapter/event"
 )
 
-// TestCheckpointKeepsWALSmall: under continuous commits with readers in between, the
-// checkpointer keeps the WAL restarting from its start, so the file stays far below the
-// writer's safety mark instead of growing to it.
-func TestCheckpointKeepsWALSmall(t *testing.T) {
-	ctx := context.Background()
+// walWriter commits batches of 16 events to a fresh store, with a replay read every tenth.
+type walWriter struct {
+	t    *testing.T
+	s    *Store
+	path string
+	seq  int64
+}
+
+func newWALWriter(t *testing.T) *walWriter {
 	path := filepath.Join(t.TempDir(), "cti.db")
-	s, err := Open(ctx, path, nil)
+	s, err := Open(context.Background(), path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	var seq int64
+	return &walWriter{t: t, s: s, path: path}
+}
+
+func (w *walWriter) commit(n int) {
+	ctx := context.Background()
 	batch := make([]event.Event, 16)
-	for n := 0; n < 3000; n++ {
+	for range n {
 		for i := range batch {
-			seq++
-			batch[i] = event.Event{Account: "acme", Seq: seq, Time: time.Unix(seq, 0), Name: event.IncomingCall, Data: benchData}
+			w.seq++
+			batch[i] = event.Event{Account: "acme", Seq: w.seq, Time: time.Unix(w.seq, 0), Name: event.IncomingCall, Data: benchData}
 		}
-		if err := s.AppendEvents(ctx, batch); err != nil {
-			t.Fatal(err)
+		if err := w.s.AppendEvents(ctx, batch); err != nil {
+			w.t.Fatal(err)
 		}
-		if n%10 == 0 {
-			if _, err := s.Events(ctx, "acme", seq-5, 5); err != nil {
-				t.Fatal(err)
+		if w.seq%160 == 0 {
+			if _, err := w.s.Events(ctx, "acme", w.seq-5, 5); err != nil {
+				w.t.Fatal(err)
 			}
 		}
 	}
-	fi, err := os.Stat(path + "-wal")
+}
+
+func (w *walWriter) walSize() int64 {
+	fi, err := os.Stat(w.path + "-wal")
 	if err != nil {
-		t.Fatal(err)
+		w.t.Fatal(err)
 	}
-	// 3,000 commits of 16 events write ~12 MB of frames; 32 commits between checkpoints
-	// write well under 1 MB.
-	t.Logf("WAL after 3,000 commits: %d KiB", fi.Size()/1024)
-	if limit := int64(4 << 20); fi.Size() > limit {
-		t.Fatalf("WAL is %d bytes after 3,000 commits, more than %d: checkpoints do not restart it", fi.Size(), limit)
+	return fi.Size()
+}
+
+// TestCheckpointerRestartsWAL: when the writer pauses between rounds of commits (any load short
+// of saturation), the checkpointer's passes backfill the WAL and the writer restarts it, so the
+// file stays at the size of a round, far below the writer's own checkpoint mark.
+func TestCheckpointerRestartsWAL(t *testing.T) {
+	w := newWALWriter(t)
+	for round := 1; round <= 100; round++ {
+		w.commit(checkpointEvery)
+		w.s.ckpt.waitPasses(round)
+	}
+	size := w.walSize()
+	t.Logf("WAL after 3,200 commits in rounds of %d: %d KiB", checkpointEvery, size/1024)
+	if limit := int64(walSafetyPages) * 4096 / 4; size > limit {
+		t.Fatalf("WAL is %d bytes, more than %d: the checkpointer does not let it restart", size, limit)
+	}
+}
+
+// TestCheckpointBoundsWALUnderSaturation: a writer that never pauses keeps the WAL near the
+// safety mark (its own checkpoint), not growing without end.
+func TestCheckpointBoundsWALUnderSaturation(t *testing.T) {
+	w := newWALWriter(t)
+	w.commit(6000) // ~24 MB of frames: more than the mark
+	size := w.walSize()
+	t.Logf("WAL after 6,000 commits without pause: %d KiB", size/1024)
+	if limit := int64(walSafetyPages) * 4096 * 5 / 4; size > limit {
+		t.Fatalf("WAL is %d bytes, more than %d", size, limit)
 	}
 }
