@@ -21,6 +21,7 @@ import (
 	"github.com/cti-adapter/cti-adapter/adapter/hub"
 	"github.com/cti-adapter/cti-adapter/adapter/metrics"
 	"github.com/cti-adapter/cti-adapter/adapter/origin"
+	"github.com/cti-adapter/cti-adapter/adapter/prompt"
 	"github.com/cti-adapter/cti-adapter/adapter/recording"
 	"github.com/cti-adapter/cti-adapter/adapter/store"
 	"github.com/cti-adapter/cti-adapter/schemas"
@@ -45,6 +46,8 @@ type Deps struct {
 	Registrar TrunkRegistrar
 	// Recordings is the call recordings directory (nil: none listed or served).
 	Recordings *recording.Store
+	// Prompts generates and lists the account's IVR prompts (prompts.go; nil: none generated).
+	Prompts *prompt.Library
 	// PublicURL is the adapter's external base URL (for ws_url); empty derives it from the request.
 	PublicURL string
 }
@@ -92,6 +95,7 @@ func (a *API) Routes() chi.Router {
 		r.With(admin).Delete("/tokens/{token_id}", a.deleteToken)
 		r.With(admin).Get("/tokens", a.listTokens)
 		trunkRoutes(a, r.With(admin))
+		promptRoutes(a, r.With(admin))     // prompts.go
 		liveRoutes(a, r.With(desk))        // live.go
 		dispositionRoutes(a, r.With(desk)) // disposition.go
 

@@ -138,6 +138,8 @@ var problemResponses = map[int]struct{ name, code, desc string }{
 	415: {"UnsupportedMediaType", "unsupported_media", "The Content-Type is not application/json (unsupported_media)."},
 	422: {"ValidationFailed", "invalid_message", "The body or a path parameter is invalid (invalid_message); errors lists each field. Integral numbers written with a fraction or exponent (5.0, 1e2) are accepted where an integer is expected."},
 	500: {"InternalError", "internal", "The request could not be completed (internal); nothing about internals is disclosed."},
+	429: {"TooManyRequests", "rate_limited", "Over the operation's rate (rate_limited); Retry-After says when to try again."},
+	503: {"Unavailable", "unavailable", "The server cannot do this now (unavailable): detail says why, e.g. a missing text-to-speech engine."},
 }
 
 // openAPIBuilder collects the component schemas while the document is assembled.

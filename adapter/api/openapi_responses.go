@@ -17,7 +17,7 @@ func (b *openAPIBuilder) responseSchemas() {
 			"detail":   obj{"type": "string", "description": "Human-readable explanation."},
 			"instance": obj{"type": "string", "description": "The request path."},
 			"code": obj{"type": "string", "enum": []string{"invalid_json", "invalid_message", "unauthorized", "forbidden",
-				"not_found", "conflict", "payload_too_large", "unsupported_media", "rate_limited", "resync_required", "internal", "range_not_satisfiable"}},
+				"not_found", "conflict", "payload_too_large", "unsupported_media", "rate_limited", "resync_required", "internal", "range_not_satisfiable", "unavailable"}},
 			"errors": obj{"type": "array", "items": ref("FieldError"), "maxItems": 20,
 				"description": "For invalid_message: one entry per invalid field, the first 20 (paths at most 256 bytes)."},
 			"errors_omitted": obj{"type": "integer", "minimum": 1, "description": "Present when more than 20 fields were invalid: how many errors lists leave out."},

@@ -144,5 +144,6 @@ func operations() []operation {
 	ops = append(ops, monitorOperations()...)
 	ops = append(ops, recordingOperations()...)
 	ops = append(append(append(ops, trunkOperations()...), liveOperations()...), dispositionOperations()...)
-	return append(ops, chatOperations()...) // chats.go
+	ops = append(ops, promptOperations()...) // prompts.go
+	return append(ops, chatOperations()...)  // chats.go
 }

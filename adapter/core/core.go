@@ -100,6 +100,21 @@ type Prompts interface {
 	Hold() []byte
 }
 
+// AccountPrompts is what Prompts may also be (adapter/prompt.Library): prompts of one account
+// (generated from text), else the shipped one of that name. It is asked under the tenant lock,
+// so it must answer from memory.
+type AccountPrompts interface {
+	AccountClip(account, name string) ([]byte, error)
+}
+
+// clip returns the named prompt as the account hears it.
+func (c *Core) clip(account, name string) ([]byte, error) {
+	if ap, ok := c.opts.Prompts.(AccountPrompts); ok {
+		return ap.AccountClip(account, name)
+	}
+	return c.opts.Prompts.Clip(name)
+}
+
 // Names of the prompts the core plays (the greeting is the account's setting).
 const (
 	PromptWelcome     = "welcome"

@@ -103,7 +103,7 @@ func (t *tenant) greetLocked(ctx context.Context, cl *callRT) {
 		greeting = PromptWelcome
 	}
 	t.playLocked(cl, greeting)
-	clip, _ := t.core.opts.Prompts.Clip(greeting)
+	clip, _ := t.core.clip(t.name, greeting)
 	wait := time.Duration(len(clip)/8)*time.Millisecond + time.Duration(s.IVR.TimeoutSeconds)*time.Second
 	t.afterLocked(cl, wait, func(ctx context.Context, f *fx) {
 		t.enqueueLocked(ctx, f, cl, t.settingsLocked(ctx).IVR.DefaultQueue, false)

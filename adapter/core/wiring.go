@@ -105,7 +105,7 @@ func (t *tenant) playLocked(cl *callRT, name string) media.PlayerSource {
 		clip = pr.Hold()
 	} else {
 		var err error
-		if clip, err = pr.Clip(name); err != nil {
+		if clip, err = t.core.clip(t.name, name); err != nil {
 			t.core.log.Warn("prompt", "name", name, "err", err)
 			clip = pr.Hold()
 		}

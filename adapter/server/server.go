@@ -28,6 +28,7 @@ import (
 	"github.com/cti-adapter/cti-adapter/adapter/hub"
 	"github.com/cti-adapter/cti-adapter/adapter/metrics"
 	"github.com/cti-adapter/cti-adapter/adapter/origin"
+	"github.com/cti-adapter/cti-adapter/adapter/prompt"
 	"github.com/cti-adapter/cti-adapter/adapter/recording"
 	"github.com/cti-adapter/cti-adapter/adapter/recovery"
 	"github.com/cti-adapter/cti-adapter/adapter/rtc"
@@ -62,6 +63,8 @@ type Server struct {
 	// Recordings is the call recordings directory (recording.go).
 	Recordings *recording.Store
 	Node       *cluster.Node // this node of a cluster; nil on a single node (cluster.go)
+	// Prompts is the IVR audio: the shipped prompts and those generated from text (adapter/prompt).
+	Prompts *prompt.Library
 
 	handler http.Handler
 }
@@ -155,15 +158,20 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, base *Base) (
 	accounts := account.NewDirectory(base.Store)
 	dialer := &SIPDialer{}
 	recs := openRecordings(cfg.DataDir, log.With("component", "recording"))
+	lib := prompt.New(prompts.Library{}, base.Store, prompt.Espeak{}, time.Now, log.With("component", "prompt"))
+	lib.ShippedNames = prompts.Names()
+	if err := lib.Load(ctx); err != nil {
+		return nil, fmt.Errorf("prompts: %w", err)
+	}
 	s := &Server{
-		Recordings: recs, Node: node,
+		Recordings: recs, Node: node, Prompts: lib,
 		SIP:    dialer,
 		Config: cfg, Log: log, Store: base.Store, Auth: authSvc,
 		Accounts: accounts, Hub: h, Schemas: reg, Metrics: m,
 		Conns: conns.New(m.Connections), Media: engine,
 		Budget: conns.NewBudget(conns.DefaultAccountRate, conns.DefaultAccountBurst, nil),
 		Core: core.New(h, base.Store, accounts, core.Options{Log: log.With("component", "core"), Metrics: m,
-			Media: engine.Port(), Prompts: prompts.Library{}, Dialer: dialer, Recorder: recorder(recs), Owns: ownsOf(node)}),
+			Media: engine.Port(), Prompts: lib, Dialer: dialer, Recorder: recorder(recs), Owns: ownsOf(node)}),
 	}
 	// One bridge serves WebSocket /bridge and the TCP listener: one hub subscription per account.
 	s.Bridge = bridge.New(bridge.Deps{Log: log.With("component", "bridge"), Auth: s.Auth, Hub: s.Hub, Core: s.Core,
@@ -199,7 +207,7 @@ func (s *Server) routes() http.Handler {
 	r.Mount("/api/v1", s.restEdge(api.New(api.Deps{
 		Log: s.Log.With("component", "api"), Store: s.Store, Auth: s.Auth, Accounts: s.Accounts, Hub: s.Hub, Core: s.Core,
 		Schemas: s.Schemas, Metrics: s.Metrics, PublicURL: s.Config.PublicURL, Budget: s.Budget, Registrar: s.SIP,
-		Recordings: s.Recordings,
+		Recordings: s.Recordings, Prompts: s.Prompts,
 	}).Routes()))
 	r.Mount("/bridge", s.Bridge)
 	return r

@@ -22,6 +22,7 @@ type Backend interface {
 	Trunks
 	Calls
 	ChatRecords // chats.go
+	PromptRecords
 	EventLog
 
 	// Ping checks that the database answers.
@@ -66,6 +67,13 @@ type Trunks interface {
 	AllTrunks(ctx context.Context) ([]Trunk, error)
 	TrunkByNumber(ctx context.Context, number string) (Trunk, error)
 	DeleteTrunk(ctx context.Context, account, name string) error
+}
+
+// PromptRecords are the prompts each account generated from text (prompts.go).
+type PromptRecords interface {
+	PutPrompt(ctx context.Context, p Prompt) (created bool, err error)
+	Prompts(ctx context.Context, account string) ([]Prompt, error)
+	DeletePrompt(ctx context.Context, account, name string) error
 }
 
 // Calls are the call records (CDRs).

@@ -112,6 +112,9 @@ var migrations = []string{
 
 	// 8: where each account's chat projection stands in a cluster (chats_project.go).
 	chatProjectionMigration,
+
+	// 9: prompts generated from text (prompts.go, adapter/prompt).
+	promptsMigration,
 }
 
 // migrate brings the schema of db to version target (at most len(migrations)). Each step runs in
