@@ -32,7 +32,7 @@
     'ivr.greeting': 'Greeting prompt', 'ivr.timeout_seconds': 'Seconds to wait for a key', 'ivr.default_queue': 'Queue when no key is pressed',
     'ivr.menu': 'Menu', ivr: 'IVR menu', not_ready_reasons: 'Not-ready reasons', quick_connects: 'Quick connects',
     allowed_origins: 'Sites that may use the shim', frame_ancestors: 'Sites that may embed the pages', user_id: 'User id',
-    disposition_codes: 'Disposition codes', disposition_required: 'Disposition required' };
+    disposition_codes: 'Disposition codes', disposition_required: 'Disposition required', text: 'Prompt text', voice: 'Voice' };
   var ORIGIN = 'an origin such as https://crm.example.com (scheme, host and an optional port; no path, no trailing /)';
   var QUEUE = 'a queue name of lowercase letters, digits, - and _ (at most 32)';
   var PLAIN = { ttl: 'a lifetime such as 8h, 30m or 1h30m (hours, minutes, seconds; at most 8784h)',
