@@ -367,3 +367,73 @@ func TestBridgeChatModes(t *testing.T) {
 		t.Fatalf("accepted after the switch: %+v", v)
 	}
 }
+
+// chatAdded returns the target of the next chat interaction added to d's (initialised) chat
+// channel from at on, and its interaction.query.init answer.
+func (d *chatDesk) chatAdded(at int) (string, bmsg) {
+	d.t.Helper()
+	ia := d.event(at, "channel.interactionadded", d.chat).str("interaction")
+	return ia, d.query("interaction.query.init", ia)
+}
+
+// TestBridgeChatDesktops: every desktop of the agent shows the same chat: an accept from the
+// phone turns the bridge's interaction ACTIVE, a desktop logging in later finds the active chat
+// (with its messages) and its message reaches the other desktop; a rejection in one desktop
+// releases the offer in both; the customer's end releases it, and the core's after-chat timer
+// completes it without a request.
+func TestBridgeChatDesktops(t *testing.T) {
+	e := newChatBridge(t, `{"wrap_up_seconds":1}`)
+	ca, sidA := e.dialDesk(t, "ws", "agent1")
+	a := initSession(t, ca, sidA, "agent1", true)
+	a.query("channel.query.init", a.chat)
+
+	// accepted from the phone, ended by the customer, completed by the after-chat timer
+	cust1, id1 := e.customer(t, "Ada")
+	ia1, _ := a.chatAdded(0)
+	at := a.mark()
+	acceptChatWithJoin(t, e.phone, "agent1", id1)
+	a.event(at, "interaction.accepted", ia1)
+	cust1.send(map[string]any{"type": "chat_end", "chat_id": id1})
+	if rel := a.event(at, "interaction.released", ia1); rel.str("reason") != "ended by customer" {
+		t.Fatalf("released: %s", rel.raw)
+	}
+	a.event(at, "interaction.completed", ia1)
+	if rm := a.event(at, "channel.interactionremoved", a.chat); rm.str("interaction") != ia1 {
+		t.Fatalf("removed: %s", rm.raw)
+	}
+
+	// a second desktop logging in finds the active chat; its message reaches the first desktop
+	at = a.mark()
+	cust2, id2 := e.customer(t, "Bob")
+	ia2, _ := a.chatAdded(at)
+	a.request("interaction.request.accept", ia2, nil)
+	cust2.expect("chat_state", func(m map[string]any) bool { return m["state"] == "active" })
+	cb, sidB := e.dialDesk(t, "tcp", "agent1")
+	b := initSession(t, cb, sidB, "agent1", true)
+	b.query("channel.query.init", b.chat)
+	ib2, ii := b.chatAdded(0)
+	if msgs, _ := ii.Body["messages"].([]any); ii.str("interaction-state") != "ACTIVE" || ii.str("chat-id") != id2 || len(msgs) != 1 {
+		t.Fatalf("chat at login: %s", ii.raw)
+	}
+	at = a.mark()
+	b.request("interaction.request.sendmessage", ib2, map[string]any{"text": "from desk B"})
+	if m := a.event(at, "interaction.chatmessage", ia2); m.str("text") != "from desk B" || m.str("from") != "agent" {
+		t.Fatalf("desk A got %s", m.raw)
+	}
+	chatMessage(cust2, id2, "from desk B")
+
+	// an offer rejected in one desktop is released in both; completing it changes no chat
+	atA, atB := a.mark(), b.mark()
+	_, id3 := e.customer(t, "Cy")
+	ia3, _ := a.chatAdded(atA)
+	ib3, _ := b.chatAdded(atB)
+	b.request("interaction.request.reject", ib3, nil)
+	a.event(atA, "interaction.rejected", ia3)
+	a.request("interaction.request.complete", ia3, nil)
+	if v, err := e.Core.Chat("demo", id3); err != nil || v.State != core.ChatQueued {
+		t.Fatalf("rejected chat: %+v %v (want queued again)", v, err)
+	}
+	if v, _ := e.Core.Chat("demo", id2); v.State != core.ChatActive {
+		t.Fatalf("the other chat changed: %+v", v)
+	}
+}

@@ -46,7 +46,7 @@ type chatInteraction struct {
 	state                 string // ALERTING, ACTIVE, RELEASED
 	display, phone, queue string
 	reason                string
-	msgs                  []event.ChatMessageData // the last chatHistory messages
+	msgs                  []event.ChatMessageData // the last chatHistory to 2*chatHistory messages (history)
 	lastSeq               int                     // the highest msg_seq rendered
 }
 
@@ -75,7 +75,7 @@ func (ci *chatInteraction) body() chatInteractionBody {
 	}
 	return chatInteractionBody{State: ci.state, Data: data, ID: ci.id, ChatID: ci.chatID, Type: ChatType,
 		Direction: "inbound", Media: ChatType, Queue: ci.queue, RemoteNumber: ci.phone, RemoteName: ci.display,
-		Reason: ci.reason, Conversations: []string{}, Messages: append([]event.ChatMessageData{}, ci.msgs...)}
+		Reason: ci.reason, Conversations: []string{}, Messages: append([]event.ChatMessageData{}, ci.history()...)}
 }
 
 // addMessage keeps m unless it was rendered already (msg_seq at most lastSeq); false if so.
@@ -84,11 +84,16 @@ func (ci *chatInteraction) addMessage(m event.ChatMessageData) bool {
 		return false
 	}
 	ci.lastSeq = m.MsgSeq
-	ci.msgs = append(ci.msgs, m)
-	if n := len(ci.msgs) - chatHistory; n > 0 {
-		ci.msgs = append(ci.msgs[:0:0], ci.msgs[n:]...)
+	if len(ci.msgs) == 2*chatHistory { // trimmed in halves: no copy per message
+		ci.msgs = ci.msgs[:copy(ci.msgs, ci.msgs[chatHistory:])]
 	}
+	ci.msgs = append(ci.msgs, m)
 	return true
+}
+
+// history is the last chatHistory messages.
+func (ci *chatInteraction) history() []event.ChatMessageData {
+	return ci.msgs[max(0, len(ci.msgs)-chatHistory):]
 }
 
 // chatAllowed reports whether mode m gives a desktop chat controls.
