@@ -1,7 +1,9 @@
 package account
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"sync"
 )
 
@@ -61,4 +63,23 @@ func (c *cache) lockWriter(ctx context.Context, name string) (func(), error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// reload replaces a cached entry that differs from s, unless an update of the account is in
+// progress here.
+func (c *cache) reload(name string, s Settings) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cur, ok := c.settings[name]
+	if !ok || len(c.writers[name]) > 0 {
+		return false
+	}
+	// Compared as stored (an empty list and none are the same settings).
+	a, aerr := json.Marshal(cur)
+	b, berr := json.Marshal(s)
+	if aerr == nil && berr == nil && bytes.Equal(a, b) {
+		return false
+	}
+	c.settings[name] = s
+	return true
 }

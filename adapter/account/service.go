@@ -86,3 +86,25 @@ func (d *Directory) Update(ctx context.Context, name string, patch []byte) (Sett
 	d.cache.put(name, next)
 	return next, nil
 }
+
+// Changed puts settings committed by another process (another node of a cluster: its
+// settings_changed event) in the cache, so that this one serves them from now on.
+func (d *Directory) Changed(name string, raw json.RawMessage) error {
+	s, err := Decode(raw)
+	if err != nil {
+		return err
+	}
+	d.cache.put(name, s)
+	return nil
+}
+
+// Reload replaces the cached settings of name with raw, as read from the store, if name is
+// cached and no update of it runs here (which will cache its own result); it reports whether the
+// cache changed. A node of a cluster reloads periodically what it may have missed.
+func (d *Directory) Reload(name string, raw json.RawMessage) (bool, error) {
+	s, err := Decode(raw)
+	if err != nil {
+		return false, err
+	}
+	return d.cache.reload(name, s), nil
+}

@@ -134,7 +134,8 @@ func (s *Server) runNode(ctx context.Context) {
 	if err := s.Node.Serve(ctx, s.Core, s.handler); err != nil {
 		s.Log.Error("cluster command service", "err", err)
 	}
-	s.Node.Run(ctx, s.Hub, s.Core)
+	go cluster.ReloadSettings(ctx, s.Store, s.Accounts, cluster.SettingsReload, s.Log.With("component", "cluster"))
+	s.Node.Run(ctx, cluster.FollowSettings(s.Hub, s.Accounts, s.Log.With("component", "cluster")), s.Core)
 }
 
 // advertise publishes this node's bound listeners in its membership entry (relayed signalling,

@@ -1,0 +1,61 @@
+package account
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"testing"
+
+	"github.com/cti-adapter/cti-adapter/adapter/store"
+)
+
+// TestChangedAndReload: settings committed elsewhere replace the cached ones (Changed); Reload
+// replaces only a cached entry that differs, and never one with an update in progress.
+func TestChangedAndReload(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "cti.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	d := NewDirectory(st)
+	if _, err := d.Create(ctx, "acme", ModeFull); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := d.Settings(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, _ := cur.Merge([]byte(`{"allowed_origins":["https://shop.example"]}`))
+	raw, _ := json.Marshal(next)
+	if changed, err := d.Reload("other", raw); err != nil || changed {
+		t.Fatalf("reload of an account not cached: %v %v", changed, err)
+	}
+	same, _ := json.Marshal(cur)
+	if changed, err := d.Reload("acme", same); err != nil || changed {
+		t.Fatalf("reload of the same settings: %v %v", changed, err)
+	}
+	unlock, err := d.cache.lockWriter(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed, _ := d.Reload("acme", raw); changed {
+		t.Fatal("reload during an update replaced the cache")
+	}
+	unlock()
+	if changed, err := d.Reload("acme", raw); err != nil || !changed {
+		t.Fatalf("reload of changed settings: %v %v", changed, err)
+	}
+	if s, _ := d.Settings(ctx, "acme"); !s.OriginAllowed("https://shop.example") {
+		t.Fatalf("after reload: %+v", s.AllowedOrigins)
+	}
+	if err := d.Changed("acme", same); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := d.Settings(ctx, "acme"); s.OriginAllowed("https://shop.example") {
+		t.Fatal("Changed did not replace the cached settings")
+	}
+	if err := d.Changed("acme", []byte(`{"mode":`)); err == nil {
+		t.Fatal("undecodable settings accepted")
+	}
+}

@@ -1,0 +1,44 @@
+package integration
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestClusterSettingsEveryNode: a settings change committed by the owner is seen by every node
+// (docs/cluster.md "Settings on every node"). Nodes B and C, which do not own the account, have
+// its settings cached (they refused a chat token for a page origin the account does not allow);
+// allowed_origins is changed through C (forwarded to the owner); as soon as B's CTI client gets
+// the settings_changed event, B's origin check follows: the same request gets its token (the
+// cache is updated before the event is fanned out), and is refused again after the origin is
+// removed.
+func TestClusterSettingsEveryNode(t *testing.T) {
+	c := startTestCluster(t, 3)
+	t.Cleanup(c.logOnFailure)
+	c.addAccount("acme")
+	owner := c.owner("acme", 3, 30*time.Second)
+	others := c.others(owner)
+	b, via := others[0], others[1]
+	admin := c.mint("--account", "acme", "--role", "admin")
+	for _, nd := range others {
+		if code, m := publicChatToken(t, nd.proc.base, "acme", shopOrigin); code != 403 {
+			t.Fatalf("token for a page origin not allowed, on %s: %d %v", nd.id, code, m)
+		}
+	}
+	onB := c.vox(b, "acme", c.mint("--account", "acme", "--role", "integrator"), -1)
+	for i, origins := range []string{`["` + shopOrigin + `"]`, `[]`} {
+		code, node, body := rest(t, "PUT", via.proc.base+"/api/v1/settings", admin, `{"allowed_origins":`+origins+`}`)
+		if code != 200 || node != owner.id {
+			t.Fatalf("PUT settings through %s: %d %q %s", via.id, code, node, body)
+		}
+		ev := nextEvents(t, onB, 1, 30*time.Second)[0]
+		if ev.Event != "settings_changed" || !strings.Contains(string(ev.Data), `"allowed_origins":`+origins) {
+			t.Fatalf("B's event %d: %s", i, ev.raw)
+		}
+		code, m := publicChatToken(t, b.proc.base, "acme", shopOrigin)
+		if want := map[int]int{0: 201, 1: 403}[i]; code != want {
+			t.Fatalf("after settings_changed %d, B answers the token request %d (want %d): %v", i, code, want, m)
+		}
+	}
+}
