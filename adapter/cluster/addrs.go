@@ -26,6 +26,7 @@ type Addrs struct {
 type member struct {
 	At int64 `json:"at"` // unix ms of the heartbeat
 	Addrs
+	Relay string `json:"relay,omitempty"` // the node's relay secret (relay.go)
 }
 
 // Advertise sets the addresses this node publishes from its next heartbeat on (call it once
@@ -51,26 +52,26 @@ func (n *Node) Addr(node string) (Addrs, bool) {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	a, ok := n.memberAddrs[node]
-	return a, ok
+	m, ok := n.memberEntries[node]
+	return m.Addrs, ok
 }
 
 // heartbeat is this node's membership entry now.
 func (n *Node) heartbeat() []byte {
-	b, _ := json.Marshal(member{At: time.Now().UnixMilli(), Addrs: n.Advertised()})
+	b, _ := json.Marshal(member{At: time.Now().UnixMilli(), Addrs: n.Advertised(), Relay: n.relaySecret})
 	return b
 }
 
 // parseMember reads an entry (an entry of an older node, a bare timestamp, has no addresses).
-func parseMember(b []byte) Addrs {
+func parseMember(b []byte) member {
 	var m member
 	if json.Unmarshal(b, &m) != nil {
-		return Addrs{}
+		return member{}
 	}
-	return m.Addrs
+	return m
 }
 
-// watchMembers keeps memberAddrs up to date from the membership bucket.
+// watchMembers keeps memberEntries up to date from the membership bucket.
 func (n *Node) watchMembers(ctx context.Context) {
 	w, err := n.members.WatchAll(ctx)
 	if err != nil {
@@ -91,9 +92,9 @@ func (n *Node) watchMembers(ctx context.Context) {
 			}
 			n.mu.Lock()
 			if e.Operation() == jetstream.KeyValuePut {
-				n.memberAddrs[e.Key()] = parseMember(e.Value())
+				n.memberEntries[e.Key()] = parseMember(e.Value())
 			} else {
-				delete(n.memberAddrs, e.Key()) // left, or its entry expired
+				delete(n.memberEntries, e.Key()) // left, or its entry expired
 			}
 			n.mu.Unlock()
 		}

@@ -10,13 +10,14 @@ import (
 // nodeMetrics are the cluster's additions to /metrics.
 type nodeMetrics struct {
 	forwarded *prometheus.CounterVec // cti_forwarded_commands_total{kind}
+	relay     relayMetrics           // relay.go
 }
 
 func newNodeMetrics(reg *prometheus.Registry, n *Node) nodeMetrics {
 	m := nodeMetrics{forwarded: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "cti_forwarded_commands_total",
 		Help: "Commands this node forwarded to the account's owner node, by kind (rest, command).",
-	}, []string{"kind"})}
+	}, []string{"kind"}), relay: newRelayMetrics(reg)}
 	if reg == nil {
 		return m
 	}

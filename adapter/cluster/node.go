@@ -49,13 +49,14 @@ type Node struct {
 	lg      *slog.Logger
 	metrics nodeMetrics
 
-	mu          sync.Mutex        // guards owned, ownerOf, memberIDs, unowned, memberAddrs
-	owned       map[string]uint64 // accounts this node holds -> lease revision
-	ownerOf     map[string]string // last known owner of every account (watch of the owners bucket)
-	memberIDs   []string
-	unowned     map[string]int   // ticks an account has been seen without an owner
-	memberAddrs map[string]Addrs // advertised addresses of the members (addrs.go)
-	addrs       atomic.Pointer[Addrs]
+	mu            sync.Mutex        // guards owned, ownerOf, memberIDs, unowned, memberEntries
+	owned         map[string]uint64 // accounts this node holds -> lease revision
+	ownerOf       map[string]string // last known owner of every account (watch of the owners bucket)
+	memberIDs     []string
+	unowned       map[string]int    // ticks an account has been seen without an owner
+	memberEntries map[string]member // the members' entries: addresses, relay secrets (addrs.go)
+	addrs         atomic.Pointer[Addrs]
+	relaySecret   string // this process's (relay.go)
 
 	started  time.Time    // when Run started (set before the loop)
 	lost     atomic.Value // string: why this node lost NATS ("" while connected)
@@ -80,7 +81,7 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	}
 	n := &Node{ID: c.NodeID, store: o.Store, lg: o.Log.With("component", "cluster", "node", c.NodeID),
 		owned: map[string]uint64{}, ownerOf: map[string]string{}, unowned: map[string]int{},
-		memberAddrs: map[string]Addrs{}}
+		memberEntries: map[string]member{}, relaySecret: newRelaySecret()}
 	n.lost.Store("")
 	n.metrics = newNodeMetrics(o.Metrics, n)
 	replicas := c.Replicas

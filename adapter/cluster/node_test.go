@@ -173,10 +173,10 @@ func TestAdvertiseAddr(t *testing.T) {
 			t.Errorf("AdvertiseAddr(%q, %q) = %q, want %q", c.host, c.bound, got, c.want)
 		}
 	}
-	if a := parseMember([]byte("1733100000000")); a != (Addrs{}) {
+	if a := parseMember([]byte("1733100000000")); a != (member{}) {
 		t.Errorf("an older node's bare timestamp entry reads as %+v", a)
 	}
-	if a := parseMember([]byte(`{"at":1,"http":"h:1","sip":"s:2"}`)); a != (Addrs{HTTP: "h:1", SIP: "s:2"}) {
+	if a := parseMember([]byte(`{"at":1,"http":"h:1","sip":"s:2","relay":"x"}`)); a != (member{At: 1, Addrs: Addrs{HTTP: "h:1", SIP: "s:2"}, Relay: "x"}) {
 		t.Errorf("entry reads as %+v", a)
 	}
 }

@@ -161,3 +161,23 @@ func hostname() string {
 	}
 	return h
 }
+
+// relayWS wraps a WebSocket edge with the relay to the account's owner (adapter/cluster
+// relay_ws.go); token is how the edge reads the handshake's token.
+func (s *Server) relayWS(kind string, h http.Handler, token func(*http.Request) string) http.Handler {
+	if s.Node == nil {
+		return h
+	}
+	return s.Node.RelayWS(h, cluster.WSRelay{Kind: kind, Conns: s.Conns, Unavailable: api.WriteUnavailable,
+		AccountOf: func(r *http.Request) string {
+			tok := token(r)
+			if tok == "" {
+				return ""
+			}
+			c, err := s.Auth.Verify(r.Context(), tok)
+			if err != nil {
+				return ""
+			}
+			return c.Account
+		}})
+}

@@ -195,7 +195,7 @@ func (s *Server) routes() http.Handler {
 	r.Handle("/metrics", s.Metrics.Handler())
 	signalling := rtc.New(rtc.Deps{Log: s.Log.With("component", "rtc"), Auth: s.Auth, Core: s.Core, Hub: s.Hub,
 		Accounts: s.Accounts, Schemas: s.Schemas, Media: s.Media, Conns: s.Conns, Store: s.Store, Metrics: s.Metrics, Budget: s.Budget})
-	r.Get("/rtc", signalling.ServeHTTP)
+	r.Get("/rtc", s.relayWS("rtc", http.HandlerFunc(signalling.ServeHTTP), auth.WebSocketToken).ServeHTTP)
 	webcall := r.With(origin.WebcallCORS(s.Accounts)) // CORS for the account's allowed_origins, preflight included
 	webcall.Post("/webcall/{account}/token", signalling.CustomerToken)
 	webcall.Options("/webcall/{account}/token", func(w http.ResponseWriter, _ *http.Request) {
@@ -209,7 +209,7 @@ func (s *Server) routes() http.Handler {
 		Schemas: s.Schemas, Metrics: s.Metrics, PublicURL: s.Config.PublicURL, Budget: s.Budget, Registrar: s.SIP,
 		Recordings: s.Recordings, Prompts: s.Prompts,
 	}).Routes()))
-	r.Mount("/bridge", s.Bridge)
+	r.Mount("/bridge", s.relayWS("bridge_ws", s.Bridge, auth.TokenFrom))
 	return r
 }
 

@@ -1,0 +1,202 @@
+package integration
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cti-adapter/cti-adapter/webrtc/rtctest"
+)
+
+// Relayed signalling (docs/cluster.md "Relayed signalling"): a /rtc or bridge connection that
+// reaches a node which does not own its account is relayed to the owner; media flows straight
+// to the owner.
+
+// TestClusterRelayedWebCall: the account is owned by node A; the agent's phone (a real pion peer)
+// signals through node B, the customer's web call through node C. The customer reaches the
+// agent through the IVR, the agent answers, and both hear each other (tone detection): the
+// owner runs the call as if both were local, its ICE candidates carry the media. B and C count
+// their relayed connections; A relays none. Then A is killed while the phone's relayed
+// connection is open: the phone is closed with 1012 (service restart), and once a survivor owns
+// the account the phone reconnects through B and is served again.
+func TestClusterRelayedWebCall(t *testing.T) {
+	c := startTestCluster(t, 3)
+	t.Cleanup(c.logOnFailure)
+	c.addAccount("acme")
+	owner := c.owner("acme", 3, 30*time.Second)
+	nodeB, nodeC := c.others(owner)[0], c.others(owner)[1]
+	admin := c.mint("--account", "acme", "--role", "admin")
+	if code, _, b := rest(t, "PUT", nodeB.proc.base+"/api/v1/users/bob", admin, `{"name":"Bob","queues":["support"]}`); code/100 != 2 {
+		t.Fatalf("PUT user bob: %d %s", code, b)
+	}
+	bobToken := c.mint("--account", "acme", "--role", "agent", "--user", "bob")
+	phone := relayedPhone(t, nodeB, bobToken)
+
+	originC := "http://" + hostOf(t, nodeC.proc.base)
+	tok := customerToken(t, nodeC.proc.base, "acme", originC)
+	cust, _, err := (&rtcServer{URL: nodeC.proc.base}).dial(t, tok, originC)
+	if err != nil {
+		t.Fatalf("customer /rtc through %s: %v", nodeC.id, err)
+	}
+	cust.expect("welcome", nil)
+	cust.negotiate(map[string]any{"display_name": "Ada"})
+	callID := cust.expect("call", nil)["call_id"].(string)
+	cust.expect("state", func(m map[string]any) bool { return m["state"] == "ivr" })
+	if err := cust.media.SendDigits("2"); err != nil {
+		t.Fatal(err)
+	}
+	phone.expect("event", func(m map[string]any) bool {
+		ev := m["event"].(map[string]any)
+		return ev["event"] == "incoming_call" && ev["data"].(map[string]any)["call_id"] == callID
+	})
+	phone.result("r2", "answer", map[string]any{"call_id": callID})
+	cust.expect("state", func(m map[string]any) bool { return m["state"] == "connected" })
+	ctx, cancel := context.WithCancel(context.Background())
+	stop1, stop2 := cust.media.Speak(ctx, 700), phone.media.Speak(ctx, 1300)
+	rtctest.Eventually(t, 15*time.Second, "the agent hears the customer", func() bool { return phone.media.Hears(700) })
+	rtctest.Eventually(t, 15*time.Second, "the customer hears the agent", func() bool { return cust.media.Hears(1300) })
+	cancel()
+	stop1()
+	stop2()
+	for _, nd := range []*clusterNode{nodeB, nodeC} {
+		if n := metricValue(t, nd, `cti_relayed_connections{kind="rtc"}`); n != 1 {
+			t.Fatalf("%s relays %v /rtc connections, want 1", nd.id, n)
+		}
+	}
+	if n := metricValue(t, owner, `cti_relayed_connections_total{kind="rtc"}`); n != 0 {
+		t.Fatalf("the owner %s relayed %v connections", owner.id, n)
+	}
+	cust.send(map[string]any{"type": "hangup"})
+	phone.expect("event", eventNamed("call_disconnected"))
+	<-cust.done
+	if cust.code != 4000 {
+		t.Fatalf("the customer's relayed socket closed with %d, want the owner's 4000", cust.code)
+	}
+	if code, node, b := rest(t, "GET", nodeC.proc.base+"/api/v1/calls/"+callID, admin, ""); code != 200 || node != owner.id ||
+		!strings.Contains(string(b), `"queue":"support"`) {
+		t.Fatalf("call record through %s: %d %q %s", nodeC.id, code, node, b)
+	}
+
+	relayRefusals(t, nodeB, nodeC, owner, tok, customerToken(t, nodeC.proc.base, "acme", originC))
+
+	// The owner dies while the phone's relayed connection is open: 1012, then served again.
+	owner.proc.kill()
+	select {
+	case <-phone.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the relayed phone was not closed after its account's owner died")
+	}
+	if phone.code != 1012 {
+		t.Fatalf("the relayed phone closed with %d, want 1012 (service restart)", phone.code)
+	}
+	survivor := c.owner("acme", 2, 30*time.Second, nodeB, nodeC)
+	t.Logf("%s killed; %s owns acme", owner.id, survivor.id)
+	relayedPhone(t, nodeB, bobToken)
+}
+
+// relayRefusals: the owner's refusal of a relayed handshake reaches the client as the owner
+// wrote it (a customer token the owner has spent: 409; a page on a foreign origin: 403); a
+// handshake carrying a relay header without the node's secret is refused 403 and not served.
+func relayRefusals(t *testing.T, nodeB, nodeC, owner *clusterNode, spent, fresh string) {
+	t.Helper()
+	for _, c := range []struct {
+		nd     *clusterNode
+		token  string
+		header http.Header
+		want   int
+		detail string
+	}{
+		{nodeB, spent, http.Header{}, 409, "already used"},
+		{nodeC, fresh, http.Header{"Origin": {"https://evil.example"}}, 403, "evil.example"},
+		{owner, fresh, http.Header{"Cti-Relay": {nodeB.id + " forged"}}, 403, "member"},
+	} {
+		req, _ := http.NewRequest("GET", c.nd.proc.base+"/rtc?access_token="+c.token, nil)
+		for k, v := range c.header {
+			req.Header[k] = v
+		}
+		req.Header.Set("Connection", "Upgrade")
+		req.Header.Set("Upgrade", "websocket")
+		req.Header.Set("Sec-WebSocket-Version", "13")
+		req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != c.want || !strings.Contains(string(b), c.detail) {
+			t.Fatalf("handshake through %s with %v: %d %s, want %d naming %q", c.nd.id, c.header, res.StatusCode, b, c.want, c.detail)
+		}
+	}
+}
+
+// relayedPhone connects an agent's phone through nd, negotiates its media and makes it ready.
+func relayedPhone(t *testing.T, nd *clusterNode, token string) *sig {
+	t.Helper()
+	phone, res, err := (&rtcServer{URL: nd.proc.base}).dial(t, token, "")
+	if err != nil {
+		code := 0
+		if res != nil {
+			code = res.StatusCode
+		}
+		t.Fatalf("phone /rtc through %s: %d %v", nd.id, code, err)
+	}
+	if w := phone.expect("welcome", nil); w["user_id"] != "bob" {
+		t.Fatalf("welcome through %s: %v", nd.id, w)
+	}
+	phone.negotiate(map[string]any{"mic": true})
+	phone.expect("snapshot", func(m map[string]any) bool { return m["owner"] == true })
+	phone.result("r1", "ready", nil)
+	return phone
+}
+
+// customerToken asks base's public endpoint for a web call token of acct as a page on origin.
+func customerToken(t *testing.T, base, acct, origin string) string {
+	t.Helper()
+	req, _ := http.NewRequest("POST", base+"/webcall/"+acct+"/token", nil)
+	req.Header.Set("Origin", origin)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body struct{ Token string }
+	if res.StatusCode != http.StatusCreated || jsonDecode(res, &body) != nil || body.Token == "" {
+		t.Fatalf("web call token from %s: %d", base, res.StatusCode)
+	}
+	return body.Token
+}
+
+func hostOf(t *testing.T, base string) string {
+	t.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Host
+}
+
+// metricValue is the value of the sample named sample (name{labels}) on nd's /metrics (0 when
+// absent).
+func metricValue(t *testing.T, nd *clusterNode, sample string) float64 {
+	t.Helper()
+	code, body := get(t, nd.proc.base+"/metrics", "")
+	if code != 200 {
+		t.Fatalf("%s /metrics: %d", nd.id, code)
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("%s: %q", nd.id, line)
+			}
+			return f
+		}
+	}
+	return 0
+}
