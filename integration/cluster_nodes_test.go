@@ -38,7 +38,10 @@ func clusterEnv() []string { return append(cleanEnv(), "CTI_JWT_SECRET="+cluster
 
 // startCluster starts n nodes at once (a clustered NATS server completes its start only once it
 // has met its routes) and waits until each listens.
-func startTestCluster(t *testing.T, n int) *testCluster {
+func startTestCluster(t *testing.T, n int) *testCluster { return startTestClusterArgs(t, n, nil) }
+
+// startTestClusterArgs is startTestCluster with extra arguments for node i (extra may be nil).
+func startTestClusterArgs(t *testing.T, n int, extra func(i int) []string) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t, dsn: startPostgres(t)}
 	var routes []string
@@ -55,6 +58,9 @@ func startTestCluster(t *testing.T, n int) *testCluster {
 		nd.args = []string{"--addr", "127.0.0.1:0", "--data-dir", nd.dir, "--postgres", c.dsn, "--no-demo",
 			"--rtc-loopback", "--nats-embed", "--node-id", nd.id, "--nats-cluster-listen", routes[i],
 			"--nats-cluster", strings.Join(routes, ",")}
+		if extra != nil {
+			nd.args = append(nd.args, extra(i)...)
+		}
 		c.nodes = append(c.nodes, nd)
 	}
 	ready := make(chan error, n)

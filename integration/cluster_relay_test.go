@@ -2,14 +2,20 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
+	"github.com/cti-adapter/cti-adapter/schemas"
 	"github.com/cti-adapter/cti-adapter/webrtc/rtctest"
 )
 
@@ -199,4 +205,113 @@ func metricValue(t *testing.T, nd *clusterNode, sample string) float64 {
 		}
 	}
 	return 0
+}
+
+// TestClusterRelayedBridge: bridges on a node that does not own their account. Over TCP (no
+// token until the login): control.query.init is answered provisionally, the login is relayed
+// to the owner, which raises control.statechanged with the account's mode, and the requests
+// have the owner's effect (status_changed on the owner's event stream) and its refusals; over a WebSocket with a
+// URL token the same through another node. Both nodes count their relayed connections. When the
+// owner drains, the relayed WebSocket is closed with a code the bridge reconnects on.
+func TestClusterRelayedBridge(t *testing.T) {
+	ports := freeLocalPorts(t, 3)
+	c := startTestClusterArgs(t, 3, func(i int) []string { return []string{"--bridge-addr", ports[i]} })
+	t.Cleanup(c.logOnFailure)
+	c.addAccount("acme")
+	owner := c.owner("acme", 3, 30*time.Second)
+	others := c.others(owner)
+	admin := c.mint("--account", "acme", "--role", "admin")
+	for _, u := range []string{"bob", "alice"} {
+		if code, _, b := rest(t, "PUT", others[0].proc.base+"/api/v1/users/"+u, admin, `{"name":"`+u+`"}`); code/100 != 2 {
+			t.Fatalf("PUT user %s: %d %s", u, code, b)
+		}
+	}
+	events := c.vox(owner, "acme", c.mint("--account", "acme", "--role", "integrator"), -1)
+	reg, err := schemas.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeOf := map[*clusterNode]string{}
+	for i, nd := range c.nodes {
+		nodeOf[nd] = ports[i]
+	}
+	tcp := dialBridgeTCP(t, nodeOf[others[0]], reg)
+	if pi := tcp.query("control.query.init", control); pi.str("mode") != "simple" || pi.str("session") != "" {
+		t.Fatalf("provisional control.query.init through %s: %s", others[0].id, pi.raw)
+	}
+	m := tcp.mark()
+	bob := login(t, tcp, "bob", c.mint("--account", "acme", "--role", "agent", "--user", "bob"))
+	if sc := tcp.event(m, "control.statechanged", control); sc.str("mode") != "full" || sc.str("session") != bob.sid {
+		t.Fatalf("control.statechanged after the relayed login: %s", sc.raw)
+	}
+	bob.request("channel.request.notready", bob.channel, map[string]any{"reason": "lunch"})
+	expectStatus(t, events, "bob", "dnd")
+	// the owner's own refusal: bob has no phone there
+	bob.refused("channel.request.ready", bob.channel, map[string]any{}, "no healthy phone")
+
+	ws := dialBridgeWS(t, others[1].proc.base, c.mint("--account", "acme", "--role", "agent", "--user", "alice"), reg)
+	alice := login(t, ws, "alice", "")
+	alice.request("channel.request.notready", alice.channel, map[string]any{"reason": "lunch"})
+	expectStatus(t, events, "alice", "dnd")
+	if n := metricValue(t, others[0], `cti_relayed_connections{kind="bridge_tcp"}`); n != 1 {
+		t.Fatalf("%s relays %v bridge TCP connections, want 1", others[0].id, n)
+	}
+	if n := metricValue(t, others[1], `cti_relayed_connections{kind="bridge_ws"}`); n != 1 {
+		t.Fatalf("%s relays %v bridge WebSockets, want 1", others[1].id, n)
+	}
+	tcp.close()
+	waitMetric(t, others[0], `cti_relayed_connections{kind="bridge_tcp"}`, 0)
+
+	// The owner drains (SIGTERM): the relayed WebSocket closes with the owner's going-away code.
+	if err := owner.proc.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	code := ws.waitClosed()
+	if code != websocket.StatusGoingAway && code != 1012 {
+		t.Fatalf("the relayed bridge WebSocket closed with %d when the owner drained, want 1001 or 1012", code)
+	}
+	t.Logf("the owner %s drained: the relayed bridge WebSocket closed with %d", owner.id, code)
+}
+
+// expectStatus waits for status_changed of user with status on cl.
+func expectStatus(t *testing.T, cl *voxClient, user, status string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		f := cl.next(time.Until(deadline))
+		var d struct {
+			UserID string `json:"user_id"`
+			Status string `json:"status"`
+		}
+		if f.Event == "status_changed" && json.Unmarshal(f.Data, &d) == nil && d.UserID == user && d.Status == status {
+			return
+		}
+	}
+}
+
+// waitMetric waits until sample on nd is want.
+func waitMetric(t *testing.T, nd *clusterNode, sample string, want float64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for metricValue(t, nd, sample) != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %s is %v, want %v", nd.id, sample, metricValue(t, nd, sample), want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// freeLocalPorts are n free loopback addresses.
+func freeLocalPorts(t *testing.T, n int) []string {
+	t.Helper()
+	var out []string
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, ln.Addr().String())
+		ln.Close()
+	}
+	return out
 }

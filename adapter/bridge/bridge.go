@@ -91,6 +91,9 @@ type Deps struct {
 	// MaxQueued bounds the bytes waiting to be written to one connection; a connection that
 	// falls further behind is closed (WebSocket 1013, try again later). Default 1 MiB.
 	MaxQueued int
+	// WrapTCP, if set, wraps every accepted TCP connection before it is served (a cluster node's
+	// relay to the account's owner; relay.go).
+	WrapTCP func(net.Conn) net.Conn
 }
 
 // Bridge serves the processor-bridge protocol. It starts no goroutine until a connection
@@ -352,6 +355,9 @@ func (l *Listener) Serve() error {
 		if !ok {
 			_ = nc.Close()
 			return
+		}
+		if l.b.WrapTCP != nil {
+			nc = l.b.WrapTCP(nc)
 		}
 		l.b.serveConn(nc, release)
 	})

@@ -202,8 +202,8 @@ func copyMessages(ctx context.Context, dst, src *websocket.Conn) (websocket.Stat
 }
 
 // watchRoute waits until the relay ends (ctx), the account's owner changes or this node loses
-// NATS (1012), this node shuts down (1001), or the client stops answering pings (1001); 0 when
-// ctx ended first.
+// NATS (1012), this node shuts down (1001), or the client (down, if not nil) stops answering
+// pings (1001); 0 when ctx ended first.
 func (n *Node) watchRoute(ctx context.Context, down *websocket.Conn, rt wsRoute) (websocket.StatusCode, string) {
 	t := time.NewTicker(Tick)
 	defer t.Stop()
@@ -220,7 +220,7 @@ func (n *Node) watchRoute(ctx context.Context, down *websocket.Conn, rt wsRoute)
 			n.lg.Info("relayed connection closed: the account's owner changed", "account", rt.acct, "was", rt.owner, "now", o)
 			return CloseServiceRestart, "the account moved to another node: reconnect"
 		}
-		if time.Since(lastPing) >= relayPing {
+		if down != nil && time.Since(lastPing) >= relayPing {
 			lastPing = time.Now()
 			pctx, cancel := context.WithTimeout(ctx, relayPing)
 			err := down.Ping(pctx)

@@ -181,3 +181,27 @@ func (s *Server) relayWS(kind string, h http.Handler, token func(*http.Request) 
 			return c.Account
 		}})
 }
+
+// wrapBridgeTCP is the bridge's WrapTCP: the relay of bridge TCP logins to the account's owner
+// (adapter/cluster relay_tcp.go); nil on a single node.
+func (s *Server) wrapBridgeTCP() func(net.Conn) net.Conn {
+	if s.Node == nil {
+		return nil
+	}
+	o := cluster.TCPRelay{Conns: s.Conns, FrameTimeout: 10 * time.Second, MaxFrame: bridge.MaxMessage,
+		RequestID: bridge.RequestID,
+		AccountOf: func(frame []byte) string {
+			tok := bridge.LoginToken(frame)
+			if tok == "" {
+				return ""
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			c, err := s.Auth.Verify(ctx, tok)
+			if err != nil {
+				return ""
+			}
+			return c.Account
+		}}
+	return func(nc net.Conn) net.Conn { return s.Node.WrapBridgeTCP(nc, o) }
+}
