@@ -437,3 +437,42 @@ func TestBridgeChatDesktops(t *testing.T) {
 		t.Fatalf("the other chat changed: %+v", v)
 	}
 }
+
+// TestBridgeChatScreenShare (seed 001 through the bridge): the customer shares its screen during
+// an accepted chat: the chat interaction raises interaction.screensharestarted naming the share's
+// call and its telephony interaction (media screen, interaction-data naming the chat); when the
+// customer stops, interaction.screensharestopped, and the chat goes on.
+func TestBridgeChatScreenShare(t *testing.T) {
+	e := newChatBridge(t, `{"wrap_up_seconds":0}`)
+	c, sid := e.dialDesk(t, "ws", "agent1")
+	d := initSession(t, c, sid, "agent1", true)
+	d.query("channel.query.init", d.phone)
+	d.query("channel.query.init", d.chat)
+	cust, id := e.customer(t, "Ada")
+	ia, _ := d.chatAdded(0)
+	d.request("interaction.request.accept", ia, nil)
+	cust.expect("chat_state", func(m map[string]any) bool { return m["state"] == "active" })
+	at := d.mark()
+	cust.send(map[string]any{"type": "offer", "sdp": offerWithVideo(t), "media": []string{"screen"}})
+	cust.expect("answer", nil)
+	callID, _ := cust.expect("screen_share", nil)["call_id"].(string)
+	ss := d.event(at, "interaction.screensharestarted", ia)
+	if ss.str("by") != "customer" || ss.str("call-id") != callID || callID == "" || ss.str("interaction") != d.phone+"."+callID {
+		t.Fatalf("screensharestarted on the chat: %s (call %q)", ss.raw, callID)
+	}
+	tel := d.event(at, "channel.interactionadded", d.phone).str("interaction")
+	ii := d.query("interaction.query.init", tel)
+	if data, _ := ii.Body["interaction-data"].(map[string]any); tel != ss.str("interaction") || ii.str("media") != "screen" || data["chat_id"] != id {
+		t.Fatalf("the share's interaction %s: %s", tel, ii.raw)
+	}
+	cust.send(map[string]any{"type": "media", "request_id": "stop", "screen": false})
+	cust.expect("screen_share", func(m map[string]any) bool { return m["state"] == "ended" })
+	if st := d.event(at, "interaction.screensharestopped", ia); st.str("by") != "customer" || st.str("call-id") != callID {
+		t.Fatalf("screensharestopped on the chat: %s", st.raw)
+	}
+	at = d.mark()
+	cust.send(map[string]any{"type": "chat", "chat_id": id, "text": "thanks", "client_msg_id": "after"})
+	if m := d.event(at, "interaction.chatmessage", ia); m.str("text") != "thanks" {
+		t.Fatalf("after the share: %s", m.raw)
+	}
+}

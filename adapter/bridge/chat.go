@@ -48,6 +48,7 @@ type chatInteraction struct {
 	reason                string
 	msgs                  []event.ChatMessageData // the last chatHistory to 2*chatHistory messages (history)
 	lastSeq               int                     // the highest msg_seq rendered
+	share                 string                  // the call id of the customer's screen share, if one is on
 }
 
 // chatInteractionBody is interaction.query.init of a chat: the telephony interaction's shape

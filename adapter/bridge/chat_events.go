@@ -19,18 +19,21 @@ func isChatEvent(ev *coreEvent) bool {
 	switch ev.Name {
 	case event.ChatStarted, event.ChatOfferFailed, event.ChatAccepted, event.ChatMessage, event.ChatEnded, event.ChatCompleted:
 		return true
-	case event.ScreenShareStarted, event.ScreenShareStopped:
-		return ev.ChatID != "" && ev.CallID == ""
 	}
 	return false
 }
 
-// chatEventLocked renders a chat event; it reports whether ev was one (rendered or not).
+// chatEventLocked renders a chat event; it reports whether ev was one (rendered or not). The
+// events of a chat's screen share call are also rendered on the chat (chatShareLocked) and
+// left to the telephony rendering (false).
 func (c *conn) chatEventLocked(ev *coreEvent) bool {
+	ch := c.chat
+	if ch != nil && ev.CallID != "" {
+		c.chatShareLocked(ev)
+	}
 	if !isChatEvent(ev) {
 		return false
 	}
-	ch := c.chat
 	if ch == nil {
 		return true
 	}
@@ -73,14 +76,40 @@ func (c *conn) chatEventLocked(ev *coreEvent) bool {
 			c.releaseChatLocked(ci, "ended", "")
 			c.completeChatLocked(ci)
 		}
-	case event.ScreenShareStarted, event.ScreenShareStopped:
-		if live {
-			name := map[string]string{event.ScreenShareStarted: "interaction.screensharestarted",
-				event.ScreenShareStopped: "interaction.screensharestopped"}[ev.Name]
-			c.emitLocked(&ci.dest, name, map[string]string{"by": ev.By})
-		}
 	}
 	return true
+}
+
+// chatShareLocked renders the customer's screen share during a chat (docs/video.md) on the
+// chat interaction: the share is a call of kind screen (a telephony interaction of its own,
+// whose interaction-data names the chat), and the chat interaction raises
+// interaction.screensharestarted {by, call-id, interaction} when it starts and
+// interaction.screensharestopped {by, call-id} when it stops or its call ends.
+func (c *conn) chatShareLocked(ev *coreEvent) {
+	switch ev.Name {
+	case event.ScreenShareStarted:
+		ci := c.chat.byChat[ev.ChatID]
+		if ev.ChatID == "" || ci == nil || ci.state == IReleased || ci.share == ev.CallID {
+			return
+		}
+		ci.share = ev.CallID
+		body := map[string]string{"by": ev.By, "call-id": ev.CallID}
+		if ia := c.byCall[ev.CallID]; ia != nil {
+			body["interaction"] = ia.target
+		}
+		c.emitLocked(&ci.dest, "interaction.screensharestarted", body)
+	case event.ScreenShareStopped, event.CallDisconnected:
+		by := ev.By
+		if ev.Name == event.CallDisconnected {
+			by = map[bool]string{true: "agent", false: "customer"}[ev.EndedBy == "agent"]
+		}
+		for _, ci := range c.chat.byChat {
+			if ci.share == ev.CallID {
+				ci.share = ""
+				c.emitLocked(&ci.dest, "interaction.screensharestopped", map[string]string{"by": by, "call-id": ev.CallID})
+			}
+		}
+	}
 }
 
 // offerFailedReason is the interaction.released reason of an offer that ended unaccepted.
