@@ -326,26 +326,32 @@ func TestBridgeChatBadInput(t *testing.T) {
 	}
 }
 
-// TestBridgeChatModes: in simple mode the session has no chat channel, chat requests are
-// refused naming the operation and the mode, and no chat event reaches the bridge; when the
-// admin switches to full mode the channel appears with the chat offered meanwhile.
+// TestBridgeChatModes: in simple and agent-state mode the session has no chat channel, chat
+// requests are refused naming the operation and the mode, and no chat event reaches the bridge;
+// when the admin switches to full mode the channel appears with the chat offered meanwhile.
 func TestBridgeChatModes(t *testing.T) {
-	e := newChatBridge(t, `{"wrap_up_seconds":0,"mode":"simple"}`)
+	for _, mode := range []string{"simple", "agent-state"} {
+		t.Run(mode, func(t *testing.T) { bridgeChatMode(t, mode) })
+	}
+}
+
+func bridgeChatMode(t *testing.T, mode string) {
+	e := newChatBridge(t, `{"wrap_up_seconds":0,"mode":"`+mode+`"}`)
 	c, sid := e.dialDesk(t, "ws", "agent1")
 	d := initSession(t, c, sid, "agent1", false)
 	d.query("channel.query.init", d.phone)
 	_, id := e.customer(t, "Ada")
 	e.phone.expect("event", offeredTo("agent1", id))
 	ia := d.chat + "." + id
-	d.refused("interaction.request.accept", ia, nil, "interaction.request.accept refused: chat_accept is not available in simple mode")
-	d.refused("interaction.request.sendmessage", ia, map[string]any{"text": "x"}, "chat_send is not available in simple mode")
-	d.refused("interaction.request.end", ia, nil, "chat_end is not available in simple mode")
-	if m := d.do("cti.query", "channel.query.init", d.chat, nil, "FAILURE"); !strings.Contains(m.Header.ErrorMessage, "no chat channel in simple mode") {
-		t.Fatalf("chat channel.query.init in simple mode: %s", m.raw)
+	d.refused("interaction.request.accept", ia, nil, "interaction.request.accept refused: chat_accept is not available in "+mode+" mode")
+	d.refused("interaction.request.sendmessage", ia, map[string]any{"text": "x"}, "chat_send is not available in "+mode+" mode")
+	d.refused("interaction.request.end", ia, nil, "chat_end is not available in "+mode+" mode")
+	if m := d.do("cti.query", "channel.query.init", d.chat, nil, "FAILURE"); !strings.Contains(m.Header.ErrorMessage, "no chat channel in "+mode+" mode") {
+		t.Fatalf("chat channel.query.init in %s mode: %s", mode, m.raw)
 	}
 	d.query("channel.query.init", d.phone)
 	if evs := d.events(0, d.mark(), sid+".messaging"); len(evs) != 0 {
-		t.Fatalf("chat events in simple mode: %v", names(evs))
+		t.Fatalf("chat events in %s mode: %v", mode, names(evs))
 	}
 	if v, err := e.Core.Chat("demo", id); err != nil || v.State != core.ChatOffered || v.Offered != "agent1" {
 		t.Fatalf("refusals changed the chat: %+v %v", v, err)
