@@ -3,10 +3,13 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -100,8 +103,9 @@ func TestClusterRelayedWebCall(t *testing.T) {
 	if phone.code != 1012 {
 		t.Fatalf("the relayed phone closed with %d, want 1012 (service restart)", phone.code)
 	}
+	refused := redialUntilServed(t, nodeB, bobToken)
 	survivor := c.owner("acme", 2, 30*time.Second, nodeB, nodeC)
-	t.Logf("%s killed; %s owns acme", owner.id, survivor.id)
+	t.Logf("%s killed; %s owns acme; %d handshakes through %s refused 503 with Retry-After meanwhile", owner.id, survivor.id, refused, nodeB.id)
 	relayedPhone(t, nodeB, bobToken)
 }
 
@@ -138,6 +142,31 @@ func relayRefusals(t *testing.T, nodeB, nodeC, owner *clusterNode, spent, fresh 
 		if res.StatusCode != c.want || !strings.Contains(string(b), c.detail) {
 			t.Fatalf("handshake through %s with %v: %d %s, want %d naming %q", c.nd.id, c.header, res.StatusCode, b, c.want, c.detail)
 		}
+	}
+}
+
+// redialUntilServed opens /rtc through nd until the handshake succeeds (a minute at most): every
+// refusal meanwhile (the account without a live owner) must be 503 unavailable with Retry-After.
+// It returns how many were refused.
+func redialUntilServed(t *testing.T, nd *clusterNode, token string) int {
+	t.Helper()
+	u := "ws" + strings.TrimPrefix(nd.proc.base, "http") + "/rtc?access_token=" + token
+	deadline := time.Now().Add(time.Minute)
+	for refused := 0; ; refused++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		ws, res, err := websocket.Dial(ctx, u, nil)
+		cancel()
+		if err == nil {
+			ws.Close(websocket.StatusNormalClosure, "")
+			return refused
+		}
+		if res == nil || res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
+			t.Fatalf("handshake through %s while the owner is gone: %v %v", nd.id, res, err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still refused after a minute: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -314,4 +343,57 @@ func freeLocalPorts(t *testing.T, n int) []string {
 		ln.Close()
 	}
 	return out
+}
+
+// TestClusterRelayLatency measures what the relay adds to a /rtc command's round trip: an
+// agent's phone on the owner and another through a non-owner send the same command (hold of
+// an unknown call: through auth, the core and back as an error frame), alternately, 300 times
+// each after a warm-up, paced under the frame budget; p50 and p99 of each. A figure, not a
+// check: it runs with CTI_CLUSTER_BENCH=1 only (go test ./integration -run
+// TestClusterRelayLatency -v).
+func TestClusterRelayLatency(t *testing.T) {
+	if os.Getenv("CTI_CLUSTER_BENCH") == "" {
+		t.Skip("a measurement: set CTI_CLUSTER_BENCH=1")
+	}
+	c := startTestCluster(t, 3)
+	c.addAccount("acme")
+	owner := c.owner("acme", 3, 30*time.Second)
+	admin := c.mint("--account", "acme", "--role", "admin")
+	phones := map[*clusterNode]*sig{}
+	for i, nd := range []*clusterNode{owner, c.others(owner)[0]} {
+		user := []string{"bob", "alice"}[i]
+		if code, _, b := rest(t, "PUT", owner.proc.base+"/api/v1/users/"+user, admin, `{"name":"`+user+`"}`); code/100 != 2 {
+			t.Fatalf("PUT user: %d %s", code, b)
+		}
+		ph, _, err := (&rtcServer{URL: nd.proc.base}).dial(t, c.mint("--account", "acme", "--role", "agent", "--user", user), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ph.expect("welcome", nil)
+		phones[nd] = ph
+	}
+	var direct, relayed []time.Duration
+	for i := range 700 {
+		nd := owner
+		if i%2 == 1 {
+			nd = c.others(owner)[0]
+		}
+		ph, id := phones[nd], fmt.Sprintf("q%d", i)
+		start := time.Now()
+		ph.send(map[string]any{"type": "command", "request_id": id, "command": "hold", "call_id": "nosuchcall"})
+		ph.expect("error", func(m map[string]any) bool { return m["request_id"] == id })
+		d := time.Since(start)
+		time.Sleep(60 * time.Millisecond) // under 20 frames per second per connection
+		if i < 100 {
+			continue
+		}
+		if nd == owner {
+			direct = append(direct, d)
+		} else {
+			relayed = append(relayed, d)
+		}
+	}
+	q := func(ds []time.Duration, p int) time.Duration { slices.Sort(ds); return ds[len(ds)*p/100] }
+	t.Logf("/rtc command on the owner: p50 %s p99 %s; relayed through a non-owner: p50 %s p99 %s; p50 added %s, p99 added %s",
+		q(direct, 50), q(direct, 99), q(relayed, 50), q(relayed, 99), q(relayed, 50)-q(direct, 50), q(relayed, 99)-q(direct, 99))
 }

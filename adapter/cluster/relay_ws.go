@@ -60,13 +60,14 @@ func (n *Node) RelayWS(next http.Handler, o WSRelay) http.Handler {
 			return
 		}
 		defer release()
-		n.relayWS(w, r, wsRoute{kind: o.Kind, acct: acct, owner: owner, addr: addr, conns: o.Conns})
+		n.relayWS(w, r, wsRoute{kind: o.Kind, acct: acct, owner: owner, addr: addr, conns: o.Conns, unavailable: o.Unavailable})
 	})
 }
 
 type wsRoute struct {
 	kind, acct, owner, addr string
 	conns                   Tracker
+	unavailable             Unavailable // nil for bridge TCP
 }
 
 // relayWS dials the owner with the client's handshake, answers the client as the owner did
@@ -81,7 +82,7 @@ func (n *Node) relayWS(w http.ResponseWriter, r *http.Request, rt wsRoute) {
 			return
 		}
 		n.refreshOwner(r.Context(), rt.acct)
-		refuse(w, http.StatusServiceUnavailable, "unavailable", "the account's node "+rt.owner+" does not answer; retry")
+		rt.unavailable(w, r, "the account's node "+rt.owner+" does not answer; retry")
 		return
 	}
 	var protos []string
