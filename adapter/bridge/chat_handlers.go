@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -192,7 +193,8 @@ func (c *conn) chatComplete(r *req) {
 	if v, err := c.b.Core.Chat(c.actor.Account, ci.chatID); err == nil && v.State == core.ChatWrapUp && v.UserID == c.actor.UserID {
 		ctx, cancel := c.cmdCtx()
 		defer cancel()
-		if _, err := c.b.Core.CompleteChat(ctx, c.actor, ci.chatID); err != nil {
+		// not found: the after-chat timer (or another desktop) completed it meanwhile
+		if _, err := c.b.Core.CompleteChat(ctx, c.actor, ci.chatID); err != nil && !errors.Is(err, core.ErrNotFound) {
 			c.chatDone(r, err, nil)
 			return
 		}
