@@ -5,8 +5,10 @@ package integration
 // account, a customer chatting over /rtc (chat_env_test.go), the agent's phone keeping it ready.
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
 	"github.com/cti-adapter/cti-adapter/adapter/core"
@@ -323,6 +325,42 @@ func TestBridgeChatBadInput(t *testing.T) {
 	}
 	if m := chatMessage(cust, id, "ok"); m["msg_seq"] != seq {
 		t.Fatalf("customer got %v", m)
+	}
+	bridgeChatFlood(t, e, id)
+}
+
+// bridgeChatFlood sends 25 messages without waiting from a fresh desktop of agent1 (its own
+// frame budget): the chat's burst passes, the rest is refused rate limited, and only what passed
+// is stored.
+func bridgeChatFlood(t *testing.T, e *chatBridge, id string) {
+	c, sid := e.dialDesk(t, "tcp", "agent1")
+	d := initSession(t, c, sid, "agent1", true)
+	d.query("channel.query.init", d.chat)
+	ia := d.chat + "." + id
+	v0, _ := e.Core.Chat("demo", id)
+	start := time.Now()
+	ids := make([]string, 25) // within the connection's burst of 40 frames
+	for i := range ids {
+		ids[i] = d.send("cti.request", "interaction.request.sendmessage", ia, map[string]any{"text": fmt.Sprintf("flood %d", i)})
+	}
+	sent, refused := 0, 0
+	for _, rid := range ids {
+		r := d.response(rid, "interaction.request.sendmessage", ia)
+		switch {
+		case r.Header.Result == "SUCCESS":
+			sent++
+		case strings.Contains(r.Header.ErrorMessage, "failed: rate limited: more than 5 messages per second"):
+			refused++
+		default:
+			t.Fatalf("flood: %s", r.raw)
+		}
+	}
+	if allowed := 10 + int(5*time.Since(start).Seconds()) + 1; refused == 0 || sent > allowed {
+		t.Fatalf("flood: %d stored, %d refused (at most %d may pass)", sent, refused, allowed)
+	}
+	if v, _ := e.Core.Chat("demo", id); v.Messages[len(v.Messages)-1].MsgSeq != v0.Messages[len(v0.Messages)-1].MsgSeq+sent {
+		t.Fatalf("flood: %d passed but the chat went from msg_seq %d to %d", sent,
+			v0.Messages[len(v0.Messages)-1].MsgSeq, v.Messages[len(v.Messages)-1].MsgSeq)
 	}
 }
 
