@@ -68,6 +68,9 @@ type Config struct {
 	RegisterRetry time.Duration
 	// Now is the edge's clock (default time.Now).
 	Now func() time.Time
+	// Cluster is the cluster this node is one of (nil: a single node); an INVITE of an account
+	// another node owns is relayed to it (relay.go).
+	Cluster Cluster
 }
 
 // Edge is a running SIP edge.
@@ -84,10 +87,11 @@ type Edge struct {
 	limit  *limiter
 	nonces *nonces
 
-	mu      sync.Mutex         // guards calls and perTrunk
-	regs    registrations      // trunk REGISTER loops (register.go)
-	calls   map[string]*inCall // by Call-ID
-	perTrk  map[string]int     // active calls by account/trunk
+	mu      sync.Mutex          // guards calls, perTrk and relays
+	regs    registrations       // trunk REGISTER loops (register.go)
+	calls   map[string]*inCall  // by Call-ID
+	relays  map[string]*relayed // dialogs relayed to the owner node, by Call-ID (relay.go)
+	perTrk  map[string]int      // active calls by account/trunk
 	serving sync.WaitGroup
 }
 
@@ -151,7 +155,7 @@ func New(cfg Config) (*Edge, error) {
 	e := &Edge{cfg: cfg, log: cfg.Log, ua: ua, srv: srv, cli: cli, host: host, port: port,
 		ds: sipgo.NewDialogServerCache(cli, contact), dc: sipgo.NewDialogClientCache(cli, contact),
 		limit: newLimiter(cfg.InvitesPerSecond, cfg.InviteBurst, cfg.Now), nonces: newNonces(cfg.Now),
-		calls: map[string]*inCall{}, perTrk: map[string]int{}}
+		calls: map[string]*inCall{}, perTrk: map[string]int{}, relays: map[string]*relayed{}}
 	e.regs.ctx, e.regs.stop = context.WithCancel(context.Background())
 	e.regs.key = map[regKey]*registration{}
 	srv.OnInvite(e.onInvite)

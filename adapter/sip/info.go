@@ -11,6 +11,9 @@ import (
 // onInfo takes SIP INFO application/dtmf-relay ("Signal=5\r\nDuration=160"): the digit goes the
 // way of RFC 4733 digits. Other INFO bodies are answered 415.
 func (e *Edge) onInfo(req *sip.Request, tx sip.ServerTransaction) {
+	if e.relayInDialog(req, tx) {
+		return
+	}
 	c := e.call(req)
 	if c == nil {
 		respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")

@@ -24,29 +24,42 @@ type inCall struct {
 	leg    *peer.RTPLeg
 	dlg    *sipgo.DialogServerSession
 	coreID string // the core's call id, once started
+	// relayTo is the owner's SIP address when another node owns the account (relay.go); such a
+	// call is only relayed, source being the carrier's address.
+	relayTo, source string
 
 	endOnce sync.Once
 }
 
 func (e *Edge) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if to := req.To(); to != nil && to.Params.Has("tag") {
-		e.reInvite(req, tx)
+		if !e.relayInDialog(req, tx) {
+			e.reInvite(req, tx)
+		}
 		return
 	}
 	respond(tx, req, sip.StatusTrying, "Trying")
 	e.serving.Add(1)
 	defer e.serving.Done()
 	c, code, reason, hdrs := e.admit(req)
-	if c == nil {
+	switch {
+	case c != nil && c.relayTo != "": // another node owns the account (relay.go)
+		e.relayInvite(req, tx, c.relayTo, c.source)
+	case c == nil:
 		respond(tx, req, code, reason, hdrs...)
-		return
+	default:
+		e.answer(req, tx, c)
 	}
-	e.answer(req, tx, c)
 }
 
-// admit runs every inbound check in the contract's order; a nil call comes with the refusal.
+// admit runs every inbound check in the contract's order; a nil call comes with the refusal. In
+// a cluster, an INVITE of an account another node owns comes back as a call to relay there
+// (relayTo), checked up to the trunk's source address (the owner challenges and counts it).
 func (e *Edge) admit(req *sip.Request) (*inCall, int, string, []sip.Header) {
-	srcIP := sourceIP(req)
+	srcIP, relayedIn, err := e.source(req)
+	if err != nil {
+		return nil, sip.StatusBadRequest, "Bad Request: " + RelayedForHeader, nil
+	}
 	if !e.limit.allow(srcIP) {
 		e.log.Warn("sip: INVITE rate limited", "source", srcIP)
 		return nil, sip.StatusServiceUnavailable, "Rate Limited", []sip.Header{e.retryAfter()}
@@ -61,6 +74,11 @@ func (e *Edge) admit(req *sip.Request) (*inCall, int, string, []sip.Header) {
 	if !hostMatches(tr.Host, srcIP) {
 		e.log.Warn("sip: INVITE from an unknown source", "source", srcIP, "account", tr.Account)
 		return nil, sip.StatusForbidden, "Forbidden", nil
+	}
+	if owner, code := e.relayTarget(tr.Account, relayedIn); code != 0 {
+		return nil, code, "Service Unavailable", []sip.Header{e.retryAfter()}
+	} else if owner != "" {
+		return &inCall{relayTo: owner, source: srcIP}, 0, "", nil
 	}
 	if tr.Username != "" {
 		if code, h := e.checkDigest(req, tr); code != 0 {
@@ -232,6 +250,9 @@ func (e *Edge) call(req *sip.Request) *inCall {
 // onAck completes an answer: an ACK with SDP answers the offer of our 200 to an offerless
 // re-INVITE (either direction's far end).
 func (e *Edge) onAck(req *sip.Request, tx sip.ServerTransaction) {
+	if e.relayInDialog(req, tx) {
+		return
+	}
 	if c := e.call(req); c != nil && len(req.Body()) > 0 {
 		if err := c.leg.AcceptAnswer(string(req.Body())); err != nil {
 			e.log.Info("sip: SDP in ACK not applied", "call_id", c.coreID, "err", err)
@@ -242,6 +263,9 @@ func (e *Edge) onAck(req *sip.Request, tx sip.ServerTransaction) {
 
 // onBye ends the call: the far end hung up.
 func (e *Edge) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	if e.relayInDialog(req, tx) {
+		return
+	}
 	if e.dc.ReadBye(req, tx) == nil { // an outbound call's far end hung up (dial.go)
 		return
 	}
@@ -284,6 +308,9 @@ func (e *Edge) reInvite(req *sip.Request, tx sip.ServerTransaction) {
 
 // onUpdate answers UPDATE (RFC 3311), used for session refresh without a new offer.
 func (e *Edge) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
+	if e.relayInDialog(req, tx) {
+		return
+	}
 	if e.call(req) == nil {
 		respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
 		return
