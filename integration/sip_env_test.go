@@ -182,7 +182,10 @@ func runSipp(t *testing.T, base []string) *sippRun {
 	if !slices.Contains(base, "-m") {
 		base = append(base, "-m", "1")
 	}
-	args := append(base, "-i", "127.0.0.1", "-mi", "127.0.0.1", "-mp", strconv.Itoa(freeMediaPort(t)),
+	if !slices.Contains(base, "-i") { // a test may send from another loopback address
+		base = append(base, "-i", "127.0.0.1")
+	}
+	args := append(base, "-mi", "127.0.0.1", "-mp", strconv.Itoa(freeMediaPort(t)),
 		"-timeout", "60s", "-timeout_error", "-nostdin", "-trace_err", "-error_file", filepath.Join(dir, "err.log"))
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, args...)

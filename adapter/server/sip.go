@@ -34,7 +34,7 @@ func (s *Server) startSIP(ctx context.Context) (<-chan struct{}, error) {
 		return done, nil
 	}
 	edge, err := sip.New(sip.Config{Addr: s.Config.SIPAddr, Engine: s.Media, Trunks: s.Store, Calls: s.Core,
-		Log: s.Log.With("component", "sip")})
+		Log: s.Log.With("component", "sip"), Cluster: s.sipCluster()})
 	if err != nil {
 		return nil, err
 	}
@@ -65,4 +65,12 @@ func (d *SIPDialer) Registration(acct, name string) (api.TrunkRegistration, bool
 	}
 	st, ok := e.Registration(acct, name)
 	return api.TrunkRegistration{Registered: st.Registered, ExpiresAt: st.ExpiresAt, LastError: st.LastError}, ok
+}
+
+// sipCluster is the cluster the SIP edge relays INVITEs through (nil on a single node).
+func (s *Server) sipCluster() sip.Cluster {
+	if s.Node == nil {
+		return nil
+	}
+	return s.Node
 }

@@ -94,6 +94,7 @@ func (e *Edge) relayInvite(req *sip.Request, tx sip.ServerTransaction, owner, sr
 		return
 	}
 	defer ctx2.Terminate()
+	e.log.Info("sip: INVITE relayed to the account's owner", "owner", owner, "source", src)
 	var cancelled sync.Once
 	cancels := make(chan struct{})
 	tx.OnCancel(func(*sip.Request) { cancelled.Do(func() { close(cancels) }) })
@@ -127,11 +128,11 @@ func (e *Edge) pumpInvite(tx sip.ServerTransaction, req, fwd *sip.Request, ctx s
 					e.ackAndBye(fwd, res)
 					return nil
 				}
-				e.relayResponse(tx, res)
+				e.relayResponse(tx, req, res)
 				return res
 			}
 			if res.StatusCode != sip.StatusTrying && cancels != nil {
-				e.relayResponse(tx, res)
+				e.relayResponse(tx, req, res)
 			}
 		case <-cancels:
 			cancels = nil // the carrier's CANCEL: sipgo answered it 200 and the INVITE 487
@@ -152,10 +153,14 @@ func (e *Edge) pumpInvite(tx sip.ServerTransaction, req, fwd *sip.Request, ctx s
 	}
 }
 
-// relayResponse sends a response of the owner on to the carrier without this node's Via.
-func (e *Edge) relayResponse(tx sip.ServerTransaction, res *sip.Response) {
+// relayResponse sends a response of the next hop on to the sender of req, without this node's
+// Via, to where a response of this node's own to req would go.
+func (e *Edge) relayResponse(tx sip.ServerTransaction, req *sip.Request, res *sip.Response) {
 	out := res.Clone()
 	out.RemoveHeader("Via")
+	own := sip.NewResponseFromRequest(req, sip.StatusTrying, "Trying", nil)
+	out.SetDestination(own.Destination())
+	out.SetTransport(own.Transport())
 	if err := tx.Respond(out); err != nil {
 		e.log.Debug("sip: relayed response not sent", "status", res.StatusCode, "err", err)
 	}
@@ -175,7 +180,7 @@ func (e *Edge) forwardCancel(fwd *sip.Request) {
 	c.SetTransport(fwd.Transport())
 	c.SetDestination(fwd.Destination())
 	c.Laddr = fwd.Laddr
-	go e.fireAndForget(c)
+	e.fireAndForget(c)
 }
 
 // ackAndBye ends at the owner a dialog its 2xx opened after the carrier had cancelled.
@@ -183,7 +188,7 @@ func (e *Edge) ackAndBye(fwd *sip.Request, res *sip.Response) {
 	ack := e.ownerRequest(sip.ACK, fwd, res, fwd.CSeq().SeqNo)
 	_ = e.cli.WriteRequest(ack, keepHeaders)
 	bye := e.ownerRequest(sip.BYE, fwd, res, fwd.CSeq().SeqNo+1)
-	go e.fireAndForget(bye)
+	e.fireAndForget(bye)
 }
 
 // ownerRequest builds an in-dialog request of this node (as the dialog's caller) to the owner.
@@ -212,13 +217,18 @@ func (e *Edge) ownerRequest(m sip.RequestMethod, fwd *sip.Request, res *sip.Resp
 // keepHeaders is a client option that sends a request as built (its Via included).
 func keepHeaders(*sipgo.Client, *sip.Request) error { return nil }
 
-// fireAndForget sends a request this node originates and waits (bounded) for its final answer.
+// fireAndForget sends a request this node originates in a goroutine that waits (8 s at most)
+// for its final answer; Run waits for it.
 func (e *Edge) fireAndForget(req *sip.Request) {
-	ctx, cancel := context.WithTimeout(context.Background(), 32*time.Second)
-	defer cancel()
-	if _, err := e.cli.Do(ctx, req, keepHeaders); err != nil {
-		e.log.Debug("sip: relay request unanswered", "method", req.Method, "err", err)
-	}
+	e.serving.Add(1)
+	go func() {
+		defer e.serving.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+		defer cancel()
+		if _, err := e.cli.Do(ctx, req, keepHeaders); err != nil {
+			e.log.Info("sip: relay request unanswered", "method", req.Method, "err", err)
+		}
+	}()
 }
 
 // recordRoute is this node's Record-Route for a relayed dialog: the address the carrier at src

@@ -66,7 +66,7 @@ func (e *Edge) pumpInDialog(tx sip.ServerTransaction, req *sip.Request, ctx sip.
 			if res.StatusCode == sip.StatusTrying {
 				continue
 			}
-			e.relayResponse(tx, res)
+			e.relayResponse(tx, req, res)
 			if !res.IsProvisional() {
 				return res
 			}
