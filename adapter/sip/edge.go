@@ -12,7 +12,9 @@
 // In-dialog: ACK, BYE (the call ends), re-INVITE (hold by sendonly/inactive, retrieve, session
 // refresh), UPDATE, INFO application/dtmf-relay (a digit, like RFC 4733 ones). OPTIONS 200.
 // When the core ends the call, the edge sends BYE. Passwords and digest responses are never
-// logged.
+// logged. In a cluster (Config.Cluster), an INVITE of an account another node owns is relayed
+// to the owner by a transaction-stateful proxy that stays in the dialog's path (relay*.go,
+// docs/cluster.md "Relayed SIP").
 package sip
 
 import (
