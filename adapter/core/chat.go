@@ -98,7 +98,7 @@ type chatRT struct {
 	agent, offered            *agentRT
 	tried                     map[string]bool
 	msgs                      int                     // messages so far (the last msg_seq)
-	history                   []event.ChatMessageData // the last chatHistoryKept messages
+	history                   []event.ChatMessageData // the last messages, at least chatHistoryKept (recent)
 	customer                  *ChatSession
 	limits                    map[string]*chatLimits // per participant ("customer" or user id)
 	timer                     clock.Timer            // the one pending timeout (queue, offer, wrap-up)
@@ -137,7 +137,7 @@ type ChatView struct {
 
 func (ch *chatRT) view() ChatView {
 	v := ChatView{ChatID: ch.id, State: ch.state, DisplayName: ch.display, Phone: ch.phone, Queue: ch.queue,
-		CreatedAt: ch.created.UTC().Format(event.TimeFormat), Messages: append([]event.ChatMessageData{}, ch.history...)}
+		CreatedAt: ch.created.UTC().Format(event.TimeFormat), Messages: append([]event.ChatMessageData{}, ch.recent()...)}
 	if ch.agent != nil {
 		v.UserID = ch.agent.id
 	}

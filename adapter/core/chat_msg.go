@@ -104,11 +104,22 @@ func (t *tenant) chatPostLocked(f *fx, ch *chatRT, from, userID, text, clientMsg
 	m := event.ChatMessageData{ChatID: ch.id, From: from, UserID: userID, Text: text, ClientMsgID: clientMsgID,
 		MsgSeq: ch.msgs, TS: t.core.now().UTC().Format(event.TimeFormat)}
 	t.emit(f, event.ChatMessage, m)
-	ch.history = append(ch.history, m)
-	if n := len(ch.history) - chatHistoryKept; n > 0 {
-		ch.history = append(ch.history[:0:0], ch.history[n:]...)
-	}
+	ch.keep(m)
 	return m
+}
+
+// keep adds m to the history, trimmed in halves: it grows to twice what is kept, then the kept
+// half is copied, so a message costs no copy of the history (views take recent()).
+func (ch *chatRT) keep(m event.ChatMessageData) {
+	ch.history = append(ch.history, m)
+	if len(ch.history) >= 2*chatHistoryKept {
+		ch.history = append(ch.history[:0:0], ch.recent()...)
+	}
+}
+
+// recent is the last chatHistoryKept messages.
+func (ch *chatRT) recent() []event.ChatMessageData {
+	return ch.history[max(0, len(ch.history)-chatHistoryKept):]
 }
 
 // ChatTyping tells the other side that the party started or stopped typing.
