@@ -355,7 +355,9 @@ func bridgeChatFlood(t *testing.T, e *chatBridge, id string) {
 			t.Fatalf("flood: %s", r.raw)
 		}
 	}
-	if allowed := 10 + int(5*time.Since(start).Seconds()) + 1; refused == 0 || sent > allowed {
+	// At most the burst and what the bucket refilled meanwhile may pass; some must have been
+	// refused unless the machine was so slow that the refill covered them all.
+	if allowed := 10 + int(5*time.Since(start).Seconds()) + 1; sent > allowed || (refused == 0 && allowed < len(ids)) {
 		t.Fatalf("flood: %d stored, %d refused (at most %d may pass)", sent, refused, allowed)
 	}
 	if v, _ := e.Core.Chat("demo", id); v.Messages[len(v.Messages)-1].MsgSeq != v0.Messages[len(v0.Messages)-1].MsgSeq+sent {
