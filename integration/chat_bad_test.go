@@ -83,8 +83,9 @@ func TestChatBadInput(t *testing.T) {
 			t.Fatalf("flood: %v", f)
 		}
 	}
+	// some must be refused unless the machine was so slow that the refill covered them all
 	allowed := 10 + int(5*time.Since(start).Seconds()) + 1
-	if refused == 0 || sent > allowed {
+	if sent > allowed || (refused == 0 && allowed < 20) {
 		t.Fatalf("flood: %d stored, %d refused (at most %d may pass)", sent, refused, allowed)
 	}
 	// still usable, and nothing refused was stored
