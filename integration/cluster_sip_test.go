@@ -91,7 +91,8 @@ func (sc *sipCluster) setUp(owner, via *clusterNode) *sig {
 // call_disconnected. A CANCEL right after B's 100 Trying ends it cleanly (487, nothing left
 // open). Relayed-for headers from non-members are not trusted, a member's malformed one is 400,
 // an INVITE relayed to a node that does not own the account is 503 (never relayed again), and
-// none of them changes anything. make_call through a non-owner dials from the owner.
+// none of them changes anything. make_call through a non-owner dials from the owner. Last, the
+// owner of a relayed call is killed: the relay hangs up the carrier.
 func TestClusterSIPRelay(t *testing.T) {
 	sc := startSIPCluster(t)
 	owner := sc.owner("acme", 3, 30*time.Second)
@@ -102,6 +103,35 @@ func TestClusterSIPRelay(t *testing.T) {
 	sc.relayedCancel(t, owner, relay)
 	sc.badRelayedInput(t, owner, relay)
 	sc.outbound(t, owner, relay, phone)
+	sc.ownerLost(t, owner, relay) // last: kills the owner
+}
+
+// ownerLost: a relayed call is up when its owner is killed: the new owner ends it (node_lost) and
+// the relay, seeing the account's owner change, hangs up the carrier (sipp exits 0 only after
+// that BYE).
+func (sc *sipCluster) ownerLost(t *testing.T, owner, relay *clusterNode) {
+	nonce := fmt.Sprintf("lost-%d", time.Now().UnixNano())
+	scen := renderScenario(t, "relay_owner_lost.xml", map[string]any{
+		"OwnerIP": strings.ReplaceAll(clusterSIPIPs[sc.index(owner)], ".", `\.`), "PortRe": fmt.Sprintf("3%d0[0-9][0-9]", 6+sc.index(owner))})
+	run := runSipp(t, []string{sc.sip[sc.index(relay)], "-sf", scen, "-s", "+15550100", "-p", strconv.Itoa(freePort(t)),
+		"-cid_str", nonce + "-%u@%s"})
+	var id string
+	rtctest.Eventually(t, 20*time.Second, "the relayed call's record at the owner", func() bool {
+		for _, r := range sc.records(t, owner) {
+			if r.Phone == "+15550777" && r.EndedAt == nil {
+				id = r.ID
+				return true
+			}
+		}
+		return false
+	})
+	owner.proc.kill()
+	run.wait(t, 60*time.Second)
+	survivors := sc.others(owner)
+	sc.owner("acme", 2, 30*time.Second, survivors...)
+	if rec := sc.endedRecord(t, survivors[0], id); rec.EndedBy != "system" || rec.EndReason != "node_lost" {
+		t.Fatalf("record of the call whose owner died: %+v", rec)
+	}
 }
 
 func (sc *sipCluster) relayedCall(t *testing.T, owner, relay *clusterNode, phone *sig) {
@@ -262,6 +292,7 @@ type callRec struct {
 	Direction string   `json:"direction"`
 	EndedAt   *string  `json:"ended_at"`
 	EndedBy   string   `json:"ended_by"`
+	EndReason string   `json:"end_reason"`
 	Legs      []recLeg `json:"legs"`
 }
 

@@ -179,6 +179,9 @@ func (e *Edge) Run(ctx context.Context) error {
 		go func() { errc <- e.srv.ListenAndServe(ctx, network, e.cfg.Addr) }()
 	}
 	e.registerAll(ctx)
+	watched := make(chan struct{})
+	go func() { defer close(watched); e.watchOwners(ctx) }() // relay_owner.go
+	defer func() { <-watched }()
 	var err error
 	select {
 	case <-ctx.Done():

@@ -44,7 +44,7 @@ func (e *Edge) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	c, code, reason, hdrs := e.admit(req)
 	switch {
 	case c != nil && c.relayTo != "": // another node owns the account (relay.go)
-		e.relayInvite(req, tx, c.relayTo, c.source)
+		e.relayInvite(req, tx, c.acct, c.relayTo, c.source)
 	case c == nil:
 		respond(tx, req, code, reason, hdrs...)
 	default:
@@ -78,7 +78,7 @@ func (e *Edge) admit(req *sip.Request) (*inCall, int, string, []sip.Header) {
 	if owner, code := e.relayTarget(tr.Account, relayedIn); code != 0 {
 		return nil, code, "Service Unavailable", []sip.Header{e.retryAfter()}
 	} else if owner != "" {
-		return &inCall{relayTo: owner, source: srcIP}, 0, "", nil
+		return &inCall{acct: tr.Account, relayTo: owner, source: srcIP}, 0, "", nil
 	}
 	if tr.Username != "" {
 		if code, h := e.checkDigest(req, tr); code != 0 {

@@ -44,8 +44,12 @@ const ownerSilence = 4 * time.Second
 // relayed is one dialog this node relays (by Call-ID, guarded by Edge.mu).
 type relayed struct {
 	callID    string
+	acct      string
 	owner     string // the owner's SIP address
 	callerTag string // the From tag of the carrier's INVITE: requests with it go to the owner
+	invite    *sip.Request
+	answer    *sip.Response // the owner's 2xx, once the dialog is up
+	ownerCSeq uint32        // the highest CSeq of the owner's requests to the carrier
 }
 
 // relayTarget decides whether the INVITE of acct, admitted so far, goes to another node: it
@@ -68,7 +72,7 @@ func (e *Edge) relayTarget(acct string, relayedIn bool) (owner string, code int)
 
 // relayInvite proxies an initial INVITE to the owner at owner and relays its responses until the
 // final one. src is the carrier's address, named to the owner.
-func (e *Edge) relayInvite(req *sip.Request, tx sip.ServerTransaction, owner, src string) {
+func (e *Edge) relayInvite(req *sip.Request, tx sip.ServerTransaction, acct, owner, src string) {
 	fwd := req.Clone()
 	if err := sipgo.ClientRequestDecreaseMaxForward(e.cli, fwd); err != nil {
 		respond(tx, req, sip.StatusTooManyHops, "Too Many Hops")
@@ -79,7 +83,8 @@ func (e *Edge) relayInvite(req *sip.Request, tx sip.ServerTransaction, owner, sr
 	fwd.AppendHeader(sip.NewHeader(RelayedForHeader, src))
 	fwd.PrependHeader(e.recordRoute(fwd, src))
 	e.aim(fwd, owner)
-	r := &relayed{callID: req.CallID().Value(), owner: owner, callerTag: tagOf(req.From().Params)}
+	r := &relayed{callID: req.CallID().Value(), acct: acct, owner: owner, callerTag: tagOf(req.From().Params),
+		invite: req, ownerCSeq: req.CSeq().SeqNo}
 	if !e.addRelay(r) {
 		respond(tx, req, sip.StatusServiceUnavailable, "Service Unavailable", e.retryAfter())
 		return
@@ -101,7 +106,11 @@ func (e *Edge) relayInvite(req *sip.Request, tx sip.ServerTransaction, owner, sr
 	final := e.pumpInvite(tx, req, fwd, ctx2, cancels)
 	if final == nil || !final.IsSuccess() {
 		e.dropRelay(r)
+		return
 	}
+	e.mu.Lock()
+	r.answer = final
+	e.mu.Unlock()
 }
 
 // pumpInvite relays the owner's responses to the carrier until the final one (returned; nil when

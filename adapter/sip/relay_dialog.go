@@ -31,6 +31,7 @@ func (e *Edge) relayInDialog(req *sip.Request, tx sip.ServerTransaction) bool {
 		return true
 	}
 	e.aim(fwd, r.nextHop(fwd))
+	e.noteOwnerCSeq(r, fwd)
 	if req.IsAck() {
 		if err := e.cli.WriteRequest(fwd, sipgo.ClientRequestAddVia); err != nil {
 			e.log.Info("sip: relayed ACK not sent", "err", err)
