@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -48,30 +47,7 @@ func TestClusterRelayedWebCall(t *testing.T) {
 
 	originC := "http://" + hostOf(t, nodeC.proc.base)
 	tok := customerToken(t, nodeC.proc.base, "acme", originC)
-	cust, _, err := (&rtcServer{URL: nodeC.proc.base}).dial(t, tok, originC)
-	if err != nil {
-		t.Fatalf("customer /rtc through %s: %v", nodeC.id, err)
-	}
-	cust.expect("welcome", nil)
-	cust.negotiate(map[string]any{"display_name": "Ada"})
-	callID := cust.expect("call", nil)["call_id"].(string)
-	cust.expect("state", func(m map[string]any) bool { return m["state"] == "ivr" })
-	if err := cust.media.SendDigits("2"); err != nil {
-		t.Fatal(err)
-	}
-	phone.expect("event", func(m map[string]any) bool {
-		ev := m["event"].(map[string]any)
-		return ev["event"] == "incoming_call" && ev["data"].(map[string]any)["call_id"] == callID
-	})
-	phone.result("r2", "answer", map[string]any{"call_id": callID})
-	cust.expect("state", func(m map[string]any) bool { return m["state"] == "connected" })
-	ctx, cancel := context.WithCancel(context.Background())
-	stop1, stop2 := cust.media.Speak(ctx, 700), phone.media.Speak(ctx, 1300)
-	rtctest.Eventually(t, 15*time.Second, "the agent hears the customer", func() bool { return phone.media.Hears(700) })
-	rtctest.Eventually(t, 15*time.Second, "the customer hears the agent", func() bool { return cust.media.Hears(1300) })
-	cancel()
-	stop1()
-	stop2()
+	cust, callID := relayedCallTalks(t, phone, nodeC, tok, originC)
 	for _, nd := range []*clusterNode{nodeB, nodeC} {
 		if n := metricValue(t, nd, `cti_relayed_connections{kind="rtc"}`); n != 1 {
 			t.Fatalf("%s relays %v /rtc connections, want 1", nd.id, n)
@@ -79,6 +55,10 @@ func TestClusterRelayedWebCall(t *testing.T) {
 	}
 	if n := metricValue(t, owner, `cti_relayed_connections_total{kind="rtc"}`); n != 0 {
 		t.Fatalf("the owner %s relayed %v connections", owner.id, n)
+	}
+	// the call, hence its media legs, runs on the owner alone
+	if onA, onB, onC := metricValue(t, owner, "cti_active_calls"), metricValue(t, nodeB, "cti_active_calls"), metricValue(t, nodeC, "cti_active_calls"); onA != 1 || onB != 0 || onC != 0 {
+		t.Fatalf("active calls: owner %v, relays %v and %v", onA, onB, onC)
 	}
 	cust.send(map[string]any{"type": "hangup"})
 	phone.expect("event", eventNamed("call_disconnected"))
@@ -107,6 +87,37 @@ func TestClusterRelayedWebCall(t *testing.T) {
 	survivor := c.owner("acme", 2, 30*time.Second, nodeB, nodeC)
 	t.Logf("%s killed; %s owns acme; %d handshakes through %s refused 503 with Retry-After meanwhile", owner.id, survivor.id, refused, nodeB.id)
 	relayedPhone(t, nodeB, bobToken)
+}
+
+// relayedCallTalks places a web call through nd with the customer token tok on a page of origin:
+// IVR digit 2 (support), phone answers, tones both ways. It returns the customer and the call id.
+func relayedCallTalks(t *testing.T, phone *sig, nd *clusterNode, tok, origin string) (*sig, string) {
+	t.Helper()
+	cust, _, err := (&rtcServer{URL: nd.proc.base}).dial(t, tok, origin)
+	if err != nil {
+		t.Fatalf("customer /rtc through %s: %v", nd.id, err)
+	}
+	cust.expect("welcome", nil)
+	cust.negotiate(map[string]any{"display_name": "Ada"})
+	callID := cust.expect("call", nil)["call_id"].(string)
+	cust.expect("state", func(m map[string]any) bool { return m["state"] == "ivr" })
+	if err := cust.media.SendDigits("2"); err != nil {
+		t.Fatal(err)
+	}
+	phone.expect("event", func(m map[string]any) bool {
+		ev := m["event"].(map[string]any)
+		return ev["event"] == "incoming_call" && ev["data"].(map[string]any)["call_id"] == callID
+	})
+	phone.result("r2", "answer", map[string]any{"call_id": callID})
+	cust.expect("state", func(m map[string]any) bool { return m["state"] == "connected" })
+	ctx, cancel := context.WithCancel(context.Background())
+	stop1, stop2 := cust.media.Speak(ctx, 700), phone.media.Speak(ctx, 1300)
+	rtctest.Eventually(t, 15*time.Second, "the agent hears the customer", func() bool { return phone.media.Hears(700) })
+	rtctest.Eventually(t, 15*time.Second, "the customer hears the agent", func() bool { return cust.media.Hears(1300) })
+	cancel()
+	stop1()
+	stop2()
+	return cust, callID
 }
 
 // relayRefusals: the owner's refusal of a relayed handshake reaches the client as the owner
@@ -243,8 +254,7 @@ func metricValue(t *testing.T, nd *clusterNode, sample string) float64 {
 // URL token the same through another node. Both nodes count their relayed connections. When the
 // owner drains, the relayed WebSocket is closed with a code the bridge reconnects on.
 func TestClusterRelayedBridge(t *testing.T) {
-	ports := freeLocalPorts(t, 3)
-	c := startTestClusterArgs(t, 3, func(i int) []string { return []string{"--bridge-addr", ports[i]} })
+	c := startTestClusterArgs(t, 3, func(int) []string { return []string{"--bridge-addr", "127.0.0.1:0"} })
 	t.Cleanup(c.logOnFailure)
 	c.addAccount("acme")
 	owner := c.owner("acme", 3, 30*time.Second)
@@ -260,11 +270,7 @@ func TestClusterRelayedBridge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nodeOf := map[*clusterNode]string{}
-	for i, nd := range c.nodes {
-		nodeOf[nd] = ports[i]
-	}
-	tcp := dialBridgeTCP(t, nodeOf[others[0]], reg)
+	tcp := dialBridgeTCP(t, bridgeAddr(t, others[0]), reg)
 	if pi := tcp.query("control.query.init", control); pi.str("mode") != "simple" || pi.str("session") != "" {
 		t.Fatalf("provisional control.query.init through %s: %s", others[0].id, pi.raw)
 	}
@@ -330,19 +336,17 @@ func waitMetric(t *testing.T, nd *clusterNode, sample string, want float64) {
 	}
 }
 
-// freeLocalPorts are n free loopback addresses.
-func freeLocalPorts(t *testing.T, n int) []string {
+// bridgeAddr is the address nd's bridge TCP listener bound (its log line).
+func bridgeAddr(t *testing.T, nd *clusterNode) string {
 	t.Helper()
-	var out []string
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+	for _, line := range strings.Split(nd.stderr.String(), "\n") {
+		var l struct{ Msg, Addr string }
+		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "bridge listening" {
+			return l.Addr
 		}
-		out = append(out, ln.Addr().String())
-		ln.Close()
 	}
-	return out
+	t.Fatalf("%s logged no bridge address", nd.id)
+	return ""
 }
 
 // TestClusterRelayLatency measures what the relay adds to a /rtc command's round trip: an

@@ -158,7 +158,13 @@ func (n *Node) pump(ctx context.Context, down, up *websocket.Conn, rt wsRoute) {
 		})
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() { code, why := copyMessages(ctx, up, down); end(code, why) }) // client -> owner
+	wg.Go(func() { // client -> owner
+		code, why := copyMessages(ctx, up, down)
+		if code == -1 {
+			code, why = websocket.StatusGoingAway, "the client went away"
+		}
+		end(code, why)
+	})
 	wg.Go(func() {
 		code, why := copyMessages(ctx, down, up) // owner -> client
 		if code == -1 {

@@ -178,8 +178,12 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sess, err = e.login(r.Context(), claims, via) // supervisor.go
 		if err != nil {
 			status, code := http.StatusConflict, "conflict"
-			if errors.Is(err, core.ErrNotFound) {
+			switch {
+			case errors.Is(err, core.ErrNotFound):
 				status, code = http.StatusNotFound, "not_found"
+			case errors.Is(err, core.ErrUnavailable): // a cluster node taking the account over
+				status, code = http.StatusServiceUnavailable, "unavailable"
+				w.Header().Set("Retry-After", "1")
 			}
 			httpError(w, status, code, err.Error())
 			return
