@@ -251,6 +251,10 @@ export interface EventMap {
   phone: PhoneEvent;
   tabs: TabInfo[];
   resync: { oldestSeq: number };
+  /** Another agent of the account changed status (live only; docs/rtc.md, Presence). */
+  presence: { userId: string; status: string; reason: string; since: string; seq: number };
+  /** A call this agent is not on changed in a way that can move queue counts: reload the directory. */
+  directoryChanged: { seq: number };
   error: CTIError;
   raw: RawEvent;
   MediaEvent: MediaEvent;

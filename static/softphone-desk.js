@@ -2,7 +2,11 @@
 // - the not-ready reasons of the account (settings not_ready_reasons) in the reason picker;
 // - the directory (GET /api/v1/directory): agents with their live status, queues with their
 //   waiting count and the admin's quick connects, searchable, each with Call, or Transfer and
-//   Conference during a call; refreshed every 3 s while the tab is visible;
+//   Conference during a call; agents' status follows the shim's presence events live (docs/rtc.md,
+//   Presence), and the whole directory (queues' waiting counts, new agents) is reloaded on each
+//   CONNECTED, on this agent's call changes, on the shim's directoryChanged hints (at most once a
+//   second), for an agent it does not know yet, and every 30 s
+//   while the tab is visible (the page's ?dir_poll=<seconds> sets that interval, 5 to 3600);
 // - my numbers: calls waiting and longest wait in my queues, my calls today and their average
 //   handle time (answer to hang-up, from GET /api/v1/calls, which lists an agent's own calls);
 // - the speaker and ringer pickers (setSinkId, remembered in localStorage) and a call-quality
@@ -90,6 +94,24 @@
     if (document.visibilityState === 'hidden' || !token()) return Promise.resolve();
     return api('/directory').then(function (d) { dir = d; renderDirectory(); numbers(); }, function () {});
   }
+  // pollSeconds is the safety-net reload interval: 30 s, or the page's ?dir_poll= (5 to 3600).
+  function pollSeconds() {
+    var m = /[?&]dir_poll=(\d+)/.exec(location.search), n = m ? Number(m[1]) : 30;
+    return Math.min(3600, Math.max(5, n));
+  }
+  // directoryChanged (a call I am not on moved queue counts) reloads the directory, at most once
+  // a second: the reload a second after the first hint covers every hint until it runs.
+  var reloadSoon = 0;
+  CTI.on('directoryChanged', function () {
+    if (!reloadSoon) reloadSoon = setTimeout(function () { reloadSoon = 0; loadDirectory(); }, 1000);
+  });
+  // presence applies another agent's status change; an agent not listed yet reloads the list.
+  CTI.on('presence', function (p) {
+    var a = dir.agents.filter(function (x) { return x.user_id === p.userId; })[0];
+    if (!a) { loadDirectory(); return; }
+    a.status = p.status; a.reason = p.reason; a.since = p.since;
+    renderDirectory();
+  });
 
   // --- conference parties ---------------------------------------------------------------
   // parties[callId] lists who joined the call (PartyInfoEvent PartyAdded) until they leave,
@@ -201,11 +223,15 @@
     me = CTI.getState().pyAgentId || me;
     api('/settings').then(function (s) { if (document.getElementById('reason')) reasons(s.not_ready_reasons); }, function () {});
     loadDirectory(); today(); outputs();
-    clearInterval(dirTimer); dirTimer = setInterval(loadDirectory, 3000);
+    clearInterval(dirTimer); dirTimer = setInterval(loadDirectory, pollSeconds() * 1000);
     clearInterval(qualityTimer); qualityTimer = setInterval(quality, 2000);
   });
+  var lastState = {};
   CTI.on('CallEvent', function (e) {
     if (e.state === 'ended') delete parties[e.callId];
+    if (lastState[e.callId] !== e.state) loadDirectory(); // queue counts move with my calls
+    lastState[e.callId] = e.state;
+    if (e.state === 'ended') delete lastState[e.callId];
     renderDirectory();
     renderParties();
     if (e.state === 'ended' || e.pyEventName === 'Disconnected') today();

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 
+	"github.com/cti-adapter/cti-adapter/adapter/event"
 	"github.com/cti-adapter/cti-adapter/adapter/hub"
 	"github.com/cti-adapter/cti-adapter/modes"
 )
@@ -97,7 +98,16 @@ func (c *conn) agentEvents(sub *hub.Subscription) {
 		if me && d.CallID != "" {
 			mine[d.CallID] = true
 		}
+		if !me && ev.Name == event.StatusChanged { // another agent: presence.go
+			if !c.presence(&ev, replaying) {
+				return
+			}
+			continue
+		}
 		if !me && !mine[d.CallID] && ev.Name != "settings_changed" || c.hideMonitor(&ev) { // supervisor.go
+			if !me && d.CallID != "" && !mine[d.CallID] && !c.directoryChanged(&ev, d.UserID, replaying) { // presence.go
+				return
+			}
 			continue
 		}
 		if ev.Name == "call_disconnected" {

@@ -87,6 +87,8 @@
         if (t === 'result') r.ok(f.data || {}); else r.no(mapError(f.code, f.message || '', r.command));
       } else if (t === 'error') emit('error', mapError(f.code, f.message || ''));
     } else if (t === 'resync_required') emit('resync', { oldestSeq: f.oldest_seq });
+    else if (t === 'presence') emit('presence', { userId: f.user_id, status: f.status, reason: f.reason, since: f.since, seq: f.seq });
+    else if (t === 'directory_changed') emit('directoryChanged', { seq: f.seq });
   };
 
   // mapError turns a signalling error (docs/rtc.md) into an OPENCTI_* rejection.
