@@ -170,7 +170,7 @@ func promptOperations() []operation {
 		{method: "PUT", path: "/prompts/{name}", id: "putPrompt", tag: "prompts", roles: adminRoles,
 			summary: "Generate a prompt from text",
 			desc: "Speaks text with espeak-ng into the account's prompt of that name (replacing one of the same name, or taking the place of the shipped prompt of that name for this account). " +
-				"503 when text-to-speech is not installed (Debian package espeak-ng) or stays busy; 429 after 10 generations in a minute; 422 for text over 500 characters or 60 s of speech, or a 51st prompt. A refusal keeps the old prompt.",
+				"503 when text-to-speech is not installed (Debian package espeak-ng) or stays busy; 429 after 10 generations in a minute; 422 for text over 500 characters or 60 s of speech, or a 21st prompt. A refusal keeps the old prompt.",
 			params: []any{nameParam}, body: "rest/put_prompt",
 			ok:   []response{{200, "The prompt existed and was replaced.", view}, {201, "The prompt was created.", view}},
 			errs: []int{422, 429, 503}},

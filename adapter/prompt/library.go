@@ -26,7 +26,7 @@ import (
 const (
 	MaxText      = 500              // characters of text
 	MaxAudio     = 60 * Rate        // 60 s of audio (bytes of µ-law)
-	MaxPerAcct   = 50               // prompts an account may hold
+	MaxPerAcct   = 20               // prompts an account may hold (all are held in memory)
 	RatePerMin   = 10               // generations an account may run per minute
 	rateWindow   = time.Minute      //
 	maxQueueWait = 30 * time.Second // how long a generation waits for the engine

@@ -194,3 +194,23 @@ func TestEspeakSpeaks(t *testing.T) {
 		t.Fatal("a voice off the allow-list was spoken")
 	}
 }
+
+// An account holds at most MaxPerAcct prompts; replacing one is still allowed at the limit.
+func TestLibraryPromptCount(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1_700_000_000, 0)
+	lib, _ := newTestLib(&fakeSpeaker{}, &now)
+	for i := 0; i < MaxPerAcct; i++ {
+		now = now.Add(rateWindow) // stay under the rate
+		if _, _, err := lib.Put(ctx, "acme", "p"+string(rune('a'+i)), "text", ""); err != nil {
+			t.Fatalf("prompt %d: %v", i+1, err)
+		}
+	}
+	var ie *InputError
+	if _, _, err := lib.Put(ctx, "acme", "one-more", "text", ""); !errors.As(err, &ie) || ie.Field != "name" {
+		t.Fatalf("prompt %d: %v", MaxPerAcct+1, err)
+	}
+	if _, _, err := lib.Put(ctx, "acme", "pa", "new text", ""); err != nil {
+		t.Fatalf("replacing at the limit: %v", err)
+	}
+}
