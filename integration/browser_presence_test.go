@@ -22,11 +22,12 @@ func TestBrowserDirectoryPresenceLive(t *testing.T) {
 
 	entry := `document.querySelector('#dir-list li[data-kind="agent"][data-id="agent2"] .status')`
 	p1.waitFor("agent2 online in the directory", entry+` && `+entry+`.dataset.status === 'online'`, browserStep)
-	// The directory reads made so far (the first load on CONNECTED, and a reload for agent2 if
-	// its presence arrived before it was listed).
-	reads := `performance.getEntriesByType('resource').filter(e => e.name.includes('/api/v1/directory')).length`
-	var before int
-	p1.eval(reads, &before)
+	// Count the directory reads the page starts from now on (fetch is the page's only way).
+	p1.eval(`(() => { window.dirReads = 0; const f = window.fetch;
+		window.fetch = function (u) { if (String(u).includes('/api/v1/directory')) window.dirReads++; return f.apply(this, arguments); };
+		return 0; })()`, nil)
+	reads := `window.dirReads`
+	before := 0
 
 	p2.click("#btn-ready")
 	p1.waitFor("agent2 ready, live", entry+`.dataset.status === 'ready'`, browserStep)

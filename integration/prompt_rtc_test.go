@@ -61,14 +61,14 @@ func TestPromptGeneratedGreetingHeardByWebCaller(t *testing.T) {
 
 	// Follow the audio by packets (20 ms each): the first loud one and the last loud one. The
 	// server sends nothing while nothing plays, so the greeting has ended when no packet came
-	// for 2 s (the IVR then waits 10 s for a key before the queue prompt).
+	// for 3 s (the IVR then waits 10 s for a key before the queue prompt).
 	first, last, seen := uint64(0), uint64(0), uint64(0)
 	quietSince := time.Now()
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		n := cust.media.Packets()
 		if n != seen {
 			seen, quietSince = n, time.Now()
-		} else if first != 0 && time.Since(quietSince) > 2*time.Second {
+		} else if first != 0 && time.Since(quietSince) > 3*time.Second {
 			break
 		}
 		if cust.media.Loud() {

@@ -92,7 +92,17 @@
   }
   function loadDirectory() {
     if (document.visibilityState === 'hidden' || !token()) return Promise.resolve();
-    return api('/directory').then(function (d) { dir = d; renderDirectory(); numbers(); }, function () {});
+    return api('/directory').then(function (d) { keepNewer(d.agents); dir = d; renderDirectory(); numbers(); }, function () {});
+  }
+  // keepNewer keeps a status a presence frame brought when a directory read answered after it
+  // with an older one (the read was sent before the change): the later since wins.
+  function keepNewer(agents) {
+    var known = {};
+    dir.agents.forEach(function (a) { known[a.user_id] = a; });
+    agents.forEach(function (a) {
+      var k = known[a.user_id];
+      if (k && k.since && (!a.since || Date.parse(k.since) > Date.parse(a.since))) { a.status = k.status; a.reason = k.reason; a.since = k.since; }
+    });
   }
   // pollSeconds is the safety-net reload interval: 30 s, or the page's ?dir_poll= (5 to 3600).
   function pollSeconds() {
