@@ -156,7 +156,7 @@ func (l *Log) Commit(ctx context.Context, evs []event.Event, calls []store.CallR
 		keep, at = append(keep, c), append(at, i)
 	}
 	if len(keep) > 0 {
-		errs, cerr := l.records.Commit(ctx, nil, keep)
+		errs, cerr := l.commitRecords(ctx, keep)
 		for k, i := range at {
 			switch {
 			case cerr != nil:
@@ -167,6 +167,22 @@ func (l *Log) Commit(ctx context.Context, evs []event.Event, calls []store.CallR
 		}
 	}
 	return callErrs, err
+}
+
+// commitRecords writes call records whose events are in the log. A store that fails the whole
+// commit (down, restarting, failing over) is retried for opts.Retry, as an append is: the events
+// are in the log already, so a record given up on leaves the call's record behind its events
+// (the caller reports it; docs/cluster.md "What each failure costs").
+func (l *Log) commitRecords(ctx context.Context, calls []store.CallRow) ([]error, error) {
+	deadline := time.Now().Add(l.opts.Retry)
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		errs, err := l.records.Commit(ctx, nil, calls)
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+			return errs, err
+		}
+		l.opts.Log.Warn("call record write failed; retrying", "records", len(calls), "err", err, "in", wait)
+		time.Sleep(wait)
+	}
 }
 
 // appendAll appends evs, one message per account, and returns the accounts that failed.
