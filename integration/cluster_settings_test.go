@@ -42,3 +42,47 @@ func TestClusterSettingsEveryNode(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterSettingsRefusedAfterWrite: the half-applied path of a settings change (docs/cluster.md
+// "What each failure costs"). The two nodes that do not own the account are killed (kill -9): the
+// stream has no quorum, but the owner still holds its lease for a few seconds and takes a settings
+// PUT; it writes the settings, then cannot append settings_changed (retried 10 s) and answers 503.
+// The refused change must change nothing: once the others are back, every node serves the old
+// settings (the owner wrote them back) and refuses the origin the refused PUT would have allowed.
+func TestClusterSettingsRefusedAfterWrite(t *testing.T) {
+	c := startTestCluster(t, 3)
+	t.Cleanup(c.logOnFailure)
+	c.addAccount("acme")
+	owner := c.owner("acme", 3, 30*time.Second)
+	admin := c.mint("--account", "acme", "--role", "admin")
+	others := c.others(owner)
+	for _, nd := range others {
+		nd.proc.kill()
+	}
+	code, _, body := rest(t, "PUT", owner.proc.base+"/api/v1/settings", admin, `{"allowed_origins":["`+shopOrigin+`"]}`)
+	if !strings.Contains(owner.stderr.String(), "event append failed; retrying") {
+		t.Fatalf("the PUT (%d %s) did not reach the append: the owner had lost the account first", code, body)
+	}
+	if code != 503 {
+		t.Fatalf("PUT settings without a quorum: %d %s, want 503", code, body)
+	}
+	done := make(chan error, len(others))
+	for _, nd := range others {
+		go func() { done <- c.launch(nd) }()
+	}
+	for range others {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.owner("acme", 3, time.Minute)
+	for _, nd := range c.nodes {
+		code, _, b := rest(t, "GET", nd.proc.base+"/api/v1/settings", admin, "")
+		if code != 200 || strings.Contains(string(b), shopOrigin) {
+			t.Fatalf("settings through %s after the refused PUT: %d %s", nd.id, code, b)
+		}
+		if code, m := publicChatToken(t, nd.proc.base, "acme", shopOrigin); code != 403 {
+			t.Fatalf("%s allows the origin of the refused PUT: %d %v", nd.id, code, m)
+		}
+	}
+}

@@ -83,3 +83,10 @@ func (c *cache) reload(name string, s Settings) bool {
 	c.settings[name] = s
 	return true
 }
+
+// drop forgets name's settings (the next read loads them from the store).
+func (c *cache) drop(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.settings, name)
+}

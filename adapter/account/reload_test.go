@@ -3,7 +3,9 @@ package account
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/cti-adapter/cti-adapter/adapter/store"
@@ -57,5 +59,41 @@ func TestChangedAndReload(t *testing.T) {
 	}
 	if err := d.Changed("acme", []byte(`{"mode":`)); err == nil {
 		t.Fatal("undecodable settings accepted")
+	}
+}
+
+// TestUpdateAnnouncedRefused: an update whose announcement fails is undone, in the store and in
+// the cache; an announced one stays.
+func TestUpdateAnnouncedRefused(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "cti.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	d := NewDirectory(st)
+	if _, err := d.Create(ctx, "acme", ModeFull); err != nil {
+		t.Fatal(err)
+	}
+	refused := errors.New("no quorum")
+	var announced []string
+	_, err = d.UpdateAnnounced(ctx, "acme", []byte(`{"allowed_origins":["https://a.example"]}`), func(s Settings) error {
+		announced = append(announced, s.AllowedOrigins[0])
+		return refused
+	})
+	if !errors.Is(err, refused) || len(announced) != 1 {
+		t.Fatalf("refused update: %v, announced %v", err, announced)
+	}
+	if s, _ := d.Settings(ctx, "acme"); s.OriginAllowed("https://a.example") {
+		t.Fatal("the cache kept a refused update")
+	}
+	if a, _ := st.Account(ctx, "acme"); strings.Contains(string(a.Settings), "a.example") {
+		t.Fatalf("the store kept a refused update: %s", a.Settings)
+	}
+	if _, err := d.UpdateAnnounced(ctx, "acme", []byte(`{"allowed_origins":["https://b.example"]}`), func(Settings) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := st.Account(ctx, "acme"); !strings.Contains(string(a.Settings), "b.example") {
+		t.Fatalf("an announced update is not stored: %s", a.Settings)
 	}
 }

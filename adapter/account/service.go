@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/cti-adapter/cti-adapter/adapter/store"
@@ -63,6 +64,14 @@ func (d *Directory) Settings(ctx context.Context, name string) (Settings, error)
 // Update applies a validated partial update and returns the new settings. Updates of one
 // account apply one after the other, each to the result of the one before.
 func (d *Directory) Update(ctx context.Context, name string, patch []byte) (Settings, error) {
+	return d.UpdateAnnounced(ctx, name, patch, nil)
+}
+
+// UpdateAnnounced is Update followed by announce(new settings) (the settings_changed event),
+// still under the account's update token, so that the announcements follow the commit order. If
+// announce fails, the previous settings are written back: a refused update changes nothing (if
+// even that write fails, the cache forgets the account and reads it from the store again).
+func (d *Directory) UpdateAnnounced(ctx context.Context, name string, patch []byte, announce func(Settings) error) (Settings, error) {
 	unlock, err := d.cache.lockWriter(ctx, name)
 	if err != nil {
 		return Settings{}, err
@@ -76,15 +85,34 @@ func (d *Directory) Update(ctx context.Context, name string, patch []byte) (Sett
 	if err != nil {
 		return Settings{}, err
 	}
-	raw, err := json.Marshal(next)
-	if err != nil {
+	if err := d.write(ctx, name, next); err != nil {
 		return Settings{}, err
+	}
+	if announce == nil {
+		return next, nil
+	}
+	aerr := announce(next)
+	if aerr == nil {
+		return next, nil
+	}
+	if err := d.write(context.WithoutCancel(ctx), name, cur); err != nil {
+		d.cache.drop(name)
+		return Settings{}, errors.Join(aerr, fmt.Errorf("account: settings of %q not restored after a refused update: %w", name, err))
+	}
+	return Settings{}, aerr
+}
+
+// write stores s as name's settings and caches them.
+func (d *Directory) write(ctx context.Context, name string, s Settings) error {
+	raw, err := json.Marshal(s)
+	if err != nil {
+		return err
 	}
 	if err := d.store.SetSettings(ctx, name, raw); err != nil {
-		return Settings{}, err
+		return err
 	}
-	d.cache.put(name, next)
-	return next, nil
+	d.cache.put(name, s)
+	return nil
 }
 
 // Changed puts settings committed by another process (another node of a cluster: its

@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/cti-adapter/cti-adapter/adapter/account"
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
 	"github.com/cti-adapter/cti-adapter/adapter/store"
 	"github.com/cti-adapter/cti-adapter/schemas"
@@ -139,10 +140,10 @@ func (a *API) putSettings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	acct := claims(r).Account
-	s, err := a.Accounts.Update(r.Context(), acct, body)
-	if err == nil {
-		err = a.settingsChanged(r.Context(), acct, s)
-	}
+	// The event is part of the update: refused, the update is undone (account.UpdateAnnounced).
+	s, err := a.Accounts.UpdateAnnounced(r.Context(), acct, body, func(s account.Settings) error {
+		return a.settingsChanged(r.Context(), acct, s)
+	})
 	if err != nil {
 		fail(a.Log, w, r, err)
 		return
