@@ -77,12 +77,26 @@ func TestClusterSettingsRefusedAfterWrite(t *testing.T) {
 	}
 	c.owner("acme", 3, time.Minute)
 	for _, nd := range c.nodes {
-		code, _, b := rest(t, "GET", nd.proc.base+"/api/v1/settings", admin, "")
+		code, b := restUntilServed(t, "GET", nd.proc.base+"/api/v1/settings", admin)
 		if code != 200 || strings.Contains(string(b), shopOrigin) {
 			t.Fatalf("settings through %s after the refused PUT: %d %s", nd.id, code, b)
 		}
 		if code, m := publicChatToken(t, nd.proc.base, "acme", shopOrigin); code != 403 {
 			t.Fatalf("%s allows the origin of the refused PUT: %d %v", nd.id, code, m)
 		}
+	}
+}
+
+// restUntilServed sends a request without body until it is not answered 503 (the account between
+// owners: the client retries, as Retry-After says), 30 s at most.
+func restUntilServed(t *testing.T, method, url, token string) (int, []byte) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, _, b := rest(t, method, url, token, "")
+		if code != 503 || time.Now().After(deadline) {
+			return code, b
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
