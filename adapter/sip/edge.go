@@ -135,9 +135,12 @@ func New(cfg Config) (*Edge, error) {
 		cfg.Now = time.Now
 	}
 	quiet := redacting(cfg.Log) // sipgo's own logs: never a whole message (see redact.go)
+	var e *Edge                 // set below, before Run can receive anything
+	stray := func(r *sip.Response) { e.onStrayResponse(r) }
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("cti-adapter"),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(quiet)),
-		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(quiet)))
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(quiet),
+			sip.WithTransactionLayerUnhandledResponseHandler(stray)))
 	if err != nil {
 		return nil, fmt.Errorf("sip: user agent: %w", err)
 	}
@@ -154,7 +157,7 @@ func New(cfg Config) (*Edge, error) {
 		chost = "127.0.0.1" // replaced per request by the address the far end reached
 	}
 	contact := sip.ContactHeader{Address: sip.Uri{User: "cti", Host: chost, Port: port}}
-	e := &Edge{cfg: cfg, log: cfg.Log, ua: ua, srv: srv, cli: cli, host: host, port: port,
+	e = &Edge{cfg: cfg, log: cfg.Log, ua: ua, srv: srv, cli: cli, host: host, port: port,
 		ds: sipgo.NewDialogServerCache(cli, contact), dc: sipgo.NewDialogClientCache(cli, contact),
 		limit: newLimiter(cfg.InvitesPerSecond, cfg.InviteBurst, cfg.Now), nonces: newNonces(cfg.Now),
 		calls: map[string]*inCall{}, perTrk: map[string]int{}, relays: map[string]*relayed{}}

@@ -281,13 +281,15 @@ func (e *Edge) dropRelay(r *relayed) {
 }
 
 // relayOf is the relayed dialog of an in-dialog request (nil when it is not one).
-func (e *Edge) relayOf(req *sip.Request) *relayed {
-	if req.CallID() == nil {
+func (e *Edge) relayOf(req *sip.Request) *relayed { return e.relayOfID(req.CallID()) }
+
+func (e *Edge) relayOfID(id *sip.CallIDHeader) *relayed {
+	if id == nil {
 		return nil
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.relays[req.CallID().Value()]
+	return e.relays[id.Value()]
 }
 
 // Relayed returns the number of dialogs this node relays to other nodes.

@@ -2,6 +2,8 @@ package sip
 
 import (
 	"context"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -125,4 +127,40 @@ func routeURI(v string) (sip.Uri, bool) {
 		return sip.Uri{}, false
 	}
 	return u, true
+}
+
+// onStrayResponse takes a response no transaction waits for. An owner's 2xx to a relayed INVITE
+// retransmitted after the INVITE transaction ended (the carrier's ACK was lost or is late) is
+// forwarded statelessly to the carrier, which acknowledges it again (RFC 3261 16.7); anything
+// else (a late 100 Trying, a stray retransmission) is dropped.
+func (e *Edge) onStrayResponse(res *sip.Response) {
+	if res.IsSuccess() && res.CSeq() != nil && res.CSeq().MethodName == sip.INVITE && e.relayOfID(res.CallID()) != nil {
+		out := res.Clone()
+		out.RemoveHeader("Via")
+		if via := out.Via(); via != nil {
+			out.SetDestination(viaAddr(via))
+			out.SetTransport(via.Transport)
+			if err := e.ua.TransportLayer().WriteMsg(out); err == nil {
+				return
+			}
+		}
+	}
+	e.log.Debug("sip: stray response dropped", "status", res.StatusCode)
+}
+
+// viaAddr is where a response to the sender of via goes (received and rport when present).
+func viaAddr(via *sip.ViaHeader) string {
+	host, port := via.Host, via.Port
+	if v, ok := via.Params.Get("received"); ok && v != "" {
+		host = v
+	}
+	if v, ok := via.Params.Get("rport"); ok && v != "" {
+		if p, err := strconv.Atoi(v); err == nil {
+			port = p
+		}
+	}
+	if port == 0 {
+		port = 5060
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port))
 }

@@ -56,7 +56,7 @@ func (noCalls) StartWebCall(context.Context, string, core.WebCaller, media.Leg) 
 }
 func (noCalls) CustomerHangUp(context.Context, string, string) error { return nil }
 
-func startEdge(t *testing.T, ip string, cl Cluster, tr store.Trunk) string {
+func startEdge(t testing.TB, ip string, cl Cluster, tr store.Trunk, opts ...func(*Config)) string {
 	t.Helper()
 	eng, err := peer.NewEngine(peer.Config{LoopbackOnly: true})
 	if err != nil {
@@ -68,7 +68,11 @@ func startEdge(t *testing.T, ip string, cl Cluster, tr store.Trunk) string {
 	}
 	addr := l.LocalAddr().String()
 	l.Close()
-	e, err := New(Config{Addr: addr, Engine: eng, Trunks: oneTrunk{tr}, Calls: noCalls{}, Cluster: cl})
+	cfg := Config{Addr: addr, Engine: eng, Trunks: oneTrunk{tr}, Calls: noCalls{}, Cluster: cl}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	e, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +85,7 @@ func startEdge(t *testing.T, ip string, cl Cluster, tr store.Trunk) string {
 }
 
 // waitUp waits (10 s ceiling) until the edge at addr answers OPTIONS.
-func waitUp(t *testing.T, addr string) {
+func waitUp(t testing.TB, addr string) {
 	t.Helper()
 	c, err := net.Dial("udp4", addr)
 	if err != nil {
@@ -205,5 +209,83 @@ func TestPopOwnRoute(t *testing.T) {
 	}
 	if _, ok := routeURI("<not a uri"); ok {
 		t.Error("routeURI accepted a broken value")
+	}
+}
+
+// fakeOwner answers each INVITE it reads with 100 and then 200 twice (the second as a UAS's
+// retransmission after the relay's INVITE transaction has ended), from a raw socket.
+func fakeOwner(t *testing.T) string {
+	t.Helper()
+	c, err := net.ListenPacket("udp4", "127.0.0.2:0")
+	if err != nil {
+		t.Skipf("no loopback address 127.0.0.2: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, from, err := c.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			msg := string(buf[:n])
+			if !strings.HasPrefix(msg, "INVITE ") {
+				continue
+			}
+			var hdrs []string
+			for _, l := range strings.Split(msg, "\r\n")[1:] {
+				for _, h := range []string{"Via:", "From:", "Call-ID:", "CSeq:", "Record-Route:"} {
+					if strings.HasPrefix(l, h) {
+						hdrs = append(hdrs, l)
+					}
+				}
+				if strings.HasPrefix(l, "To:") {
+					hdrs = append(hdrs, l+";tag=owner")
+				}
+			}
+			res := func(status string) []byte {
+				return []byte("SIP/2.0 " + status + "\r\n" + strings.Join(hdrs, "\r\n") +
+					"\r\nContact: <sip:cti@" + c.LocalAddr().String() + ">\r\nContent-Length: 0\r\n\r\n")
+			}
+			_, _ = c.WriteTo(res("100 Trying"), from)
+			_, _ = c.WriteTo(res("200 OK"), from)
+			_, _ = c.WriteTo(res("200 OK"), from) // a retransmission: no transaction left for it
+		}
+	}()
+	return c.LocalAddr().String()
+}
+
+// A 2xx of the owner retransmitted after the relay's INVITE transaction ended still reaches the
+// carrier (forwarded statelessly), so that a carrier whose ACK was lost acknowledges it again.
+func TestRelayForwardsRetransmitted2xx(t *testing.T) {
+	tr := store.Trunk{Account: "acme", Name: "carrier", Host: "127.0.0.1", Numbers: []string{"+15550100"}, Codecs: []string{"PCMU"}}
+	relay := startEdge(t, "127.0.0.3", &fakeCluster{owner: fakeOwner(t)}, tr)
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	la := c.LocalAddr().String()
+	ra, _ := net.ResolveUDPAddr("udp4", relay)
+	msg := "INVITE sip:+15550100@" + relay + " SIP/2.0\r\nVia: SIP/2.0/UDP " + la + ";branch=z9hG4bK-rt2xx\r\nFrom: <sip:+15550999@" +
+		la + ">;tag=c1\r\nTo: <sip:+15550100@" + relay + ">\r\nCall-ID: rt2xx\r\nCSeq: 1 INVITE\r\nContact: <sip:c@" + la +
+		">\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+	if _, err := c.WriteTo([]byte(msg), ra); err != nil {
+		t.Fatal(err)
+	}
+	oks := 0
+	buf := make([]byte, 4096)
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for oks < 2 {
+		n, _, err := c.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("%d 200 OK reached the carrier, want 2 (the retransmission too): %v", oks, err)
+		}
+		if got := string(buf[:n]); strings.HasPrefix(got, "SIP/2.0 200") {
+			if strings.Count(got, "Via:") != 1 {
+				t.Fatalf("a relayed 200 keeps the relay's Via:\n%s", got)
+			}
+			oks++
+		}
 	}
 }
