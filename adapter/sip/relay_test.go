@@ -212,8 +212,8 @@ func TestPopOwnRoute(t *testing.T) {
 	}
 }
 
-// fakeOwner answers each INVITE it reads with 100 and then 200 twice (the second as a UAS's
-// retransmission after the relay's INVITE transaction has ended), from a raw socket.
+// fakeOwner answers each INVITE it reads with 100 and then 200, resent every 500 ms as a UAS
+// does until its ACK (the relay's INVITE transaction ends at the first), from a raw socket.
 func fakeOwner(t *testing.T) string {
 	t.Helper()
 	c, err := net.ListenPacket("udp4", "127.0.0.2:0")
@@ -248,8 +248,12 @@ func fakeOwner(t *testing.T) string {
 					"\r\nContact: <sip:cti@" + c.LocalAddr().String() + ">\r\nContent-Length: 0\r\n\r\n")
 			}
 			_, _ = c.WriteTo(res("100 Trying"), from)
-			_, _ = c.WriteTo(res("200 OK"), from)
-			_, _ = c.WriteTo(res("200 OK"), from) // a retransmission: no transaction left for it
+			for range 10 { // a UAS resends its 2xx every T1 until the ACK, which never comes here
+				if _, err := c.WriteTo(res("200 OK"), from); err != nil {
+					return // the test ended
+				}
+				time.Sleep(500 * time.Millisecond)
+			}
 		}
 	}()
 	return c.LocalAddr().String()
