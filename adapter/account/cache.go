@@ -13,10 +13,13 @@ type cache struct {
 	mu       sync.Mutex
 	settings map[string]Settings      // account -> last committed settings
 	writers  map[string]chan struct{} // account -> token of the update in progress (capacity 1)
+	gen      uint64                   // counts the puts
+	genOf    map[string]uint64        // account -> gen of its last put
 }
 
 func newCache() *cache {
-	return &cache{settings: make(map[string]Settings), writers: make(map[string]chan struct{})}
+	return &cache{settings: make(map[string]Settings), writers: make(map[string]chan struct{}),
+		genOf: make(map[string]uint64)}
 }
 
 func (c *cache) get(name string) (Settings, bool) {
@@ -43,6 +46,15 @@ func (c *cache) put(name string, s Settings) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.settings[name] = s
+	c.gen++
+	c.genOf[name] = c.gen
+}
+
+// generation is the count of puts so far (reload's since).
+func (c *cache) generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
 }
 
 // lockWriter waits for the account's update token: one read-modify-write of an account's
@@ -65,13 +77,14 @@ func (c *cache) lockWriter(ctx context.Context, name string) (func(), error) {
 	}
 }
 
-// reload replaces a cached entry that differs from s, unless an update of the account is in
-// progress here.
-func (c *cache) reload(name string, s Settings) bool {
+// reload replaces a cached entry that differs from s, read from the store after generation
+// since, unless an update of the account is in progress here or the entry was put after since
+// (newer than the read).
+func (c *cache) reload(name string, s Settings, since uint64) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cur, ok := c.settings[name]
-	if !ok || len(c.writers[name]) > 0 {
+	if !ok || len(c.writers[name]) > 0 || c.genOf[name] > since {
 		return false
 	}
 	// Compared as stored (an empty list and none are the same settings).
@@ -81,6 +94,8 @@ func (c *cache) reload(name string, s Settings) bool {
 		return false
 	}
 	c.settings[name] = s
+	c.gen++
+	c.genOf[name] = c.gen
 	return true
 }
 

@@ -30,22 +30,30 @@ func TestChangedAndReload(t *testing.T) {
 	}
 	next, _ := cur.Merge([]byte(`{"allowed_origins":["https://shop.example"]}`))
 	raw, _ := json.Marshal(next)
-	if changed, err := d.Reload("other", raw); err != nil || changed {
+	gen := d.Generation()
+	if changed, err := d.Reload("other", raw, gen); err != nil || changed {
 		t.Fatalf("reload of an account not cached: %v %v", changed, err)
 	}
 	same, _ := json.Marshal(cur)
-	if changed, err := d.Reload("acme", same); err != nil || changed {
+	if changed, err := d.Reload("acme", same, gen); err != nil || changed {
 		t.Fatalf("reload of the same settings: %v %v", changed, err)
 	}
 	unlock, err := d.cache.lockWriter(ctx, "acme")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if changed, _ := d.Reload("acme", raw); changed {
+	if changed, _ := d.Reload("acme", raw, gen); changed {
 		t.Fatal("reload during an update replaced the cache")
 	}
 	unlock()
-	if changed, err := d.Reload("acme", raw); err != nil || !changed {
+	// Settings cached after the read began (a settings_changed applied meanwhile) are newer.
+	if err := d.Changed("acme", same); err != nil {
+		t.Fatal(err)
+	}
+	if changed, _ := d.Reload("acme", raw, gen); changed {
+		t.Fatal("a reload read before a change replaced it")
+	}
+	if changed, err := d.Reload("acme", raw, d.Generation()); err != nil || !changed {
 		t.Fatalf("reload of changed settings: %v %v", changed, err)
 	}
 	if s, _ := d.Settings(ctx, "acme"); !s.OriginAllowed("https://shop.example") {

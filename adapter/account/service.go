@@ -126,13 +126,17 @@ func (d *Directory) Changed(name string, raw json.RawMessage) error {
 	return nil
 }
 
-// Reload replaces the cached settings of name with raw, as read from the store, if name is
-// cached and no update of it runs here (which will cache its own result); it reports whether the
-// cache changed. A node of a cluster reloads periodically what it may have missed.
-func (d *Directory) Reload(name string, raw json.RawMessage) (bool, error) {
+// Generation marks the cache's state before a read of the store whose results go to Reload.
+func (d *Directory) Generation() uint64 { return d.cache.generation() }
+
+// Reload replaces the cached settings of name with raw, read from the store after Generation
+// returned since, if name is cached, no update of it runs here (which will cache its own
+// result) and nothing newer was cached since; it reports whether the cache changed. A node of a
+// cluster reloads periodically what it may have missed.
+func (d *Directory) Reload(name string, raw json.RawMessage, since uint64) (bool, error) {
 	s, err := Decode(raw)
 	if err != nil {
 		return false, err
 	}
-	return d.cache.reload(name, s), nil
+	return d.cache.reload(name, s, since), nil
 }

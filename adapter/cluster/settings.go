@@ -26,7 +26,8 @@ const SettingsReload = 5 * time.Second
 // SettingsCache is where a node keeps the settings (account.Directory).
 type SettingsCache interface {
 	Changed(account string, settings json.RawMessage) error
-	Reload(account string, settings json.RawMessage) (bool, error)
+	Generation() uint64
+	Reload(account string, settings json.RawMessage, since uint64) (bool, error)
 }
 
 // FollowSettings returns h whose Deliver first hands the settings of each settings_changed event
@@ -102,6 +103,7 @@ func ReloadSettings(ctx context.Context, st AccountLister, cache SettingsCache, 
 			return
 		case <-t.C:
 		}
+		since := cache.Generation() // what is cached after the read is newer than the read
 		rctx, cancel := context.WithTimeout(ctx, period)
 		accts, err := st.Accounts(rctx)
 		cancel()
@@ -110,7 +112,7 @@ func ReloadSettings(ctx context.Context, st AccountLister, cache SettingsCache, 
 			continue
 		}
 		for _, a := range accts {
-			if changed, err := cache.Reload(a.Name, a.Settings); err != nil {
+			if changed, err := cache.Reload(a.Name, a.Settings, since); err != nil {
 				lg.Error("settings reload: undecodable settings", "account", a.Name, "err", err)
 			} else if changed {
 				lg.Warn("settings reloaded from the store: this node had missed a change", "account", a.Name)
