@@ -38,10 +38,15 @@ func TestClusterOwnerKilled(t *testing.T) {
 	acked := map[string]bool{}
 	for trial := range trials {
 		owner = c.owner("acme", 3, time.Minute)
+		lead := c.waitPlaced(c.nodes, 30*time.Second) // the Raft leaders are on another node
+		if lead == owner {
+			t.Fatalf("trial %d: the owner %s holds the Raft leaders", trial, owner.id)
+		}
 		callID := c.openCall(owner, admin)
 		survivors := c.others(owner)
-		took := c.burstAndKill(owner, survivors, admin, trial, acked)
-		t.Logf("trial %d: %s killed; served again by a survivor %s later", trial, owner.id, took.Round(time.Millisecond))
+		b := c.burstAndKill(owner, survivors, admin, trial, acked)
+		t.Logf("trial %d: %s killed at %s (leaders on %s); served again by a survivor %s later (%d refused, slowest command after the kill %s)",
+			trial, owner.id, b.killedAt.UTC().Format("15:04:05.000"), lead.id, b.took.Round(time.Millisecond), b.refused, b.slowest.Round(time.Millisecond))
 		newOwner := c.owner("acme", 2, 30*time.Second, survivors...)
 		evs := c.checkDelivery(survivors, admin, acked)
 		c.checkNodeLost(newOwner, admin, callID, evs)
@@ -90,11 +95,18 @@ func (c *testCluster) openCall(owner *clusterNode, admin string) string {
 	return made.CallID
 }
 
-// burstAndKill sends settings changes to the survivors from 4 clients, kills the owner with
-// SIGKILL after 40 acknowledged ones, and goes on until 40 more are acknowledged after the
-// kill. It records the acknowledged greetings in acked and returns how long after the kill
-// the first command sent after it was acknowledged.
-func (c *testCluster) burstAndKill(owner *clusterNode, survivors []*clusterNode, admin string, trial int, acked map[string]bool) time.Duration {
+// burst is what burstAndKill saw.
+type burst struct {
+	killedAt time.Time
+	took     time.Duration // from the kill to the ack of the first command sent after it
+	refused  int           // 503s (with Retry-After) after the kill
+	slowest  time.Duration // the longest answer (ack or 503) to a command sent after the kill
+}
+
+// burstAndKill sends settings changes to the survivors from 4 clients, kills victim (the owner,
+// or another node) with SIGKILL after 40 acknowledged ones, and goes on until 40 more are
+// acknowledged after the kill. It records the acknowledged greetings in acked.
+func (c *testCluster) burstAndKill(victim *clusterNode, survivors []*clusterNode, admin string, trial int, acked map[string]bool) burst {
 	t := c.t
 	body := settingsWithGreeting(t, survivors[0].proc.base, admin)
 	var (
@@ -103,6 +115,7 @@ func (c *testCluster) burstAndKill(owner *clusterNode, survivors []*clusterNode,
 		killedAt, back time.Time
 		wg             sync.WaitGroup
 		errs           []string
+		res            burst
 	)
 	stop := make(chan struct{})
 	for w := range 4 {
@@ -117,6 +130,12 @@ func (c *testCluster) burstAndKill(owner *clusterNode, survivors []*clusterNode,
 				start := time.Now()
 				code, retry := putSettings2(survivors[(w+i)%2].proc.base, admin, body(g))
 				mu.Lock()
+				if !killedAt.IsZero() && start.After(killedAt) {
+					res.slowest = max(res.slowest, time.Since(start))
+					if code == 503 {
+						res.refused++
+					}
+				}
 				switch {
 				case code == 200:
 					acked[g] = true
@@ -138,7 +157,7 @@ func (c *testCluster) burstAndKill(owner *clusterNode, survivors []*clusterNode,
 				}
 				if killedAt.IsZero() && before >= 40 {
 					killedAt = time.Now()
-					owner.proc.kill()
+					victim.proc.kill()
 				}
 				done := after >= 40
 				mu.Unlock()
@@ -161,7 +180,8 @@ func (c *testCluster) burstAndKill(owner *clusterNode, survivors []*clusterNode,
 	if len(errs) > 0 {
 		t.Fatalf("refusals other than a prompt 503 with Retry-After: %v", errs)
 	}
-	return back.Sub(killedAt)
+	res.killedAt, res.took = killedAt, back.Sub(killedAt)
+	return res
 }
 
 // putSettings2 sends PUT /settings and returns the status and Retry-After.
@@ -270,7 +290,7 @@ func (c *testCluster) checkNodeLost(newOwner *clusterNode, admin, callID string,
 
 // logOnFailure prints each node's cluster log lines when the test failed.
 func (c *testCluster) logOnFailure() {
-	if !c.t.Failed() {
+	if !c.t.Failed() && os.Getenv("CTI_CLUSTER_LOG") == "" {
 		return
 	}
 	for _, nd := range c.nodes {

@@ -111,6 +111,7 @@ func (c *testCluster) launch(nd *clusterNode) error {
 		nd.proc = p
 		return nil
 	case err := <-p.done:
+		p.done <- err // for the cleanup, which waits for it
 		return fmt.Errorf("%s exited before listening: %v\n%s", nd.id, err, nd.stderr.String())
 	case <-time.After(2 * time.Minute):
 		cmd.Process.Kill()

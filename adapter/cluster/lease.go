@@ -3,14 +3,17 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cti-adapter/cti-adapter/adapter/hub"
 	"github.com/cti-adapter/cti-adapter/adapter/recovery"
+	"github.com/cti-adapter/cti-adapter/adapter/store"
 )
 
 // Hub is the local hub as the node drives it.
@@ -43,6 +46,7 @@ func (n *Node) Run(ctx context.Context, h Hub, c Core) {
 	}()
 	go n.watchOwners(ctx)
 	go n.watchMembers(ctx)
+	go n.placeLeaders(ctx)
 	t := time.NewTicker(Tick)
 	defer t.Stop()
 	for {
@@ -63,47 +67,33 @@ func (n *Node) tick(ctx context.Context, h Hub, c Core) {
 	if _, err := n.members.Put(ctx, n.ID, n.heartbeat()); err != nil {
 		n.lg.Warn("membership heartbeat", "err", err)
 	}
-	members, err := n.members.Keys(ctx)
-	if err != nil && !errors.Is(err, jetstream.ErrNoKeysFound) {
+	members, err := n.liveMembers(ctx)
+	if err != nil {
 		n.lg.Warn("membership", "err", err)
 		return
 	}
-	slices.Sort(members)
 	n.mu.Lock()
 	n.memberIDs = members
-	held := make(map[string]uint64, len(n.owned))
-	for a, r := range n.owned {
-		held[a] = r
-	}
 	n.mu.Unlock()
-	for acct, rev := range held {
-		nrev, err := n.owners.Update(ctx, acct, []byte(n.ID), rev)
-		if err != nil {
-			n.lg.Error("lease lost", "account", acct, "err", err)
-			n.release(acct, c)
-			continue
-		}
-		n.mu.Lock()
-		if _, ok := n.owned[acct]; ok {
-			n.owned[acct] = nrev
-		}
-		n.mu.Unlock()
-	}
+	n.renewAll(ctx, c)
 	accts, err := n.store.Accounts(ctx)
 	if err != nil {
 		n.lg.Warn("accounts", "err", err)
 		return
 	}
+	n.refreshOwners(ctx, accts, members)
+	prefer := candidates(members, n.LeadersNode())
 	for _, a := range accts {
-		if n.shouldClaim(a.Name, members) {
+		if n.shouldClaim(a.Name, members, prefer) {
 			n.claim(ctx, a.Name, h, c)
 		}
 	}
 }
 
 // shouldClaim counts the ticks acct has been without a live owner and says whether this node
-// claims it now.
-func (n *Node) shouldClaim(acct string, members []string) bool {
+// claims it now: at once if it is acct's preferred node among prefer (the members but the
+// leaders' node, leaders.go), after six ticks in any case.
+func (n *Node) shouldClaim(acct string, members, prefer []string) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if _, ok := n.owned[acct]; ok {
@@ -115,7 +105,9 @@ func (n *Node) shouldClaim(acct string, members []string) bool {
 	}
 	n.unowned[acct]++
 	settled := time.Since(n.started) >= 2*Tick // the membership has been read by every node
-	return (settled && preferred(acct, members) == n.ID) || n.unowned[acct] >= 6
+	// Two ticks without a live owner: a live owner whose heartbeat and lease expired together
+	// (the buckets had no Raft leader for a while) heartbeats again within one tick and renews.
+	return (settled && n.unowned[acct] >= 2 && preferred(acct, prefer) == n.ID) || n.unowned[acct] >= 6
 }
 
 // preferred is acct's node of highest rendezvous hash among members.
@@ -249,4 +241,139 @@ func (n *Node) Drain(ctx context.Context, c Core) {
 	if len(held) > 0 {
 		n.lg.Info("accounts handed over", "count", len(held))
 	}
+}
+
+// liveMembers are the keys of the members bucket (the nodes whose heartbeat has not expired),
+// sorted. They are read by direct get, which any replica answers: no consumer, so no need of the
+// JetStream meta leader (a node taking over may be waiting for its election, leaders.go).
+func (n *Node) liveMembers(ctx context.Context) ([]string, error) {
+	if n.membersSt == nil {
+		st, err := n.Log.js.Stream(ctx, "KV_"+MembersBucket)
+		if err != nil {
+			return nil, err
+		}
+		n.membersSt = st
+	}
+	prefix := "$KV." + MembersBucket + "."
+	var out []string
+	for seq, i := uint64(1), 0; i < maxMembers; i++ {
+		m, err := n.membersSt.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(prefix+">"))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if m.Header.Get(kvOperation) == "" { // not a delete or purge marker (a drained node)
+			out = append(out, strings.TrimPrefix(m.Subject, prefix))
+		}
+		seq = m.Sequence + 1
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// maxMembers bounds the membership read (keys and markers of left nodes).
+const maxMembers = 1024
+
+// kvOperation is the header JetStream KV puts on delete and purge markers.
+const kvOperation = "KV-Operation"
+
+// refreshOwners reads (by direct get) the lease of every account whose known owner is not a
+// live member: the owners watch may lag (its consumer may have been on the dead node), and the
+// node that claims, like the nodes that forward to the owner, must see the lease as it is.
+func (n *Node) refreshOwners(ctx context.Context, accts []store.Account, members []string) {
+	for _, a := range accts {
+		n.mu.Lock()
+		stale := n.ownerOf[a.Name]
+		_, mine := n.owned[a.Name]
+		n.mu.Unlock()
+		if mine || stale == "" || slices.Contains(members, stale) {
+			continue
+		}
+		e, err := n.owners.Get(ctx, a.Name)
+		if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		n.mu.Lock()
+		if n.ownerOf[a.Name] == stale { // the watch has not moved on meanwhile
+			if err != nil {
+				delete(n.ownerOf, a.Name)
+			} else {
+				n.ownerOf[a.Name] = string(e.Value())
+			}
+		}
+		n.mu.Unlock()
+	}
+}
+
+// renewAll renews the leases this node holds. A renewal refused because the lease is gone
+// (expired, or taken) is retried as a claim (renewLost); one that fails for another reason (no
+// answer: the bucket's stream is electing a leader, or this node lost NATS) keeps the account:
+// nobody else can take the lease while nobody can write it, and if somebody did, the next
+// renewal says so and the log's guard has fenced this node's appends meanwhile.
+func (n *Node) renewAll(ctx context.Context, c Core) {
+	n.mu.Lock()
+	held := make(map[string]uint64, len(n.owned))
+	for a, r := range n.owned {
+		held[a] = r
+	}
+	n.mu.Unlock()
+	for acct, rev := range held {
+		nrev, err := n.owners.Update(ctx, acct, []byte(n.ID), rev)
+		if err != nil && isLeaseGone(err) {
+			nrev, err = n.renewLost(ctx, acct)
+			if err != nil {
+				n.lg.Error("lease lost", "account", acct, "err", err)
+				n.release(acct, c)
+				continue
+			}
+		}
+		if err != nil {
+			n.lg.Warn("lease renewal failed; kept", "account", acct, "err", err)
+			continue
+		}
+		n.mu.Lock()
+		if _, ok := n.owned[acct]; ok {
+			n.owned[acct] = nrev
+		}
+		n.mu.Unlock()
+	}
+}
+
+// isLeaseGone: the bucket answered that the lease is not at the revision this node holds.
+func isLeaseGone(err error) bool {
+	return errors.Is(err, jetstream.ErrKeyRevisionMismatch) || isWrongLastSeq(err) ||
+		errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted)
+}
+
+// renewLost takes acct's lease again after it expired under this node (its renewals were not
+// answered for LeaseTTL: a Raft election of the bucket). It keeps the account only if nobody
+// else holds the lease and nobody appended to the account's log since this node last did;
+// a lease found with this node's id (a renewal applied whose answer was lost) is kept as is.
+func (n *Node) renewLost(ctx context.Context, acct string) (uint64, error) {
+	rev, err := n.owners.Create(ctx, acct, []byte(n.ID))
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		e, gerr := n.owners.Get(ctx, acct)
+		if gerr != nil {
+			return 0, err
+		}
+		if string(e.Value()) != n.ID {
+			return 0, fmt.Errorf("cluster: lease of %q held by %s", acct, e.Value())
+		}
+		return e.Revision(), nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	n.Log.mu.Lock()
+	known, ok := n.Log.tails[acct]
+	n.Log.mu.Unlock()
+	now, terr := n.Log.lastOf(ctx, acct)
+	if terr != nil || (ok && now.streamSeq != known.streamSeq) {
+		_ = n.owners.Delete(ctx, acct, jetstream.LastRevision(rev))
+		return 0, fmt.Errorf("cluster: the log of %q moved while its lease had expired (%v)", acct, terr)
+	}
+	n.lg.Warn("lease expired under this node (no answer from the bucket) and taken again", "account", acct)
+	return rev, nil
 }

@@ -29,6 +29,7 @@ func newNodeMetrics(reg *prometheus.Registry, n *Node) nodeMetrics {
 			Name: "cti_stream_lag", Help: "Messages of the event stream this node's feed has not delivered yet.",
 		}, n.lag),
 	)
+	reg.MustRegister(n.leaderGauges()...)
 	return m
 }
 

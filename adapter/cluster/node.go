@@ -61,6 +61,8 @@ type Node struct {
 	started  time.Time    // when Run started (set before the loop)
 	lost     atomic.Value // string: why this node lost NATS ("" while connected)
 	draining atomic.Bool
+
+	membersSt jetstream.Stream // the members bucket's stream, read by direct get (lease.go)
 }
 
 // Options configure a node.
@@ -129,8 +131,12 @@ func (n *Node) open(ctx context.Context, replicas int, st store.Backend) error {
 	if n.Log, err = OpenLog(ctx, n.nc, st, LogOptions{Replicas: replicas, Node: n.ID, Log: n.lg}); err != nil {
 		return err
 	}
-	if n.Feed, err = NewFeed(ctx, n.Log, n.lg); err != nil {
-		return err
+	for n.Feed, err = NewFeed(ctx, n.Log, n.lg); err != nil; n.Feed, err = NewFeed(ctx, n.Log, n.lg) {
+		if ctx.Err() != nil { // a new R3 stream answers "not found" until its group has a leader
+			return err
+		}
+		n.lg.Info("waiting for the event stream", "err", err)
+		time.Sleep(250 * time.Millisecond)
 	}
 	kvs := map[string]*jetstream.KeyValue{OwnersBucket: &n.owners, MembersBucket: &n.members}
 	for name, kv := range kvs {
