@@ -47,6 +47,7 @@ func TestClusterOwnerKilled(t *testing.T) {
 		b := c.burstAndKill(owner, survivors, admin, trial, acked)
 		t.Logf("trial %d: %s killed at %s (leaders on %s); served again by a survivor %s later (%d refused, slowest command after the kill %s)",
 			trial, owner.id, b.killedAt.UTC().Format("15:04:05.000"), lead.id, b.took.Round(time.Millisecond), b.refused, b.slowest.Round(time.Millisecond))
+		c.logSince(survivors, b.killedAt.Add(-time.Second))
 		newOwner := c.owner("acme", 2, 30*time.Second, survivors...)
 		evs := c.checkDelivery(survivors, admin, acked)
 		c.checkNodeLost(newOwner, admin, callID, evs)
@@ -299,6 +300,24 @@ func (c *testCluster) logOnFailure() {
 		}
 		for _, line := range strings.Split(nd.stderr.String(), "\n") {
 			if strings.Contains(line, `"component":"cluster"`) || strings.Contains(line, `"level":"ERROR"`) {
+				c.t.Logf("%s: %.300s", nd.id, line)
+			}
+		}
+	}
+}
+
+// logSince prints (with CTI_CLUSTER_LOG set) the nodes' cluster log lines from t0 on.
+func (c *testCluster) logSince(nodes []*clusterNode, t0 time.Time) {
+	if os.Getenv("CTI_CLUSTER_LOG") == "" {
+		return
+	}
+	for _, nd := range nodes {
+		for _, line := range strings.Split(nd.stderr.String(), "\n") {
+			var l struct {
+				Time      time.Time `json:"time"`
+				Component string    `json:"component"`
+			}
+			if json.Unmarshal([]byte(line), &l) == nil && l.Time.After(t0) && l.Component == "cluster" {
 				c.t.Logf("%s: %.300s", nd.id, line)
 			}
 		}

@@ -97,7 +97,7 @@ func (n *Node) route(acct string) (string, error) {
 func (n *Node) request(ctx context.Context, acct, subj string, body []byte) (*nats.Msg, error) {
 	rctx, cancel := context.WithTimeout(ctx, ForwardTimeout)
 	defer cancel()
-	msg, err := n.nc.RequestWithContext(rctx, subj, body)
+	msg, err := n.requestLive(rctx, subj, body)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

@@ -63,6 +63,7 @@ type Node struct {
 	draining atomic.Bool
 
 	membersSt jetstream.Stream // the members bucket's stream, read by direct get (lease.go)
+	peers     peerView         // the servers this node's embedded server routes to (leaders_peers.go)
 }
 
 // Options configure a node.
