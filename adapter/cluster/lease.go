@@ -99,7 +99,8 @@ func (n *Node) shouldClaim(acct string, members, prefer []string) bool {
 	if _, ok := n.owned[acct]; ok {
 		return false
 	}
-	if o := n.ownerOf[acct]; o != "" && slices.Contains(members, o) {
+	o := n.ownerOf[acct]
+	if o != "" && slices.Contains(members, o) {
 		n.unowned[acct] = 0
 		return false
 	}
@@ -107,8 +108,18 @@ func (n *Node) shouldClaim(acct string, members, prefer []string) bool {
 	settled := time.Since(n.started) >= 2*Tick // the membership has been read by every node
 	// Two ticks without a live owner: a live owner whose heartbeat and lease expired together
 	// (the buckets had no Raft leader for a while) heartbeats again within one tick and renews.
-	return (settled && n.unowned[acct] >= 2 && preferred(acct, prefer) == n.ID) || n.unowned[acct] >= 6
+	// An owner whose process is up (its NATS server is routed: leaders_peers.go) but whose
+	// heartbeat expired is waiting for the members bucket's election: it gets routedGrace.
+	need := 2
+	if o != "" && n.srv != nil && n.peerUp(o) {
+		need = routedGrace
+	}
+	return (settled && n.unowned[acct] >= need && preferred(acct, prefer) == n.ID) || n.unowned[acct] >= max(6, need)
 }
+
+// routedGrace is how many ticks an account whose owner's process is up (routed) but not a
+// member waits before another node claims it: longer than a Raft election (4-9 s).
+const routedGrace = int(2 * LeaseTTL / Tick)
 
 // preferred is acct's node of highest rendezvous hash among members.
 func preferred(acct string, members []string) string {
@@ -292,16 +303,12 @@ func (n *Node) refreshOwners(ctx context.Context, accts []store.Account, members
 			continue
 		}
 		e, err := n.owners.Get(ctx, a.Name)
-		if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-			continue
+		if err != nil {
+			continue // none (stale stays the last known owner: shouldClaim's grace), or no answer
 		}
 		n.mu.Lock()
 		if n.ownerOf[a.Name] == stale { // the watch has not moved on meanwhile
-			if err != nil {
-				delete(n.ownerOf, a.Name)
-			} else {
-				n.ownerOf[a.Name] = string(e.Value())
-			}
+			n.ownerOf[a.Name] = string(e.Value())
 		}
 		n.mu.Unlock()
 	}
