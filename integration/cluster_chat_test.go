@@ -1,11 +1,14 @@
 package integration
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // TestClusterChat: chats in cluster mode (docs/cluster.md "Chats"). A customer chats over /rtc
@@ -110,4 +113,101 @@ func publicChatToken(t *testing.T, base, acct, origin string) (int, map[string]a
 	var m map[string]any
 	_ = json.NewDecoder(res.Body).Decode(&m)
 	return res.StatusCode, m
+}
+
+// TestClusterChatOwnerKilledBeforeProjection: a chat message whose projection the owner could not
+// write (PostgreSQL refuses it: chat_messages renamed away by the database itself) when the owner
+// is killed (kill -9, its background retry gone with it). The message is in the stream; the
+// survivor that takes the account over projects it from the log, once: GET /api/v1/chats/{id}
+// through the survivors shows every message, none twice.
+func TestClusterChatOwnerKilledBeforeProjection(t *testing.T) {
+	c := startTestCluster(t, 3)
+	t.Cleanup(c.logOnFailure)
+	c.addAccount("acme")
+	owner := c.owner("acme", 3, 30*time.Second)
+	admin := c.mint("--account", "acme", "--role", "admin")
+	integ := c.mint("--account", "acme", "--role", "integrator")
+	phone, cust, id := c.acceptedChat(owner, admin)
+	cust.send(map[string]any{"type": "chat", "chat_id": id, "text": "one", "client_msg_id": "c1"})
+	chatMessage(phone, id, "one")
+
+	ctx := context.Background()
+	db, err := pgx.Connect(ctx, c.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(ctx)
+	if _, err := db.Exec(ctx, `ALTER TABLE chat_messages RENAME TO chat_messages_away`); err != nil {
+		t.Fatal(err)
+	}
+	cust.send(map[string]any{"type": "chat", "chat_id": id, "text": "two", "client_msg_id": "c2"})
+	chatMessage(phone, id, "two") // appended: the agent has it
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(owner.stderr.String(), "chat projection failed"); {
+		if time.Now().After(deadline) {
+			t.Fatal("the owner never failed to project the message")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	owner.proc.kill()
+	if _, err := db.Exec(ctx, `ALTER TABLE chat_messages_away RENAME TO chat_messages`); err != nil {
+		t.Fatal(err)
+	}
+	survivors := c.others(owner)
+	c.owner("acme", 2, time.Minute, survivors...)
+	for _, nd := range survivors {
+		var texts []string
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			code, b := restUntilServed(t, "GET", nd.proc.base+"/api/v1/chats/"+id, integ)
+			var rec struct{ Messages []struct{ Text string } }
+			_ = json.Unmarshal(b, &rec)
+			texts = texts[:0]
+			for _, m := range rec.Messages {
+				texts = append(texts, m.Text)
+			}
+			if code == 200 && len(texts) == 3 || time.Now().After(deadline) {
+				break
+			}
+		}
+		if len(texts) != 3 || texts[1] != "one" || texts[2] != "two" {
+			t.Fatalf("messages through %s after the takeover: %q", nd.id, texts)
+		}
+	}
+}
+
+// acceptedChat sets acme up for chats on owner (origins, agent1 in support, ready on its phone)
+// and returns the agent's phone, a customer's connection and their accepted chat's id.
+func (c *testCluster) acceptedChat(owner *clusterNode, admin string) (phone, cust *sig, id string) {
+	t := c.t
+	t.Helper()
+	if code, _, b := rest(t, "PUT", owner.proc.base+"/api/v1/settings", admin,
+		`{"allowed_origins":["`+shopOrigin+`"],"wrap_up_seconds":0}`); code != 200 {
+		t.Fatalf("PUT settings: %d %s", code, b)
+	}
+	if code, _, b := rest(t, "PUT", owner.proc.base+"/api/v1/users/agent1", admin,
+		`{"name":"Agent One","extension":"101","queues":["support"]}`); code/100 != 2 {
+		t.Fatalf("PUT user: %d %s", code, b)
+	}
+	srv := &rtcServer{URL: owner.proc.base}
+	phone, _, err := srv.dial(t, c.mint("--account", "acme", "--role", "agent", "--user", "agent1"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	phone.expect("welcome", nil)
+	phone.expect("snapshot", nil)
+	phone.negotiate(map[string]any{"mic": true})
+	phone.expect("snapshot", func(m map[string]any) bool { return m["owner"] == true })
+	phone.result("ready-agent1", "ready", nil)
+	cust, _, err = srv.dial(t, clusterChatToken(t, owner.proc.base, "acme"), shopOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cust.expect("welcome", nil)
+	cust.send(map[string]any{"type": "chat_start", "display_name": "Ada"})
+	st := cust.expect("chat_state", nil)
+	id, _ = st["chat_id"].(string)
+	if st["state"] != "queued" || id == "" {
+		t.Fatalf("chat_state after chat_start: %v", st)
+	}
+	acceptChatWithJoin(t, phone, "agent1", id)
+	return phone, cust, id
 }
