@@ -74,14 +74,54 @@ func mono(body []byte, channels int) []int16 {
 // taps is the half-width, in input samples, of the resampler's windowed-sinc kernel.
 const taps = 16
 
+// maxPhases bounds the precomputed kernel table of Resample (phases x 2*taps weights).
+const maxPhases = 4096
+
 // Resample converts in to rate out with a band-limited (Blackman-windowed sinc) interpolator
 // whose cutoff is cutoff Hz (below both Nyquist frequencies): each output sample is the sum of
 // the 2*taps nearest input samples weighted by the low-pass kernel at its fractional position.
+// Output sample i sits at input position i*in/out, whose fraction takes out/gcd(in, out)
+// values (160 for 22,050 -> 8,000 Hz): the weights of each are computed once (polyphase).
 func Resample(in PCM, out int, cutoff float64) []int16 {
 	if in.Rate == out || len(in.Samples) == 0 {
 		return append([]int16(nil), in.Samples...)
 	}
+	phases := out / gcd(in.Rate, out)
+	if phases > maxPhases {
+		return resampleDirect(in, out, cutoff)
+	}
 	fc := cutoff / float64(in.Rate) // cycles per input sample
+	table := make([][2 * taps]float64, phases)
+	for p := range table {
+		frac := float64(p) * float64(in.Rate) / float64(out)
+		frac -= math.Floor(frac)
+		for j := range table[p] {
+			table[p][j] = kernel(frac-float64(j-taps+1), fc)
+		}
+	}
+	n := int(int64(len(in.Samples)) * int64(out) / int64(in.Rate))
+	res := make([]int16, n)
+	for i := range res {
+		k0 := int(int64(i) * int64(in.Rate) / int64(out))
+		w := &table[i%phases]
+		var acc, wsum float64
+		for j, k := 0, k0-taps+1; j < 2*taps; j, k = j+1, k+1 {
+			if k >= 0 && k < len(in.Samples) {
+				acc += w[j] * float64(in.Samples[k])
+				wsum += w[j]
+			}
+		}
+		if wsum != 0 {
+			acc /= wsum // unity gain at DC, also at the edges
+		}
+		res[i] = clip(acc)
+	}
+	return res
+}
+
+// resampleDirect is Resample computing every weight as it goes (rates with too many phases).
+func resampleDirect(in PCM, out int, cutoff float64) []int16 {
+	fc := cutoff / float64(in.Rate)
 	n := int(int64(len(in.Samples)) * int64(out) / int64(in.Rate))
 	res := make([]int16, n)
 	step := float64(in.Rate) / float64(out)
@@ -98,11 +138,18 @@ func Resample(in PCM, out int, cutoff float64) []int16 {
 			wsum += w
 		}
 		if wsum != 0 {
-			acc /= wsum // unity gain at DC, also at the edges
+			acc /= wsum
 		}
 		res[i] = clip(acc)
 	}
 	return res
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 // kernel is the low-pass impulse response (cutoff fc cycles per sample) at offset x samples,
