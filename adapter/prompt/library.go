@@ -4,7 +4,8 @@
 // nodes of a cluster). Library is what the call core plays from (core.Prompts plus the
 // per-account lookup core.AccountPrompts): an account's generated prompt of a name, else the
 // shipped one. Lookups are served from memory, since the core asks under its tenant lock;
-// the store is read at Load and written by Put and Delete, never under a lock.
+// the store is read at Load (and by Refresh, every 10 s on a cluster's nodes) and written by
+// Put and Delete, never under a lock.
 package prompt
 
 import (
@@ -66,6 +67,7 @@ type Store interface {
 	PutPrompt(ctx context.Context, p store.Prompt) (bool, error)
 	Prompts(ctx context.Context, account string) ([]store.Prompt, error)
 	DeletePrompt(ctx context.Context, account, name string) error
+	PromptStamps(ctx context.Context) ([]store.PromptStamp, error)
 }
 
 // Library is the shipped prompts and every account's generated ones.

@@ -17,14 +17,19 @@ import (
 
 // memStore is an in-memory store of prompts (the store's own tests cover SQLite and PostgreSQL).
 type memStore struct {
-	mu sync.Mutex
-	m  map[string]store.Prompt
+	mu  sync.Mutex
+	m   map[string]store.Prompt
+	now *time.Time // the test's clock, as the store's
 }
 
 func (s *memStore) PutPrompt(_ context.Context, p store.Prompt) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.m[p.Account+"/"+p.Name]
+	old, ok := s.m[p.Account+"/"+p.Name]
+	p.CreatedAt, p.UpdatedAt = old.CreatedAt, *s.now
+	if !ok {
+		p.CreatedAt = p.UpdatedAt
+	}
 	s.m[p.Account+"/"+p.Name] = p
 	return !ok, nil
 }
@@ -49,6 +54,16 @@ func (s *memStore) DeletePrompt(_ context.Context, account, name string) error {
 	}
 	delete(s.m, account+"/"+name)
 	return nil
+}
+
+func (s *memStore) PromptStamps(_ context.Context) ([]store.PromptStamp, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []store.PromptStamp{}
+	for _, p := range s.m {
+		out = append(out, store.PromptStamp{Account: p.Account, Name: p.Name, UpdatedAt: p.UpdatedAt})
+	}
+	return out, nil
 }
 
 type shipped struct{}
@@ -76,7 +91,7 @@ func (f *fakeSpeaker) Speak(_ context.Context, text, voice string) ([]byte, erro
 }
 
 func newTestLib(sp Speaker, now *time.Time) (*Library, *memStore) {
-	st := &memStore{m: map[string]store.Prompt{}}
+	st := &memStore{m: map[string]store.Prompt{}, now: now}
 	return New(shipped{}, st, sp, func() time.Time { return *now }, slog.New(slog.NewTextHandler(io.Discard, nil))), st
 }
 
@@ -212,5 +227,51 @@ func TestLibraryPromptCount(t *testing.T) {
 	}
 	if _, _, err := lib.Put(ctx, "acme", "pa", "new text", ""); err != nil {
 		t.Fatalf("replacing at the limit: %v", err)
+	}
+}
+
+// Two nodes over one store: what one generates, replaces or deletes, the other plays after a
+// Refresh (which reloads only accounts whose stamps changed).
+func TestLibraryRefresh(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1_700_000_000, 0)
+	a, st := newTestLib(&fakeSpeaker{}, &now)
+	b := New(shipped{}, st, &fakeSpeaker{}, func() time.Time { return now }, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := b.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.Put(ctx, "acme", "welcome", "One", ""); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := b.AccountClip("acme", "welcome"); string(c) != "shipped" {
+		t.Fatalf("before refresh: %q", c)
+	}
+	if err := b.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := b.AccountClip("acme", "welcome"); string(c) != "en-us:One" {
+		t.Fatalf("after refresh: %q", c)
+	}
+	now = now.Add(time.Second)
+	if _, _, err := a.Put(ctx, "acme", "welcome", "Two", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := b.AccountClip("acme", "welcome"); string(c) != "en-us:Two" {
+		t.Fatalf("after a replacement: %q", c)
+	}
+	if err := a.Delete(ctx, "acme", "welcome"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := b.AccountClip("acme", "welcome"); string(c) != "shipped" {
+		t.Fatalf("after a delete elsewhere: %q", c)
+	}
+	if stale := b.stale(map[string]map[string]int64{}); len(stale) != 0 {
+		t.Fatalf("nothing changed, yet stale: %v", stale)
 	}
 }

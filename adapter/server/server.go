@@ -239,6 +239,7 @@ func (s *Server) Background(ctx context.Context) <-chan struct{} {
 	loops.Go(func() { s.Auth.Run(ctx) })
 	if s.Node != nil {
 		loops.Go(func() { s.runNode(ctx) })
+		loops.Go(func() { s.Prompts.Run(ctx, 10*time.Second) }) // prompts generated on other nodes
 	}
 	loops.Go(func() { s.prune(ctx) })
 	loops.Go(func() { s.recordingRetention(ctx) }) // recording.go

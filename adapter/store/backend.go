@@ -74,6 +74,7 @@ type PromptRecords interface {
 	PutPrompt(ctx context.Context, p Prompt) (created bool, err error)
 	Prompts(ctx context.Context, account string) ([]Prompt, error)
 	DeletePrompt(ctx context.Context, account, name string) error
+	PromptStamps(ctx context.Context) ([]PromptStamp, error)
 }
 
 // Calls are the call records (CDRs).

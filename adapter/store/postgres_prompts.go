@@ -56,3 +56,19 @@ func (p *Postgres) DeletePrompt(ctx context.Context, account, name string) error
 	}
 	return nil
 }
+
+// PromptStamps: see Store.PromptStamps.
+func (p *Postgres) PromptStamps(ctx context.Context) ([]PromptStamp, error) {
+	rows, err := p.pool.Query(ctx, `SELECT account, name, updated_at FROM prompts ORDER BY account, name`)
+	if err != nil {
+		return nil, fmt.Errorf("store: prompt stamps: %w", err)
+	}
+	out, err := collect(rows, scanPromptStamp)
+	if err != nil {
+		return nil, fmt.Errorf("store: prompt stamps: %w", err)
+	}
+	if out == nil {
+		out = []PromptStamp{}
+	}
+	return out, nil
+}

@@ -111,3 +111,43 @@ func (s *Store) DeletePrompt(ctx context.Context, account, name string) error {
 	}
 	return nil
 }
+
+// PromptStamp is when a prompt last changed, for a node refreshing its copy (adapter/prompt).
+type PromptStamp struct {
+	Account, Name string
+	UpdatedAt     time.Time
+}
+
+// PromptStamps returns every prompt's account, name and updated_at, ordered by account and name:
+// what a node compares with its copy without reading any audio.
+func (s *Store) PromptStamps(ctx context.Context) ([]PromptStamp, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT account, name, updated_at FROM prompts ORDER BY account, name`)
+	if err != nil {
+		return nil, fmt.Errorf("store: prompt stamps: %w", err)
+	}
+	defer rows.Close()
+	out := []PromptStamp{}
+	for rows.Next() {
+		p, err := scanPromptStamp(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: prompt stamps: %w", err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: prompt stamps: %w", err)
+	}
+	return out, nil
+}
+
+func scanPromptStamp(sc scanner) (PromptStamp, error) {
+	var (
+		p       PromptStamp
+		updated int64
+	)
+	if err := sc.Scan(&p.Account, &p.Name, &updated); err != nil {
+		return PromptStamp{}, err
+	}
+	p.UpdatedAt = fromMS(updated)
+	return p, nil
+}

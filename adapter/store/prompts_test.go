@@ -33,6 +33,10 @@ func testPrompts(t *testing.T, be backend) {
 	if all, err := s.Prompts(ctx, ""); err != nil || len(all) != 2 || all[0].Account != "acme" || all[1].Account != "globex" {
 		t.Fatalf("Prompts(all): %d, %v", len(all), err)
 	}
+	if st, err := s.PromptStamps(ctx); err != nil || len(st) != 2 || st[0].Account != "acme" || st[0].Name != "greeting" ||
+		!st[0].UpdatedAt.Equal(list[0].UpdatedAt) || st[1].Account != "globex" {
+		t.Fatalf("PromptStamps: %+v, %v", st, err)
+	}
 	if _, err := s.PutPrompt(ctx, Prompt{Account: "nobody", Name: "x", Voice: "en-us", Text: "x", Audio: []byte{1}}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown account: %v", err)
 	}
