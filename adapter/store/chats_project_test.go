@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -71,5 +72,44 @@ func testProjectChats(t *testing.T, be backend) {
 	}
 	if w, err := s.ChatsProjected(ctx, "acme"); err != nil || w != 7 {
 		t.Fatalf("projected after: %d %v", w, err)
+	}
+}
+
+// BenchmarkProjectChats: what a chat message costs the store in a cluster (ProjectChats: the
+// projected seq read and moved, the message inserted, one transaction) beside what it costs on
+// a single node (Commit of the event, which projects it in the same transaction), on both
+// backends in one run; one iteration is one message.
+//
+//	go test ./adapter/store -run '^$' -bench ProjectChats
+func BenchmarkProjectChats(b *testing.B) {
+	for _, be := range backends {
+		for _, mode := range []string{"commit", "project"} {
+			b.Run(be.name+"/"+mode, func(b *testing.B) {
+				s := be.newStore(b, "acme")
+				p := s.(chatProjector)
+				ctx := context.Background()
+				ts := time.Now().UTC().Format(event.TimeFormat)
+				var took []time.Duration
+				seq := int64(0)
+				for b.Loop() {
+					seq++
+					ev := chatEvents(b, "acme", "h1", seq, time.Now(), event.ChatMessage,
+						event.ChatMessageData{ChatID: "h1", From: "customer", Text: "hello there", MsgSeq: int(seq), TS: ts})
+					t0 := time.Now()
+					var err error
+					if mode == "commit" {
+						_, err = s.Commit(ctx, ev, nil)
+					} else {
+						_, err = p.ProjectChats(ctx, "acme", seq-1, ev)
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					took = append(took, time.Since(t0))
+				}
+				slices.Sort(took)
+				b.ReportMetric(float64(took[len(took)*99/100])/1e6, "p99-ms")
+			})
+		}
 	}
 }

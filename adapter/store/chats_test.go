@@ -11,7 +11,7 @@ import (
 )
 
 // chatEvents builds the events of one chat in the account's numbering from seq.
-func chatEvents(t *testing.T, acct, id string, seq int64, at time.Time, evs ...any) []event.Event {
+func chatEvents(t testing.TB, acct, id string, seq int64, at time.Time, evs ...any) []event.Event {
 	t.Helper()
 	var out []event.Event
 	for i := 0; i < len(evs); i += 2 {
