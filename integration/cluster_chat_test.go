@@ -22,38 +22,7 @@ func TestClusterChat(t *testing.T) {
 	owner := c.owner("acme", 3, 30*time.Second)
 	admin := c.mint("--account", "acme", "--role", "admin")
 	integ := c.mint("--account", "acme", "--role", "integrator")
-	if code, _, b := rest(t, "PUT", owner.proc.base+"/api/v1/settings", admin,
-		`{"allowed_origins":["`+shopOrigin+`"],"wrap_up_seconds":0}`); code != 200 {
-		t.Fatalf("PUT settings: %d %s", code, b)
-	}
-	if code, _, b := rest(t, "PUT", owner.proc.base+"/api/v1/users/agent1", admin,
-		`{"name":"Agent One","extension":"101","queues":["support"]}`); code/100 != 2 {
-		t.Fatalf("PUT user: %d %s", code, b)
-	}
-	srv := &rtcServer{URL: owner.proc.base}
-	phone, _, err := srv.dial(t, c.mint("--account", "acme", "--role", "agent", "--user", "agent1"), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	phone.expect("welcome", nil)
-	phone.expect("snapshot", nil)
-	phone.negotiate(map[string]any{"mic": true})
-	phone.expect("snapshot", func(m map[string]any) bool { return m["owner"] == true })
-	phone.result("ready-agent1", "ready", nil)
-
-	tok := clusterChatToken(t, owner.proc.base, "acme")
-	cust, _, err := srv.dial(t, tok, shopOrigin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cust.expect("welcome", nil)
-	cust.send(map[string]any{"type": "chat_start", "display_name": "Ada"})
-	st := cust.expect("chat_state", nil)
-	id, _ := st["chat_id"].(string)
-	if st["state"] != "queued" || id == "" {
-		t.Fatalf("chat_state after chat_start: %v", st)
-	}
-	acceptChatWithJoin(t, phone, "agent1", id)
+	phone, cust, id := c.acceptedChat(owner, admin)
 	texts := []string{"hello", "<b>second</b>"}
 	for i, tx := range texts {
 		cust.send(map[string]any{"type": "chat", "chat_id": id, "text": tx, "client_msg_id": "c" + string(rune('0'+i))})
