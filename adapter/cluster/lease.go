@@ -32,9 +32,9 @@ type Core interface {
 // Run runs the node until ctx ends: the feed, the watches of the owners and members buckets, and
 // every Tick the membership heartbeat (with the advertised addresses, addrs.go), the renewal of
 // the leases it holds and the claim of accounts without a live owner (a dead owner's leases expire LeaseTTL after its last renewal). Accounts are
-// claimed by their preferred node among the live members (highest rendezvous hash) at once
-// (after the first two ticks, so that a starting cluster spreads its accounts), by any node
-// after six ticks without an owner.
+// claimed by their preferred node among the live members but the leaders' node (highest
+// rendezvous hash; leaders.go) after two ticks without a live owner (and not in the first two
+// ticks, so that a starting cluster spreads its accounts), by any node after six.
 func (n *Node) Run(ctx context.Context, h Hub, c Core) {
 	n.started = time.Now()
 	feedDone := make(chan struct{})
