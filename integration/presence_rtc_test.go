@@ -47,20 +47,7 @@ func TestRTCPresenceFramesStayInTheAccount(t *testing.T) {
 	}
 	validFrame(t, s, "rtc/server_presence", p)
 	// agent2 hears of its own change as its status_changed event, and of no presence of itself.
-	for own := false; !own; {
-		select {
-		case f := <-a2.in:
-			if f["type"] == "presence" && f["user_id"] == "agent2" {
-				t.Fatalf("agent2 got presence of itself: %v", f)
-			}
-			if ev, ok := f["event"].(map[string]any); ok && ev["event"] == "status_changed" &&
-				ev["data"].(map[string]any)["status"] == "dnd" {
-				own = true
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("agent2 got no status_changed of its own")
-		}
-	}
+	expectOwnStatus(t, a2, "agent2", "dnd")
 
 	// A caller arrives (no agent is ready): agent1, not on the call, gets a hint.
 	_, tok := s.customerToken(t, "https://shop.example")
@@ -74,18 +61,47 @@ func TestRTCPresenceFramesStayInTheAccount(t *testing.T) {
 
 	// The other account's agent: its own command round trip, and nothing of demo's on the way.
 	x1.send(map[string]any{"type": "command", "request_id": "on", "command": "notready", "reason": "x"})
-	deadline := time.After(10 * time.Second)
-	for {
-		select {
-		case f := <-x1.in:
-			if f["type"] == "presence" || f["type"] == "directory_changed" {
-				t.Fatalf("an agent of another account got %v", f)
+	for f := range framesUntil(t, x1, "on") {
+		if f["type"] == "presence" || f["type"] == "directory_changed" {
+			t.Fatalf("an agent of another account got %v", f)
+		}
+	}
+}
+
+// expectOwnStatus waits for c's own status_changed to status, failing on a presence of itself.
+func expectOwnStatus(t *testing.T, c *sig, user, status string) {
+	t.Helper()
+	for f := range framesUntil(t, c, "") {
+		if f["type"] == "presence" && f["user_id"] == user {
+			t.Fatalf("%s got presence of itself: %v", user, f)
+		}
+		if ev, ok := f["event"].(map[string]any); ok && ev["event"] == "status_changed" &&
+			ev["data"].(map[string]any)["status"] == status {
+			return
+		}
+	}
+}
+
+// framesUntil yields c's frames until the one answering requestID (or, for "", until the
+// caller stops), failing after 10 s.
+func framesUntil(t *testing.T, c *sig, requestID string) func(yield func(map[string]any) bool) {
+	return func(yield func(map[string]any) bool) {
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case f, ok := <-c.in:
+				if !ok {
+					t.Fatal("connection closed")
+				}
+				if requestID != "" && f["request_id"] == requestID {
+					return
+				}
+				if !yield(f) {
+					return
+				}
+			case <-deadline:
+				t.Fatal("no frame in 10 s")
 			}
-			if f["request_id"] == "on" {
-				return
-			}
-		case <-deadline:
-			t.Fatal("no result for x1's command")
 		}
 	}
 }
