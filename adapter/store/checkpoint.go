@@ -37,6 +37,9 @@ type checkpointer struct {
 	stop    chan struct{}
 	done    chan struct{}
 
+	closeOnce sync.Once
+	closeErr  error
+
 	mu     sync.Mutex
 	passes int        // checkpoints run (for tests: waitPasses)
 	passed *sync.Cond // on mu, broadcast after each pass
@@ -101,12 +104,16 @@ func (c *checkpointer) waitPasses(n int) {
 	c.mu.Unlock()
 }
 
-// close ends the goroutine (after a checkpoint in progress) and closes its connection.
+// close ends the goroutine (after a checkpoint in progress) and closes its connection; later
+// calls return the first one's result. A commit after it only kicks nobody.
 func (c *checkpointer) close() error {
 	if c == nil {
 		return nil
 	}
-	close(c.stop)
-	<-c.done
-	return c.db.Close()
+	c.closeOnce.Do(func() {
+		close(c.stop)
+		<-c.done
+		c.closeErr = c.db.Close()
+	})
+	return c.closeErr
 }

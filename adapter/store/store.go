@@ -190,7 +190,6 @@ func (s *Store) Close() error {
 		if err := s.ckpt.close(); err != nil {
 			s.closeErr = fmt.Errorf("store: close checkpointer: %w", err)
 		}
-		s.ckpt = nil
 		if s.r != nil {
 			if err := s.r.Close(); err != nil {
 				s.closeErr = fmt.Errorf("store: close readers: %w", err)
