@@ -100,8 +100,56 @@ func (c *testCluster) openCall(owner *clusterNode, admin string) string {
 type burst struct {
 	killedAt time.Time
 	took     time.Duration // from the kill to the ack of the first command sent after it
-	refused  int           // 503s (with Retry-After) after the kill
+	refused  int           // 503s (with Retry-After) to commands sent after the kill
 	slowest  time.Duration // the longest answer (ack or 503) to a command sent after the kill
+}
+
+// burstRun is the state the burst's clients share.
+type burstRun struct {
+	mu            sync.Mutex
+	victim        *clusterNode
+	acked         map[string]bool
+	before, after int
+	back          time.Time
+	errs          []string
+	res           burst
+}
+
+// record takes the answer to greeting g's command sent at start; it kills the victim after 40
+// acknowledged ones and says whether the burst is done (40 more acknowledged after the kill).
+func (b *burstRun) record(g string, start time.Time, code int, retry string) (done bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	killed := b.res.killedAt
+	if !killed.IsZero() && start.After(killed) {
+		b.res.slowest = max(b.res.slowest, time.Since(start))
+		if code == 503 {
+			b.res.refused++
+		}
+	}
+	switch {
+	case code == 200:
+		b.acked[g] = true
+		if killed.IsZero() {
+			b.before++
+		} else {
+			b.after++
+			if b.back.IsZero() && start.After(killed) { // sent after the kill
+				b.back = time.Now()
+			}
+		}
+	case code == 503 && retry != "":
+		if d := time.Since(start); d > 15*time.Second {
+			b.errs = append(b.errs, fmt.Sprintf("a 503 took %s", d))
+		}
+	default:
+		b.errs = append(b.errs, fmt.Sprintf("%s: %d (Retry-After %q)", g, code, retry))
+	}
+	if killed.IsZero() && b.before >= 40 {
+		b.res.killedAt = time.Now()
+		b.victim.proc.kill()
+	}
+	return b.after >= 40
 }
 
 // burstAndKill sends settings changes to the survivors from 4 clients, kills victim (the owner,
@@ -110,14 +158,8 @@ type burst struct {
 func (c *testCluster) burstAndKill(victim *clusterNode, survivors []*clusterNode, admin string, trial int, acked map[string]bool) burst {
 	t := c.t
 	body := settingsWithGreeting(t, survivors[0].proc.base, admin)
-	var (
-		mu             sync.Mutex
-		before, after  int
-		killedAt, back time.Time
-		wg             sync.WaitGroup
-		errs           []string
-		res            burst
-	)
+	b := &burstRun{victim: victim, acked: acked}
+	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	for w := range 4 {
 		wg.Go(func() {
@@ -130,59 +172,29 @@ func (c *testCluster) burstAndKill(victim *clusterNode, survivors []*clusterNode
 				g := fmt.Sprintf("t%d w%d i%d", trial, w, i)
 				start := time.Now()
 				code, retry := putSettings2(survivors[(w+i)%2].proc.base, admin, body(g))
-				mu.Lock()
-				if !killedAt.IsZero() && start.After(killedAt) {
-					res.slowest = max(res.slowest, time.Since(start))
-					if code == 503 {
-						res.refused++
-					}
-				}
-				switch {
-				case code == 200:
-					acked[g] = true
-					if killedAt.IsZero() {
-						before++
-					} else {
-						after++
-						if back.IsZero() && start.After(killedAt) { // sent after the kill
-							back = time.Now()
-						}
-					}
-				case code == 503 && retry != "":
-					if d := time.Since(start); d > 15*time.Second {
-						errs = append(errs, fmt.Sprintf("a 503 took %s", d))
-					}
-					time.Sleep(50 * time.Millisecond)
-				default:
-					errs = append(errs, fmt.Sprintf("%s: %d (Retry-After %q)", g, code, retry))
-				}
-				if killedAt.IsZero() && before >= 40 {
-					killedAt = time.Now()
-					victim.proc.kill()
-				}
-				done := after >= 40
-				mu.Unlock()
-				if done {
+				if b.record(g, start, code, retry) {
 					return
+				}
+				if code == 503 {
+					time.Sleep(50 * time.Millisecond)
 				}
 			}
 		})
 	}
-	deadline := time.After(2 * time.Minute)
 	finished := make(chan struct{})
 	go func() { wg.Wait(); close(finished) }()
 	select {
 	case <-finished:
-	case <-deadline:
+	case <-time.After(2 * time.Minute):
 		close(stop)
 		<-finished
-		t.Fatalf("the burst did not finish: %d acknowledged before the kill, %d after", before, after)
+		t.Fatalf("the burst did not finish: %d acknowledged before the kill, %d after", b.before, b.after)
 	}
-	if len(errs) > 0 {
-		t.Fatalf("refusals other than a prompt 503 with Retry-After: %v", errs)
+	if len(b.errs) > 0 {
+		t.Fatalf("refusals other than a prompt 503 with Retry-After: %v", b.errs)
 	}
-	res.killedAt, res.took = killedAt, back.Sub(killedAt)
-	return res
+	b.res.took = b.back.Sub(b.res.killedAt)
+	return b.res
 }
 
 // putSettings2 sends PUT /settings and returns the status and Retry-After.
