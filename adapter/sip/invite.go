@@ -175,6 +175,11 @@ func (e *Edge) answer(req *sip.Request, tx sip.ServerTransaction, c *inCall) {
 		return
 	}
 	c.coreID = wc.ID
+	if dlg.Context().Err() != nil { // the caller cancelled while the core started the call
+		e.log.Info("sip: INVITE cancelled before the answer", "call_id", c.coreID)
+		c.hangUp(false)
+		return
+	}
 	res := sip.NewSDPResponseFromRequest(dlg.InviteRequest, []byte(ans))
 	sessionTimer(req, res)
 	if err := dlg.WriteResponse(res); err != nil { // returns after the ACK (or its timeout)

@@ -41,6 +41,10 @@ const relayParam = "cti-relay"
 // relay answers 503 (the owner sends 100 Trying to an INVITE at once).
 const ownerSilence = 4 * time.Second
 
+// cancelWait bounds the wait for the owner's final response once a CANCEL is forwarded (the
+// carrier has its 487 already; RFC 3261 9.1 allows a proxy to give up on the transaction).
+const cancelWait = 8 * time.Second
+
 // relayed is one dialog this node relays (by Call-ID, guarded by Edge.mu).
 type relayed struct {
 	callID    string
@@ -89,6 +93,18 @@ func (e *Edge) relayInvite(req *sip.Request, tx sip.ServerTransaction, acct, own
 		respond(tx, req, sip.StatusServiceUnavailable, "Service Unavailable", e.retryAfter())
 		return
 	}
+	var cancelled sync.Once // the carrier's CANCEL, watched before anything is sent
+	cancels := make(chan struct{})
+	onCancel := func(*sip.Request) { cancelled.Do(func() { close(cancels) }) }
+	if !tx.OnCancel(onCancel) { // cancelled (or ended) already
+		onCancel(nil)
+	}
+	select {
+	case <-cancels: // sipgo answered the CANCEL (200) and the INVITE (487): nothing to forward
+		e.dropRelay(r)
+		return
+	default:
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ctx2, err := e.cli.TransactionRequest(ctx, fwd, sipgo.ClientRequestAddVia)
@@ -98,12 +114,11 @@ func (e *Edge) relayInvite(req *sip.Request, tx sip.ServerTransaction, acct, own
 		respond(tx, req, sip.StatusServiceUnavailable, "Owner Unreachable", e.retryAfter())
 		return
 	}
-	defer ctx2.Terminate()
-	e.log.Info("sip: INVITE relayed to the account's owner", "owner", owner, "source", src)
-	var cancelled sync.Once
-	cancels := make(chan struct{})
-	tx.OnCancel(func(*sip.Request) { cancelled.Do(func() { close(cancels) }) })
+	e.log.Info("sip: INVITE relayed to the account's owner", "owner", owner, "source", src, "transport", fwd.Transport())
 	final := e.pumpInvite(tx, req, fwd, ctx2, cancels)
+	if final == nil {
+		ctx2.Terminate() // no final response: nothing more to wait for
+	} // else the transaction ends by itself (after a non-2xx it acknowledges the owner's retransmissions)
 	if final == nil || !final.IsSuccess() {
 		e.dropRelay(r)
 		return
@@ -120,7 +135,11 @@ func (e *Edge) pumpInvite(tx sip.ServerTransaction, req, fwd *sip.Request, ctx s
 	silence := time.NewTimer(ownerSilence)
 	defer silence.Stop()
 	heard, cancelSent := false, false
+	var giveUp <-chan time.Time // once the CANCEL is forwarded: the owner's final response is awaited cancelWait
 	for {
+		if cancelSent && giveUp == nil {
+			giveUp = time.After(cancelWait)
+		}
 		select {
 		case res, ok := <-ctx.Responses():
 			if !ok {
@@ -149,6 +168,9 @@ func (e *Edge) pumpInvite(tx sip.ServerTransaction, req, fwd *sip.Request, ctx s
 				e.forwardCancel(fwd)
 				cancelSent = true
 			}
+		case <-giveUp:
+			e.log.Info("sip: no final response from the owner to a cancelled relayed INVITE", "owner", fwd.Destination())
+			return nil
 		case <-silence.C:
 			e.log.Warn("sip: the owner does not answer a relayed INVITE", "owner", fwd.Destination())
 			respond(tx, req, sip.StatusServiceUnavailable, "Owner Unreachable", e.retryAfter())
@@ -194,6 +216,7 @@ func (e *Edge) forwardCancel(fwd *sip.Request) {
 
 // ackAndBye ends at the owner a dialog its 2xx opened after the carrier had cancelled.
 func (e *Edge) ackAndBye(fwd *sip.Request, res *sip.Response) {
+	e.log.Info("sip: the owner answered a cancelled relayed INVITE: acknowledging and hanging up", "call_id", fwd.CallID().Value())
 	ack := e.ownerRequest(sip.ACK, fwd, res, fwd.CSeq().SeqNo)
 	_ = e.cli.WriteRequest(ack, keepHeaders)
 	bye := e.ownerRequest(sip.BYE, fwd, res, fwd.CSeq().SeqNo+1)

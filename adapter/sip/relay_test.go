@@ -293,3 +293,109 @@ func TestRelayForwardsRetransmitted2xx(t *testing.T) {
 		}
 	}
 }
+
+// rawOwner is an "owner" on a raw socket: it answers an INVITE 100 Trying only, a CANCEL 200
+// and then the INVITE 487, and reports each request's method and top Via branch on got.
+func rawOwner(t *testing.T) (string, <-chan string) {
+	t.Helper()
+	c, err := net.ListenPacket("udp4", "127.0.0.2:0")
+	if err != nil {
+		t.Skipf("no loopback address 127.0.0.2: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	got := make(chan string, 16)
+	go func() {
+		buf := make([]byte, 4096)
+		var invite []string
+		for {
+			n, from, err := c.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			lines := strings.Split(string(buf[:n]), "\r\n")
+			var hdrs []string
+			branch := ""
+			for _, l := range lines[1:] {
+				for _, h := range []string{"Via:", "From:", "To:", "Call-ID:", "CSeq:"} {
+					if strings.HasPrefix(l, h) {
+						hdrs = append(hdrs, l)
+						if h == "Via:" && branch == "" {
+							_, branch, _ = strings.Cut(l, "branch=")
+						}
+					}
+				}
+			}
+			method, _, _ := strings.Cut(lines[0], " ")
+			got <- method + " " + branch
+			res := func(status string, h []string) []byte {
+				return []byte("SIP/2.0 " + status + "\r\n" + strings.Join(h, "\r\n") + "\r\nContent-Length: 0\r\n\r\n")
+			}
+			switch method {
+			case "INVITE":
+				invite = hdrs
+				_, _ = c.WriteTo(res("100 Trying", hdrs), from)
+			case "CANCEL":
+				_, _ = c.WriteTo(res("200 OK", hdrs), from)
+				_, _ = c.WriteTo(res("487 Request Terminated", invite), from)
+			}
+		}
+	}()
+	return c.LocalAddr().String(), got
+}
+
+// A CANCEL after the relay forwarded the INVITE is forwarded to the owner on the INVITE's
+// branch; the carrier gets 200 to its CANCEL and 487.
+func TestRelayForwardsCancel(t *testing.T) {
+	tr := store.Trunk{Account: "acme", Name: "carrier", Host: "127.0.0.1", Numbers: []string{"+15550100"}, Codecs: []string{"PCMU"}}
+	owner, got := rawOwner(t)
+	relay := startEdge(t, "127.0.0.3", &fakeCluster{owner: owner}, tr)
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	la := c.LocalAddr().String()
+	ra, _ := net.ResolveUDPAddr("udp4", relay)
+	req := func(method string) []byte {
+		return []byte(method + " sip:+15550100@" + relay + " SIP/2.0\r\nVia: SIP/2.0/UDP " + la + ";branch=z9hG4bK-cancel1\r\nFrom: <sip:+15550999@" +
+			la + ">;tag=c1\r\nTo: <sip:+15550100@" + relay + ">\r\nCall-ID: fwdcancel\r\nCSeq: 1 " + method + "\r\nContact: <sip:c@" + la +
+			">\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
+	}
+	if _, err := c.WriteTo(req("INVITE"), ra); err != nil {
+		t.Fatal(err)
+	}
+	var inviteBranch string
+	select {
+	case m := <-got:
+		inviteBranch, _ = strings.CutPrefix(m, "INVITE ")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the owner got no INVITE")
+	}
+	if _, err := c.WriteTo(req("CANCEL"), ra); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-got:
+		if m != "CANCEL "+inviteBranch {
+			t.Fatalf("the owner got %q after INVITE %q, want the CANCEL on its branch", m, inviteBranch)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the owner got no CANCEL")
+	}
+	want := map[string]bool{"SIP/2.0 200 OK CANCEL": false, "SIP/2.0 487 Request Terminated INVITE": false}
+	buf := make([]byte, 4096)
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for !want["SIP/2.0 200 OK CANCEL"] || !want["SIP/2.0 487 Request Terminated INVITE"] {
+		n, _, err := c.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("carrier got %v: %v", want, err)
+		}
+		msg := string(buf[:n])
+		line, _, _ := strings.Cut(msg, "\r\n")
+		for _, m := range []string{"CANCEL", "INVITE"} {
+			if strings.Contains(msg, "CSeq: 1 "+m) {
+				want[line+" "+m] = true
+			}
+		}
+	}
+}
