@@ -116,9 +116,12 @@ func (e *Edge) relayInvite(req *sip.Request, tx sip.ServerTransaction, acct, own
 	}
 	e.log.Info("sip: INVITE relayed to the account's owner", "owner", owner, "source", src, "transport", fwd.Transport())
 	final := e.pumpInvite(tx, req, fwd, ctx2, cancels)
-	if final == nil {
-		ctx2.Terminate() // no final response: nothing more to wait for
-	} // else the transaction ends by itself (after a non-2xx it acknowledges the owner's retransmissions)
+	if final == nil || final.IsSuccess() {
+		// Nothing more to wait for; a 2xx retransmitted from now on is a stray response, forwarded
+		// statelessly (onStrayResponse). After a non-2xx the transaction ends by itself, having
+		// acknowledged the owner's retransmissions of it.
+		ctx2.Terminate()
+	}
 	if final == nil || !final.IsSuccess() {
 		e.dropRelay(r)
 		return
