@@ -33,7 +33,7 @@
     css();
     var account = o.account || root.getAttribute('data-account') || 'demo';
     var server = (o.server || root.getAttribute('data-server') || SERVER).replace(/\/+$/, '');
-    var w = { state: 'idle', callId: '', pc: null, ws: null, stream: null, muted: false, started: 0, digits: '' };
+    var w = { state: 'idle', callId: '', pc: null, ws: null, stream: null, muted: false, started: 0, digits: '', pendingDigits: '' };
     var box = el('div', 'ctiw'), uid = 'ctiw' + instances.length;
     var form = el('div', 'ctiw-form');
     var nameL = el('label', '', 'Your name', { for: uid + '-name' }), name = el('input', '', '', { id: uid + '-name', autocomplete: 'name', maxlength: '128' });
@@ -93,7 +93,7 @@
       if (w.ws) return;
       w.video = media === 'video';
       show('connecting', 'Connecting…');
-      w.started = 0; w.endedAt = 0; w.callId = ''; w.digits = '';
+      w.started = 0; w.endedAt = 0; w.callId = ''; w.digits = ''; w.pendingDigits = '';
       var cands = [];
       return fetch(server + '/webcall/' + encodeURIComponent(account) + '/token', { method: 'POST' }).then(function (r) {
         if (r.status === 429) throw new Error('Too many calls from here just now: try again in a minute.');
@@ -125,6 +125,11 @@
       w.stream.getAudioTracks().forEach(function (t) { pc.addTrack(t, w.stream); });
       w.stream.getVideoTracks().forEach(function (t) { w.camSender = pc.addTrack(t, w.stream); });
       pc.ontrack = function (e) { if (e.track.kind === 'video') return vid.remote(e.track); audio.srcObject = e.streams[0] || new MediaStream([e.track]); audio.play().catch(function () {}); };
+      pc.onconnectionstatechange = function () {
+        if (pc.connectionState !== 'connected' || !w.pendingDigits) return;
+        var p = w.pendingDigits; w.pendingDigits = '';
+        p.split('').forEach(w.dtmf);
+      };
       pc.onicecandidate = function (e) { if (e.candidate && e.candidate.candidate) send({ type: 'candidate', candidate: e.candidate.toJSON() }); };
       pc.createOffer().then(function (o) { return pc.setLocalDescription(o); }).then(function () {
         var m = { type: 'offer', sdp: pc.localDescription.sdp, media: w.video ? ['audio', 'video'] : ['audio'], display_name: name.value.trim().slice(0, 128) || 'Web caller' };
@@ -134,9 +139,14 @@
       });
     }
     // dtmf sends a digit in the call's audio (RFC 4733 telephone-event), as a phone keypad does.
+    // Digits pressed before the audio path is up (the menu shows as soon as the call is in the
+    // IVR) wait for it instead of being lost; a digit pressed while others still play is added
+    // to the tones in flight (insertDTMF alone would replace them).
     w.dtmf = function (d) {
-      var s = w.pc && w.pc.getSenders().filter(function (x) { return x.dtmf; })[0];
-      if (s && s.dtmf.canInsertDTMF !== false) { s.dtmf.insertDTMF(d, 120, 80); w.digits += d; }
+      if (w.state === 'idle' || w.state === 'ended' || w.state === 'failed') return;
+      if (!w.pc || w.pc.connectionState !== 'connected') { w.pendingDigits += d; return; }
+      var s = w.pc.getSenders().filter(function (x) { return x.dtmf; })[0];
+      if (s && s.dtmf.canInsertDTMF !== false) { s.dtmf.insertDTMF(s.dtmf.toneBuffer + d, 120, 80); w.digits += d; }
     };
     w.mute = function (on) {
       w.muted = on === undefined ? !w.muted : !!on;
