@@ -6,8 +6,6 @@ import (
 	"net"
 	"strconv"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Every node publishes, in its membership entry (the cti_members bucket, renewed each Tick), the
@@ -73,32 +71,13 @@ func parseMember(b []byte) member {
 
 // watchMembers keeps memberEntries up to date from the membership bucket.
 func (n *Node) watchMembers(ctx context.Context) {
-	w, err := n.members.WatchAll(ctx)
-	if err != nil {
-		n.lg.Error("watch members", "err", err)
-		return
-	}
-	defer w.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case e, ok := <-w.Updates():
-			if !ok {
-				return
-			}
-			if e == nil {
-				continue // the initial values are in
-			}
-			n.mu.Lock()
-			if e.Operation() == jetstream.KeyValuePut {
-				n.memberEntries[e.Key()] = parseMember(e.Value())
-			} else {
-				delete(n.memberEntries, e.Key()) // left, or its entry expired
-			}
-			n.mu.Unlock()
+	n.watchKV(ctx, n.members, "members", func(key string, value []byte, put bool) {
+		if put {
+			n.memberEntries[key] = parseMember(value)
+		} else {
+			delete(n.memberEntries, key) // left, or its entry expired
 		}
-	}
+	})
 }
 
 // AdvertiseAddr is the address to advertise for a listener bound at bound: host (--advertise)

@@ -203,9 +203,20 @@ func (n *Node) release(acct string, c Core) {
 
 // watchOwners keeps ownerOf up to date from the owners bucket.
 func (n *Node) watchOwners(ctx context.Context) {
-	w, err := n.owners.WatchAll(ctx)
+	n.watchKV(ctx, n.owners, "owners", func(key string, value []byte, put bool) {
+		if put {
+			n.ownerOf[key] = string(value)
+		} else {
+			delete(n.ownerOf, key)
+		}
+	})
+}
+
+// watchKV applies every change of kv (put, or delete and expiry) under n.mu until ctx ends.
+func (n *Node) watchKV(ctx context.Context, kv jetstream.KeyValue, name string, apply func(key string, value []byte, put bool)) {
+	w, err := kv.WatchAll(ctx)
 	if err != nil {
-		n.lg.Error("watch owners", "err", err)
+		n.lg.Error("watch "+name, "err", err)
 		return
 	}
 	defer w.Stop()
@@ -221,11 +232,7 @@ func (n *Node) watchOwners(ctx context.Context) {
 				continue // the initial values are in
 			}
 			n.mu.Lock()
-			if e.Operation() == jetstream.KeyValuePut {
-				n.ownerOf[e.Key()] = string(e.Value())
-			} else {
-				delete(n.ownerOf, e.Key())
-			}
+			apply(e.Key(), e.Value(), e.Operation() == jetstream.KeyValuePut)
 			n.mu.Unlock()
 		}
 	}
