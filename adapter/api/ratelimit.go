@@ -10,9 +10,12 @@ import (
 )
 
 // bytesPerUnit is how many response bytes of a read cost one budget unit beyond the request's
-// own: a GET /events page of 1,000 small events (~250 KiB) costs about 60 units, a page that
-// finds nothing new (a client tailing the log) costs 1.
-const bytesPerUnit = 4 << 10
+// own: a GET /events page of 1,000 small events (~250 KiB) costs about 250 units, so an account
+// reads at most about 8 such pages a second (8,000 events) from its 2,000 units; a page that
+// finds nothing new (a client tailing the log) costs 1. At 4 KiB a unit (33 pages a second) a
+// reader's JSON encoding took enough of a 2-core machine to raise a quiet account's event p99
+// 12-13x (TestFairTenants, "/events reads"); at 1 KiB, 1.0-1.3x.
+const bytesPerUnit = 1 << 10
 
 // maxRefusalHold is the longest a 429 is held before it is sent.
 const maxRefusalHold = 250 * time.Millisecond
