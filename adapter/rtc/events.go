@@ -65,63 +65,72 @@ func (c *conn) agentEvents(sub *hub.Subscription) {
 		replaying := sub.CatchingUp() // from the log: paced by the writer instead of overflowing
 		ev, err := sub.Next(c.ctx)
 		if err != nil {
-			if oldest, ok := hub.IsResync(err); ok {
-				// the events to replay were pruned while catching up: say so and go on live
-				// (the snapshot that follows tells the current state)
-				c.send(map[string]any{"type": "resync_required", "oldest_seq": oldest})
-				continue
+			if c.streamEnded(err) {
+				return
 			}
-			if c.ctx.Err() != nil {
-				return // the connection is ending
-			}
-			if errors.Is(err, hub.ErrSlowConsumer) {
-				c.close(CloseSlow, "fell behind the event stream: reconnect with resume_from")
-			} else {
-				c.log.Error("rtc: agent event stream", "err", err)
-				c.close(CloseSlow, "event stream failed: reconnect with resume_from")
-			}
+			continue
+		}
+		if !c.agentEvent(ev, mine, chats, replaying, snapped) {
 			return
 		}
-		var d struct {
-			UserID string `json:"user_id"`
-			CallID string `json:"call_id"`
-			ChatID string `json:"chat_id"`
-		}
-		_ = json.Unmarshal(ev.Data, &d)
-		me := d.UserID == c.sess.UserID
-		if d.ChatID != "" {
-			if !c.agentChatEvent(ev, chats, me, d.ChatID, replaying) { // events_chat.go
-				return
-			}
-			continue
-		}
-		if me && d.CallID != "" {
-			mine[d.CallID] = true
-		}
-		if !me && ev.Name == event.StatusChanged { // another agent: presence.go
-			if !c.presence(&ev, replaying) {
-				return
-			}
-			continue
-		}
-		if !me && !mine[d.CallID] && ev.Name != "settings_changed" || c.hideMonitor(&ev) { // supervisor.go
-			if !me && d.CallID != "" && !mine[d.CallID] && !c.directoryChanged(&ev, d.UserID, replaying) { // presence.go
-				return
-			}
-			continue
-		}
-		if ev.Name == "call_disconnected" {
-			delete(mine, d.CallID)
-		}
-		frame := append([]byte(`{"type":"event","event":`), ev.Wire()...)
-		frame = append(frame, '}')
-		if replaying && !c.out.SendPaced(c.ctx, frame) || !replaying && !c.out.Send(frame) {
-			return // closing (or fell behind: the outbox closes with CloseSlow)
-		}
-		if ev.Name == "media_owner_changed" && me && snapped {
-			c.snapshot(ev.Seq)
-		}
 	}
+}
+
+// streamEnded handles an error of the agent's event stream: a resync (events to replay were
+// pruned while catching up) is said and the stream goes on live (the snapshot that follows
+// tells the current state); anything else ends it, closing the connection unless it is ending.
+func (c *conn) streamEnded(err error) bool {
+	if oldest, ok := hub.IsResync(err); ok {
+		c.send(map[string]any{"type": "resync_required", "oldest_seq": oldest})
+		return false
+	}
+	if c.ctx.Err() != nil {
+		return true // the connection is ending
+	}
+	if errors.Is(err, hub.ErrSlowConsumer) {
+		c.close(CloseSlow, "fell behind the event stream: reconnect with resume_from")
+	} else {
+		c.log.Error("rtc: agent event stream", "err", err)
+		c.close(CloseSlow, "event stream failed: reconnect with resume_from")
+	}
+	return true
+}
+
+// agentEvent passes one account event to the agent, or not: its chats' events, other agents'
+// presence, its own calls' events (mine tracks them) and the account's settings; false when the
+// connection is closing.
+func (c *conn) agentEvent(ev event.Event, mine map[string]bool, chats map[string]bool, replaying, snapped bool) bool {
+	var d struct {
+		UserID string `json:"user_id"`
+		CallID string `json:"call_id"`
+		ChatID string `json:"chat_id"`
+	}
+	_ = json.Unmarshal(ev.Data, &d)
+	me := d.UserID == c.sess.UserID
+	if d.ChatID != "" {
+		return c.agentChatEvent(ev, chats, me, d.ChatID, replaying) // events_chat.go
+	}
+	if me && d.CallID != "" {
+		mine[d.CallID] = true
+	}
+	if !me && ev.Name == event.StatusChanged { // another agent: presence.go
+		return c.presence(&ev, replaying)
+	}
+	if !me && !mine[d.CallID] && ev.Name != "settings_changed" || c.hideMonitor(&ev) { // supervisor.go
+		return me || d.CallID == "" || mine[d.CallID] || c.directoryChanged(&ev, d.UserID, replaying) // presence.go
+	}
+	if ev.Name == "call_disconnected" {
+		delete(mine, d.CallID)
+	}
+	frame := append([]byte(`{"type":"event","event":`), ev.Wire()...)
+	frame = append(frame, '}')
+	if replaying && !c.out.SendPaced(c.ctx, frame) || !replaying && !c.out.Send(frame) {
+		return false // closing (or fell behind: the outbox closes with CloseSlow)
+	}
+	if ev.Name == "media_owner_changed" && me && snapped {
+		c.snapshot(ev.Seq)
+	}
+	return true
 }
 
 // snapshot sends the agent's whole state: status, calls, whether this session owns the media,
