@@ -233,19 +233,9 @@ func (t *tenant) chatLocked(id string) (*chatRT, error) {
 // AcceptChat takes a chat offered to the actor's agent: it becomes active, the customer is told
 // (a system message and chat_accepted).
 func (c *Core) AcceptChat(ctx context.Context, a Actor, chatID string) (ChatView, error) {
-	if err := c.chatOfActor(ctx, a, modes.ChatAccept); err != nil {
-		return ChatView{}, err
-	}
-	t := c.tenant(a.Account)
-	var v ChatView
-	err := t.exec(ctx, func(f *fx) error {
-		ch, err := t.chatLocked(chatID)
-		if err != nil {
-			return err
-		}
+	return c.chatCommand(ctx, ChatParty{Actor: a}, modes.ChatAccept, chatID, func(f *fx, t *tenant, ch *chatRT) error {
 		if ch.state == ChatActive && ch.agent != nil && ch.agent.id == a.UserID {
-			v = ch.view() // accepted already: success without action
-			return nil
+			return nil // accepted already: success without action
 		}
 		if ch.state != ChatOffered || ch.offered == nil || ch.offered.id != a.UserID {
 			return fmt.Errorf("%w: chat %s is not offered to %s (it is %s)", ErrConflict, chatID, a.UserID, ch.state)
@@ -259,69 +249,41 @@ func (c *Core) AcceptChat(ctx context.Context, a Actor, chatID string) (ChatView
 			name = ag.id
 		}
 		t.chatSystemLocked(f, ch, name+" joined the chat")
-		v = ch.view()
 		t.routeChatsLocked(ctx, f) // the agent may take the next waiting chat's offer now
 		return nil
 	})
-	return v, err
 }
 
 // RejectChat declines a chat offered to the actor's agent: it goes back to the front of its
 // queue and is not offered to that agent again (until the agent says ready again).
 func (c *Core) RejectChat(ctx context.Context, a Actor, chatID string) (ChatView, error) {
-	if err := c.chatOfActor(ctx, a, modes.ChatAccept); err != nil {
-		return ChatView{}, err
-	}
-	t := c.tenant(a.Account)
-	var v ChatView
-	err := t.exec(ctx, func(f *fx) error {
-		ch, err := t.chatLocked(chatID)
-		if err != nil {
-			return err
-		}
+	return c.chatCommand(ctx, ChatParty{Actor: a}, modes.ChatAccept, chatID, func(f *fx, t *tenant, ch *chatRT) error {
 		if ch.state != ChatOffered || ch.offered == nil || ch.offered.id != a.UserID {
 			return fmt.Errorf("%w: chat %s is not offered to %s", ErrConflict, chatID, a.UserID)
 		}
 		t.chatOfferFailedLocked(ctx, f, ch, "declined", true)
-		v = ch.view()
 		return nil
 	})
-	return v, err
 }
 
 // EndChat ends a chat from either side. An agent ending a chat that is already in its
 // after-chat work completes that work (CompleteChat).
 func (c *Core) EndChat(ctx context.Context, p ChatParty, chatID string) (ChatView, error) {
-	if p.Customer == nil {
-		if err := c.chatOfActor(ctx, p.Actor, modes.ChatEnd); err != nil {
-			return ChatView{}, err
-		}
-	}
-	t := c.tenant(partyAccount(p))
-	var v ChatView
-	err := t.exec(ctx, func(f *fx) error {
-		ch, err := t.chatLocked(chatID)
-		if err != nil {
-			return err
-		}
+	return c.chatCommand(ctx, p, modes.ChatEnd, chatID, func(f *fx, t *tenant, ch *chatRT) error {
 		if err := ch.member(p); err != nil {
 			return err
 		}
-		v = ch.view()
 		switch {
 		case ch.state == ChatWrapUp && p.Customer == nil:
 			t.chatCompleteLocked(f, ch)
-		case ch.state == ChatWrapUp:
-			return nil // the customer's side ended already
+		case ch.state == ChatWrapUp: // the customer's side ended already
 		case p.Customer != nil:
 			t.chatEndLocked(ctx, f, ch, chatByCustomer, chatCustomerLeft)
 		default:
 			t.chatEndLocked(ctx, f, ch, chatByAgent, chatAgentEnded)
 		}
-		v = ch.view()
 		return nil
 	})
-	return v, err
 }
 
 // partyAccount is the account a party acts in.
@@ -332,18 +294,33 @@ func partyAccount(p ChatParty) string {
 	return p.Actor.Account
 }
 
-// CompleteChat ends the actor's after-chat work of an ended chat at once.
-func (c *Core) CompleteChat(ctx context.Context, a Actor, chatID string) (ChatView, error) {
-	if err := c.chatOfActor(ctx, a, modes.ChatEnd); err != nil {
-		return ChatView{}, err
+// chatCommand runs fn on chat chatID under the tenant's lock, after the party's mode check for
+// op (a customer is not limited by the mode), and returns the chat's view after fn.
+func (c *Core) chatCommand(ctx context.Context, p ChatParty, op modes.Op, chatID string, fn func(f *fx, t *tenant, ch *chatRT) error) (ChatView, error) {
+	if p.Customer == nil {
+		if err := c.chatOfActor(ctx, p.Actor, op); err != nil {
+			return ChatView{}, err
+		}
 	}
-	t := c.tenant(a.Account)
+	t := c.tenant(partyAccount(p))
 	var v ChatView
 	err := t.exec(ctx, func(f *fx) error {
 		ch, err := t.chatLocked(chatID)
 		if err != nil {
 			return err
 		}
+		if err := fn(f, t, ch); err != nil {
+			return err
+		}
+		v = ch.view()
+		return nil
+	})
+	return v, err
+}
+
+// CompleteChat ends the actor's after-chat work of an ended chat at once.
+func (c *Core) CompleteChat(ctx context.Context, a Actor, chatID string) (ChatView, error) {
+	return c.chatCommand(ctx, ChatParty{Actor: a}, modes.ChatEnd, chatID, func(f *fx, t *tenant, ch *chatRT) error {
 		if err := ch.member(ChatParty{Actor: a}); err != nil {
 			return err
 		}
@@ -351,10 +328,8 @@ func (c *Core) CompleteChat(ctx context.Context, a Actor, chatID string) (ChatVi
 			return fmt.Errorf("%w: chat %s is %s, not in after-chat work", ErrConflict, chatID, ch.state)
 		}
 		t.chatCompleteLocked(f, ch)
-		v = ch.view()
 		return nil
 	})
-	return v, err
 }
 
 // CustomerLeftChat ends the chat of a customer whose connection went away.
