@@ -80,9 +80,9 @@ type Leg struct {
 
 	onCand  atomic.Pointer[func(*Candidate)]
 	onState atomic.Pointer[func(State)]
-	onDTMF  atomic.Pointer[func(rune)]
 
 	events
+	digits
 	lastState State // event goroutine only
 
 	workers   sync.WaitGroup // reader and RTCP drain goroutines
@@ -160,8 +160,11 @@ func (l *Leg) OnCandidate(f func(c *Candidate)) { l.onCand.Store(&f) }
 func (l *Leg) OnState(f func(State)) { l.onState.Store(&f) }
 
 // OnDTMF sets the handler of digits received as RFC 4733 telephone-events (each digit once,
-// also while the input is muted).
-func (l *Leg) OnDTMF(f func(digit rune)) { l.onDTMF.Store(&f) }
+// also while the input is muted). Digits received before it is set are delivered first.
+func (l *Leg) OnDTMF(f func(digit rune)) {
+	l.digits.set(f)
+	l.post(l.digits.release)
+}
 
 // State returns the current connection state.
 func (l *Leg) State() State { return stateOf(l.pc.ConnectionState()) }
@@ -415,11 +418,7 @@ func (r *reader) handle(b []byte, now time.Time) {
 	}
 	if te {
 		if d, ok := r.rx.Push(pkt.Timestamp, pkt.Payload); ok {
-			l.post(func() {
-				if f := l.onDTMF.Load(); f != nil {
-					(*f)(d)
-				}
-			})
+			l.post(func() { l.deliver(d) })
 		}
 	}
 	l.in.dispatch(&pkt.Header, pkt.Payload, te, now)

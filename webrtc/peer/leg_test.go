@@ -305,6 +305,39 @@ func TestReceiveDTMF(t *testing.T) {
 	}
 }
 
+// Digits that arrive before the handler is set (the far end pressed a key the moment its media
+// was up, before the core took the leg) wait for it and reach it first, in order.
+func TestReceiveDTMFBeforeHandler(t *testing.T) {
+	e := newTestEngine(t, Config{})
+	a := dial(t, e, clientAPI(t, 126), 126)
+	for _, d := range "12" {
+		a.c.sendDigit(d)
+	}
+	waitFor(t, 2*time.Second, "two digits waiting", func() bool { return len(earlyDigits(a.leg)) == 2 })
+	got := make(chan rune, 10)
+	a.leg.OnDTMF(func(d rune) { got <- d })
+	a.c.sendDigit('3')
+	var s []rune
+	for len(s) < 3 {
+		select {
+		case d := <-got:
+			s = append(s, d)
+		case <-time.After(2 * time.Second):
+			t.Fatalf("digits so far %q", string(s))
+		}
+	}
+	if string(s) != "123" {
+		t.Fatalf("digits %q, want 123 (the two early ones first)", string(s))
+	}
+}
+
+// earlyDigits reads the leg's waiting digits on its event goroutine.
+func earlyDigits(l *Leg) []rune {
+	ch := make(chan []rune, 1)
+	l.post(func() { ch <- append([]rune(nil), l.early...) })
+	return <-ch
+}
+
 // digitsOf decodes RFC 4733 digits from received packets of payload type pt.
 func digitsOf(ps []rxPacket, pt uint8) []rune {
 	var r dtmf.Receiver

@@ -47,6 +47,7 @@ type RTPOptions struct {
 type RTPLeg struct {
 	audioPath
 	events
+	digits
 	id       string
 	rtp      *net.UDPConn
 	rtcp     *net.UDPConn
@@ -71,7 +72,6 @@ type RTPLeg struct {
 	closing bool
 
 	onState atomic.Pointer[func(State)]
-	onDTMF  atomic.Pointer[func(rune)]
 	onHold  atomic.Pointer[func(bool)]
 
 	sipCallID atomic.Pointer[string]
@@ -173,7 +173,11 @@ func (l *RTPLeg) OnState(f func(State)) { l.onState.Store(&f) }
 
 // OnDTMF sets the handler of digits received as RFC 4733 telephone-events (each digit once,
 // at its end, also while the input is muted). SIP INFO digits are the signalling's to report.
-func (l *RTPLeg) OnDTMF(f func(digit rune)) { l.onDTMF.Store(&f) }
+// Digits received before it is set are delivered first.
+func (l *RTPLeg) OnDTMF(f func(digit rune)) {
+	l.digits.set(f)
+	l.post(l.digits.release)
+}
 
 // State returns the current state.
 func (l *RTPLeg) State() State {
@@ -394,11 +398,7 @@ func (l *RTPLeg) handle(st *rtpReader, b []byte, src *net.UDPAddr, now time.Time
 // ReportDTMF reports a digit the signalling received (SIP INFO) through OnDTMF, in order with
 // the digits received over RTP.
 func (l *RTPLeg) ReportDTMF(d rune) {
-	l.post(func() {
-		if f := l.onDTMF.Load(); f != nil {
-			(*f)(d)
-		}
-	})
+	l.post(func() { l.deliver(d) })
 }
 
 // SetSIP records the leg's dialog Call-ID and final SIP status for call records (the SIP edge
