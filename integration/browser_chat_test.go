@@ -151,3 +151,52 @@ func TestBrowserChatPanesAndModes(t *testing.T) {
 	phone.click("#chats .chat-end")
 	cust.waitFor("ended", `document.querySelector('.ctiw-chat').dataset.state === 'ended'`, browserStep)
 }
+
+// reorderJS makes the page's WebSockets hand the customer's own chat_message (its echo with
+// msg_seq) to the widget only after the next chat_delivered: the order in which the agent's
+// acknowledgement, sent straight to the customer, can overtake the echo on a busy server.
+const reorderJS = `(() => {
+  const W = window.WebSocket;
+  window.WebSocket = function (u, p) {
+    const ws = new W(u, p);
+    let handler = null, held = [];
+    ws.addEventListener('message', (e) => {
+      let f = {};
+      try { f = JSON.parse(e.data); } catch (x) {}
+      if (f.type === 'chat_message' && f.from === 'customer') { held.push(e); window.__held = (window.__held || 0) + 1; return; }
+      if (handler) handler(e);
+      if (f.type === 'chat_delivered') { const h = held; held = []; h.forEach((x) => handler && handler(x)); }
+    });
+    Object.defineProperty(ws, 'onmessage', { set(f) { handler = f; }, get() { return handler; } });
+    return ws;
+  };
+  window.WebSocket.prototype = W.prototype;
+})(), 1`
+
+// TestBrowserChatDeliveredBeforeEcho: the agent's delivery acknowledgement reaches the widget
+// before the customer's own message comes back numbered; the message is still shown delivered.
+func TestBrowserChatDeliveredBeforeEcho(t *testing.T) {
+	browserTest(t)
+	s := newRTCServer(t)
+	b := newBrowser(t)
+	phone := s.agentTab(b, "softphone agent1", "/softphone", "agent1")
+	phone.waitPhone()
+	phone.eval(`CTI.agentReady().then(() => 1)`, nil)
+	cust := b.newTab("customer", s.URL+"/demo/customer")
+	cust.waitFor("the widget", `window.CTIWebCall && document.querySelector('.ctiw')`, browserStep)
+	cust.eval(reorderJS, nil)
+	cust.eval(`CTIWebCall.startChat({account: 'demo', display_name: 'Bea'}).then(() => 1)`, nil)
+	phone.waitFor("the offer in the pane", `document.querySelector('#chats .chat[data-state=offered] .chat-accept')`, browserStep)
+	phone.click("#chats .chat-accept")
+	phone.waitFor("active", `document.querySelector('#chats .chat[data-state=active] .chat-input')`, browserStep)
+	cust.waitFor("the chat active", `document.querySelector('.ctiw-chat').dataset.state === 'active'`, browserStep)
+	cust.eval(`CTIWebCall.send('hello'), 1`, nil)
+	cust.waitFor("the message numbered", `document.querySelector('.ctiw-chatlog .ctiw-msg[data-from=customer][data-seq]')`, browserStep)
+	var held int
+	cust.eval(`window.__held || 0`, &held)
+	var delivered bool
+	cust.eval(`!!document.querySelector('.ctiw-chatlog .ctiw-msg[data-from=customer][data-seq][data-delivered]')`, &delivered)
+	if held == 0 || !delivered {
+		t.Fatalf("held echoes %d; the customer's message shown delivered: %v", held, delivered)
+	}
+}

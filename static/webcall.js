@@ -231,7 +231,7 @@
   // w.chat keeps the socket and the chat id (screen sharing from the chat uses them).
   function chatParts(w, box, server, account, displayName) {
     if (w.chat && w.chat.ws) return Promise.resolve(w.chat);
-    var c = w.chat = { ws: null, chatId: '', state: 'connecting', n: 0, typingAt: 0 };
+    var c = w.chat = { ws: null, chatId: '', state: 'connecting', n: 0, typingAt: 0, delivered: 0 };
     var old = box.querySelector('.ctiw-chat');
     if (old) old.remove();
     var pane = el('div', 'ctiw-chat'), st = el('p', 'ctiw-chatstatus', 'Connecting…', { role: 'status' });
@@ -250,6 +250,7 @@
       li.appendChild(el('span', 'ctiw-text', f.text)); // textContent: HTML stays text
       var pending = f.client_msg_id && mine[f.client_msg_id];
       if (pending) { pending.replaceWith(li); delete mine[f.client_msg_id]; } else log.appendChild(li);
+      if (f.from === 'customer' && f.msg_seq <= c.delivered) li.setAttribute('data-delivered', ''); // the ack came first
       if (f.from !== 'customer') tx({ type: 'chat_delivered', chat_id: c.chatId, msg_seq: f.msg_seq });
     }
     function frame(f) {
@@ -260,7 +261,12 @@
         fire('state', 'chat_' + f.state);
       } else if (f.type === 'chat_message') { show(f); fire('chat_message', f); }
       else if (f.type === 'chat_typing') typing.textContent = f.typing ? 'The agent is typing…' : '';
-      else if (f.type === 'chat_delivered') log.querySelectorAll('li[data-from=customer]').forEach(function (li) { if (+li.getAttribute('data-seq') <= f.msg_seq) li.setAttribute('data-delivered', ''); });
+      else if (f.type === 'chat_delivered') {
+        // The agent's acknowledgement may arrive before this page's own message comes back with
+        // its msg_seq (the two travel different paths): keep the mark for show().
+        c.delivered = Math.max(c.delivered, f.msg_seq);
+        log.querySelectorAll('li[data-from=customer][data-seq]').forEach(function (li) { if (+li.getAttribute('data-seq') <= f.msg_seq) li.setAttribute('data-delivered', ''); });
+      }
       else if (f.type === 'error') { st.textContent = 'Problem: ' + f.message; if (f.client_msg_id && mine[f.client_msg_id]) mine[f.client_msg_id].setAttribute('data-failed', ''); fire('error', f); }
     }
     c.send = function (text) {
