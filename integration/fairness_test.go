@@ -34,7 +34,9 @@ import (
 //	CTI_FAIRNESS=1 go test ./integration -run TestFairTenants -v
 //
 // CTI_FAIRNESS_ONLY="vox frames" (a flood's kind) runs that flood only, between the baselines;
-// CTI_FAIRNESS_MAX_RATIO=2 asserts the issue's target (on a quiet machine).
+// CTI_FAIRNESS_MAX_RATIO=2 asserts the issue's target (on a quiet machine). CTI_FAIRNESS_CONTROL=1
+// adds the control: the vox flood against another server process, which shows what the
+// machine itself adds to the quiet account's tail (it is not held to the target).
 func TestFairTenants(t *testing.T) {
 	if testing.Short() || os.Getenv("CTI_FAIRNESS") == "" {
 		t.Skip("set CTI_FAIRNESS=1 to run the fairness load test")
@@ -65,6 +67,13 @@ func TestFairTenants(t *testing.T) {
 		{Kind: "/events reads", URL: s.URL, Tokens: []string{admin}, Method: "GET", Path: "/api/v1/events?since=0&limit=1000"},
 		nil, // none (again)
 	}
+	if os.Getenv("CTI_FAIRNESS_CONTROL") != "" {
+		// The control: the same vox flood against another server process. What it does to the
+		// quiet account's p99 is the machine's (two cores, the loopback), not this server's.
+		other := startSingleNode(t)
+		url := "ws" + strings.TrimPrefix(other.node.proc.base, "http") + "/acme-" + md5Hex(jti(t, other.integ)) + "?access_token=" + other.integ
+		floods = append(floods[:len(floods)-1], &floodSpec{Kind: "vox frames, other server", FloodKind: "vox frames", URL: url}, nil)
+	}
 	only := os.Getenv("CTI_FAIRNESS_ONLY") // one flood kind (and the baselines), for profiling
 	// CTI_FAIRNESS_MAX_RATIO (e.g. 2, the issue's target) fails a flood whose p99 exceeds that
 	// many times the larger baseline p99: for a quiet machine, not a shared one.
@@ -72,7 +81,7 @@ func TestFairTenants(t *testing.T) {
 	var baseline time.Duration
 	p99s := map[string]time.Duration{}
 	for _, f := range floods {
-		if only != "" && f != nil && f.Kind != only {
+		if only != "" && f != nil && f.kind() != only {
 			continue
 		}
 		name, stop := "none", func() int64 { return 0 }
@@ -94,7 +103,7 @@ func TestFairTenants(t *testing.T) {
 	for name, p99 := range p99s {
 		ratio := float64(p99) / float64(baseline)
 		t.Logf("flood %-16s p99 %.1fx the baseline's %v", name, ratio, baseline.Round(time.Microsecond))
-		if maxRatio > 0 && ratio > maxRatio {
+		if maxRatio > 0 && ratio > maxRatio && !strings.HasSuffix(name, "other server") {
 			t.Errorf("flood %s: the quiet account's p99 is %.1fx its baseline, more than %.1fx", name, ratio, maxRatio)
 		}
 	}
@@ -102,12 +111,21 @@ func TestFairTenants(t *testing.T) {
 
 // floodSpec is what the flood process does (JSON in CTI_FLOOD).
 type floodSpec struct {
-	Kind   string   `json:"kind"`
-	URL    string   `json:"url"` // vox: the room URL; bridge: the TCP address; REST: the base URL
-	Tokens []string `json:"tokens,omitempty"`
-	Method string   `json:"method,omitempty"`
-	Path   string   `json:"path,omitempty"`
-	Body   string   `json:"body,omitempty"`
+	Kind      string   `json:"kind"`
+	FloodKind string   `json:"flood_kind,omitempty"` // what it does, when Kind names a variant
+	URL       string   `json:"url"`                  // vox: the room URL; bridge: the TCP address; REST: the base URL
+	Tokens    []string `json:"tokens,omitempty"`
+	Method    string   `json:"method,omitempty"`
+	Path      string   `json:"path,omitempty"`
+	Body      string   `json:"body,omitempty"`
+}
+
+// kind is what the flood does (a variant's Kind names where it goes too).
+func (f *floodSpec) kind() string {
+	if f.FloodKind != "" {
+		return f.FloodKind
+	}
+	return f.Kind
 }
 
 // startFlood starts the flood process and waits until it has flooded for half a second (it
@@ -160,7 +178,7 @@ func TestFairFloodHelper(t *testing.T) {
 	go func() { _, _ = io.Copy(io.Discard, os.Stdin); cancel() }()
 	var refused atomic.Int64
 	fmt.Println("flooding")
-	switch f.Kind {
+	switch f.kind() {
 	case "vox frames":
 		floodVox(ctx, f.URL, &refused)
 	case "bridge requests":
