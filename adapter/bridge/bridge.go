@@ -94,6 +94,9 @@ type Deps struct {
 	// WrapTCP, if set, wraps every accepted TCP connection before it is served (a cluster node's
 	// relay to the account's owner; relay.go).
 	WrapTCP func(net.Conn) net.Conn
+	// WrapWS, if set, wraps every accepted WebSocket opened without a URL token before it is
+	// served (a cluster node's relay of its login to the account's owner; relay.go).
+	WrapWS func(ws *websocket.Conn, r *http.Request) WS
 }
 
 // Bridge serves the processor-bridge protocol. It starts no goroutine until a connection
@@ -274,11 +277,15 @@ func (b *Bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // Accept wrote the HTTP error
 	}
 	ws.SetReadLimit(maxSkip)
-	c := b.newConn(&wsTransport{ws: ws, timeout: b.WriteTimeout}, release)
+	var conn WS = ws
+	if claims == nil && b.WrapWS != nil {
+		conn = b.WrapWS(ws, r)
+	}
+	c := b.newConn(&wsTransport{ws: conn, timeout: b.WriteTimeout}, release)
 	c.urlClaims = claims
 	// The connection is hijacked: serve it on a fresh goroutine and let net/http's (deep) one
 	// return, so that an idle connection keeps one small stack and no request state.
-	go c.serveWS(ws)
+	go c.serveWS(conn)
 }
 
 func httpError(w http.ResponseWriter, status int, msg string) {

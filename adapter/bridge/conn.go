@@ -115,7 +115,7 @@ func (c *conn) drainUntilClosed(r io.Reader) {
 	_, _ = io.Copy(io.Discard, r)
 }
 
-func (c *conn) serveWS(ws *websocket.Conn) {
+func (c *conn) serveWS(ws WS) {
 	defer c.teardown()
 	if c.urlClaims != nil {
 		// the URL token logs the agent in at once: control.query.init then names the session,

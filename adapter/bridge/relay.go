@@ -2,8 +2,9 @@ package bridge
 
 import "encoding/json"
 
-// What a cluster's relay needs to know of the protocol (adapter/cluster relay_tcp.go): which
-// frame logs in, and with which token. The relay decides on it before the bridge reads it.
+// What a cluster's relay needs to know of the protocol (adapter/cluster relay_login.go): which
+// frame logs in, and with which token. The relay decides on it before the bridge reads it, on
+// TCP (Deps.WrapTCP) and on a WebSocket opened without a URL token (Deps.WrapWS).
 
 // LoginToken is the token of a control.request.login frame ("" for any other frame, or a login
 // without a token).

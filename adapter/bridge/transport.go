@@ -34,9 +34,18 @@ func (s sink) Close(code websocket.StatusCode, reason string) error {
 	return nil
 }
 
+// WS is what the bridge uses of an accepted WebSocket: a *websocket.Conn, or what Deps.WrapWS
+// made of one.
+type WS interface {
+	Reader(ctx context.Context) (websocket.MessageType, io.Reader, error)
+	Write(ctx context.Context, typ websocket.MessageType, p []byte) error
+	Close(code websocket.StatusCode, reason string) error
+	CloseNow() error
+}
+
 // wsTransport is one JSON message per WebSocket text frame.
 type wsTransport struct {
-	ws      *websocket.Conn
+	ws      WS
 	timeout time.Duration // a peer that takes nothing for this long is disconnected
 }
 
@@ -143,7 +152,7 @@ func readWSMessage(r io.Reader) ([]byte, int64, error) { return conns.ReadMessag
 
 // readWSMessageWithin is readWSMessage with the rest of the message due within timeout (the
 // header has arrived): a peer trickling a partial frame is disconnected.
-func readWSMessageWithin(ws *websocket.Conn, r io.Reader, timeout time.Duration) ([]byte, int64, error) {
+func readWSMessageWithin(ws WS, r io.Reader, timeout time.Duration) ([]byte, int64, error) {
 	t := time.AfterFunc(timeout, func() { _ = ws.CloseNow() })
 	defer t.Stop()
 	return readWSMessage(r)

@@ -6,54 +6,29 @@ import (
 	"errors"
 	"io"
 	"net"
-	"net/http"
 	"sync"
 	"time"
 
 	"github.com/coder/websocket"
 )
 
-// Bridge TCP connections carry no token until their login frame, and a bridge sends
-// control.query.init before it logs in (waiting for the answer), so the node a connection
-// reached serves it until the login: the connection is wrapped (WrapBridgeTCP, the bridge's
-// WrapTCP) so that the relay sees each frame before the bridge does. A login whose account
-// another node owns is not given to the local bridge (it reads the end of the connection): the
-// relay dials the owner's /bridge WebSocket as a member, replays the frames sent before the
-// login, drops the owner's answers to them (the client had them from this node; the answers
-// are the same, no account being known before login), sends the login, and from then on copies
-// each frame to a WebSocket message and back. Relaying to the owner's HTTP listener rather than
-// to its bridge TCP port needs one advertised address, carries the relay headers, and needs no
-// second TLS set-up; TLS, if any, ends at the node the client reached.
-
-// TCPRelay configures the bridge TCP relay.
-type TCPRelay struct {
-	AccountOf    func(frame []byte) string                     // the account of a login frame's valid token ("" for any other frame)
-	RequestID    func(frame []byte) (id string, response bool) // a frame's requestId, and whether it is a response
-	Conns        Tracker
-	FrameTimeout time.Duration // the rest of a frame must arrive within it once its first byte came
-	MaxFrame     int           // frames up to it are inspected; a longer one ends the inspection (served here)
-}
-
-// maxReplay bounds the frames kept before a login; a connection that sends more is served here.
-const maxReplay = 16
+// Bridge TCP connections are relayed at their login (relay_login.go): the connection is wrapped
+// (WrapBridgeTCP, the bridge's WrapTCP) so that the relay sees each length-prefixed frame before
+// the bridge does; once relayed, each frame is copied to a WebSocket message of the owner's
+// /bridge and back.
 
 // WrapBridgeTCP wraps an accepted bridge TCP connection (bridge.Deps.WrapTCP).
-func (n *Node) WrapBridgeTCP(nc net.Conn, o TCPRelay) net.Conn {
-	return &relayConn{Conn: nc, n: n, o: o}
+func (n *Node) WrapBridgeTCP(nc net.Conn, o BridgeRelay) net.Conn {
+	return &relayConn{Conn: nc, n: n, g: newLoginGate(n, o, "bridge_tcp")}
 }
 
 // relayConn is a bridge TCP connection as the local bridge reads it until its login.
 type relayConn struct {
 	net.Conn
 	n *Node
-	o TCPRelay
+	g *loginGate
 
-	pending []byte   // the rest of the inspected frame, for the bridge (reader-owned)
-	local   bool     // decided: served here to the end (reader-owned)
-	replay  [][]byte // frames before the login (reader-owned)
-
-	wmu   sync.Mutex // guards taken; held across the bridge's writes
-	taken bool       // the relay owns the connection: the bridge's writes and close are dropped
+	pending []byte // the rest of the inspected frame, for the bridge (reader-owned)
 }
 
 func (c *relayConn) Read(p []byte) (int, error) {
@@ -62,28 +37,26 @@ func (c *relayConn) Read(p []byte) (int, error) {
 		c.pending = c.pending[k:]
 		return k, nil
 	}
-	if c.local {
+	if c.g.gone {
+		return 0, io.EOF
+	}
+	if c.g.local {
 		return c.Conn.Read(p)
 	}
 	frame, raw, err := c.readFrame()
 	if err != nil || frame == nil { // an error, or a frame too long to inspect: served here
-		c.local, c.pending = true, raw
+		c.g.local, c.pending = true, raw
 		if len(raw) > 0 {
 			return c.Read(p)
 		}
 		return 0, err
 	}
-	if acct := c.o.AccountOf(frame); acct != "" {
-		owner, addr, rerr := c.n.relayTarget(acct)
-		if rerr == nil && owner != "" && c.take() {
-			go c.n.relayBridgeTCP(c.Conn, c.replay, frame, wsRoute{kind: "bridge_tcp", acct: acct, owner: owner, addr: addr, conns: c.o.Conns}, c.o)
-			return 0, io.EOF
-		}
-		c.local = rerr == nil // owned here; else the login is refused here (unavailable) and may be retried
-	} else if len(c.replay) < maxReplay {
-		c.replay = append(c.replay, frame)
-	} else {
-		c.local = true
+	if rt, ok := c.g.inspect(frame); ok {
+		nc := c.Conn
+		go c.n.relayLogin(c.g, frame, rt, handshake{uri: "/bridge", remote: nc.RemoteAddr().String()},
+			func(up *websocket.Conn, drop *answered) { c.n.pumpTCP(nc, up, rt, drop, c.g.o.FrameTimeout) },
+			func() { _ = nc.Close() })
+		return 0, io.EOF
 	}
 	c.pending = raw
 	return c.Read(p)
@@ -95,13 +68,13 @@ func (c *relayConn) readFrame() (frame, raw []byte, err error) {
 	if _, err := io.ReadFull(c.Conn, hdr[:1]); err != nil {
 		return nil, nil, err
 	}
-	_ = c.Conn.SetReadDeadline(time.Now().Add(c.o.FrameTimeout))
+	_ = c.Conn.SetReadDeadline(time.Now().Add(c.g.o.FrameTimeout))
 	defer c.Conn.SetReadDeadline(time.Time{}) //nolint:errcheck
 	if _, err := io.ReadFull(c.Conn, hdr[1:]); err != nil {
 		return nil, nil, err // a trickled frame: the bridge closes the connection, as it would
 	}
 	size := binary.BigEndian.Uint32(hdr[:])
-	if int64(size) > int64(c.o.MaxFrame) {
+	if int64(size) > int64(c.g.o.MaxFrame) {
 		return nil, hdr[:], nil
 	}
 	raw = make([]byte, 4+int(size))
@@ -112,82 +85,25 @@ func (c *relayConn) readFrame() (frame, raw []byte, err error) {
 	return raw[4:], raw, nil
 }
 
-// take hands the connection to the relay (false if the bridge is closing it).
-func (c *relayConn) take() bool {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.taken {
-		return false
-	}
-	c.taken = true
-	return true
-}
-
-func (c *relayConn) Write(p []byte) (int, error) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.taken {
-		return len(p), nil
-	}
-	return c.Conn.Write(p)
-}
-
+// Close is the local bridge's close: dropped once the relay took the connection.
 func (c *relayConn) Close() error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.taken {
+	if !c.g.bridgeClose() {
 		return nil
 	}
-	c.taken = true // nothing more is written after the bridge's close
 	return c.Conn.Close()
 }
 
-// relayBridgeTCP relays nc, whose login frame is login, to the owner's /bridge WebSocket.
-func (n *Node) relayBridgeTCP(nc net.Conn, replay [][]byte, login []byte, rt wsRoute, o TCPRelay) {
-	defer nc.Close()
-	release, ok := o.Conns.Add("relay")
-	if !ok {
-		return
-	}
-	defer release()
-	ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
-	h := http.Header{}
-	h.Set(RelayHeader, n.ID+" "+n.relaySecretOf(rt.owner))
-	h.Set(RelayedForHeader, nc.RemoteAddr().String())
-	up, _, err := websocket.Dial(ctx, "ws://"+rt.addr+"/bridge", &websocket.DialOptions{HTTPHeader: h,
-		CompressionMode: websocket.CompressionDisabled})
-	cancel()
-	if err != nil {
-		n.lg.Warn("bridge relay: the owner does not answer", "account", rt.acct, "owner", rt.owner, "err", err)
-		n.refreshOwner(context.Background(), rt.acct)
-		return
-	}
-	defer up.CloseNow() //nolint:errcheck
-	up.SetReadLimit(-1)
-	drop := map[string]int{}
-	for _, f := range replay {
-		id, _ := o.RequestID(f)
-		drop[id]++
-	}
-	for _, f := range append(replay, login) {
-		if err := up.Write(context.Background(), websocket.MessageText, f); err != nil {
-			return
-		}
-	}
-	defer n.metrics.relay.track(rt.kind)()
-	n.lg.Debug("relaying", "kind", rt.kind, "account", rt.acct, "owner", rt.owner)
-	n.pumpTCP(nc, up, rt, drop, o)
-}
-
 // pumpTCP copies frames to messages and back until either side ends or the route changes.
-func (n *Node) pumpTCP(nc net.Conn, up *websocket.Conn, rt wsRoute, drop map[string]int, o TCPRelay) {
+func (n *Node) pumpTCP(nc net.Conn, up *websocket.Conn, rt wsRoute, drop *answered, frameTimeout time.Duration) {
+	defer nc.Close()
+	_ = nc.SetWriteDeadline(time.Time{}) // the local bridge's last one: the owner's writes come later
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	stop := func() { cancel(); _ = nc.Close() }
-	wg.Go(func() { defer stop(); tcpToWS(ctx, nc, up, o.FrameTimeout) })
-	wg.Go(func() { defer stop(); wsToTCP(ctx, up, nc, drop, o.RequestID) })
+	wg.Go(func() { defer stop(); tcpToWS(ctx, nc, up, frameTimeout) })
+	wg.Go(func() { defer stop(); wsToTCP(ctx, up, nc, drop) })
 	if code, _ := n.watchRoute(ctx, nil, rt); code != 0 {
 		stop()
 	}
@@ -218,7 +134,7 @@ func tcpToWS(ctx context.Context, nc net.Conn, up *websocket.Conn, timeout time.
 }
 
 // wsToTCP copies each message of up to a frame of nc, dropping the answers to replayed frames.
-func wsToTCP(ctx context.Context, up *websocket.Conn, nc net.Conn, drop map[string]int, requestID func([]byte) (string, bool)) {
+func wsToTCP(ctx context.Context, up *websocket.Conn, nc net.Conn, drop *answered) {
 	for {
 		_, msg, err := up.Read(ctx)
 		if err != nil {
@@ -228,14 +144,8 @@ func wsToTCP(ctx context.Context, up *websocket.Conn, nc net.Conn, drop map[stri
 			}
 			return
 		}
-		if len(drop) > 0 {
-			if id, resp := requestID(msg); resp && drop[id] > 0 {
-				drop[id]--
-				if drop[id] == 0 {
-					delete(drop, id)
-				}
-				continue
-			}
+		if drop.drop(msg) {
+			continue
 		}
 		buf := make([]byte, 4+len(msg))
 		binary.BigEndian.PutUint32(buf, uint32(len(msg)))

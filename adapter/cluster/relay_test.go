@@ -59,7 +59,7 @@ func TestRelayConnServesOwnedLoginsHere(t *testing.T) {
 	n := &Node{ID: "a", owned: map[string]uint64{"acme": 1}}
 	client, server := net.Pipe()
 	defer client.Close()
-	rc := n.WrapBridgeTCP(server, TCPRelay{FrameTimeout: 5 * time.Second, MaxFrame: 64,
+	rc := n.WrapBridgeTCP(server, BridgeRelay{FrameTimeout: 5 * time.Second, MaxFrame: 64,
 		AccountOf: func(f []byte) string {
 			if strings.Contains(string(f), "login") {
 				return "acme"
@@ -81,8 +81,8 @@ func TestRelayConnServesOwnedLoginsHere(t *testing.T) {
 	if string(got) != string(sent) {
 		t.Fatalf("the bridge read %q, want %q", got, sent)
 	}
-	if len(rc.replay) != 2 || string(rc.replay[0]) != "init-1" || string(rc.replay[1]) != "init-2" || !rc.local {
-		t.Fatalf("replay %q, local %v", rc.replay, rc.local)
+	if g := rc.g; len(g.replay) != 2 || string(g.replay[0]) != "init-1" || string(g.replay[1]) != "init-2" || !g.local {
+		t.Fatalf("replay %q, local %v", g.replay, g.local)
 	}
 	go func() { _, _ = rc.Write([]byte("answer")) }()
 	if b, err := io.ReadAll(io.LimitReader(client, 6)); err != nil || string(b) != "answer" {

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -40,7 +41,10 @@ func (n *Node) RelayWS(next http.Handler, o WSRelay) http.Handler {
 		if relayed, ok := n.relayed(r); !ok {
 			refuse(w, http.StatusForbidden, "forbidden", "a relayed handshake must come from a member of the cluster")
 			return
-		} else if relayed || !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		} else if relayed {
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), relayedKey{}, true)))
+			return
+		} else if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -64,6 +68,15 @@ func (n *Node) RelayWS(next http.Handler, o WSRelay) http.Handler {
 	})
 }
 
+// relayedKey marks the context of a handshake a member relayed here.
+type relayedKey struct{}
+
+// relayedIn reports whether r is a handshake a member relayed here (RelayWS served it).
+func relayedIn(r *http.Request) bool {
+	v, _ := r.Context().Value(relayedKey{}).(bool)
+	return v
+}
+
 type wsRoute struct {
 	kind, acct, owner, addr string
 	conns                   Tracker
@@ -74,7 +87,7 @@ type wsRoute struct {
 // (a refusal is passed on as it was), then pumps the messages both ways.
 func (n *Node) relayWS(w http.ResponseWriter, r *http.Request, rt wsRoute) {
 	dctx, cancel := context.WithTimeout(r.Context(), dialTimeout)
-	up, resp, err := websocket.Dial(dctx, "ws://"+rt.addr+r.URL.RequestURI(), n.dialOptions(r, rt.owner))
+	up, resp, err := n.dialOwner(dctx, rt, handshakeOf(r))
 	cancel()
 	if err != nil {
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
@@ -97,12 +110,19 @@ func (n *Node) relayWS(w http.ResponseWriter, r *http.Request, rt wsRoute) {
 	}
 	defer n.metrics.relay.track(rt.kind)()
 	n.lg.Debug("relaying", "kind", rt.kind, "account", rt.acct, "owner", rt.owner)
-	n.pump(r.Context(), down, up, rt)
+	n.pump(r.Context(), down, up, rt, nil)
 }
 
-// dialOptions carry the client's handshake to the owner: its headers (Origin, Authorization,
-// cookies, user agent), Host and offered subprotocols, with the relay headers.
-func (n *Node) dialOptions(r *http.Request, owner string) *websocket.DialOptions {
+// handshake is what the relay passes on of a client's handshake: its headers (Origin,
+// Authorization, cookies, user agent), Host, path and query, address and offered subprotocols.
+type handshake struct {
+	header            http.Header
+	host, uri, remote string
+	protos            []string
+}
+
+// handshakeOf is r's handshake, copied (it outlives the request).
+func handshakeOf(r *http.Request) handshake {
 	h := http.Header{}
 	for k, v := range r.Header {
 		switch http.CanonicalHeaderKey(k) {
@@ -110,10 +130,8 @@ func (n *Node) dialOptions(r *http.Request, owner string) *websocket.DialOptions
 			"Sec-Websocket-Protocol", "Host", "Content-Length", "Te", "Trailer", "Transfer-Encoding", "Keep-Alive":
 			continue
 		}
-		h[k] = v
+		h[k] = append([]string(nil), v...)
 	}
-	h.Set(RelayHeader, n.ID+" "+n.relaySecretOf(owner))
-	h.Set(RelayedForHeader, r.RemoteAddr)
 	var protos []string
 	for _, v := range r.Header.Values("Sec-WebSocket-Protocol") {
 		for _, p := range strings.Split(v, ",") {
@@ -122,8 +140,19 @@ func (n *Node) dialOptions(r *http.Request, owner string) *websocket.DialOptions
 			}
 		}
 	}
-	return &websocket.DialOptions{HTTPHeader: h, Host: r.Host, Subprotocols: protos,
-		CompressionMode: websocket.CompressionDisabled}
+	return handshake{header: h, host: r.Host, uri: r.URL.RequestURI(), remote: r.RemoteAddr, protos: protos}
+}
+
+// dialOwner opens the owner's WebSocket with the client's handshake and the relay headers.
+func (n *Node) dialOwner(ctx context.Context, rt wsRoute, hs handshake) (*websocket.Conn, *http.Response, error) {
+	h := hs.header.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	h.Set(RelayHeader, n.ID+" "+n.relaySecretOf(rt.owner))
+	h.Set(RelayedForHeader, hs.remote)
+	return websocket.Dial(ctx, "ws://"+rt.addr+hs.uri, &websocket.DialOptions{HTTPHeader: h, Host: hs.host,
+		Subprotocols: hs.protos, CompressionMode: websocket.CompressionDisabled})
 }
 
 // passRefusal writes the owner's refusal of the handshake (status, type, Retry-After, body).
@@ -141,8 +170,8 @@ func passRefusal(w http.ResponseWriter, resp *http.Response) {
 
 // pump copies messages both ways until either side ends, then closes the other: with the code
 // the side closed with, or 1012 when the owner vanished (no close frame) or the account moved,
-// 1001 when this node shuts down.
-func (n *Node) pump(ctx context.Context, down, up *websocket.Conn, rt wsRoute) {
+// 1001 when this node shuts down. The owner's answers counted in drop (if any) are not copied.
+func (n *Node) pump(ctx context.Context, down, up *websocket.Conn, rt wsRoute, drop *answered) {
 	down.SetReadLimit(-1) // messages are streamed through; the owner's edge applies its limits
 	up.SetReadLimit(-1)
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -159,14 +188,14 @@ func (n *Node) pump(ctx context.Context, down, up *websocket.Conn, rt wsRoute) {
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() { // client -> owner
-		code, why := copyMessages(ctx, up, down)
+		code, why := copyMessages(ctx, up, down, nil)
 		if code == -1 {
 			code, why = websocket.StatusGoingAway, "the client went away"
 		}
 		end(code, why)
 	})
 	wg.Go(func() {
-		code, why := copyMessages(ctx, down, up) // owner -> client
+		code, why := copyMessages(ctx, down, up, drop) // owner -> client
 		if code == -1 {
 			code, why = CloseServiceRestart, "the account's node is gone: reconnect"
 		}
@@ -180,8 +209,9 @@ func (n *Node) pump(ctx context.Context, down, up *websocket.Conn, rt wsRoute) {
 }
 
 // copyMessages copies every message of src to dst until src ends: the close code and reason src
-// sent, or -1 when it went without a close frame.
-func copyMessages(ctx context.Context, dst, src *websocket.Conn) (websocket.StatusCode, string) {
+// sent, or -1 when it went without a close frame. While answers in drop are pending, each
+// message is read whole to be matched; the rest are streamed through.
+func copyMessages(ctx context.Context, dst, src *websocket.Conn, drop *answered) (websocket.StatusCode, string) {
 	for {
 		typ, r, err := src.Reader(ctx)
 		if err != nil {
@@ -194,18 +224,33 @@ func copyMessages(ctx context.Context, dst, src *websocket.Conn) (websocket.Stat
 			}
 			return -1, ""
 		}
-		wr, err := dst.Writer(ctx, typ)
-		if err != nil {
-			return -1, ""
+		if drop.pending() {
+			msg, err := io.ReadAll(r)
+			if err != nil {
+				return -1, ""
+			}
+			if drop.drop(msg) {
+				continue
+			}
+			r = bytes.NewReader(msg)
 		}
-		if _, err := io.Copy(wr, r); err != nil {
-			_ = wr.Close()
-			return -1, ""
-		}
-		if err := wr.Close(); err != nil {
+		if !copyMessage(ctx, dst, typ, r) {
 			return -1, ""
 		}
 	}
+}
+
+// copyMessage streams one message from r to dst.
+func copyMessage(ctx context.Context, dst *websocket.Conn, typ websocket.MessageType, r io.Reader) bool {
+	wr, err := dst.Writer(ctx, typ)
+	if err != nil {
+		return false
+	}
+	if _, err := io.Copy(wr, r); err != nil {
+		_ = wr.Close()
+		return false
+	}
+	return wr.Close() == nil
 }
 
 // watchRoute waits until the relay ends (ctx), the account's owner changes or this node loses

@@ -45,6 +45,17 @@ func relayTo(tb testing.TB, target string) *httptest.Server {
 }
 
 func relayNode(tb testing.TB, target string, tr Tracker) (*Node, *httptest.Server) {
+	n := testRelayNode(tb, target)
+	s := httptest.NewServer(n.RelayWS(http.NotFoundHandler(), WSRelay{Kind: "rtc", Conns: tr,
+		AccountOf:   func(*http.Request) string { return "acme" },
+		Unavailable: func(w http.ResponseWriter, _ *http.Request, d string) { http.Error(w, d, 503) }}))
+	tb.Cleanup(s.Close)
+	return n, s
+}
+
+// testRelayNode is the node "a", on a real NATS server of its own, which knows the account acme
+// to be owned by the node "b" at target.
+func testRelayNode(tb testing.TB, target string) *Node {
 	srv, err := StartEmbedded(EmbedOptions{Name: "n1", Dir: tb.TempDir()}) // one server, no routes
 	if err != nil {
 		tb.Fatal(err)
@@ -57,11 +68,7 @@ func relayNode(tb testing.TB, target string, tr Tracker) (*Node, *httptest.Serve
 		owned: map[string]uint64{}, ownerOf: map[string]string{"acme": "b"},
 		memberEntries: map[string]member{"b": {Addrs: Addrs{HTTP: strings.TrimPrefix(target, "http://")}, Relay: "b-secret"}}}
 	n.metrics = newNodeMetrics(nil, n)
-	s := httptest.NewServer(n.RelayWS(http.NotFoundHandler(), WSRelay{Kind: "rtc", Conns: tr,
-		AccountOf:   func(*http.Request) string { return "acme" },
-		Unavailable: func(w http.ResponseWriter, _ *http.Request, d string) { http.Error(w, d, 503) }}))
-	tb.Cleanup(s.Close)
-	return n, s
+	return n
 }
 
 // roundTrips sends b.N messages of 256 bytes to url and reads each echo.

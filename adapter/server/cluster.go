@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/cti-adapter/cti-adapter/adapter/api"
 	"github.com/cti-adapter/cti-adapter/adapter/bridge"
 	"github.com/cti-adapter/cti-adapter/adapter/cluster"
@@ -182,13 +184,10 @@ func (s *Server) relayWS(kind string, h http.Handler, token func(*http.Request) 
 		}})
 }
 
-// wrapBridgeTCP is the bridge's WrapTCP: the relay of bridge TCP logins to the account's owner
-// (adapter/cluster relay_tcp.go); nil on a single node.
-func (s *Server) wrapBridgeTCP() func(net.Conn) net.Conn {
-	if s.Node == nil {
-		return nil
-	}
-	o := cluster.TCPRelay{Conns: s.Conns, FrameTimeout: 10 * time.Second, MaxFrame: bridge.MaxMessage,
+// bridgeRelay is the relay of bridge logins to the account's owner (adapter/cluster
+// relay_login.go), for TCP and for WebSockets opened without a URL token.
+func (s *Server) bridgeRelay() cluster.BridgeRelay {
+	return cluster.BridgeRelay{Conns: s.Conns, FrameTimeout: 10 * time.Second, MaxFrame: bridge.MaxMessage,
 		RequestID: bridge.RequestID,
 		AccountOf: func(frame []byte) string {
 			tok := bridge.LoginToken(frame)
@@ -203,5 +202,22 @@ func (s *Server) wrapBridgeTCP() func(net.Conn) net.Conn {
 			}
 			return c.Account
 		}}
+}
+
+// wrapBridgeTCP is the bridge's WrapTCP; nil on a single node.
+func (s *Server) wrapBridgeTCP() func(net.Conn) net.Conn {
+	if s.Node == nil {
+		return nil
+	}
+	o := s.bridgeRelay()
 	return func(nc net.Conn) net.Conn { return s.Node.WrapBridgeTCP(nc, o) }
+}
+
+// wrapBridgeWS is the bridge's WrapWS; nil on a single node.
+func (s *Server) wrapBridgeWS() func(*websocket.Conn, *http.Request) bridge.WS {
+	if s.Node == nil {
+		return nil
+	}
+	o := s.bridgeRelay()
+	return func(ws *websocket.Conn, r *http.Request) bridge.WS { return s.Node.WrapBridgeWS(ws, r, o) }
 }

@@ -176,7 +176,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, base *Base) (
 	// One bridge serves WebSocket /bridge and the TCP listener: one hub subscription per account.
 	s.Bridge = bridge.New(bridge.Deps{Log: log.With("component", "bridge"), Auth: s.Auth, Hub: s.Hub, Core: s.Core,
 		Users: s.Store, Schemas: s.Schemas, Metrics: s.Metrics, Conns: s.Conns, Processor: cfg.Processor,
-		Budget: s.Budget, WrapTCP: s.wrapBridgeTCP()})
+		Budget: s.Budget, WrapTCP: s.wrapBridgeTCP(), WrapWS: s.wrapBridgeWS()})
 	s.handler = s.routes()
 	return s, nil
 }
