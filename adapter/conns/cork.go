@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -38,11 +39,40 @@ const bufSize = 512
 // the batch in order; the library's own frame lock keeps frames whole.
 type Cork struct {
 	net.Conn
-	timeout time.Duration
+	timeout  time.Duration
+	draining atomic.Bool
+	pause    func() // between the reads of a draining connection (tests replace it)
 
 	mu   sync.Mutex // guards held and buf
 	held bool
 	buf  []byte // from flushBufs while a batch is gathered
+}
+
+// drainPause and drainChunk pace the reads of a draining connection: at most 512 bytes every
+// 5 ms (100 KB/s).
+const (
+	drainPause = 5 * time.Millisecond
+	drainChunk = 512
+)
+
+// Drain paces the connection's reads from now on. Call it before closing a connection for
+// flooding: the library's close handshake reads and discards, byte by byte, everything the peer
+// still sends until its close frame arrives (up to 5 s). Unpaced, that loop takes a core away
+// from every other connection while the flooder keeps writing; paced, the flooder's writes
+// block on TCP flow control and the handshake still completes.
+func (c *Cork) Drain() { c.draining.Store(true) }
+
+// Read reads from the connection, paced while draining.
+func (c *Cork) Read(p []byte) (int, error) {
+	if c.draining.Load() {
+		if c.pause != nil {
+			c.pause()
+		} else {
+			time.Sleep(drainPause)
+		}
+		p = p[:min(len(p), drainChunk)]
+	}
+	return c.Conn.Read(p)
 }
 
 // Write writes p now, or adds it to the batch while the cork is held.

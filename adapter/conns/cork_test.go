@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -106,5 +107,49 @@ func TestClipReason(t *testing.T) {
 	}
 	if ClipReason("short") != "short" {
 		t.Fatal("a short reason was changed")
+	}
+}
+
+// TestCorkDrainPacesTheCloseHandshake: a peer that keeps writing while the server closes it for
+// flooding. With Drain, the library's close handshake reads through the pause, at most
+// drainChunk bytes a read, and the peer still gets the close code.
+func TestCorkDrainPacesTheCloseHandshake(t *testing.T) {
+	var pauses atomic.Int64
+	closed := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, cork, err := Accept(w, r, nil, time.Second)
+		if err != nil {
+			return
+		}
+		cork.pause = func() { pauses.Add(1) }
+		if _, _, err := ws.Read(r.Context()); err != nil { // the flood has begun
+			closed <- err
+			return
+		}
+		cork.Drain()
+		closed <- ws.Close(ClosePolicy, "frame flood")
+	}))
+	defer srv.Close()
+	ws, _, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	got := make(chan websocket.StatusCode, 1)
+	go func() {
+		_, _, err := ws.Read(context.Background())
+		got <- websocket.CloseStatus(err)
+	}()
+	frame := []byte(strings.Repeat("x", 100))
+	for ws.Write(t.Context(), websocket.MessageText, frame) == nil {
+	}
+	if code := <-got; code != ClosePolicy {
+		t.Fatalf("the flooder read close code %d, want %d", code, ClosePolicy)
+	}
+	if err := <-closed; err != nil {
+		t.Fatalf("server close: %v", err)
+	}
+	if pauses.Load() == 0 {
+		t.Fatal("the close handshake read without the drain's pause")
 	}
 }

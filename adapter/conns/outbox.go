@@ -34,6 +34,9 @@ func (s wsSink) Close(code websocket.StatusCode, reason string) error {
 	if code == 0 {
 		return s.ws.CloseNow()
 	}
+	if s.cork != nil {
+		s.cork.Drain() // the handshake reads what the peer still sends, paced (Cork.Drain)
+	}
 	return s.ws.Close(code, ClipReason(reason))
 }
 

@@ -508,6 +508,9 @@ func (c *conn) keepalive() bool {
 // the peer's answer) for the close handshake.
 func (c *conn) close(code websocket.StatusCode, reason string) {
 	c.logger().Debug("vox: closing", "code", int(code), "reason", reason)
+	if c.cork != nil {
+		c.cork.Drain() // the handshake reads what the peer still sends, paced (Cork.Drain)
+	}
 	_ = c.ws.Close(code, conns.ClipReason(reason))
 }
 
