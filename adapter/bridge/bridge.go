@@ -271,7 +271,7 @@ func (b *Bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusTooManyRequests, fmt.Sprintf("this address already holds %d bridge connections", b.MaxPerAddr))
 		return
 	}
-	ws, _, err := conns.Accept(w, r, &websocket.AcceptOptions{}, b.WriteTimeout)
+	ws, cork, err := conns.Accept(w, r, &websocket.AcceptOptions{}, b.WriteTimeout)
 	if err != nil {
 		release()
 		return // Accept wrote the HTTP error
@@ -281,7 +281,7 @@ func (b *Bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if claims == nil && b.WrapWS != nil {
 		conn = b.WrapWS(ws, r)
 	}
-	c := b.newConn(&wsTransport{ws: conn, timeout: b.WriteTimeout}, release)
+	c := b.newConn(&wsTransport{ws: conn, cork: cork, timeout: b.WriteTimeout}, release)
 	c.urlClaims = claims
 	// The connection is hijacked: serve it on a fresh goroutine and let net/http's (deep) one
 	// return, so that an idle connection keeps one small stack and no request state.

@@ -46,6 +46,7 @@ type WS interface {
 // wsTransport is one JSON message per WebSocket text frame.
 type wsTransport struct {
 	ws      WS
+	cork    *conns.Cork   // under ws (nil in tests): paces the close handshake's reads
 	timeout time.Duration // a peer that takes nothing for this long is disconnected
 }
 
@@ -70,6 +71,9 @@ func (t *wsTransport) close(code websocket.StatusCode, reason string) {
 	if code == 0 {
 		_ = t.ws.CloseNow()
 		return
+	}
+	if t.cork != nil {
+		t.cork.Drain() // the handshake reads what the peer still sends, paced (Cork.Drain)
 	}
 	_ = t.ws.Close(code, reason)
 }
