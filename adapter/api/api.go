@@ -80,20 +80,19 @@ func (a *API) Routes() chi.Router {
 		r.Use(a.budget)
 		staff := roles(auth.RoleAdmin, auth.RoleIntegrator)
 		admin := roles(auth.RoleAdmin)
-		config := chi.Chain(admin, a.configWrite) // a configuration write: admin only, 50 units (ratelimit.go)
 		desk := roles(auth.RoleAdmin, auth.RoleIntegrator, auth.RoleAgent, auth.RoleSupervisor)
 		read := roles(auth.RoleAdmin, auth.RoleIntegrator, auth.RoleSupervisor) // supervisors read (monitor.go)
 
 		r.With(read).Get("/users", a.listUsers)
 		r.With(read).Get("/users/{user_id}", a.getUser)
-		r.With(config...).Put("/users/{user_id}", a.putUser)
-		r.With(config...).Delete("/users/{user_id}", a.deleteUser)
+		r.With(admin).Put("/users/{user_id}", a.putUser)
+		r.With(admin).Delete("/users/{user_id}", a.deleteUser)
 
 		r.With(desk).Get("/settings", a.getSettings)
-		r.With(config...).Put("/settings", a.putSettings)
+		r.With(admin).Put("/settings", a.putSettings)
 
-		r.With(append(config, noStore)...).Post("/tokens", a.postToken)
-		r.With(config...).Delete("/tokens/{token_id}", a.deleteToken)
+		r.With(admin, noStore).Post("/tokens", a.postToken)
+		r.With(admin).Delete("/tokens/{token_id}", a.deleteToken)
 		r.With(admin).Get("/tokens", a.listTokens)
 		trunkRoutes(a, r.With(admin))
 		promptRoutes(a, r.With(admin))     // prompts.go

@@ -32,51 +32,24 @@ func (a *API) budget(next http.Handler) http.Handler {
 			return
 		}
 		if ok, wait := a.Budget.Take(c.Account, 1); !ok {
-			a.refuse(w, r, c.Account, wait)
+			// Hold the refusal a moment (never past Retry-After): a client that retries at once
+			// then refuses itself, instead of costing a request's parsing and token check each time.
+			t := time.NewTimer(min(wait, maxRefusalHold))
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+			}
+			secs := max(1, int(math.Ceil(wait.Seconds())))
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			writeProblem(w, r, problem(http.StatusTooManyRequests, "rate_limited",
+				"account "+c.Account+" is over its share of the server; retry in "+wait.Round(time.Millisecond).String()))
 			return
 		}
 		cw := &countingWriter{ResponseWriter: w}
 		next.ServeHTTP(cw, r)
 		a.Budget.Charge(c.Account, float64(cw.n)/bytesPerUnit)
 	})
-}
-
-// configWriteUnits is what a configuration write (users, settings, tokens, trunks, prompts)
-// costs on top of the request's unit: each is a store transaction of its own, synced to disk,
-// on the one writer that commits every account's events. At one unit, one account's 2,000
-// settings writes a second raised a quiet account's event p99 3-7x (TestFairTenants, "REST
-// writes"); at 50, an account makes at most 40 a second (a provisioning script loading 1,000
-// users takes 25 s, following Retry-After).
-const configWriteUnits = 50
-
-// configWrite charges a configuration write's extra units before it is served (429 when the
-// account has not got them, as budget does).
-func (a *API) configWrite(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if a.Budget != nil {
-			if ok, wait := a.Budget.Take(claims(r).Account, configWriteUnits-1); !ok {
-				a.refuse(w, r, claims(r).Account, wait)
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// refuse answers 429 rate_limited with Retry-After. The refusal is held a moment (never past
-// Retry-After): a client that retries at once then refuses itself, instead of costing a
-// request's parsing and token check each time.
-func (a *API) refuse(w http.ResponseWriter, r *http.Request, acct string, wait time.Duration) {
-	t := time.NewTimer(min(wait, maxRefusalHold))
-	select {
-	case <-t.C:
-	case <-r.Context().Done():
-		t.Stop()
-	}
-	secs := max(1, int(math.Ceil(wait.Seconds())))
-	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	writeProblem(w, r, problem(http.StatusTooManyRequests, "rate_limited",
-		"account "+acct+" is over its share of the server; retry in "+wait.Round(time.Millisecond).String()))
 }
 
 // countingWriter counts the body bytes written.

@@ -51,33 +51,3 @@ func TestBudgetMiddleware(t *testing.T) {
 		t.Fatalf("%d requests reached the handler, want 152", served)
 	}
 }
-
-// A configuration write costs configWriteUnits: an account's burst holds four of them where it
-// would hold 200 reads, and another account is not refused.
-func TestConfigWriteUnits(t *testing.T) {
-	now := time.Unix(1000, 0)
-	a := &API{Deps: Deps{Budget: conns.NewBudget(100, 4*configWriteUnits+10, func() time.Time { return now })}}
-	served := 0
-	h := a.budget(a.configWrite(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served++ })))
-	put := func(acct string) int {
-		r := httptest.NewRequest("PUT", "/api/v1/settings", nil)
-		r = r.WithContext(auth.WithClaims(r.Context(), &auth.Claims{Account: acct}))
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, r)
-		return w.Code
-	}
-	for i := 0; i < 4; i++ {
-		if code := put("admin-script"); code != 200 {
-			t.Fatalf("write %d: %d", i, code)
-		}
-	}
-	if code := put("admin-script"); code != http.StatusTooManyRequests {
-		t.Fatalf("fifth write within the burst: %d, want 429", code)
-	}
-	if code := put("quiet"); code != 200 {
-		t.Fatalf("another account's write: %d", code)
-	}
-	if served != 5 {
-		t.Fatalf("%d writes reached the handler, want 5", served)
-	}
-}
