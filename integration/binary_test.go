@@ -42,7 +42,15 @@ type proc struct {
 	cmd    *exec.Cmd
 	base   string
 	stdout *syncBuffer
-	done   chan error
+	done   chan error    // the exit, once (whoever takes it owns it)
+	waited chan struct{} // closed once the process has been waited for
+}
+
+// reap kills the process if it still runs and waits until it has been waited for (a test's
+// cleanup: whether the test took done or not).
+func (p *proc) reap() {
+	_ = p.cmd.Process.Kill()
+	<-p.waited
 }
 
 // syncBuffer is a bytes.Buffer safe to read while the child process writes to it.
@@ -75,7 +83,7 @@ func startServer(t *testing.T, dataDir string, extra ...string) *proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{cmd: cmd, stdout: stdout, done: make(chan error, 1)}
+	p := &proc{cmd: cmd, stdout: stdout, done: make(chan error, 1), waited: make(chan struct{})}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -85,8 +93,11 @@ func startServer(t *testing.T, dataDir string, extra ...string) *proc {
 				addr <- line.Addr
 			}
 		}
-		p.done <- cmd.Wait()
+		err := cmd.Wait()
+		close(p.waited)
+		p.done <- err
 	}()
+	t.Cleanup(p.reap)
 	select {
 	case a := <-addr:
 		p.base = "http://" + a
@@ -96,12 +107,6 @@ func startServer(t *testing.T, dataDir string, extra ...string) *proc {
 		cmd.Process.Kill()
 		t.Fatal("server did not listen within 10s")
 	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-p.done
-		}
-	})
 	return p
 }
 

@@ -85,7 +85,7 @@ func (c *testCluster) launch(nd *clusterNode) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	p := &proc{cmd: cmd, stdout: new(syncBuffer), done: make(chan error, 1)}
+	p := &proc{cmd: cmd, stdout: new(syncBuffer), done: make(chan error, 1), waited: make(chan struct{})}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pipe)
@@ -97,21 +97,17 @@ func (c *testCluster) launch(nd *clusterNode) error {
 				addr <- line.Addr
 			}
 		}
-		p.done <- cmd.Wait()
+		err := cmd.Wait()
+		close(p.waited)
+		p.done <- err
 	}()
-	c.t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-p.done
-		}
-	})
+	c.t.Cleanup(p.reap)
 	select {
 	case a := <-addr:
 		p.base = "http://" + a
 		nd.proc = p
 		return nil
 	case err := <-p.done:
-		p.done <- err // for the cleanup, which waits for it
 		return fmt.Errorf("%s exited before listening: %v\n%s", nd.id, err, nd.stderr.String())
 	case <-time.After(2 * time.Minute):
 		cmd.Process.Kill()

@@ -101,21 +101,11 @@ func OpenLog(ctx context.Context, nc *nats.Conn, records Records, opts LogOption
 		Duplicates: 2 * time.Minute, AllowDirect: true,
 	}
 	var st jetstream.Stream
-	for {
-		actx, cancel := context.WithTimeout(ctx, 3*time.Second) // no answer before a meta leader
+	if err := await(ctx, opts.Log, "event stream", func(actx context.Context) (err error) {
 		st, err = js.CreateOrUpdateStream(actx, cfg)
-		cancel()
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("cluster: event stream: %w", err)
-		}
-		opts.Log.Info("waiting for JetStream", "err", err)
-		select {
-		case <-ctx.Done():
-		case <-time.After(250 * time.Millisecond):
-		}
+		return err
+	}); err != nil {
+		return nil, err
 	}
 	l := &Log{js: js, stream: st, records: records, opts: opts,
 		epoch: strconv.FormatInt(time.Now().UnixNano(), 36), tails: map[string]tail{},

@@ -132,27 +132,21 @@ func (n *Node) open(ctx context.Context, replicas int, st store.Backend) error {
 	if n.Log, err = OpenLog(ctx, n.nc, st, LogOptions{Replicas: replicas, Node: n.ID, Log: n.lg}); err != nil {
 		return err
 	}
-	for n.Feed, err = NewFeed(ctx, n.Log, n.lg); err != nil; n.Feed, err = NewFeed(ctx, n.Log, n.lg) {
-		if ctx.Err() != nil { // a new R3 stream answers "not found" until its group has a leader
-			return err
-		}
-		n.lg.Info("waiting for the event stream", "err", err)
-		time.Sleep(250 * time.Millisecond)
+	// A new R3 stream answers "not found", or nothing, until its group has a leader.
+	if err := await(ctx, n.lg, "event stream", func(actx context.Context) (err error) {
+		n.Feed, err = NewFeed(actx, n.Log, n.lg)
+		return err
+	}); err != nil {
+		return err
 	}
 	kvs := map[string]*jetstream.KeyValue{OwnersBucket: &n.owners, MembersBucket: &n.members}
 	for name, kv := range kvs {
-		for {
-			actx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		if err := await(ctx, n.lg, "bucket "+name, func(actx context.Context) (err error) {
 			*kv, err = n.Log.js.CreateOrUpdateKeyValue(actx, jetstream.KeyValueConfig{
 				Bucket: name, TTL: LeaseTTL, History: 1, Replicas: replicas, Storage: jetstream.FileStorage})
-			cancel()
-			if err == nil {
-				break
-			}
-			if ctx.Err() != nil {
-				return fmt.Errorf("cluster: bucket %s: %w", name, err)
-			}
-			n.lg.Info("waiting for JetStream", "bucket", name, "err", err)
+			return err
+		}); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -30,26 +32,27 @@ func (f *forgetting) Forget(acct string) {
 }
 
 // runNode starts a Node with its embedded server routed to routes, on st, and runs it with a
-// real hub until the test ends.
-func runNode(t *testing.T, id, listen string, routes []string, st store.Backend) (*Node, *hub.Hub, context.CancelFunc) {
-	t.Helper()
+// real hub until the test ends. It may run in a goroutine of its own (it reports, never stops
+// the test).
+func runNode(t *testing.T, id, listen string, routes []string, st store.Backend) (*Node, *hub.Hub, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	n, err := Start(ctx, Options{Config: config.Cluster{Embed: true, NodeID: id, ClusterListen: listen,
 		Routes: joinURLs(routes)}, DataDir: t.TempDir(), Store: st, Log: discard})
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, fmt.Errorf("node %s: %w", id, err)
 	}
 	h, err := hub.New(ctx, n.Log, hub.Options{Log: discard})
 	if err != nil {
-		t.Fatal(err)
+		n.Close()
+		return nil, nil, fmt.Errorf("node %s: hub: %w", id, err)
 	}
 	run, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { h.Run(run) })
 	wg.Go(func() { n.Run(run, h, &forgetting{}) })
 	t.Cleanup(func() { stop(); wg.Wait(); n.Close() })
-	return n, h, stop
+	return n, h, nil
 }
 
 // waitFor polls cond every 20 ms up to a generous ceiling.
@@ -82,14 +85,18 @@ func TestNodesDrainAndLostNATS(t *testing.T) {
 		h *hub.Hub
 	}
 	nodes := make([]started, 3)
+	errs := make([]error, 3)
 	var wg sync.WaitGroup
 	for i := range 3 {
 		wg.Go(func() {
-			n, h, _ := runNode(t, "n"+strconv.Itoa(i+1), routes[i], routes, st)
-			nodes[i] = started{n, h}
+			n, h, err := runNode(t, "n"+strconv.Itoa(i+1), routes[i], routes, st)
+			nodes[i], errs[i] = started{n, h}, err
 		})
 	}
 	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
 	for i, x := range nodes {
 		x.n.Advertise(Addrs{HTTP: "127.0.0.1:" + strconv.Itoa(8000+i), BridgeTCP: "127.0.0.1:" + strconv.Itoa(9000+i)})
 	}

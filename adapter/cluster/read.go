@@ -63,17 +63,24 @@ func (l *Log) lastOf(ctx context.Context, acct string) (tail, error) {
 	return tail{seq: evs[len(evs)-1].Seq, streamSeq: m.Sequence}, nil
 }
 
-// LastSeqs is the last seq of every account in the stream (hub.Log).
+// LastSeqs is the last seq of every account in the stream (hub.Log). It is read once, at the
+// hub's start, so each request is retried (await) while the stream's group elects a leader.
 func (l *Log) LastSeqs(ctx context.Context) (map[string]int64, error) {
-	info, err := l.stream.Info(ctx, jetstream.WithSubjectFilter(SubjectPrefix+">"))
-	if err != nil {
-		return nil, fmt.Errorf("cluster: stream info: %w", err)
+	var info *jetstream.StreamInfo
+	if err := await(ctx, l.opts.Log, "stream info", func(actx context.Context) (err error) {
+		info, err = l.stream.Info(actx, jetstream.WithSubjectFilter(SubjectPrefix+">"))
+		return unlessTransient(err)
+	}); err != nil {
+		return nil, err
 	}
 	out := make(map[string]int64, len(info.State.Subjects))
 	for subj := range info.State.Subjects {
 		acct := strings.TrimPrefix(subj, SubjectPrefix)
-		t, err := l.lastOf(ctx, acct)
-		if err != nil {
+		var t tail
+		if err := await(ctx, l.opts.Log, "last event of "+acct, func(actx context.Context) (err error) {
+			t, err = l.lastOf(actx, acct)
+			return unlessTransient(err)
+		}); err != nil {
 			return nil, err
 		}
 		out[acct] = t.seq

@@ -50,7 +50,14 @@ func (e *Edge) Dial(ctx context.Context, acct, phone string, ev media.DialEvents
 		params.Add("transport", "tcp")
 		o.to.UriParams = params
 	}
-	return leg, func() { e.serving.Add(1); go o.run() }, nil
+	return leg, func() {
+		if !e.serving.enter() {
+			o.failed(sip.StatusServiceUnavailable, "shutting down")
+			_ = leg.Close()
+			return
+		}
+		go o.run()
+	}, nil
 }
 
 // outCall is one outbound call in progress; run owns it.
@@ -65,7 +72,7 @@ type outCall struct {
 }
 
 func (o *outCall) run() {
-	defer o.e.serving.Done()
+	defer o.e.serving.leave()
 	// Counted like inbound calls (Calls, max_calls, MaxCalls) from the INVITE on, and found by
 	// its Call-ID for the far end's in-dialog requests (re-INVITE, UPDATE, INFO).
 	c := &inCall{e: o.e, callID: o.callID, acct: o.tr.Account, trunk: o.tr.Name, leg: o.leg}

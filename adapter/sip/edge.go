@@ -94,7 +94,7 @@ type Edge struct {
 	calls   map[string]*inCall  // by Call-ID
 	relays  map[string]*relayed // dialogs relayed to the owner node, by Call-ID (relay.go)
 	perTrk  map[string]int      // active calls by account/trunk
-	serving sync.WaitGroup
+	serving inflight            // what Run waits for (inflight.go)
 }
 
 // New builds the edge; Run serves it.
@@ -191,9 +191,10 @@ func (e *Edge) Run(ctx context.Context) error {
 	case err = <-errc:
 		cancel()
 	}
+	e.serving.close() // new INVITEs are refused from here on
 	e.stopRegistrations()
 	e.hangUpAll()
-	e.serving.Wait()
+	e.serving.closeAndWait()
 	_ = e.ua.Close()
 	e.closeStrays()
 	if err != nil && !errors.Is(err, net.ErrClosed) && ctx.Err() == nil {

@@ -38,9 +38,12 @@ func (e *Edge) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		return
 	}
+	if !e.serving.enter() {
+		respond(tx, req, sip.StatusServiceUnavailable, "Service Unavailable: shutting down")
+		return
+	}
+	defer e.serving.leave()
 	respond(tx, req, sip.StatusTrying, "Trying")
-	e.serving.Add(1)
-	defer e.serving.Done()
 	c, code, reason, hdrs := e.admit(req)
 	switch {
 	case c != nil && c.relayTo != "": // another node owns the account (relay.go)
@@ -188,13 +191,16 @@ func (e *Edge) answer(req *sip.Request, tx sip.ServerTransaction, c *inCall) {
 		return
 	}
 	c.leg.SetSIP("", sip.StatusOK)
-	e.serving.Add(1)
+	if !e.serving.enter() { // the edge began to close while the call was answered
+		c.hangUp(true)
+		return
+	}
 	go c.watch(wc.Done())
 }
 
 // watch sends BYE when the core ends the call first; it exits when the call ends either way.
 func (c *inCall) watch(coreDone <-chan struct{}) {
-	defer c.e.serving.Done()
+	defer c.e.serving.leave()
 	select {
 	case <-coreDone:
 		c.e.log.Info("sip: call ended by the core", "call_id", c.coreID)

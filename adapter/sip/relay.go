@@ -255,9 +255,12 @@ func keepHeaders(*sipgo.Client, *sip.Request) error { return nil }
 // fireAndForget sends a request this node originates in a goroutine that waits (8 s at most)
 // for its final answer; Run waits for it.
 func (e *Edge) fireAndForget(req *sip.Request) {
-	e.serving.Add(1)
+	if !e.serving.enter() {
+		e.log.Info("sip: relay request not sent: shutting down", "method", req.Method)
+		return
+	}
 	go func() {
-		defer e.serving.Done()
+		defer e.serving.leave()
 		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 		defer cancel()
 		if _, err := e.cli.Do(ctx, req, keepHeaders); err != nil {
