@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -73,11 +74,17 @@ func putSettings(base, token, body string) error {
 	}
 	defer res.Body.Close()
 	_, _ = io.Copy(io.Discard, res.Body)
-	if res.StatusCode != 200 {
-		return fmt.Errorf("PUT /settings: %s", res.Status)
+	switch res.StatusCode {
+	case 200:
+		return nil
+	case http.StatusTooManyRequests:
+		return fmt.Errorf("PUT /settings: %w", errRefused)
 	}
-	return nil
+	return fmt.Errorf("PUT /settings: %s", res.Status)
 }
+
+// errRefused is a write refused 429 rate_limited (its Retry-After followed by the server's hold).
+var errRefused = errors.New("rate limited")
 
 // settingsBurst runs n writers of PUT /settings until stop closes or the server goes away.
 func settingsBurst(base, token string, n int, stop <-chan struct{}) *sync.WaitGroup {
@@ -92,9 +99,10 @@ func settingsBurst(base, token string, n int, stop <-chan struct{}) *sync.WaitGr
 					return
 				default:
 				}
-				if putSettings(base, token, fmt.Sprintf(`{"wrap_up_seconds":%d}`, (w*1000+i)%3600)) != nil {
+				err := putSettings(base, token, fmt.Sprintf(`{"wrap_up_seconds":%d}`, (w*1000+i)%3600))
+				if err != nil && !errors.Is(err, errRefused) {
 					return // the server was killed
-				}
+				} // refused past the account's configuration writes (held a moment): go on
 			}
 		}()
 	}

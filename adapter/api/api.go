@@ -42,6 +42,9 @@ type Deps struct {
 	Metrics  *metrics.Metrics
 	// Budget is the per-account budget shared by every surface (nil: none).
 	Budget *conns.Budget
+	// ConfigWrites is each account's budget of configuration writes (users, settings, tokens,
+	// trunks, prompts), taken on top of Budget (ratelimit.go; nil: none).
+	ConfigWrites *conns.Budget
 	// Registrar is told of trunk changes and shows REGISTER state (nil: no SIP edge).
 	Registrar TrunkRegistrar
 	// Recordings is the call recordings directory (nil: none listed or served).
@@ -80,19 +83,20 @@ func (a *API) Routes() chi.Router {
 		r.Use(a.budget)
 		staff := roles(auth.RoleAdmin, auth.RoleIntegrator)
 		admin := roles(auth.RoleAdmin)
+		config := chi.Chain(admin, a.configWrite) // a configuration write (ratelimit.go)
 		desk := roles(auth.RoleAdmin, auth.RoleIntegrator, auth.RoleAgent, auth.RoleSupervisor)
 		read := roles(auth.RoleAdmin, auth.RoleIntegrator, auth.RoleSupervisor) // supervisors read (monitor.go)
 
 		r.With(read).Get("/users", a.listUsers)
 		r.With(read).Get("/users/{user_id}", a.getUser)
-		r.With(admin).Put("/users/{user_id}", a.putUser)
-		r.With(admin).Delete("/users/{user_id}", a.deleteUser)
+		r.With(config...).Put("/users/{user_id}", a.putUser)
+		r.With(config...).Delete("/users/{user_id}", a.deleteUser)
 
 		r.With(desk).Get("/settings", a.getSettings)
-		r.With(admin).Put("/settings", a.putSettings)
+		r.With(config...).Put("/settings", a.putSettings)
 
-		r.With(admin, noStore).Post("/tokens", a.postToken)
-		r.With(admin).Delete("/tokens/{token_id}", a.deleteToken)
+		r.With(append(config, noStore)...).Post("/tokens", a.postToken)
+		r.With(config...).Delete("/tokens/{token_id}", a.deleteToken)
 		r.With(admin).Get("/tokens", a.listTokens)
 		trunkRoutes(a, r.With(admin))
 		promptRoutes(a, r.With(admin))     // prompts.go

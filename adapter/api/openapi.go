@@ -138,7 +138,7 @@ var problemResponses = map[int]struct{ name, code, desc string }{
 	415: {"UnsupportedMediaType", "unsupported_media", "The Content-Type is not application/json (unsupported_media)."},
 	422: {"ValidationFailed", "invalid_message", "The body or a path parameter is invalid (invalid_message); errors lists each field. Integral numbers written with a fraction or exponent (5.0, 1e2) are accepted where an integer is expected."},
 	500: {"InternalError", "internal", "The request could not be completed (internal); nothing about internals is disclosed."},
-	429: {"TooManyRequests", "rate_limited", "Over the operation's rate (rate_limited); Retry-After says when to try again."},
+	429: {"TooManyRequests", "rate_limited", "Over the account's share of the server (2,000 units a second: a request costs 1 plus 1 per KiB of its response), of its configuration writes (users, settings, tokens, trunks, prompts: 40 a second after a burst of 80) or of an operation's own rate (rate_limited); Retry-After says when to try again."},
 	503: {"Unavailable", "unavailable", "The server cannot do this now (unavailable): detail says why, e.g. a missing text-to-speech engine."},
 }
 
@@ -287,7 +287,7 @@ func (b *openAPIBuilder) operation(op operation) obj {
 		statuses = append(statuses, 400, 413, 415, 422)
 	}
 	if op.roles != nil {
-		statuses = append(statuses, 401, 403, 500)
+		statuses = append(statuses, 401, 403, 429, 500) // 429: the account's budget (ratelimit.go)
 	}
 	resp := obj{}
 	for _, r := range op.ok {

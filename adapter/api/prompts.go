@@ -34,8 +34,8 @@ func viewPrompt(p store.Prompt) promptView {
 
 func promptRoutes(a *API, r chi.Router) {
 	r.Get("/prompts", a.listPrompts)
-	r.Put("/prompts/{name}", a.putPrompt)
-	r.Delete("/prompts/{name}", a.deletePrompt)
+	r.With(a.configWrite).Put("/prompts/{name}", a.putPrompt)
+	r.With(a.configWrite).Delete("/prompts/{name}", a.deletePrompt)
 	r.Get("/prompts/{name}/audio", a.promptAudio)
 }
 

@@ -32,24 +32,43 @@ func (a *API) budget(next http.Handler) http.Handler {
 			return
 		}
 		if ok, wait := a.Budget.Take(c.Account, 1); !ok {
-			// Hold the refusal a moment (never past Retry-After): a client that retries at once
-			// then refuses itself, instead of costing a request's parsing and token check each time.
-			t := time.NewTimer(min(wait, maxRefusalHold))
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-				t.Stop()
-			}
-			secs := max(1, int(math.Ceil(wait.Seconds())))
-			w.Header().Set("Retry-After", strconv.Itoa(secs))
-			writeProblem(w, r, problem(http.StatusTooManyRequests, "rate_limited",
-				"account "+c.Account+" is over its share of the server; retry in "+wait.Round(time.Millisecond).String()))
+			refuse(w, r, wait, "account "+c.Account+" is over its share of the server")
 			return
 		}
 		cw := &countingWriter{ResponseWriter: w}
 		next.ServeHTTP(cw, r)
 		a.Budget.Charge(c.Account, float64(cw.n)/bytesPerUnit)
 	})
+}
+
+// configWrite takes a configuration write (users, settings, tokens, trunks, prompts) from the
+// account's budget of them (conns.DefaultConfigWriteRate) before it is served: 429 when the
+// account has none left. Its reads and commands are not charged for it.
+func (a *API) configWrite(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		acct := claims(r).Account
+		if ok, wait := a.ConfigWrites.Take(acct, 1); !ok {
+			refuse(w, r, wait, "account "+acct+" is over its share of configuration writes")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// refuse answers 429 rate_limited with Retry-After, saying why. The refusal is held a moment
+// (never past Retry-After): a client that retries at once then refuses itself, instead of
+// costing a request's parsing and token check each time.
+func refuse(w http.ResponseWriter, r *http.Request, wait time.Duration, why string) {
+	t := time.NewTimer(min(wait, maxRefusalHold))
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+		t.Stop()
+	}
+	secs := max(1, int(math.Ceil(wait.Seconds())))
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	writeProblem(w, r, problem(http.StatusTooManyRequests, "rate_limited",
+		why+"; retry in "+wait.Round(time.Millisecond).String()))
 }
 
 // countingWriter counts the body bytes written.

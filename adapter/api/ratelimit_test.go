@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,5 +50,47 @@ func TestBudgetMiddleware(t *testing.T) {
 	}
 	if served != 152 {
 		t.Fatalf("%d requests reached the handler, want 152", served)
+	}
+}
+
+// Configuration writes have a budget of their own: an account's burst of them is served, the
+// next is refused with 429 and Retry-After, while the same account's reads and another
+// account's writes still pass (a write flood takes nothing from them).
+func TestConfigWriteBudget(t *testing.T) {
+	now := time.Unix(1000, 0)
+	clock := func() time.Time { return now }
+	a := &API{Deps: Deps{Budget: conns.NewBudget(1000, 1000, clock), ConfigWrites: conns.NewBudget(2, 4, clock)}}
+	served := 0
+	handler := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served++ })
+	write, read := a.budget(a.configWrite(handler)), a.budget(handler)
+	do := func(h http.Handler, method, acct string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(method, "/api/v1/settings", nil)
+		r = r.WithContext(auth.WithClaims(r.Context(), &auth.Claims{Account: acct}))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	for i := range 4 {
+		if w := do(write, "PUT", "script"); w.Code != 200 {
+			t.Fatalf("write %d of the burst: %d", i, w.Code)
+		}
+	}
+	w := do(write, "PUT", "script")
+	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "1" ||
+		!strings.Contains(w.Body.String(), "configuration writes") {
+		t.Fatalf("write past the burst: %d, Retry-After %q, %s", w.Code, w.Header().Get("Retry-After"), w.Body)
+	}
+	if w := do(read, "GET", "script"); w.Code != 200 {
+		t.Fatalf("the writing account's read: %d", w.Code)
+	}
+	if w := do(write, "PUT", "quiet"); w.Code != 200 {
+		t.Fatalf("another account's write: %d", w.Code)
+	}
+	now = now.Add(500 * time.Millisecond) // one write earned back at 2 a second
+	if w := do(write, "PUT", "script"); w.Code != 200 {
+		t.Fatalf("write after the refill: %d", w.Code)
+	}
+	if served != 7 {
+		t.Fatalf("%d requests reached the handler, want 7", served)
 	}
 }

@@ -56,8 +56,8 @@ func viewTrunk(t store.Trunk) trunkView {
 
 func trunkRoutes(a *API, r chi.Router) {
 	r.Get("/trunks", a.listTrunks)
-	r.Put("/trunks/{name}", a.putTrunk)
-	r.Delete("/trunks/{name}", a.deleteTrunk)
+	r.With(a.configWrite).Put("/trunks/{name}", a.putTrunk)
+	r.With(a.configWrite).Delete("/trunks/{name}", a.deleteTrunk)
 }
 
 func pathTrunkName(r *http.Request) (string, error) {

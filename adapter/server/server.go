@@ -207,7 +207,8 @@ func (s *Server) routes() http.Handler {
 	r.Mount("/api/v1", s.restEdge(api.New(api.Deps{
 		Log: s.Log.With("component", "api"), Store: s.Store, Auth: s.Auth, Accounts: s.Accounts, Hub: s.Hub, Core: s.Core,
 		Schemas: s.Schemas, Metrics: s.Metrics, PublicURL: s.Config.PublicURL, Budget: s.Budget, Registrar: s.SIP,
-		Recordings: s.Recordings, Prompts: s.Prompts,
+		ConfigWrites: conns.NewBudget(conns.DefaultConfigWriteRate, conns.DefaultConfigWriteBurst, nil),
+		Recordings:   s.Recordings, Prompts: s.Prompts,
 	}).Routes()))
 	r.Mount("/bridge", s.relayWS("bridge_ws", s.Bridge, auth.TokenFrom))
 	return r
