@@ -26,7 +26,8 @@ import (
 // server's cost of one delivery, less what the node spends idle over as long (measured just
 // before). A figure, not a check: CTI_CLUSTER_BENCH=1 only (go test ./integration -run
 // TestClusterCPUPerDelivery -v); CTI_CLUSTER_CPU_ONE=1 puts the cluster's subscribers on one
-// non-owner only (a machine less loaded by the load generator).
+// non-owner only (a machine less loaded by the load generator); CTI_CLUSTER_CPU_MAX_RATIO=1.3
+// (the target) fails a node whose net figure exceeds that many times the single node's.
 func TestClusterCPUPerDelivery(t *testing.T) {
 	if os.Getenv("CTI_CLUSTER_BENCH") == "" {
 		t.Skip("a measurement: set CTI_CLUSTER_BENCH=1")
@@ -57,6 +58,9 @@ func TestClusterCPUPerDelivery(t *testing.T) {
 		t.Logf("%s (%s): %d deliveries in %s, server CPU %s (idle share %s), %.0f ns/delivery net (%.2fx the single node), %.0f gross (%.2fx)",
 			measured[i].id, role, r.deliveries, r.took.Round(time.Millisecond), r.cpu, r.idle.Round(time.Millisecond),
 			r.perDelivery(), r.perDelivery()/base.perDelivery(), r.gross(), r.gross()/base.gross())
+		if max, _ := strconv.ParseFloat(os.Getenv("CTI_CLUSTER_CPU_MAX_RATIO"), 64); max > 0 && r.perDelivery() > max*base.perDelivery() {
+			t.Errorf("%s: %.2fx the single node's CPU per delivery, over %.2fx", measured[i].id, r.perDelivery()/base.perDelivery(), max)
+		}
 	}
 }
 
