@@ -203,6 +203,13 @@ func jti(t *testing.T, token string) string {
 // rest sends a request to base and returns status, the CTI-Node header and the body.
 func rest(t *testing.T, method, url, token, body string) (int, string, []byte) {
 	t.Helper()
+	code, h, b := restHeaders(t, method, url, token, body)
+	return code, h.Get("CTI-Node"), b
+}
+
+// restHeaders is rest with every response header.
+func restHeaders(t *testing.T, method, url, token, body string) (int, http.Header, []byte) {
+	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)
 	if body != "" {
@@ -214,7 +221,7 @@ func rest(t *testing.T, method, url, token, body string) (int, string, []byte) {
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, res.Header.Get("CTI-Node"), b
+	return res.StatusCode, res.Header, b
 }
 
 func (c *testCluster) vox(nd *clusterNode, acct, token string, resume int64) *voxClient {

@@ -3,7 +3,6 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -28,16 +27,8 @@ func TestConfigWriteBudget(t *testing.T) {
 	}
 	p := startServer(t, dir, "--no-demo")
 	call := func(acct, method, path, body string) (int, http.Header, string) {
-		req, _ := http.NewRequest(method, p.base+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+tokens[acct])
-		req.Header.Set("Content-Type", "application/json")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, res.Header, string(b)
+		code, h, b := restHeaders(t, method, p.base+path, tokens[acct], body)
+		return code, h, string(b)
 	}
 	served, refused := 0, 0
 	var refusal string
