@@ -46,6 +46,18 @@ type proc struct {
 	waited chan struct{} // closed once the process has been waited for
 }
 
+func newProc(cmd *exec.Cmd, stdout *syncBuffer) *proc {
+	return &proc{cmd: cmd, stdout: stdout, done: make(chan error, 1), waited: make(chan struct{})}
+}
+
+// awaitExit waits for the process and hands its exit to done (run it in the goroutine that
+// reads the process's output, after the output ends).
+func (p *proc) awaitExit() {
+	err := p.cmd.Wait()
+	close(p.waited)
+	p.done <- err
+}
+
 // reap kills the process if it still runs and waits until it has been waited for (a test's
 // cleanup: whether the test took done or not).
 func (p *proc) reap() {
@@ -83,7 +95,7 @@ func startServer(t *testing.T, dataDir string, extra ...string) *proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{cmd: cmd, stdout: stdout, done: make(chan error, 1), waited: make(chan struct{})}
+	p := newProc(cmd, stdout)
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -93,9 +105,7 @@ func startServer(t *testing.T, dataDir string, extra ...string) *proc {
 				addr <- line.Addr
 			}
 		}
-		err := cmd.Wait()
-		close(p.waited)
-		p.done <- err
+		p.awaitExit()
 	}()
 	t.Cleanup(p.reap)
 	select {

@@ -85,7 +85,7 @@ func (c *testCluster) launch(nd *clusterNode) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	p := &proc{cmd: cmd, stdout: new(syncBuffer), done: make(chan error, 1), waited: make(chan struct{})}
+	p := newProc(cmd, new(syncBuffer))
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pipe)
@@ -97,9 +97,7 @@ func (c *testCluster) launch(nd *clusterNode) error {
 				addr <- line.Addr
 			}
 		}
-		err := cmd.Wait()
-		close(p.waited)
-		p.done <- err
+		p.awaitExit()
 	}()
 	c.t.Cleanup(p.reap)
 	select {

@@ -194,7 +194,7 @@ func (e *Edge) Run(ctx context.Context) error {
 	e.serving.close() // new INVITEs are refused from here on
 	e.stopRegistrations()
 	e.hangUpAll()
-	e.serving.closeAndWait()
+	e.serving.wait()
 	_ = e.ua.Close()
 	e.closeStrays()
 	if err != nil && !errors.Is(err, net.ErrClosed) && ctx.Err() == nil {

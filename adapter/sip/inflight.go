@@ -26,17 +26,12 @@ func (f *inflight) enter() bool {
 // leave ends a piece of work enter counted.
 func (f *inflight) leave() { f.wg.Done() }
 
-// closeAndWait refuses new work, then waits for what is counted.
-func (f *inflight) closeAndWait() {
-	f.mu.Lock()
-	f.closed = true
-	f.mu.Unlock()
-	f.wg.Wait()
-}
-
-// close refuses new work without waiting (Run hangs up the calls before it waits).
+// close refuses new work from now on.
 func (f *inflight) close() {
 	f.mu.Lock()
 	f.closed = true
 	f.mu.Unlock()
 }
+
+// wait waits for the work counted; call it after close.
+func (f *inflight) wait() { f.wg.Wait() }
