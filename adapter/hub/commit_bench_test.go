@@ -90,3 +90,72 @@ func BenchmarkCommitCalls(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCommitMakeCalls is the writer's share of BenchmarkRESTMakeCall (integration) alone,
+// in its shape: one op is one group commit of 64 make_calls, round-robin over 128 agents in 8
+// accounts, each five events (outgoing_call, two status_changed, call_failed,
+// call_disconnected) and its final record, into a store that already holds 20,000 records, on
+// the server's default pragmas (synchronous=FULL). The figure to compare is cpu-µs/command: the
+// writer is the serial part of every make_call.
+func BenchmarkCommitMakeCalls(b *testing.B) {
+	const agents, accounts, perCommit = 128, 8, 64
+	st, err := store.OpenWith(context.Background(), b.TempDir()+"/cti.db", discard, store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	for a := 0; a < accounts; a++ {
+		if _, err := st.CreateAccount(ctx, "acme"+strconv.Itoa(a), nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	seqs := make([]int64, accounts)
+	next := 0
+	batch := func() ([]event.Event, []store.CallRow) {
+		var evs []event.Event
+		var rows []store.CallRow
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		for i := 0; i < perCommit; i++ {
+			g := next % agents
+			next++
+			a, uid := g%accounts, "u"+strconv.Itoa(g)
+			acct := "acme" + strconv.Itoa(a)
+			p := make([]byte, 12)
+			binary.BigEndian.PutUint32(p, uint32(now.Unix()))
+			_, _ = rand.Read(p[4:])
+			id := "c" + hex.EncodeToString(p)
+			for _, name := range []string{event.OutgoingCall, event.StatusChanged, event.CallFailed, event.CallDisconnected, event.StatusChanged} {
+				seqs[a]++
+				evs = append(evs, event.Event{Account: acct, Seq: seqs[a], Time: now, Name: name,
+					Data: []byte(`{"call_id":"` + id + `","user_id":"` + uid + `","phone":"+15550100","variables":{"crm_id":"42"}}`)})
+			}
+			row, err := store.EncodeCall(store.Call{Account: acct, ID: id, Direction: "outbound", Source: "internal",
+				Phone: "+15550100", DisplayName: uid, UserID: uid, State: "ended", Media: []string{"audio"},
+				Variables: map[string]string{"crm_id": "42"}, CreatedAt: now, EndedAt: &now, EndReason: "no_route", EndedBy: "system",
+				Legs:    []store.Leg{{ID: "l1", Kind: "agent", UserID: uid, Media: []string{"audio"}, State: "ended", StartedAt: now, EndedAt: &now}},
+				Parties: []store.Party{{UserID: uid, Role: "caller", JoinedAt: now, LeftAt: &now}}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			rows = append(rows, row)
+		}
+		return evs, rows
+	}
+	commit := func() {
+		evs, rows := batch()
+		if _, err := st.Commit(ctx, evs, rows); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := 0; i < 20000/perCommit; i++ { // history
+		commit()
+	}
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		commit()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e3/float64(b.N*perCommit), "µs/command")
+	b.ReportMetric(float64(cpuTime()-cpu0)/1e3/float64(b.N*perCommit), "cpu-µs/command")
+}

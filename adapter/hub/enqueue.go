@@ -145,13 +145,7 @@ func (h *Hub) EnqueueBatch(b *Batch) (*Pending, error) {
 		ev.Frame = event.AppendWire(make([]byte, 0, 80+len(ev.Data)), ev)
 	}
 	h.seq[b.account] = seq
-	if h.enqueues++; h.gatherAt != 0 && h.enqueues >= h.gatherAt {
-		h.gatherAt = 0
-		select {
-		case h.gathered <- struct{}{}:
-		default:
-		}
-	}
+	h.enqueues.Add(1)
 	cur := h.cur
 	if cur == nil {
 		cur = &batch{done: make(chan struct{})}

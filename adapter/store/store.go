@@ -152,7 +152,7 @@ func OpenWith(ctx context.Context, path string, log *slog.Logger, opts Options) 
 	if err := s.prepareWrites(ctx); err != nil {
 		return fail(err)
 	}
-	if s.ckpt, err = startCheckpointer(ctx, writerDSN(abs, sync), s.log); err != nil {
+	if s.ckpt, err = startCheckpointer(ctx, writerDSN(abs, sync), s.w, s.log); err != nil {
 		return fail(err)
 	}
 	return s, nil

@@ -71,11 +71,27 @@ func TestCheckpointerRestartsWAL(t *testing.T) {
 	}
 }
 
-// TestCheckpointBoundsWALUnderSaturation: a writer that never pauses keeps the WAL near the
-// safety mark (its own checkpoint), not growing without end.
+// TestCheckpointerRestartsWALUnderSaturation: a writer that never pauses still gets its WAL
+// restarted by the checkpointer's finishing checkpoint, so the file stays near restartFrames,
+// far below the mark where the writer would checkpoint in its own commit.
+func TestCheckpointerRestartsWALUnderSaturation(t *testing.T) {
+	w := newWALWriter(t)
+	w.commit(6000) // ~24 MB of frames
+	size := w.walSize()
+	t.Logf("WAL after 6,000 commits without pause: %d KiB", size/1024)
+	if limit := int64(walSafetyPages) * 4096 / 2; size > limit {
+		t.Fatalf("WAL is %d bytes, more than %d: the writer's own checkpoint bounds it, not the checkpointer", size, limit)
+	}
+}
+
+// TestCheckpointBoundsWALUnderSaturation: a writer that never pauses and whose WAL the
+// checkpointer does not restart (here it has no finishing checkpoint; in production, when a
+// reader still holds the old WAL) keeps it near the safety mark (its own checkpoint), not
+// growing without end.
 func TestCheckpointBoundsWALUnderSaturation(t *testing.T) {
 	w := newWALWriter(t)
-	w.commit(6000) // ~24 MB of frames: more than the mark
+	w.s.ckpt.writer = nil // before the first commit, which kicks the checkpointer
+	w.commit(6000)        // ~24 MB of frames: more than the mark
 	size := w.walSize()
 	t.Logf("WAL after 6,000 commits without pause: %d KiB", size/1024)
 	if limit := int64(walSafetyPages) * 4096 * 5 / 4; size > limit {
