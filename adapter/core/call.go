@@ -11,6 +11,7 @@ import (
 	"github.com/cti-adapter/cti-adapter/adapter/call"
 	"github.com/cti-adapter/cti-adapter/adapter/clock"
 	"github.com/cti-adapter/cti-adapter/adapter/event"
+	"github.com/cti-adapter/cti-adapter/adapter/ids"
 	"github.com/cti-adapter/cti-adapter/adapter/media"
 	"github.com/cti-adapter/cti-adapter/adapter/store"
 )
@@ -136,7 +137,7 @@ func (t *tenant) newCallLocked(direction, source, phone, display string, media [
 	if vars == nil {
 		vars = map[string]string{}
 	}
-	cl := &callRT{id: newID("c"), direction: direction, source: source, phone: phone, displayName: display, media: media,
+	cl := &callRT{id: ids.New("c"), direction: direction, source: source, phone: phone, displayName: display, media: media,
 		vars: vars, state: call.New, created: now, tried: map[string]bool{}, muted: map[string]bool{}, done: make(chan struct{})}
 	cl.rec = record{store.Call{Account: t.name, ID: cl.id, Direction: direction, Source: source, Phone: phone,
 		DisplayName: display, Media: media, CreatedAt: now}}

@@ -33,6 +33,7 @@ import (
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
 	"github.com/cti-adapter/cti-adapter/adapter/clock"
 	"github.com/cti-adapter/cti-adapter/adapter/event"
+	"github.com/cti-adapter/cti-adapter/adapter/ids"
 	"github.com/cti-adapter/cti-adapter/modes"
 )
 
@@ -187,7 +188,7 @@ func (c *Core) StartChat(ctx context.Context, acct string, who ChatCustomer, sin
 	}
 	t := c.tenant(acct)
 	now := c.now()
-	ch := &chatRT{id: newID("h"), display: who.DisplayName, phone: who.Phone, queue: queue, created: now,
+	ch := &chatRT{id: ids.New("h"), display: who.DisplayName, phone: who.Phone, queue: queue, created: now,
 		tried: map[string]bool{}, limits: map[string]*chatLimits{}}
 	ch.customer = &ChatSession{ChatID: ch.id, Account: acct, sink: sink, done: make(chan struct{})}
 	var v ChatView

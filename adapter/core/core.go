@@ -20,9 +20,6 @@ package core
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
-	"encoding/hex"
 	"log/slog"
 	"sync"
 	"time"
@@ -192,16 +189,3 @@ func (c *Core) Mode(ctx context.Context, acct string) (modes.Mode, error) {
 
 // now is the core's clock's time.
 func (c *Core) now() time.Time { return c.opts.Clock.Now() }
-
-// newID is prefix, the current Unix second (8 hex digits) and 64 random bits (16 hex digits).
-// The time first keeps ids of one period next to each other in the store's keys (the calls
-// table and its indexes), so that a commit dirties a few index pages instead of one random page
-// per record (the hub writer's CPU per make_call record: 20-30 % less, BenchmarkCommitCalls);
-// the random part keeps them unguessable and unique. The wall clock, not the core's: nothing
-// reads the time back, it only orders keys.
-func newID(prefix string) string {
-	b := make([]byte, 12)
-	binary.BigEndian.PutUint32(b, uint32(time.Now().Unix()))
-	_, _ = rand.Read(b[4:])
-	return prefix + hex.EncodeToString(b)
-}

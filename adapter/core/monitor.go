@@ -18,6 +18,7 @@ import (
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
 	"github.com/cti-adapter/cti-adapter/adapter/call"
 	"github.com/cti-adapter/cti-adapter/adapter/event"
+	"github.com/cti-adapter/cti-adapter/adapter/ids"
 	"github.com/cti-adapter/cti-adapter/adapter/media"
 )
 
@@ -103,7 +104,7 @@ func (c *Core) SupervisorLogin(ctx context.Context, a Actor) (*Session, error) {
 	if _, err := c.store.User(ctx, a.Account, a.UserID); err != nil {
 		return nil, fmt.Errorf("%w: user %s", ErrNotFound, a.UserID)
 	}
-	s := &Session{ID: newID("s"), Account: a.Account, UserID: a.UserID, Kind: KindPhone, done: make(chan struct{})}
+	s := &Session{ID: ids.New("s"), Account: a.Account, UserID: a.UserID, Kind: KindPhone, done: make(chan struct{})}
 	t := c.tenant(a.Account)
 	return s, t.exec(ctx, func(*fx) error {
 		t.sup.superLocked(a.UserID).sessions[s.ID] = s

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cti-adapter/cti-adapter/adapter/call"
+	"github.com/cti-adapter/cti-adapter/adapter/ids"
 	"github.com/cti-adapter/cti-adapter/adapter/store"
 )
 
@@ -28,7 +29,7 @@ func (r *record) leaveParty(userID string, now time.Time) {
 
 // addLeg adds a leg of kind (customer, agent) for userID; answered legs start connected.
 func (r *record) addLeg(kind, userID, peerID string, answered bool, now time.Time) {
-	l := store.Leg{ID: newID("l"), Kind: kind, UserID: userID, Peer: peerID, Media: slices.Clone(r.Media),
+	l := store.Leg{ID: ids.New("l"), Kind: kind, UserID: userID, Peer: peerID, Media: slices.Clone(r.Media),
 		State: string(call.LegRinging), StartedAt: now}
 	if answered {
 		l.AnsweredAt, l.State = &now, string(call.LegConnected)

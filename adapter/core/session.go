@@ -11,6 +11,7 @@ import (
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
 	"github.com/cti-adapter/cti-adapter/adapter/clock"
 	"github.com/cti-adapter/cti-adapter/adapter/event"
+	"github.com/cti-adapter/cti-adapter/adapter/ids"
 	"github.com/cti-adapter/cti-adapter/adapter/media"
 	"github.com/cti-adapter/cti-adapter/adapter/store"
 	"github.com/cti-adapter/cti-adapter/modes"
@@ -143,7 +144,7 @@ func (c *Core) Login(ctx context.Context, a Actor, kind SessionKind) (*Session, 
 	if err != nil {
 		return nil, fmt.Errorf("%w: user %s", ErrNotFound, a.UserID)
 	}
-	s := &Session{ID: newID("s"), Account: a.Account, UserID: a.UserID, Kind: kind, done: make(chan struct{})}
+	s := &Session{ID: ids.New("s"), Account: a.Account, UserID: a.UserID, Kind: kind, done: make(chan struct{})}
 	t := c.tenant(a.Account)
 	return s, t.exec(ctx, func(f *fx) error {
 		ag := t.agentLocked(a.UserID)

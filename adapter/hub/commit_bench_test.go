@@ -11,18 +11,20 @@ import (
 	"time"
 
 	"github.com/cti-adapter/cti-adapter/adapter/event"
+	"github.com/cti-adapter/cti-adapter/adapter/ids"
 	"github.com/cti-adapter/cti-adapter/adapter/store"
 )
 
 // BenchmarkCommitCalls is the writer's share of a REST make_call: one op is one group commit of
 // 64 commands, each three events and its final call record (a leg, a party, one user), into a
 // call table that already holds 20,000 records, on the server's pragmas (synchronous=NORMAL).
-// ids=random is a call id of 64 random bits, ids=time the id the core makes (Unix second
-// first, then 64 random bits). The writer runs alone, so the figure is its own cost; the
+// ids=random is a call id of 64 random bits, ids=second the id the core made before (Unix
+// second first, then 64 random bits), ids=ms the one it makes (ids.New: Unix millisecond
+// first). The writer runs alone, so the figure is its own cost; the
 // commits' p99 and max show the stalls (an automatic checkpoint on the writer's path).
 func BenchmarkCommitCalls(b *testing.B) {
-	for _, ids := range []string{"random", "time"} {
-		b.Run("ids="+ids, func(b *testing.B) {
+	for _, layout := range []string{"random", "second", "ms"} {
+		b.Run("ids="+layout, func(b *testing.B) {
 			st, err := store.OpenWith(context.Background(), b.TempDir()+"/cti.db", discard, store.Options{Sync: store.SyncNormal})
 			if err != nil {
 				b.Fatal(err)
@@ -33,15 +35,7 @@ func BenchmarkCommitCalls(b *testing.B) {
 				b.Fatal(err)
 			}
 			seq := int64(0)
-			newID := func() string {
-				p := make([]byte, 12)
-				binary.BigEndian.PutUint32(p, uint32(time.Now().Unix()))
-				_, _ = rand.Read(p[4:])
-				if ids == "random" {
-					return "c" + hex.EncodeToString(p[4:])
-				}
-				return "c" + hex.EncodeToString(p)
-			}
+			newID := idLayout(layout)
 			batch := func() ([]event.Event, []store.CallRow) {
 				var evs []event.Event
 				var rows []store.CallRow
@@ -97,7 +91,15 @@ func BenchmarkCommitCalls(b *testing.B) {
 // call_disconnected) and its final record, into a store that already holds 20,000 records, on
 // the server's default pragmas (synchronous=FULL). The figure to compare is cpu-µs/command: the
 // writer is the serial part of every make_call.
+// ids=second is the call id the core made before, ids=ms the one it makes (see
+// BenchmarkCommitCalls).
 func BenchmarkCommitMakeCalls(b *testing.B) {
+	for _, layout := range []string{"second", "ms"} {
+		b.Run("ids="+layout, func(b *testing.B) { benchCommitMakeCalls(b, idLayout(layout)) })
+	}
+}
+
+func benchCommitMakeCalls(b *testing.B, newID func() string) {
 	const agents, accounts, perCommit = 128, 8, 64
 	st, err := store.OpenWith(context.Background(), b.TempDir()+"/cti.db", discard, store.Options{})
 	if err != nil {
@@ -121,10 +123,7 @@ func BenchmarkCommitMakeCalls(b *testing.B) {
 			next++
 			a, uid := g%accounts, "u"+strconv.Itoa(g)
 			acct := "acme" + strconv.Itoa(a)
-			p := make([]byte, 12)
-			binary.BigEndian.PutUint32(p, uint32(now.Unix()))
-			_, _ = rand.Read(p[4:])
-			id := "c" + hex.EncodeToString(p)
+			id := newID()
 			for _, name := range []string{event.OutgoingCall, event.StatusChanged, event.CallFailed, event.CallDisconnected, event.StatusChanged} {
 				seqs[a]++
 				evs = append(evs, event.Event{Account: acct, Seq: seqs[a], Time: now, Name: name,
@@ -158,4 +157,25 @@ func BenchmarkCommitMakeCalls(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e3/float64(b.N*perCommit), "µs/command")
 	b.ReportMetric(float64(cpuTime()-cpu0)/1e3/float64(b.N*perCommit), "cpu-µs/command")
+}
+
+// idLayout makes call ids in one of the layouts the benchmarks compare: "random" (64 random
+// bits), "second" (the Unix second, then 64 random bits: the layout before ids.New) or "ms"
+// (ids.New).
+func idLayout(layout string) func() string {
+	switch layout {
+	case "ms":
+		return func() string { return ids.New("c") }
+	case "random", "second":
+		return func() string {
+			p := make([]byte, 12)
+			binary.BigEndian.PutUint32(p, uint32(time.Now().Unix()))
+			_, _ = rand.Read(p[4:])
+			if layout == "random" {
+				return "c" + hex.EncodeToString(p[4:])
+			}
+			return "c" + hex.EncodeToString(p)
+		}
+	}
+	panic("unknown id layout " + layout)
 }
