@@ -148,7 +148,7 @@ func (h *Hub) EnqueueBatch(b *Batch) (*Pending, error) {
 	h.enqueues.Add(1)
 	cur := h.cur
 	if cur == nil {
-		cur = &batch{done: make(chan struct{})}
+		cur = &batch{evs: make([]event.Event, 0, h.lastEvs), calls: make([]store.CallRow, 0, h.lastCalls), done: make(chan struct{})}
 		h.cur = cur
 	}
 	cur.evs = append(cur.evs, evs...)
