@@ -30,13 +30,11 @@ func New(prefix string) string {
 
 // At is New for the time t.
 func At(prefix string, t time.Time) string {
-	var raw [14]byte
-	var ms [8]byte
-	binary.BigEndian.PutUint64(ms[:], uint64(t.UnixMilli()))
-	copy(raw[:6], ms[2:])
-	_, _ = rand.Read(raw[6:])
+	var raw [16]byte // the milliseconds' low 6 bytes are raw[2:8]
+	binary.BigEndian.PutUint64(raw[:8], uint64(t.UnixMilli()))
+	_, _ = rand.Read(raw[8:])
 	out := make([]byte, len(prefix)+Len)
 	copy(out, prefix)
-	hex.Encode(out[len(prefix):], raw[:])
+	hex.Encode(out[len(prefix):], raw[2:])
 	return string(out)
 }
