@@ -96,9 +96,11 @@ func (t *Tap) Close() {
 	t.closed = true
 	ins := t.inputs
 	t.inputs = map[*audioPath]*tapInput{}
+	for _, in := range ins {
+		in.removed = true // read by deliver under t.mu
+	}
 	t.mu.Unlock()
 	for p, in := range ins {
-		in.removed = true
 		p.in.removeSink(in)
 	}
 	t.eng.clock.remove(t)

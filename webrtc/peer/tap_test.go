@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cti-adapter/cti-adapter/adapter/media"
+	"github.com/pion/rtp"
 )
 
 // collectSink keeps the frames a tap hands over.
@@ -77,4 +78,50 @@ func TestSupervisionAndTapWithSIPLeg(t *testing.T) {
 	wa()
 	ws()
 	wf()
+}
+
+// TestTapCloseWhileDelivering: a tap closed while a leg's reader goroutine is delivering to it
+// (a recorded call hung up mid-sentence). Close marking an input removed outside the tap's lock
+// was a data race with deliver, which reads it under the lock (CI, TestBrowserHistoryDetail);
+// run with -race. After Close no delivered packet reaches the tap's queue.
+func TestTapCloseWhileDelivering(t *testing.T) {
+	e := newTestEngine(t, Config{})
+	for i := range 20 {
+		tap := e.NewTap(&collectSink{})
+		p := &audioPath{}
+		p.init(e)
+		in := &tapInput{t: tap, side: 1}
+		tap.inputs[p] = in
+		p.in.addSink(in)
+		payload := make([]byte, 160)
+		started, stop, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(done)
+			for n := 0; ; n++ {
+				p.in.dispatch(&rtp.Header{}, payload, false, time.Time{})
+				if n == 0 {
+					close(started)
+				}
+				select {
+				case <-stop:
+					return
+				default:
+				}
+			}
+		}()
+		<-started
+		tap.Close()
+		tap.mu.Lock()
+		queued := in.n
+		tap.mu.Unlock()
+		in.deliver(&rtp.Header{}, payload, false, time.Time{}) // as a packet already past dispatch's load
+		tap.mu.Lock()
+		after := in.n
+		tap.mu.Unlock()
+		close(stop)
+		<-done
+		if after != queued {
+			t.Fatalf("cycle %d: a closed tap queued audio (%d -> %d samples)", i, queued, after)
+		}
+	}
 }
