@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -62,6 +64,7 @@ type Log struct {
 	records Records
 	opts    LogOptions
 	epoch   string // distinguishes this process's message ids from an earlier run's
+	seed    maphash.Seed
 
 	chats ChatProjector // the store's chat projection (chats.go); nil if records has none
 	done  chan struct{} // closed by Close: background catch-ups stop
@@ -73,10 +76,12 @@ type Log struct {
 	chatRetrying map[string]bool     // accounts whose projection is being caught up in the background
 }
 
-// tail is where an account's log ends: its last seq and the stream sequence of its last message.
+// tail is where an account's log ends: its last seq, the stream sequence of its last message
+// and that message's id.
 type tail struct {
 	seq       int64
 	streamSeq uint64
+	id        string
 }
 
 // OpenLog creates or updates the event stream and returns the log. It waits (until ctx ends) for
@@ -108,7 +113,7 @@ func OpenLog(ctx context.Context, nc *nats.Conn, records Records, opts LogOption
 		return nil, err
 	}
 	l := &Log{js: js, stream: st, records: records, opts: opts,
-		epoch: strconv.FormatInt(time.Now().UnixNano(), 36), tails: map[string]tail{},
+		epoch: strconv.FormatInt(time.Now().UnixNano(), 36), seed: maphash.MakeSeed(), tails: map[string]tail{},
 		chatMarks: map[string]chatMark{}, chatRetrying: map[string]bool{}, done: make(chan struct{})}
 	l.chats, _ = records.(ChatProjector)
 	return l, nil
@@ -184,6 +189,9 @@ func (l *Log) appendAll(ctx context.Context, evs []event.Event) (map[string]erro
 	for i, acct := range order {
 		m, skip, err := l.message(ctx, acct, groups[acct])
 		if err != nil {
+			if errors.Is(err, ErrOutOfOrder) {
+				l.resync(ctx, acct)
+			}
 			failed[acct] = err
 			continue
 		}
@@ -200,13 +208,18 @@ func (l *Log) appendAll(ctx context.Context, evs []event.Event) (map[string]erro
 		if msgs[i] == nil {
 			continue
 		}
+		g := groups[acct]
+		id := msgs[i].Header.Get(jetstream.MsgIDHeader)
 		ack, err := l.await(ctx, futures[i], msgs[i])
 		if err != nil {
-			failed[acct] = err
-			continue
+			t, ok := l.resync(ctx, acct)
+			if !ok || t.id != id {
+				failed[acct] = err
+				continue
+			}
+			ack = &jetstream.PubAck{Sequence: t.streamSeq} // stored after all: its ack was lost
 		}
-		g := groups[acct]
-		l.setTail(acct, tail{seq: g[len(g)-1].Seq, streamSeq: ack.Sequence})
+		l.setTail(acct, tail{seq: g[len(g)-1].Seq, streamSeq: ack.Sequence, id: id})
 	}
 	for _, acct := range order {
 		if e := failed[acct]; e != nil {
@@ -229,16 +242,21 @@ func groupByAccount(evs []event.Event) (map[string][]event.Event, []string) {
 }
 
 // message builds the append of one account's events, or says they are in the log already.
+//
+// The message id is made of the account, the first seq, this node and process, and a hash of the
+// events, so that the stream's duplicate window stores a retried append once (the same events)
+// but never takes different events for a retry. After a commit that failed, the hub numbers the
+// next events from the failed ones' first seq again: with an id of seq and node alone, an append
+// that had reached the stream although it failed (its ack lost) made the next one with that seq a
+// "duplicate", acknowledged and never stored (TestClusterOwnerKilled lost a settings change so).
+// Events numbered within the log are skipped only when they are the message that ends it.
 func (l *Log) message(ctx context.Context, acct string, evs []event.Event) (*nats.Msg, bool, error) {
 	t, err := l.tailOf(ctx, acct)
 	if err != nil {
 		return nil, false, err
 	}
 	first, last := evs[0].Seq, evs[len(evs)-1].Seq
-	switch {
-	case last <= t.seq:
-		return nil, true, nil
-	case first != t.seq+1:
+	if first != t.seq+1 && last > t.seq {
 		return nil, false, fmt.Errorf("account %q: seq %d after %d: %w", acct, first, t.seq, ErrOutOfOrder)
 	}
 	var body bytes.Buffer
@@ -248,12 +266,40 @@ func (l *Log) message(ctx context.Context, acct string, evs []event.Event) (*nat
 		}
 		body.Write(evs[i].Wire())
 	}
+	id := acct + ":" + strconv.FormatInt(first, 10) + ":" + l.opts.Node + ":" + l.epoch + ":" +
+		strconv.FormatUint(maphash.Bytes(l.seed, body.Bytes()), 36)
+	if last <= t.seq {
+		if last == t.seq && id == t.id {
+			return nil, true, nil // a retried commit whose append of this account went through
+		}
+		return nil, false, fmt.Errorf("account %q: seq %d is in the log already (%d) with other events: %w", acct, last, t.seq, ErrOutOfOrder)
+	}
 	m := nats.NewMsg(Subject(acct))
 	m.Data = body.Bytes()
 	m.Header.Set(HdrSeq, strconv.FormatInt(first, 10))
-	m.Header.Set(jetstream.MsgIDHeader, acct+":"+strconv.FormatInt(first, 10)+":"+l.opts.Node+":"+l.epoch)
+	m.Header.Set(jetstream.MsgIDHeader, id)
 	m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(t.streamSeq, 10))
 	return m, false, nil
+}
+
+// resync reads where acct's log ends after an append failed or was refused, and adopts it if
+// this process appended its last message (an append that reached the stream although its ack
+// was lost): the next append then continues after it, and the caller can tell whether the
+// failed append is that message. A tail another node appended is not adopted: this node stays
+// fenced. It waits 2 s at most for the stream's leader (the append has waited already).
+func (l *Log) resync(ctx context.Context, acct string) (tail, bool) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	t, err := l.lastOf(rctx, acct)
+	if err != nil {
+		l.opts.Log.Warn("event log: reading the tail after a failed append", "account", acct, "err", err)
+		return tail{}, false
+	}
+	if !strings.Contains(t.id, ":"+l.opts.Node+":"+l.epoch+":") {
+		return t, false
+	}
+	l.setTail(acct, t)
+	return t, true
 }
 
 // await waits for an append's ack, publishing it again (same message id) while it fails for a

@@ -137,6 +137,24 @@ func TestNodesDrainAndLostNATS(t *testing.T) {
 		t.Fatal("two owners")
 	}
 	next := owner()
+	// A request forwarded to the drained node (its forwarder had not seen the handover) is not
+	// served there; the new owner serves it.
+	forwarded := func(x started) int {
+		rec := httptest.NewRecorder()
+		x.n.REST(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }),
+			func(*http.Request) string { return "acme" },
+			func(w http.ResponseWriter, _ *http.Request, detail string) {
+				http.Error(w, detail, http.StatusServiceUnavailable)
+			}).
+			ServeHTTP(rec, httptest.NewRequest("PUT", "/api/v1/settings", nil).WithContext(context.WithValue(context.Background(), forwardedKey{}, true)))
+		return rec.Code
+	}
+	if code := forwarded(nodes[first]); code != http.StatusServiceUnavailable {
+		t.Fatalf("a request forwarded to the node that lost the account: %d, want 503", code)
+	}
+	if code := forwarded(nodes[next]); code != http.StatusNoContent {
+		t.Fatalf("a request forwarded to the owner: %d, want it served", code)
+	}
 	ev2, err := nodes[next].h.Publish(context.Background(), "acme", "data_updated", map[string]any{"by": next})
 	if err != nil || ev2.Seq != ev.Seq+1 {
 		t.Fatalf("new owner appends seq %d (%v), want %d", ev2.Seq, err, ev.Seq+1)

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cti-adapter/cti-adapter/adapter/event"
@@ -47,20 +49,45 @@ func decodeRaw(acct string, m *jetstream.RawStreamMsg) ([]event.Event, error) {
 	return Decode(acct, m.Header.Get(HdrSeq), m.Data)
 }
 
-// lastOf reads where acct's log ends from the stream.
+// lastOf reads where acct's log ends from the stream's leader. Not by direct get (which any
+// replica answers, Events): a follower behind the leader would give an older tail, and every
+// append guarded by it would be refused as fenced (a takeover after the owner died right after an
+// append, its last message on the leader and one replica only).
 func (l *Log) lastOf(ctx context.Context, acct string) (tail, error) {
-	m, err := l.stream.GetLastMsgForSubject(ctx, Subject(acct))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return tail{}, nil
-	}
+	req, _ := json.Marshal(map[string]string{"last_by_subj": Subject(acct)})
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second) // jetstream's default for its requests
+	defer cancel()
+	res, err := l.js.Conn().RequestWithContext(rctx, jetstream.DefaultAPIPrefix+"STREAM.MSG.GET."+EventStream, req)
 	if err != nil {
 		return tail{}, fmt.Errorf("cluster: last event of %q: %w", acct, err)
 	}
-	evs, err := decodeRaw(acct, m)
+	var rep struct {
+		Error   *jetstream.APIError `json:"error"`
+		Message *struct {
+			Seq    uint64 `json:"seq"`
+			Header []byte `json:"hdrs"`
+			Data   []byte `json:"data"`
+		} `json:"message"`
+	}
+	switch err := json.Unmarshal(res.Data, &rep); {
+	case err != nil:
+		return tail{}, fmt.Errorf("cluster: last event of %q: %w", acct, err)
+	case rep.Error != nil && rep.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound:
+		return tail{}, nil
+	case rep.Error != nil:
+		return tail{}, fmt.Errorf("cluster: last event of %q: %w", acct, rep.Error)
+	case rep.Message == nil:
+		return tail{}, fmt.Errorf("cluster: last event of %q: an answer without the message", acct)
+	}
+	hdr, err := nats.DecodeHeadersMsg(rep.Message.Header)
+	if err != nil {
+		return tail{}, fmt.Errorf("cluster: last event of %q: headers: %w", acct, err)
+	}
+	evs, err := Decode(acct, hdr.Get(HdrSeq), rep.Message.Data)
 	if err != nil {
 		return tail{}, err
 	}
-	return tail{seq: evs[len(evs)-1].Seq, streamSeq: m.Sequence}, nil
+	return tail{seq: evs[len(evs)-1].Seq, streamSeq: rep.Message.Seq, id: hdr.Get(jetstream.MsgIDHeader)}, nil
 }
 
 // LastSeqs is the last seq of every account in the stream (hub.Log). It is read once, at the

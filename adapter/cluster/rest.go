@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/nats-io/nats.go"
@@ -46,16 +47,19 @@ type Unavailable func(w http.ResponseWriter, r *http.Request, detail string)
 // REST wraps the /api/v1 handler: requests of accounts this node owns (and requests without a
 // valid token, which the API refuses itself) are served here with CTI-Node; the others go to the
 // owner; while an account has no owner, or this node lost NATS, the answer is 503 with
-// Retry-After.
+// Retry-After. A forwarded request is served only by the account's owner: one that reaches a
+// node the account has just left is answered 503 (the forwarding node then asks the new owner),
+// so a change such as PUT /settings is never written by a node that no longer owns the account.
 func (n *Node) REST(next http.Handler, accountOf AccountOf, unavailable Unavailable) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		acct := ""
-		if r.Context().Value(forwardedKey{}) == nil {
-			acct = accountOf(r)
-		}
+		acct := accountOf(r)
 		if acct == "" || n.Owns(acct) {
 			w.Header().Set(NodeHeader, n.ID)
 			next.ServeHTTP(w, r)
+			return
+		}
+		if r.Context().Value(forwardedKey{}) != nil { // sent here as the owner, which this node no longer is
+			unavailable(w, r, "account "+strconv.Quote(acct)+" moved to another node while the request was forwarded")
 			return
 		}
 		owner, err := n.route(acct)
