@@ -100,7 +100,9 @@ func (n *Node) shouldClaim(acct string, members, prefer []string) bool {
 		return false
 	}
 	o := n.ownerOf[acct]
-	if o != "" && slices.Contains(members, o) {
+	// A lease naming this node that it does not hold is one whose takeover failed and whose
+	// release did not reach the bucket (it expired first: no watch event), not a live owner.
+	if o != "" && o != n.ID && slices.Contains(members, o) {
 		n.unowned[acct] = 0
 		return false
 	}

@@ -1,9 +1,11 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -38,7 +40,7 @@ func runNode(t *testing.T, id, listen string, routes []string, st store.Backend)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	n, err := Start(ctx, Options{Config: config.Cluster{Embed: true, NodeID: id, ClusterListen: listen,
-		Routes: joinURLs(routes)}, DataDir: t.TempDir(), Store: st, Log: discard})
+		Routes: joinURLs(routes)}, DataDir: t.TempDir(), Store: st, Log: logOnFailure(t, id)})
 	if err != nil {
 		return nil, nil, fmt.Errorf("node %s: %w", id, err)
 	}
@@ -204,4 +206,33 @@ func TestAdvertiseAddr(t *testing.T) {
 	if a := parseMember([]byte(`{"at":1,"http":"h:1","sip":"s:2","relay":"x"}`)); a != (member{At: 1, Addrs: Addrs{HTTP: "h:1", SIP: "s:2"}, Relay: "x"}) {
 		t.Errorf("entry reads as %+v", a)
 	}
+}
+
+// logOnFailure is a logger of node id whose warnings and errors the test prints if it fails.
+func logOnFailure(t *testing.T, id string) *slog.Logger {
+	w := &lockedBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("log of node %s:\n%s", id, w.String())
+		}
+	})
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// lockedBuffer is a bytes.Buffer safe for the goroutines of a node.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -55,7 +55,7 @@ func decodeRaw(acct string, m *jetstream.RawStreamMsg) ([]event.Event, error) {
 // append, its last message on the leader and one replica only).
 func (l *Log) lastOf(ctx context.Context, acct string) (tail, error) {
 	req, _ := json.Marshal(map[string]string{"last_by_subj": Subject(acct)})
-	rctx, cancel := context.WithTimeout(ctx, 5*time.Second) // jetstream's default for its requests
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second) // a takeover reads it: under LeaseTTL
 	defer cancel()
 	res, err := l.js.Conn().RequestWithContext(rctx, jetstream.DefaultAPIPrefix+"STREAM.MSG.GET."+EventStream, req)
 	if err != nil {

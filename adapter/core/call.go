@@ -139,7 +139,7 @@ func (t *tenant) newCallLocked(direction, source, phone, display string, media [
 	}
 	cl := &callRT{id: ids.New("c"), direction: direction, source: source, phone: phone, displayName: display, media: media,
 		vars: vars, state: call.New, created: now, tried: map[string]bool{}, muted: map[string]bool{}, done: make(chan struct{})}
-	cl.rec = record{store.Call{Account: t.name, ID: cl.id, Direction: direction, Source: source, Phone: phone,
+	cl.rec = record{Call: store.Call{Account: t.name, ID: cl.id, Direction: direction, Source: source, Phone: phone,
 		DisplayName: display, Media: media, CreatedAt: now}}
 	t.calls[cl.id] = cl
 	if m := t.core.opts.Metrics; m != nil {

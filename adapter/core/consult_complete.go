@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 
 	"github.com/cti-adapter/cti-adapter/adapter/call"
@@ -115,7 +114,7 @@ func (t *tenant) moveAgentLocked(f *fx, p, cons *callRT, me *agentRT, role strin
 	if transfer {
 		p.rec.UserID = to.id
 		t.emit(f, event.CallTransferred, event.CallTransferredData{CallID: p.id, FromUserID: me.id, To: cons.phone,
-			ToUserID: to.id, Variables: maps.Clone(p.vars)})
+			ToUserID: to.id, Variables: p.vars})
 	} else {
 		t.emit(f, event.PartyAdded, event.PartyData{CallID: p.id, UserID: to.id, Phone: to.id, PartyID: to.id})
 	}
@@ -137,7 +136,7 @@ func (t *tenant) moveNumberLocked(f *fx, p, cons *callRT, me *agentRT, role stri
 	p.rec.addParty("", od.phone, role, now)
 	if transfer {
 		t.emit(f, event.CallTransferred, event.CallTransferredData{CallID: p.id, FromUserID: me.id, To: od.phone,
-			Phone: od.phone, Variables: maps.Clone(p.vars)})
+			Phone: od.phone, Variables: p.vars})
 	} else {
 		t.emit(f, event.PartyAdded, event.PartyData{CallID: p.id, Phone: od.phone, PartyID: od.leg.ID()})
 	}

@@ -77,7 +77,7 @@ func (t *tenant) dialLocked(ctx context.Context, f *fx, caller *agentRT, phone, 
 	cl.rec.UserID = caller.id
 	ch, err := caller.state.CallStarted(now)
 	_ = t.applyChange(f, caller, ch, err)
-	t.emit(f, event.OutgoingCall, event.OutgoingCallData{CallID: cl.id, UserID: caller.id, Phone: phone, Variables: maps.Clone(cl.vars),
+	t.emit(f, event.OutgoingCall, event.OutgoingCallData{CallID: cl.id, UserID: caller.id, Phone: phone, Variables: cl.vars,
 		ConsultOf: cl.cons.of})
 	switch {
 	case isQueue:
@@ -163,7 +163,7 @@ func (c *Core) SetVariables(ctx context.Context, a Actor, callID string, vars ma
 		}
 		cl.vars = next
 		cl.rec.Variables = maps.Clone(next)
-		t.emit(f, event.DataUpdated, event.DataUpdatedData{CallID: cl.id, Variables: maps.Clone(next)})
+		t.emit(f, event.DataUpdated, event.DataUpdatedData{CallID: cl.id, Variables: next})
 		v = cl.view()
 		return nil
 	})

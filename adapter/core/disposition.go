@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"regexp"
 	"slices"
 	"unicode/utf8"
@@ -89,7 +88,7 @@ func (t *tenant) dispositionLocked(f *fx, a Actor, callID string, d store.Dispos
 	if err := f.batch.Record(rec); err != nil {
 		return err
 	}
-	t.emit(f, event.DataUpdated, event.DataUpdatedData{CallID: callID, Variables: maps.Clone(vars), Disposition: dispositionEvent(d)})
+	t.emit(f, event.DataUpdated, event.DataUpdatedData{CallID: callID, Variables: vars, Disposition: dispositionEvent(d)})
 	if ag := t.agents[a.UserID]; ag != nil && ag.pendingDispo == callID {
 		ag.pendingDispo = ""
 		if ag.wrapUp == nil { // the wrap-up time is over (or there was none): the agent is free

@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"fmt"
-	"maps"
 	"time"
 
 	"github.com/cti-adapter/cti-adapter/adapter/call"
@@ -124,7 +123,7 @@ func (c *Core) customerDigit(acct, callID string, d rune) {
 		if q, ok := t.settingsLocked(ctx).QueueFor(digit); ok {
 			cl.vars["ivr_choice"] = digit
 			cl.vars["queue"] = q
-			t.emit(f, event.DataUpdated, event.DataUpdatedData{CallID: cl.id, Variables: maps.Clone(cl.vars)})
+			t.emit(f, event.DataUpdated, event.DataUpdatedData{CallID: cl.id, Variables: cl.vars})
 			t.enqueueLocked(ctx, f, cl, q, false)
 		} else if p := t.playLocked(cl, PromptInvalid); p != nil {
 			cl.promptOf = "" // replay the greeting after it

@@ -13,7 +13,10 @@ import (
 // record is a call's record as it is being built: its legs (each party's media, with ringing,
 // answer and end times) and parties (who was on the call, in which role, when). The tenant
 // changes it under its lock and writes it with saveLocked, the one record write of the core.
-type record struct{ store.Call }
+type record struct {
+	store.Call
+	saved bool // handed to a batch before: its store rows may exist
+}
 
 func (r *record) addParty(userID, phone, role string, now time.Time) {
 	r.Parties = append(r.Parties, store.Party{UserID: userID, Phone: phone, Role: role, JoinedAt: now})
@@ -93,7 +96,13 @@ func (r *record) end(reason, endedBy, userID string, vars map[string]string, now
 // record (so a later state never loses to an earlier one, and the final record is durable
 // together with call_disconnected). It is the only record write of the core.
 func (t *tenant) saveLocked(f *fx, cl *callRT) {
-	if err := f.batch.Record(cl.rec.Call); err != nil {
-		t.core.log.Error("call record", "call_id", cl.id, "err", err)
+	record := f.batch.Record
+	if !cl.rec.saved {
+		record = f.batch.RecordFirst
 	}
+	if err := record(cl.rec.Call); err != nil {
+		t.core.log.Error("call record", "call_id", cl.id, "err", err)
+		return
+	}
+	cl.rec.saved = true
 }

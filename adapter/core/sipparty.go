@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 
 	"github.com/cti-adapter/cti-adapter/adapter/call"
@@ -62,7 +61,7 @@ func (t *tenant) partyAnsweredLocked(f *fx, cl *callRT, od *outDial) {
 	if from := od.from; from != nil && cl.agentIndex(from.id) >= 0 {
 		cl.rec.addParty("", od.phone, "transfer", now)
 		t.emit(f, event.CallTransferred, event.CallTransferredData{CallID: cl.id, FromUserID: from.id, To: od.phone,
-			Variables: maps.Clone(cl.vars)})
+			Variables: cl.vars})
 		if cl.held {
 			cl.held = false
 			_ = cl.moveLocked(call.Connected)

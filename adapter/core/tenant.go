@@ -37,7 +37,8 @@ type fx struct {
 	err   error
 }
 
-// emit adds an event to the section's batch.
+// emit adds an event to the section's batch. The data is encoded at once (hub.Batch.Event): it may
+// share maps and slices with the call, such as its variables, which change afterwards.
 func (t *tenant) emit(f *fx, name string, data any) {
 	if err := f.batch.Event(name, data); err != nil {
 		f.err = errors.Join(f.err, err)

@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"fmt"
-	"maps"
 	"time"
 
 	"github.com/cti-adapter/cti-adapter/adapter/agent"
@@ -77,7 +76,7 @@ func (t *tenant) transferLocked(ctx context.Context, f *fx, cl *callRT, me *agen
 		return t.dialPartyLocked(f, cl, me, dest, x.od)
 	}
 	t.emit(f, event.CallTransferred, event.CallTransferredData{CallID: cl.id, FromUserID: me.id, To: dest,
-		Variables: maps.Clone(cl.vars)})
+		Variables: cl.vars})
 	t.leaveLocked(f, cl, me)
 	cl.held = false
 	clear(cl.tried)

@@ -107,13 +107,22 @@ func (b *Batch) Event(name string, data any) error {
 
 // Record adds a call record (insert or replace), encoded now: rec may change afterwards. Records
 // are written in the order they were added. The record's account must be the batch's.
-func (b *Batch) Record(rec store.Call) error {
+func (b *Batch) Record(rec store.Call) error { return b.record(rec, false) }
+
+// RecordFirst is Record for a call's first record, one never handed to a batch before (the
+// store then has nothing of it to replace: store.CallRow.First).
+func (b *Batch) RecordFirst(rec store.Call) error { return b.record(rec, true) }
+
+func (b *Batch) record(rec store.Call, first bool) error {
 	if rec.Account != b.account {
 		return fmt.Errorf("hub: record of account %q in a batch of %q: %w", rec.Account, b.account, store.ErrInvalid)
 	}
 	row, err := store.EncodeCall(rec)
 	if err != nil {
 		return err
+	}
+	if first {
+		row = row.First()
 	}
 	b.calls = append(b.calls, row)
 	return nil

@@ -228,9 +228,14 @@ const saveCallSQL = `INSERT INTO calls (account, id, direction, source, phone, d
 // saveCalls writes the records in order inside tx. A record whose account does not exist fails
 // alone (SQLite backs out just that statement); any other error fails the transaction.
 func (s *Store) saveCalls(ctx context.Context, tx *sql.Tx, calls []CallRow) ([]error, error) {
+	if len(calls) == 0 {
+		return nil, nil
+	}
+	st := txStmts{rec: tx.StmtContext(ctx, s.stmts.saveRec), clear: tx.StmtContext(ctx, s.stmts.clearUsers),
+		add: tx.StmtContext(ctx, s.stmts.addUser)}
 	var errs []error
 	for i, r := range calls {
-		err := s.saveCall(ctx, tx, r)
+		err := st.saveCall(ctx, r)
 		if err == nil {
 			continue
 		}
@@ -245,19 +250,24 @@ func (s *Store) saveCalls(ctx context.Context, tx *sql.Tx, calls []CallRow) ([]e
 	return errs, nil
 }
 
-func (s *Store) saveCall(ctx context.Context, tx *sql.Tx, r CallRow) error {
+// txStmts are the record statements bound to one transaction (once per commit, not per call).
+type txStmts struct{ rec, clear, add *sql.Stmt }
+
+func (st txStmts) saveCall(ctx context.Context, r CallRow) error {
 	c := &r.c
 	created := ms(c.CreatedAt)
-	if _, err := tx.StmtContext(ctx, s.stmts.saveRec).ExecContext(ctx, c.Account, c.ID, c.Direction, c.Source,
+	if _, err := st.rec.ExecContext(ctx, c.Account, c.ID, c.Direction, c.Source,
 		c.Phone, c.DisplayName, c.Queue, c.UserID, c.State, r.media, r.vars, r.legs, r.parties, created,
 		msPtr(c.AnsweredAt), msPtr(c.EndedAt), c.EndReason, c.EndedBy, c.FailCode, c.ConsultOf, consultsJSON(c.Consults), r.dispo); err != nil {
 		return err
 	}
-	if _, err := tx.StmtContext(ctx, s.stmts.clearUsers).ExecContext(ctx, c.Account, c.ID); err != nil {
-		return err
+	if !r.first {
+		if _, err := st.clear.ExecContext(ctx, c.Account, c.ID); err != nil {
+			return err
+		}
 	}
 	for _, uid := range r.users {
-		if _, err := tx.StmtContext(ctx, s.stmts.addUser).ExecContext(ctx, c.Account, uid, created, c.ID); err != nil {
+		if _, err := st.add.ExecContext(ctx, c.Account, uid, created, c.ID); err != nil {
 			return err
 		}
 	}

@@ -303,3 +303,50 @@ func testCallsLimitCap(t *testing.T, be backend) {
 		t.Errorf("negative limit returned %d, %v; want default %d", len(def), err, DefaultCallLimit)
 	}
 }
+
+// A call's first record (CallRow.First) only inserts its user rows; a later record replaces
+// them (a user the call no longer names is no longer filtered on); the first record committed
+// twice (a commit retried after an unknown outcome) is stored once.
+func TestCallFirstRecord(t *testing.T) {
+	eachBackend(t, func(t *testing.T, be backend) {
+		s := be.newStore(t, "a")
+		ctx := context.Background()
+		row := func(c Call, first bool) CallRow {
+			r, err := EncodeCall(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if first {
+				r = r.First()
+			}
+			return r
+		}
+		c := Call{Account: "a", ID: "c1", UserID: "agent-1", State: "ringing", CreatedAt: time.Unix(1700000000, 0)}
+		for range 2 {
+			if _, err := s.Commit(ctx, nil, []CallRow{row(c, true)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ids := func(user string) []string {
+			calls, _, err := s.Calls(ctx, "a", CallFilter{UserID: user})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, c := range calls {
+				out = append(out, c.ID)
+			}
+			return out
+		}
+		if got := ids("agent-1"); len(got) != 1 || got[0] != "c1" {
+			t.Fatalf("agent-1's calls after the first record: %v", got)
+		}
+		c.UserID, c.State = "agent-2", "connected" // offered to agent-1, answered by agent-2
+		if _, err := s.Commit(ctx, nil, []CallRow{row(c, false)}); err != nil {
+			t.Fatal(err)
+		}
+		if got, now := ids("agent-1"), ids("agent-2"); len(got) != 0 || len(now) != 1 {
+			t.Fatalf("after the second record: agent-1 %v, agent-2 %v", got, now)
+		}
+	})
+}

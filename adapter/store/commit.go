@@ -18,6 +18,15 @@ type CallRow struct {
 	media, vars, legs, parties string
 	dispo                      string   // encodeDisposition
 	users                      []string // every user id the call is filtered by
+	first                      bool     // First
+}
+
+// First marks the record as the call's first: no user rows of the call are stored yet, so the
+// save only inserts them (one statement less per new call). Saving it again is still correct:
+// the user rows are inserted unless present.
+func (r CallRow) First() CallRow {
+	r.first = true
+	return r
 }
 
 // Account is the account of the record.
@@ -97,7 +106,7 @@ func (s *Store) prepareWrites(ctx context.Context) error {
 	w.first = prep(`INSERT INTO event_seqs (account, last_seq) VALUES (?, ?)`)
 	w.saveRec = prep(saveCallSQL)
 	w.clearUsers = prep(`DELETE FROM call_users WHERE account = ? AND call_id = ?`)
-	w.addUser = prep(`INSERT INTO call_users (account, user_id, created_at, call_id) VALUES (?, ?, ?, ?)`)
+	w.addUser = prep(`INSERT OR IGNORE INTO call_users (account, user_id, created_at, call_id) VALUES (?, ?, ?, ?)`)
 	if err != nil {
 		return fmt.Errorf("store: prepare statements: %w", err)
 	}

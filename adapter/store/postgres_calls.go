@@ -30,7 +30,8 @@ const (
 	pgClearUsersSQL = `DELETE FROM call_users WHERE account = $1 AND call_id = $2`
 	pgAddUsersSQL   = `INSERT INTO call_users (account, user_id, created_at, call_id)
 		SELECT $1::text, u, $2::bigint, $3::text FROM unnest($4::text[]) AS u
-		WHERE EXISTS (SELECT 1 FROM calls WHERE account = $1::text AND id = $3::text)`
+		WHERE EXISTS (SELECT 1 FROM calls WHERE account = $1::text AND id = $3::text)
+		ON CONFLICT DO NOTHING`
 )
 
 // queueCall adds the statements of one call record to b.
@@ -40,7 +41,9 @@ func queueCall(b *pgx.Batch, r CallRow) {
 	b.Queue(pgSaveCallSQL, c.Account, c.ID, c.Direction, c.Source, c.Phone, c.DisplayName, c.Queue, c.UserID,
 		c.State, r.media, r.vars, r.legs, r.parties, created, msPtr(c.AnsweredAt), msPtr(c.EndedAt),
 		c.EndReason, c.EndedBy, c.FailCode, c.ConsultOf, consultsJSON(c.Consults), r.dispo)
-	b.Queue(pgClearUsersSQL, c.Account, c.ID)
+	if !r.first {
+		b.Queue(pgClearUsersSQL, c.Account, c.ID)
+	}
 	b.Queue(pgAddUsersSQL, c.Account, created, c.ID, r.users)
 }
 
@@ -58,7 +61,11 @@ func readCalls(br pgx.BatchResults, calls []CallRow) ([]error, error) {
 			}
 			errs[i] = fmt.Errorf("call %q: account %q: %w", r.c.ID, r.c.Account, ErrNotFound)
 		}
-		for range 2 {
+		n := 2
+		if r.first {
+			n = 1
+		}
+		for range n {
 			if _, err := br.Exec(); err != nil {
 				return nil, fmt.Errorf("save call %q/%q: users: %w", r.c.Account, r.c.ID, err)
 			}

@@ -168,10 +168,9 @@ func (mo *mixOutput) attach(o *output) error {
 func (mo *mixOutput) detach(*output) {
 	m := mo.m
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	delete(m.outputs, mo)
-	empty := len(m.outputs) == 0
-	m.mu.Unlock()
-	if empty {
+	if len(m.outputs) == 0 { // under m.mu, as attach adds it: a concurrent attach is not undone
 		m.eng.clock.remove(m)
 	}
 }
