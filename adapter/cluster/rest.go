@@ -48,8 +48,8 @@ type Unavailable func(w http.ResponseWriter, r *http.Request, detail string)
 // valid token, which the API refuses itself) are served here with CTI-Node; the others go to the
 // owner; while an account has no owner, or this node lost NATS, the answer is 503 with
 // Retry-After. A forwarded request is served only by the account's owner: one that reaches a
-// node the account has just left is answered 503 (the forwarding node then asks the new owner),
-// so a change such as PUT /settings is never written by a node that no longer owns the account.
+// node the account has just left is answered 503 with Retry-After (the client retries and reaches
+// the new owner), so a change such as PUT /settings is never written by a node that lost the account.
 func (n *Node) REST(next http.Handler, accountOf AccountOf, unavailable Unavailable) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		acct := accountOf(r)
