@@ -2,7 +2,7 @@
 // bits, as hex.
 //
 // The time comes first so that ids made close together sort close together. Call records are
-// keyed by their id in the store (the calls table, call_users_call), so a group commit of 64
+// keyed by their id in the store (the calls table), so a group commit of 64
 // records then touches the few pages at the tail of those B-trees instead of one page per record:
 // with the Unix second first, the ~7,000 ids of one busy second still landed on up to ~850
 // random pages of that second's range. The Unix millisecond narrows that to the handful of ids

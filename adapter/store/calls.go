@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -177,19 +178,21 @@ func encodeCall(c Call) (media, vars, legs, parties string, err error) {
 	return string(out[0]), string(out[1]), string(out[2]), string(out[3]), nil
 }
 
-// callUserIDs is every user id the call is filtered by: the current/last agent and every party.
-func callUserIDs(c Call) []string {
-	seen := map[string]bool{}
+// callUsersMigration's index lists a call under calls.user_id; call_users then holds only the
+// users callOtherUsers returns. The DELETE drops the rows older versions wrote for the call's own
+// user, which the index now covers.
+const callUsersMigration = `CREATE INDEX calls_user ON calls (account, user_id, created_at DESC, id DESC);
+	DELETE FROM call_users WHERE user_id = (SELECT c.user_id FROM calls c
+		WHERE c.account = call_users.account AND c.id = call_users.call_id);`
+
+// callOtherUsers is every user id the call is filtered by besides its current/last agent
+// (UserID, listed by the calls_user index): the user ids of its parties, once each.
+func callOtherUsers(c Call) []string {
 	var ids []string
-	add := func(id string) {
-		if id != "" && !seen[id] {
-			seen[id] = true
-			ids = append(ids, id)
-		}
-	}
-	add(c.UserID)
 	for _, p := range c.Parties {
-		add(p.UserID)
+		if p.UserID != "" && p.UserID != c.UserID && !slices.Contains(ids, p.UserID) {
+			ids = append(ids, p.UserID)
+		}
 	}
 	return ids
 }
@@ -261,7 +264,7 @@ func (st txStmts) saveCall(ctx context.Context, r CallRow) error {
 		msPtr(c.AnsweredAt), msPtr(c.EndedAt), c.EndReason, c.EndedBy, c.FailCode, c.ConsultOf, consultsJSON(c.Consults), r.dispo); err != nil {
 		return err
 	}
-	if !r.first {
+	if clear, _ := r.userStatements(); clear {
 		if _, err := st.clear.ExecContext(ctx, c.Account, c.ID); err != nil {
 			return err
 		}
@@ -277,6 +280,10 @@ func (st txStmts) saveCall(ctx context.Context, r CallRow) error {
 const callCols = `c.account, c.id, c.direction, c.source, c.phone, c.display_name, c.queue, c.user_id, c.state,
 	c.media, c.variables, c.legs, c.parties, c.created_at, c.answered_at, c.ended_at, c.end_reason, c.ended_by,
 	c.fail_code, c.consult_of, c.consults, c.disposition`
+
+// partyCallCols are callCols read through call_users u: the id and creation time are u's copies,
+// so that ordering by them walks u's primary key (not every call of the account).
+var partyCallCols = strings.NewReplacer("c.id,", "u.call_id AS id,", "c.created_at,", "u.created_at AS created_at,").Replace(callCols)
 
 // consultsJSON is the stored form of a primary's consult call ids.
 func consultsJSON(ids []string) string {
@@ -413,35 +420,55 @@ func callsPage(calls []Call, limit int) ([]Call, string) {
 
 // callsQuery is the query (with ? placeholders) of one page of Calls: it asks for limit+1 rows,
 // the extra one telling whether a next page exists.
+//
+// Without a user filter it walks calls_newest. With one, it merges two walks, each in (created_at,
+// id) order: the calls whose current/last agent is the user (index calls_user) and the calls that
+// name the user as another party (call_users, whose primary key is the index). A call is in at
+// most one of them: call_users never holds a call's own user (callOtherUsers), and the second walk
+// also checks it.
 func callsQuery(account string, f CallFilter) (query string, args []any, limit int, err error) {
 	limit = f.Limit
 	if limit <= 0 {
 		limit = DefaultCallLimit
 	}
 	limit = min(limit, MaxCallLimit)
+	var after *cursor
+	if f.After != "" {
+		cur, err := parseCursor(f.After)
+		if err != nil {
+			return "", nil, 0, err
+		}
+		after = &cur
+	}
 
-	// t is the table whose (created_at, id) ordering is walked: call_users for a user filter
-	// (its primary key is the index), calls otherwise (index calls_newest).
-	var (
-		q     strings.Builder
-		t, id string
-	)
-	if f.UserID != "" {
-		t, id = "u", "u.call_id"
-		q.WriteString(`SELECT ` + callCols + ` FROM call_users u JOIN calls c ON c.account = u.account AND c.id = u.call_id
-			WHERE u.account = ? AND u.user_id = ?`)
-		args = append(args, account, f.UserID)
-	} else {
-		t, id = "c", "c.id"
+	var q strings.Builder
+	if f.UserID == "" {
 		q.WriteString(`SELECT ` + callCols + ` FROM calls c WHERE c.account = ?`)
 		args = append(args, account)
+		args = callsWhere(&q, args, "c.created_at", "c.id", f, after)
+		q.WriteString(` ORDER BY c.created_at DESC, c.id DESC LIMIT ?`)
+		return q.String(), append(args, limit+1), limit, nil
 	}
+	q.WriteString(`SELECT ` + callCols + ` FROM calls c WHERE c.account = ? AND c.user_id = ?`)
+	args = append(args, account, f.UserID)
+	args = callsWhere(&q, args, "c.created_at", "c.id", f, after)
+	q.WriteString(` UNION ALL SELECT ` + partyCallCols + ` FROM call_users u JOIN calls c ON c.account = u.account AND c.id = u.call_id
+		WHERE u.account = ? AND u.user_id = ? AND c.user_id <> ?`)
+	args = append(args, account, f.UserID, f.UserID)
+	args = callsWhere(&q, args, "u.created_at", "u.call_id", f, after)
+	q.WriteString(` ORDER BY created_at DESC, id DESC LIMIT ?`)
+	return q.String(), append(args, limit+1), limit, nil
+}
+
+// callsWhere adds the filter's conditions to a query of calls c, created and id naming the
+// columns whose order the query walks, and returns args with theirs.
+func callsWhere(q *strings.Builder, args []any, created, id string, f CallFilter, after *cursor) []any {
 	if !f.From.IsZero() {
-		q.WriteString(` AND ` + t + `.created_at >= ?`)
+		q.WriteString(` AND ` + created + ` >= ?`)
 		args = append(args, ms(f.From))
 	}
 	if !f.To.IsZero() {
-		q.WriteString(` AND ` + t + `.created_at < ?`)
+		q.WriteString(` AND ` + created + ` < ?`)
 		args = append(args, ms(f.To))
 	}
 	if f.Queue != "" {
@@ -454,18 +481,11 @@ func callsQuery(account string, f CallFilter) (query string, args []any, limit i
 	case OutcomeUnanswered:
 		q.WriteString(` AND c.answered_at IS NULL AND c.ended_at IS NOT NULL`)
 	}
-	if f.After != "" {
-		cur, err := parseCursor(f.After)
-		if err != nil {
-			return "", nil, 0, err
-		}
-		q.WriteString(` AND (` + t + `.created_at < ? OR (` + t + `.created_at = ? AND ` + id + ` < ?))`)
-		args = append(args, cur.created, cur.created, cur.id)
+	if after != nil {
+		q.WriteString(` AND (` + created + ` < ? OR (` + created + ` = ? AND ` + id + ` < ?))`)
+		args = append(args, after.created, after.created, after.id)
 	}
-	q.WriteString(` ORDER BY ` + t + `.created_at DESC, ` + id + ` DESC LIMIT ?`)
-	args = append(args, limit+1)
-
-	return q.String(), args, limit, nil
+	return args
 }
 
 // OpenCalls returns every call record, of every account, that has no end yet, oldest first.

@@ -2,11 +2,16 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 func fullCall() Call {
@@ -144,6 +149,12 @@ func seedCalls(t *testing.T, s Backend, n int) []Call {
 		if i%4 == 0 {
 			c.Parties = []Party{{UserID: "agent-x", Role: "transfer", JoinedAt: c.CreatedAt}}
 		}
+		if i%6 == 0 { // the agent also named as a party: listed once
+			c.Parties = append(c.Parties, Party{UserID: c.UserID, Role: "agent", JoinedAt: c.CreatedAt})
+		}
+		if i%7 == 0 && c.UserID != "agent-1" { // agent-1's list merges its calls with these
+			c.Parties = append(c.Parties, Party{UserID: "agent-1", Role: "conference", JoinedAt: c.CreatedAt})
+		}
 		if err := s.SaveCall(context.Background(), c); err != nil {
 			t.Fatal(err)
 		}
@@ -205,7 +216,8 @@ func testCallsPagination(t *testing.T, be backend) {
 		{"all default limit", CallFilter{}, filter(func(Call) bool { return true }), 3},
 		{"all limit 103", CallFilter{Limit: 103}, filter(func(Call) bool { return true }), 1},
 		{"all over max", CallFilter{Limit: 10_000}, filter(func(Call) bool { return true }), 1},
-		{"agent-1 limit 5", CallFilter{UserID: "agent-1", Limit: 5}, filter(hasUser("agent-1")), 7},
+		{"agent-1 limit 5", CallFilter{UserID: "agent-1", Limit: 5}, filter(hasUser("agent-1")), 9},
+		{"agent-1 limit 1", CallFilter{UserID: "agent-1", Limit: 1}, filter(hasUser("agent-1")), 44},
 		{"party agent-x limit 4", CallFilter{UserID: "agent-x", Limit: 4}, filter(hasUser("agent-x")), 7},
 		{"range limit 6", CallFilter{From: from, To: to, Limit: 6}, filter(inRange), 10},
 		{"range+user limit 3", CallFilter{UserID: "agent-2", From: from, To: to, Limit: 3},
@@ -347,6 +359,122 @@ func TestCallFirstRecord(t *testing.T) {
 		}
 		if got, now := ids("agent-1"), ids("agent-2"); len(got) != 0 || len(now) != 1 {
 			t.Fatalf("after the second record: agent-1 %v, agent-2 %v", got, now)
+		}
+	})
+}
+
+// Listing one user's calls walks two indexes in order (the calls_user index for the calls the
+// user took, call_users' primary key for the calls naming the user as another party) and
+// merges them: no sort, no walk over every call of the account.
+func TestCallsUserQueryPlan(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "cti.db"))
+	for _, f := range []CallFilter{{UserID: "agent-1"}, {UserID: "agent-1", From: base, After: cursor{5, "c9"}.String()}} {
+		q, args, _, err := callsQuery("a", f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := s.r.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		all := strings.Join(plan, "\n")
+		for _, want := range []string{"MERGE (UNION ALL)", "SEARCH c USING INDEX calls_user (account=? AND user_id=?",
+			"SEARCH u USING PRIMARY KEY (account=? AND user_id=?"} {
+			if !strings.Contains(all, want) {
+				t.Errorf("filter %+v: plan lacks %q:\n%s", f, want, all)
+			}
+		}
+		for _, bad := range []string{"TEMP B-TREE", "calls_newest"} {
+			if strings.Contains(all, bad) {
+				t.Errorf("filter %+v: plan uses %q:\n%s", f, bad, all)
+			}
+		}
+	}
+}
+
+// A database written before migration 10 indexed a call's own user in call_users as well; the
+// migration removes those rows (the calls_user index lists the call now), keeps the rows of
+// its other parties, and each user's list holds the call once.
+func TestCallUsersMigration(t *testing.T) {
+	const before = 9
+	rows := []string{
+		`INSERT INTO accounts (name, settings, created_at) VALUES ('a', '{}', 1)`,
+		`INSERT INTO calls (account, id, direction, source, phone, display_name, queue, user_id, state, media,
+			variables, legs, parties, created_at, end_reason, ended_by, fail_code)
+			VALUES ('a', 'c1', 'inbound', 'webrtc', '', '', '', 'agent-1', 'ended', '[]', '{}', '[]', '[]', 5, '', '', 0)`,
+		`INSERT INTO call_users (account, user_id, created_at, call_id) VALUES ('a', 'agent-1', 5, 'c1'), ('a', 'agent-2', 5, 'c1')`,
+	}
+	eachBackend(t, func(t *testing.T, be backend) {
+		ctx := context.Background()
+		where := be.fresh(t)
+		var count func() int // call_users rows after the migration
+		switch be.name {
+		case "sqlite":
+			db, err := sql.Open("sqlite", writerDSN(where, "FULL"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := migrate(ctx, db, discard(), before); err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range rows {
+				if _, err := db.ExecContext(ctx, q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+		case "postgres":
+			pool, err := pgxpool.New(ctx, where)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := (&Postgres{log: discard(), pool: pool, now: time.Now}).migrate(ctx, before); err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range rows {
+				if _, err := pool.Exec(ctx, q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			pool.Close()
+		}
+		s := be.open(t, where)
+		switch st := s.(type) {
+		case *Store:
+			count = func() (n int) {
+				if err := st.r.QueryRowContext(ctx, `SELECT count(*) FROM call_users`).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+		case *Postgres:
+			count = func() (n int) {
+				if err := st.pool.QueryRow(ctx, `SELECT count(*) FROM call_users`).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+		}
+		if n := count(); n != 1 {
+			t.Errorf("%d call_users rows after the migration, want 1 (agent-2's)", n)
+		}
+		for _, u := range []string{"agent-1", "agent-2"} {
+			calls, _, err := s.Calls(ctx, "a", CallFilter{UserID: u})
+			if err != nil || len(calls) != 1 || calls[0].ID != "c1" {
+				t.Errorf("%s's calls after the migration: %+v, %v; want c1 once", u, calls, err)
+			}
 		}
 	})
 }

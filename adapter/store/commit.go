@@ -17,17 +17,22 @@ type CallRow struct {
 	c                          Call // scalar fields; the slices and maps are in the encoded columns
 	media, vars, legs, parties string
 	dispo                      string   // encodeDisposition
-	users                      []string // every user id the call is filtered by
+	users                      []string // the user ids the call is filtered by besides UserID (callOtherUsers)
 	first                      bool     // First
 }
 
 // First marks the record as the call's first: no user rows of the call are stored yet, so the
-// save only inserts them (one statement less per new call). Saving it again is still correct:
-// the user rows are inserted unless present.
+// save only inserts them (one statement less per new call; none at all for a call with one
+// user). Saving it again is still correct: the user rows are inserted unless present.
 func (r CallRow) First() CallRow {
 	r.first = true
 	return r
 }
+
+// userStatements says which call_users statements saving r takes: the delete of the rows an
+// earlier record wrote (none before the first), the insert of its other users (none when it
+// names no user besides UserID).
+func (r CallRow) userStatements() (clear, add bool) { return !r.first, len(r.users) > 0 }
 
 // Account is the account of the record.
 func (r CallRow) Account() string { return r.c.Account }
@@ -45,7 +50,7 @@ func EncodeCall(c Call) (CallRow, error) {
 		return CallRow{}, fmt.Errorf("%w: call %q has no creation time", ErrInvalid, c.ID)
 	}
 	var (
-		r   = CallRow{users: callUserIDs(c)}
+		r   = CallRow{users: callOtherUsers(c)}
 		err error
 	)
 	r.media, r.vars, r.legs, r.parties, err = encodeCall(c)

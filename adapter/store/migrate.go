@@ -115,6 +115,11 @@ var migrations = []string{
 
 	// 9: prompts generated from text (prompts.go, adapter/prompt).
 	promptsMigration,
+
+	// 10: a call is listed under its current/last agent by an index on the calls row itself;
+	// call_users keeps only the call's other users (parties), so a call with one agent (most)
+	// writes no call_users row (calls.go, callsQuery).
+	callUsersMigration,
 }
 
 // migrate brings the schema of db to version target (at most len(migrations)). Each step runs in

@@ -25,7 +25,8 @@ const pgSaveCallSQL = `INSERT INTO calls (account, id, direction, source, phone,
 	end_reason = excluded.end_reason, ended_by = excluded.ended_by, fail_code = excluded.fail_code,
 	consult_of = excluded.consult_of, consults = excluded.consults, disposition = excluded.disposition`
 
-// pgCallUsersSQL replaces the user index of one call (if the call row exists).
+// pgClearUsersSQL and pgAddUsersSQL replace the other users of one call (callOtherUsers; the
+// insert only if the call row exists).
 const (
 	pgClearUsersSQL = `DELETE FROM call_users WHERE account = $1 AND call_id = $2`
 	pgAddUsersSQL   = `INSERT INTO call_users (account, user_id, created_at, call_id)
@@ -41,10 +42,13 @@ func queueCall(b *pgx.Batch, r CallRow) {
 	b.Queue(pgSaveCallSQL, c.Account, c.ID, c.Direction, c.Source, c.Phone, c.DisplayName, c.Queue, c.UserID,
 		c.State, r.media, r.vars, r.legs, r.parties, created, msPtr(c.AnsweredAt), msPtr(c.EndedAt),
 		c.EndReason, c.EndedBy, c.FailCode, c.ConsultOf, consultsJSON(c.Consults), r.dispo)
-	if !r.first {
+	clear, add := r.userStatements()
+	if clear {
 		b.Queue(pgClearUsersSQL, c.Account, c.ID)
 	}
-	b.Queue(pgAddUsersSQL, c.Account, created, c.ID, r.users)
+	if add {
+		b.Queue(pgAddUsersSQL, c.Account, created, c.ID, r.users)
+	}
 }
 
 // readCalls reads the results of the statements queueCall added for calls, in order.
@@ -61,11 +65,11 @@ func readCalls(br pgx.BatchResults, calls []CallRow) ([]error, error) {
 			}
 			errs[i] = fmt.Errorf("call %q: account %q: %w", r.c.ID, r.c.Account, ErrNotFound)
 		}
-		n := 2
-		if r.first {
-			n = 1
-		}
-		for range n {
+		clear, add := r.userStatements()
+		for _, queued := range []bool{clear, add} {
+			if !queued {
+				continue
+			}
 			if _, err := br.Exec(); err != nil {
 				return nil, fmt.Errorf("save call %q/%q: users: %w", r.c.Account, r.c.ID, err)
 			}
