@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -108,16 +109,30 @@ func (rb *restBench) post(url string, i int) (time.Duration, int, error) {
 
 // parallel runs b.N requests from benchAgents goroutines, goroutine i for agent u<i>.
 func (rb *restBench) parallel(b *testing.B, url string, want int) {
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	el, err := rb.burst(url, want, b.N)
+	b.StopTimer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/el.Seconds(), "req/s")
+	// CPU per request (server and client, both in this process): the figure that other
+	// sessions' load on a shared machine disturbs least.
+	b.ReportMetric(float64(cpuTime()-cpu0)/1e3/float64(b.N), "cpu-µs/req")
+}
+
+// burst sends n requests from benchAgents closed-loop goroutines and returns how long they took.
+func (rb *restBench) burst(url string, want, n int) (time.Duration, error) {
 	var next atomic.Int64
 	var failed atomic.Value
 	var wg sync.WaitGroup
-	b.ResetTimer()
-	start, cpu0 := time.Now(), cpuTime()
+	start := time.Now()
 	for g := 0; g < benchAgents; g++ {
 		wg.Add(1)
 		go func(g int) {
 			defer wg.Done()
-			for next.Add(1) <= int64(b.N) {
+			for next.Add(1) <= int64(n) {
 				if _, code, err := rb.post(url, g); err != nil || code != want {
 					failed.Store(fmt.Sprintf("status %d, err %v", code, err))
 					return
@@ -126,14 +141,11 @@ func (rb *restBench) parallel(b *testing.B, url string, want int) {
 		}(g)
 	}
 	wg.Wait()
-	b.StopTimer()
+	el := time.Since(start)
 	if f := failed.Load(); f != nil {
-		b.Fatal(f)
+		return el, fmt.Errorf("%s: %v", url, f)
 	}
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
-	// CPU per request (server and client, both in this process): the figure that other
-	// sessions' load on a shared machine disturbs least.
-	b.ReportMetric(float64(cpuTime()-cpu0)/1e3/float64(b.N), "cpu-µs/req")
+	return el, nil
 }
 
 func BenchmarkRESTMakeCall(b *testing.B) {
@@ -147,6 +159,11 @@ func BenchmarkRESTMakeCall(b *testing.B) {
 // verified, so its own Verify would not be the bare cost the issue compares with.)
 func BenchmarkBareJWT(b *testing.B) {
 	rb := startRESTBench(b)
+	rb.parallel(b, startBareJWT(b), http.StatusCreated)
+}
+
+// startBareJWT serves BenchmarkBareJWT's handler and returns its make_call URL.
+func startBareJWT(b *testing.B) string {
 	parser := jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithIssuer(auth.Issuer),
 		jwt.WithAudience(auth.Audience), jwt.WithExpirationRequired(), jwt.WithIssuedAt())
 	key := func(*jwt.Token) (any, error) { return []byte(voxSecret), nil }
@@ -161,8 +178,44 @@ func BenchmarkBareJWT(b *testing.B) {
 		_, _ = w.Write([]byte(`{"call_id":"c0"}`))
 	})
 	bare := httptest.NewServer(r)
-	defer bare.Close()
-	rb.parallel(b, bare.URL+"/api/v1/calls", http.StatusCreated)
+	b.Cleanup(bare.Close)
+	return bare.URL + "/api/v1/calls"
+}
+
+// BenchmarkRESTMakeCallVsBareJWT measures the issue's ratio in one go: the two loads of
+// RESTMakeCall and BareJWT against the same process, alternating in ratioSlices slices each
+// (b.N make_calls in all, and as many bare requests), so that a change in the shared host's
+// speed during the run weighs on both sides alike instead of on whichever ran second. It
+// reports both throughputs and their ratio (target: at least 0.25).
+func BenchmarkRESTMakeCallVsBareJWT(b *testing.B) {
+	const ratioSlices = 4
+	rb := startRESTBench(b)
+	bare := startBareJWT(b)
+	for _, url := range []string{rb.url, bare} { // warm both: connections, caches
+		if _, err := rb.burst(url, http.StatusCreated, 4*benchAgents); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	var spent [2]time.Duration // make_call, bare
+	done := 0
+	for i := 0; i < ratioSlices; i++ {
+		n := (b.N - done) / (ratioSlices - i)
+		for k, url := range []string{rb.url, bare} {
+			runtime.GC() // each side pays for its own garbage, not the other's
+			el, err := rb.burst(url, http.StatusCreated, n)
+			if err != nil {
+				b.Fatal(err)
+			}
+			spent[k] += el
+		}
+		done += n
+	}
+	b.StopTimer()
+	mc, br := float64(done)/spent[0].Seconds(), float64(done)/spent[1].Seconds()
+	b.ReportMetric(mc, "makecall-req/s")
+	b.ReportMetric(br, "bare-req/s")
+	b.ReportMetric(mc/br, "ratio")
 }
 
 // BenchmarkRESTMakeCallAt1000 is the open-loop figure: 1,000 requests/s for 3 s, round-robin
