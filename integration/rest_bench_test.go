@@ -218,11 +218,13 @@ func BenchmarkRESTMakeCallVsBareJWT(b *testing.B) {
 	b.ReportMetric(mc/br, "ratio")
 }
 
-// BenchmarkRESTMakeCallAt1000 is the open-loop figure: 1,000 requests/s for 3 s, round-robin
-// over the agents; it reports the client-side p50/p99 (target: p99 < 5 ms).
+// BenchmarkRESTMakeCallAt1000 is the open-loop figure: 1,000 requests/s for 10 s, round-robin
+// over the agents; it reports the client-side p50/p99 (target: p99 < 5 ms). Ten seconds, not
+// three: one 30 ms stall of the shared host delays the ~30 requests sent during it, a whole 1 %
+// of 3,000 requests (the p99 was then the host's stall) but 0.3 % of 10,000.
 func BenchmarkRESTMakeCallAt1000(b *testing.B) {
 	rb := startRESTBench(b)
-	const total = 3000
+	const total = 10000
 	for n := 0; n < b.N; n++ {
 		lat := make([]time.Duration, total)
 		codes := make([]int, total)
