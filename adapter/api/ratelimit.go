@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
+	"github.com/cti-adapter/cti-adapter/adapter/conns"
 )
 
 // bytesPerUnit is how many response bytes of a read cost one budget unit beyond the request's
@@ -68,7 +69,7 @@ func refuse(w http.ResponseWriter, r *http.Request, wait time.Duration, why stri
 	secs := max(1, int(math.Ceil(wait.Seconds())))
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
 	writeProblem(w, r, problem(http.StatusTooManyRequests, "rate_limited",
-		why+"; retry in "+wait.Round(time.Millisecond).String()))
+		why+"; "+conns.RetryIn(wait)))
 }
 
 // countingWriter counts the body bytes written.

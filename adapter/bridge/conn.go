@@ -280,7 +280,7 @@ func (c *conn) handle(raw []byte) {
 	c.mu.Unlock()
 	if acct != "" {
 		if ok, wait := c.b.Budget.Take(acct, 1); !ok {
-			c.reply(in, "rate limited: the account is over its share of the server; retry in "+wait.Round(time.Millisecond).String(), nil)
+			c.reply(in, "rate limited: the account is over its share of the server; "+conns.RetryIn(wait), nil)
 			return
 		}
 	}

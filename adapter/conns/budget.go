@@ -91,3 +91,10 @@ func (b *Budget) Take(account string, cost float64) (ok bool, retryAfter time.Du
 	}
 	return false, bk.Wait(cost)
 }
+
+// RetryIn is how a refusal says when to try again: "retry in 40ms", rounded up to the
+// millisecond, so that a wait shorter than one never reads "retry in 0s".
+func RetryIn(wait time.Duration) string {
+	ms := max((wait+time.Millisecond-1)/time.Millisecond, 1)
+	return "retry in " + (ms * time.Millisecond).String()
+}

@@ -140,3 +140,21 @@ func TestFramesPaceWaitsForAToken(t *testing.T) {
 		t.Fatal("paced past a cancelled context")
 	}
 }
+
+func TestRetryIn(t *testing.T) {
+	for _, c := range []struct {
+		wait time.Duration
+		want string
+	}{
+		{0, "retry in 1ms"},
+		{300 * time.Microsecond, "retry in 1ms"},
+		{time.Millisecond, "retry in 1ms"},
+		{1200 * time.Microsecond, "retry in 2ms"},
+		{40 * time.Millisecond, "retry in 40ms"},
+		{1500 * time.Millisecond, "retry in 1.5s"},
+	} {
+		if got := RetryIn(c.wait); got != c.want {
+			t.Errorf("RetryIn(%v) = %q, want %q", c.wait, got, c.want)
+		}
+	}
+}

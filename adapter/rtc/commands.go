@@ -4,11 +4,11 @@ package rtc
 
 import (
 	"encoding/json"
-	"time"
 
 	"github.com/cti-adapter/cti-adapter/adapter/agent"
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
 	"github.com/cti-adapter/cti-adapter/adapter/call"
+	"github.com/cti-adapter/cti-adapter/adapter/conns"
 	"github.com/cti-adapter/cti-adapter/adapter/core"
 	"github.com/cti-adapter/cti-adapter/schemas"
 )
@@ -30,7 +30,7 @@ func (c *conn) command(data []byte) {
 	}
 	_ = json.Unmarshal(data, &m)
 	if ok, wait := c.edge.Budget.Take(c.claims.Account, 1); !ok {
-		c.fail(m.RequestID, "rate_limited", "the account is over its share of the server; retry in "+wait.Round(time.Millisecond).String(), nil)
+		c.fail(m.RequestID, "rate_limited", "the account is over its share of the server; "+conns.RetryIn(wait), nil)
 		return
 	}
 	a := core.ActorFrom(c.claims, c.via)

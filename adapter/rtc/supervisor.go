@@ -9,9 +9,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"time"
 
 	"github.com/cti-adapter/cti-adapter/adapter/auth"
+	"github.com/cti-adapter/cti-adapter/adapter/conns"
 	"github.com/cti-adapter/cti-adapter/adapter/core"
 	"github.com/cti-adapter/cti-adapter/adapter/event"
 	"github.com/cti-adapter/cti-adapter/adapter/hub"
@@ -114,7 +114,7 @@ func (c *conn) supervisorCommand(data []byte) {
 	}
 	_ = json.Unmarshal(data, &m)
 	if ok, wait := c.edge.Budget.Take(c.claims.Account, 1); !ok {
-		c.fail(m.RequestID, "rate_limited", "the account is over its share of the server; retry in "+wait.Round(time.Millisecond).String(), nil)
+		c.fail(m.RequestID, "rate_limited", "the account is over its share of the server; "+conns.RetryIn(wait), nil)
 		return
 	}
 	if m.Command != "monitor" && m.Command != "unmonitor" && m.Command != "snapshot" {

@@ -201,7 +201,7 @@ func (c *conn) answer(typ websocket.MessageType, raw []byte, size int64, now tim
 	case kindCommand:
 		if ok, wait := c.h.Budget.Take(c.acct, 1); !ok {
 			return c.reply(encodeError(&protoError{RequestID: f.requestID, Code: CodeRateLimited,
-				Message: "the account is over its share of the server; retry in " + wait.Round(time.Millisecond).String()}))
+				Message: "the account is over its share of the server; " + conns.RetryIn(wait)}))
 		}
 		return c.command(f, now)
 	}
