@@ -385,7 +385,7 @@ func parseCursor(s string) (cursor, error) {
 // descending), and the cursor of the next page, "" after the last one. Pagination is keyset
 // based: records saved while paging never cause a duplicate or a skip of older records.
 func (s *Store) Calls(ctx context.Context, account string, f CallFilter) (calls []Call, next string, err error) {
-	q, args, limit, err := callsQuery(account, f)
+	q, args, limit, err := callsQuery(account, f, true)
 	if err != nil {
 		return nil, "", err
 	}
@@ -422,11 +422,17 @@ func callsPage(calls []Call, limit int) ([]Call, string) {
 // the extra one telling whether a next page exists.
 //
 // Without a user filter it walks calls_newest. With one, it merges two walks, each in (created_at,
-// id) order: the calls whose current/last agent is the user (index calls_user) and the calls that
-// name the user as another party (call_users, whose primary key is the index). A call is in at
-// most one of them: call_users never holds a call's own user (callOtherUsers), and the second walk
+// id) order and cut at limit+1 rows on its own: the calls whose current/last agent is the user
+// (index calls_user) and the calls that name the user as another party (call_users, whose
+// primary key is the index). Each arm carries its own ORDER BY and LIMIT so that PostgreSQL, too,
+// merges two index scans (Merge Append) instead of sorting all of the user's calls. A call is in
+// at most one arm: call_users never holds a call's own user (callOtherUsers), and the second arm
 // also checks it.
-func callsQuery(account string, f CallFilter) (query string, args []any, limit int, err error) {
+//
+// On SQLite (sqlite true) the first arm names its index: without statistics SQLite's planner
+// takes calls_newest for a user filter with a time range on both sides (From and To, or From and
+// a cursor), a walk over every call of the account in that range.
+func callsQuery(account string, f CallFilter, sqlite bool) (query string, args []any, limit int, err error) {
 	limit = f.Limit
 	if limit <= 0 {
 		limit = DefaultCallLimit
@@ -449,15 +455,20 @@ func callsQuery(account string, f CallFilter) (query string, args []any, limit i
 		q.WriteString(` ORDER BY c.created_at DESC, c.id DESC LIMIT ?`)
 		return q.String(), append(args, limit+1), limit, nil
 	}
-	q.WriteString(`SELECT ` + callCols + ` FROM calls c WHERE c.account = ? AND c.user_id = ?`)
+	q.WriteString(`SELECT * FROM (SELECT ` + callCols + ` FROM calls c`)
+	if sqlite {
+		q.WriteString(` INDEXED BY calls_user`)
+	}
+	q.WriteString(` WHERE c.account = ? AND c.user_id = ?`)
 	args = append(args, account, f.UserID)
 	args = callsWhere(&q, args, "c.created_at", "c.id", f, after)
-	q.WriteString(` UNION ALL SELECT ` + partyCallCols + ` FROM call_users u JOIN calls c ON c.account = u.account AND c.id = u.call_id
+	q.WriteString(` ORDER BY c.created_at DESC, c.id DESC LIMIT ?) AS own UNION ALL SELECT * FROM (SELECT ` + partyCallCols + `
+		FROM call_users u JOIN calls c ON c.account = u.account AND c.id = u.call_id
 		WHERE u.account = ? AND u.user_id = ? AND c.user_id <> ?`)
-	args = append(args, account, f.UserID, f.UserID)
+	args = append(args, limit+1, account, f.UserID, f.UserID)
 	args = callsWhere(&q, args, "u.created_at", "u.call_id", f, after)
-	q.WriteString(` ORDER BY created_at DESC, id DESC LIMIT ?`)
-	return q.String(), append(args, limit+1), limit, nil
+	q.WriteString(` ORDER BY u.created_at DESC, u.call_id DESC LIMIT ?) AS party ORDER BY created_at DESC, id DESC LIMIT ?`)
+	return q.String(), append(args, limit+1, limit+1), limit, nil
 }
 
 // callsWhere adds the filter's conditions to a query of calls c, created and id naming the
@@ -482,8 +493,10 @@ func callsWhere(q *strings.Builder, args []any, created, id string, f CallFilter
 		q.WriteString(` AND c.answered_at IS NULL AND c.ended_at IS NOT NULL`)
 	}
 	if after != nil {
-		q.WriteString(` AND (` + created + ` < ? OR (` + created + ` = ? AND ` + id + ` < ?))`)
-		args = append(args, after.created, after.created, after.id)
+		// The first bound is implied by the second; it is there for the index: an OR is only a
+		// filter, so without it every page walked again from the newest call.
+		q.WriteString(` AND ` + created + ` <= ? AND (` + created + ` < ? OR (` + created + ` = ? AND ` + id + ` < ?))`)
+		args = append(args, after.created, after.created, after.created, after.id)
 	}
 	return args
 }

@@ -23,7 +23,9 @@ type CallRow struct {
 
 // First marks the record as the call's first: no user rows of the call are stored yet, so the
 // save only inserts them (one statement less per new call; none at all for a call with one
-// user). Saving it again is still correct: the user rows are inserted unless present.
+// user). Saving it again is still correct: the user rows are inserted unless present. Saving
+// it again with another CreatedAt is not (the old user rows stay beside the new ones): a first
+// record committed again must be the same record, as a retried commit's encoded rows are.
 func (r CallRow) First() CallRow {
 	r.first = true
 	return r

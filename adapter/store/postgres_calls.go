@@ -109,7 +109,7 @@ func (p *Postgres) Call(ctx context.Context, account, id string) (Call, error) {
 
 // Calls: see Store.Calls (the same query, numbered placeholders).
 func (p *Postgres) Calls(ctx context.Context, account string, f CallFilter) (calls []Call, next string, err error) {
-	q, args, limit, err := callsQuery(account, f)
+	q, args, limit, err := callsQuery(account, f, false)
 	if err != nil {
 		return nil, "", err
 	}
