@@ -36,28 +36,11 @@ func BenchmarkPublish(b *testing.B) {
 			defer st.Close()
 			counted := &countingLog{Store: st}
 			h := start(b, counted, Options{})
-			data := benchPayload
 			b.ResetTimer()
 			start := time.Now()
-			var wg sync.WaitGroup
-			per := b.N / publishers
-			for p := 0; p < publishers; p++ {
-				n := per
-				if p == 0 {
-					n += b.N % publishers
-				}
-				wg.Add(1)
-				go func(acct string) {
-					defer wg.Done()
-					for i := 0; i < n; i++ {
-						if _, err := h.Publish(context.Background(), acct, event.IncomingCall, data); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				}("acct" + strconv.Itoa(p%10))
+			if err := publishBurst(h, publishers, b.N); err != nil {
+				b.Fatal(err)
 			}
-			wg.Wait()
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
 			b.ReportMetric(float64(time.Since(start).Microseconds())*float64(publishers)/float64(b.N), "µs/publish")
 			b.ReportMetric(float64(b.N)/float64(counted.commits.Load()), "events/commit")
@@ -108,53 +91,148 @@ func BenchmarkFanout(b *testing.B) {
 func BenchmarkRawInsert(b *testing.B) {
 	for _, syncMode := range []string{store.SyncFull, store.SyncNormal} {
 		b.Run("sync="+syncMode+"/batch=64", func(b *testing.B) {
-			path := b.TempDir() + "/cti.db"
-			st, err := store.OpenWith(context.Background(), path, discard, store.Options{Sync: syncMode})
-			if err != nil {
-				b.Fatal(err)
-			}
-			_ = st.Close() // the schema is in place; write it directly
-			q := url.Values{}
-			q.Set("_txlock", "immediate")
-			q.Set("_busy_timeout", "5000")
-			q.Set("_journal_mode", "WAL")
-			q.Set("_synchronous", strings.ToUpper(syncMode))
-			q.Set("_foreign_keys", "1")
-			db := openRaw(b, path, q.Encode(), syncMode)
-			defer db.Close()
-			const rows = 64
-			ins, err := db.Prepare(`INSERT INTO events (account, seq, ts, name, data) VALUES (?, ?, ?, ?, ?)` +
-				strings.Repeat(`, (?, ?, ?, ?, ?)`, rows-1))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer ins.Close()
-			data, _ := json.Marshal(benchPayload)
-			seqs := make([]int64, 10)
-			args := make([]any, 0, 5*rows)
+			w := openRawWriter(b, syncMode)
 			b.ResetTimer()
 			start := time.Now()
-			for n := 0; n < b.N; n += rows {
-				args = args[:0]
-				for i := 0; i < rows; i++ {
-					a := (n + i) % 10
-					seqs[a]++
-					args = append(args, "acct"+strconv.Itoa(a), seqs[a], time.Now().UnixMilli(), event.IncomingCall, data)
+			n, err := w.write(b.N)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(n)/time.Since(start).Seconds(), "events/s")
+		})
+	}
+}
+
+// BenchmarkPublishVsRawInsert measures the issue's ratio (Publish with 64 publishers over the
+// raw 64-row INSERT, target 0.8x) with both loads alternating in 4 slices each, b.N events a
+// side (the raw side rounded up to whole batches), on the same pragmas: a host that changes speed during the run weighs on both alike,
+// instead of on whichever of BenchmarkPublish and BenchmarkRawInsert ran second.
+func BenchmarkPublishVsRawInsert(b *testing.B) {
+	const slices, publishers = 4, 64
+	for _, syncMode := range []string{store.SyncFull, store.SyncNormal} {
+		b.Run("sync="+syncMode, func(b *testing.B) {
+			st, err := store.OpenWith(context.Background(), b.TempDir()+"/cti.db", discard, store.Options{Sync: syncMode})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			h := start(b, st, Options{})
+			w := openRawWriter(b, syncMode)
+			b.ResetTimer()
+			var pub, raw time.Duration
+			done, rawDone := 0, 0
+			for i := 0; i < slices; i++ {
+				n := (b.N - done) / (slices - i)
+				t0 := time.Now()
+				if err := publishBurst(h, publishers, n); err != nil {
+					b.Fatal(err)
 				}
-				tx, err := db.Begin()
+				t1 := time.Now()
+				written, err := w.write(n)
 				if err != nil {
 					b.Fatal(err)
 				}
-				if _, err := tx.Stmt(ins).Exec(args...); err != nil {
-					b.Fatal(err)
-				}
-				if err := tx.Commit(); err != nil {
-					b.Fatal(err)
-				}
+				pub, raw = pub+t1.Sub(t0), raw+time.Since(t1)
+				done, rawDone = done+n, rawDone+written
 			}
-			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+			b.StopTimer()
+			p, r := float64(done)/pub.Seconds(), float64(rawDone)/raw.Seconds()
+			b.ReportMetric(p, "publish-events/s")
+			b.ReportMetric(r, "raw-events/s")
+			b.ReportMetric(p/r, "ratio")
 		})
 	}
+}
+
+// publishBurst publishes n events from publishers goroutines over 10 accounts and returns the
+// first error.
+func publishBurst(h *Hub, publishers, n int) error {
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	per := n / publishers
+	for p := 0; p < publishers; p++ {
+		k := per
+		if p == 0 {
+			k += n % publishers
+		}
+		wg.Add(1)
+		go func(acct string) {
+			defer wg.Done()
+			for i := 0; i < k; i++ {
+				if _, err := h.Publish(context.Background(), acct, event.IncomingCall, benchPayload); err != nil {
+					failed.Store(err)
+					return
+				}
+			}
+		}("acct" + strconv.Itoa(p%10))
+	}
+	wg.Wait()
+	if err, _ := failed.Load().(error); err != nil {
+		return err
+	}
+	return nil
+}
+
+// rawWriter writes BenchmarkPublish's events straight to SQLite: multi-row INSERTs of
+// rawBatch rows, one transaction each, on the store's writer pragmas.
+type rawWriter struct {
+	db   *sql.DB
+	ins  *sql.Stmt
+	data []byte
+	seqs []int64
+	args []any
+}
+
+const rawBatch = 64
+
+// openRawWriter creates the store's schema in a fresh file and opens it directly.
+func openRawWriter(b *testing.B, syncMode string) *rawWriter {
+	path := b.TempDir() + "/cti.db"
+	st, err := store.OpenWith(context.Background(), path, discard, store.Options{Sync: syncMode})
+	if err != nil {
+		b.Fatal(err)
+	}
+	_ = st.Close() // the schema is in place; write it directly
+	q := url.Values{}
+	q.Set("_txlock", "immediate")
+	q.Set("_busy_timeout", "5000")
+	q.Set("_journal_mode", "WAL")
+	q.Set("_synchronous", strings.ToUpper(syncMode))
+	q.Set("_foreign_keys", "1")
+	db := openRaw(b, path, q.Encode(), syncMode)
+	b.Cleanup(func() { _ = db.Close() })
+	ins, err := db.Prepare(`INSERT INTO events (account, seq, ts, name, data) VALUES (?, ?, ?, ?, ?)` +
+		strings.Repeat(`, (?, ?, ?, ?, ?)`, rawBatch-1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = ins.Close() })
+	data, _ := json.Marshal(benchPayload)
+	return &rawWriter{db: db, ins: ins, data: data, seqs: make([]int64, 10), args: make([]any, 0, 5*rawBatch)}
+}
+
+// write writes at least n events (whole batches) and returns how many it wrote.
+func (w *rawWriter) write(n int) (written int, err error) {
+	for ; written < n; written += rawBatch {
+		w.args = w.args[:0]
+		for i := 0; i < rawBatch; i++ {
+			a := (written + i) % 10
+			w.seqs[a]++
+			w.args = append(w.args, "acct"+strconv.Itoa(a), w.seqs[a], time.Now().UnixMilli(), event.IncomingCall, w.data)
+		}
+		tx, err := w.db.Begin()
+		if err != nil {
+			return written, err
+		}
+		if _, err := tx.Stmt(w.ins).Exec(w.args...); err != nil {
+			_ = tx.Rollback()
+			return written, err
+		}
+		if err := tx.Commit(); err != nil {
+			return written, err
+		}
+	}
+	return written, nil
 }
 
 // BenchmarkFanoutAccounts is the fan-out of the load test: 100 accounts with 10 subscribers
