@@ -105,8 +105,9 @@ func BenchmarkRawInsert(b *testing.B) {
 
 // BenchmarkPublishVsRawInsert measures the ratio (Publish with 64 publishers over the
 // raw 64-row INSERT, target 0.8x) with both loads alternating in 4 slices each, b.N events a
-// side (the raw side rounded up to whole batches), on the same pragmas: a host that changes speed during the run weighs on both alike,
-// instead of on whichever of BenchmarkPublish and BenchmarkRawInsert ran second.
+// side (the raw side rounded up to whole batches), on the same pragmas: a host that changes
+// speed during the run weighs on both alike, instead of on whichever of BenchmarkPublish and
+// BenchmarkRawInsert ran second.
 func BenchmarkPublishVsRawInsert(b *testing.B) {
 	const slices, publishers = 4, 64
 	for _, syncMode := range []string{store.SyncFull, store.SyncNormal} {
@@ -167,10 +168,8 @@ func publishBurst(h *Hub, publishers, n int) error {
 		}("acct" + strconv.Itoa(p%10))
 	}
 	wg.Wait()
-	if err, _ := failed.Load().(error); err != nil {
-		return err
-	}
-	return nil
+	err, _ := failed.Load().(error)
+	return err
 }
 
 // rawWriter writes BenchmarkPublish's events straight to SQLite: multi-row INSERTs of
